@@ -1,0 +1,118 @@
+# envcryptfs build. `make` builds everything with warnings as errors; `make check` rebuilds
+# under AddressSanitizer and UndefinedBehaviorSanitizer in build-san/ and runs every test.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+BUILD   ?= build
+
+CC      ?= cc
+PKGS    := fuse3 openssl json-c libargon2
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fstack-protector-strong \
+	-Ienvcryptfs/include -Ienvcryptfs/lib -Ikms/include $(PKG_CFLAGS) -MMD -MP
+LDLIBS  += $(PKG_LIBS) -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+else
+CFLAGS  += -D_FORTIFY_SOURCE=2
+endif
+
+LIB_SRC   := $(wildcard envcryptfs/lib/*.c)
+TOOL_SRC  := $(wildcard envcryptfs/tool/*.c)
+LIB       := $(BUILD)/libenvcryptfs.a
+TOOLLIB   := $(BUILD)/libecfstool.a
+
+# Each program: its name and the directory holding its sources.
+PROG_DIRS := envcryptfs:envcryptfs/daemon mkfs.envcryptfs:mkfs.envcryptfs \
+	fsck.envcryptfs:fsck.envcryptfs envcryptfsctl:envcryptfs/ctl \
+	envcryptfs-kmsd:kms/server
+prog_name = $(word 1,$(subst :, ,$(1)))
+prog_dir  = $(word 2,$(subst :, ,$(1)))
+PROGS := $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(call prog_name,$(p))))
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all check unit integration install clean fuzz bench format format-check
+all: $(addprefix $(BUILD)/,$(PROGS))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(TOOLLIB): $(call obj,$(TOOL_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+define prog_rule
+$(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(TOOLLIB) $(LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(if $$(findstring kmsd,$$@),-lmicrohttpd)
+endef
+$(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(call prog_rule,$(p)))))
+
+$(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath ../shared/testvectors)"' $(LDFLAGS) \
+		-o $@ $^ $(LDLIBS) -lcriterion
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
+
+integration: all
+	ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
+
+# The whole suite under ASan and UBSan.
+check:
+	$(MAKE) BUILD=build-san SANITIZE=1 all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_TESTS))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
+
+# libFuzzer targets, one per parser: make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+			-Ienvcryptfs/include -Ienvcryptfs/lib $(PKG_CFLAGS) -o build-fuzz/$$n $$f \
+			$(LIB_SRC) $(PKG_LIBS) -lpthread; \
+		mkdir -p build-fuzz/corpus-$$n; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$n \
+			$$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ); \
+	done
+
+bench: all
+	tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(addprefix $(BUILD)/,$(PROGS)) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(filter envcryptfs,$(PROGS)),ln -sf envcryptfs $(DESTDIR)$(SBINDIR)/mount.fuse.envcryptfs)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

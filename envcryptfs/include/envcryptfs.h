@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * envcryptfs.h - the public API of libenvcryptfs, the core every tool links against.
+ *
+ * A volume is a backing directory holding an encrypted header (man/envcryptfs.5), one
+ * directory-ID file per directory, and one blob per regular file. This header covers
+ * creating, opening and unlocking a volume, and encrypting file contents, names, symlink
+ * targets and small values. It knows nothing of FUSE, argv or terminals.
+ *
+ * Every function returning int gives 0 (or a non-negative count) on success and a negative
+ * errno on failure. The codes that mean something specific here:
+ *   -EKEYREJECTED     no key slot opens with the key(s) given (a wrong key)
+ *   -EUCLEAN          a structure on disk is corrupt (bad magic, length, checksum)
+ *   -EBADMSG          authentication failed (a MAC, tag, canary or SIV did not verify)
+ *   -EPROTONOSUPPORT  an unknown format version, feature flag, cipher or slot type
+ * On failure the library also leaves a one-line description (naming the thing and the
+ * cause) for the calling thread in ecfs_last_error().
+ */
+#ifndef ENVCRYPTFS_H
+#define ENVCRYPTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ECFS_VERSION_STRING "0.1.0"
+
+#define ECFS_FORMAT_VERSION 1
+#define ECFS_MAX_SLOTS	    8
+#define ECFS_UUID_SIZE	    16
+#define ECFS_FILE_ID_SIZE   16
+#define ECFS_DIR_ID_SIZE    16
+#define ECFS_DEK_SIZE	    32
+#define ECFS_LABEL_MAX	    64
+
+#define ECFS_MIN_CHUNK	   4096u
+#define ECFS_MAX_CHUNK	   1048576u
+#define ECFS_DEFAULT_CHUNK 16384u
+
+/* Names reserved in the backing directory. Encoded names never contain '.', so any name
+ * with a dot is ours. */
+#define ECFS_HEADER_NAME      "envcryptfs.header"
+#define ECFS_HEADER_COPY_NAME "envcryptfs.header.copy"
+#define ECFS_DIR_ID_NAME      "envcryptfs.dirid"
+#define ECFS_LONG_PREFIX      "envcryptfs.long."
+#define ECFS_LONG_SIDE_SUFFIX ".name"
+#define ECFS_TMP_PREFIX	      "envcryptfs.tmp."
+
+/* Plaintext names up to this many bytes always work. */
+#define ECFS_NAME_MAX 255
+/* Longest full encoded name (base64url of 16-byte SIV + padded 256-byte name) plus NUL. */
+#define ECFS_ENCODED_NAME_MAX 368
+/* Longest name on the backing file system we produce, plus NUL. */
+#define ECFS_DISK_NAME_MAX 256
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* The description of the calling thread's last library failure ("" when none). */
+const char *ecfs_last_error(void);
+/* A short phrase for a negative errno, with the library's meanings above. */
+const char *ecfs_strerror(int err);
+
+/* ---- secrets: locked, wiped memory ------------------------------------------------------ */
+
+struct ecfs_secret;
+
+/* A zeroed buffer of len bytes that is mlock()ed (best effort) and excluded from core dumps. */
+struct ecfs_secret *ecfs_secret_new(size_t len);
+uint8_t *ecfs_secret_data(const struct ecfs_secret *s);
+size_t ecfs_secret_len(const struct ecfs_secret *s);
+/* Shortens the visible length (the tail is wiped). */
+void ecfs_secret_truncate(struct ecfs_secret *s, size_t len);
+/* Wipes and frees; NULL is fine. */
+void ecfs_secret_free(struct ecfs_secret *s);
+/* Reads a whole file (min..max bytes) into a secret. *loose is set when group or others may
+ * read it. */
+int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
+			  bool *loose);
+/* Like ecfs_secret_read_file, but one trailing newline is dropped (passphrase files). */
+int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out);
+/* Prompts on /dev/tty with echo off; confirm asks twice and requires a match. */
+int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecfs_secret **out);
+/* Constant-time comparison; 0 when equal. */
+int ecfs_memcmp_ct(const void *a, const void *b, size_t len);
+/* Stops this process from dumping core and from being ptrace-attached by non-root. */
+void ecfs_harden_process(void);
+
+/* ---- credentials ------------------------------------------------------------------------ */
+
+enum ecfs_slot_type {
+	ECFS_SLOT_NONE = 0,
+	ECFS_SLOT_KEYFILE = 1,
+	ECFS_SLOT_PASSPHRASE = 2,
+};
+
+/* A key offered to unlock a volume or to create a slot. The secret is borrowed. */
+struct ecfs_credential {
+	enum ecfs_slot_type type;
+	const struct ecfs_secret *secret;
+	const char *origin; /* for messages: a path or "passphrase prompt" */
+};
+
+#define ECFS_KEYFILE_MIN 32
+#define ECFS_KEYFILE_MAX (64 * 1024)
+
+/* ---- volumes ---------------------------------------------------------------------------- */
+
+enum ecfs_cipher {
+	ECFS_CIPHER_NONE = 0,
+	ECFS_CIPHER_AES256_GCM = 1,
+	ECFS_CIPHER_AES256_XTS = 2,
+	ECFS_CIPHER_AES128_XTS = 3,
+	ECFS_CIPHER_SM4_XTS = 4,
+};
+
+const char *ecfs_cipher_name(enum ecfs_cipher c);
+enum ecfs_cipher ecfs_cipher_from_name(const char *name);
+bool ecfs_cipher_is_authenticated(enum ecfs_cipher c);
+
+struct ecfs_argon2_params {
+	uint32_t t_cost;      /* passes */
+	uint32_t m_cost_kib;  /* memory in KiB */
+	uint32_t parallelism; /* lanes */
+};
+
+/* Calibrates Argon2id to take about target_ms here with at least min_kib of memory. */
+int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out);
+
+struct ecfs_create_params {
+	enum ecfs_cipher cipher;  /* ECFS_CIPHER_NONE means the default, aes-256-gcm */
+	uint32_t chunk_size;	  /* 0 means ECFS_DEFAULT_CHUNK */
+	const char *label;	  /* may be NULL */
+	struct ecfs_argon2_params argon2; /* all zero: calibrate */
+	bool force;		  /* allow a non-empty directory (never deletes anything) */
+};
+
+struct ecfs_slot_info {
+	int index;
+	enum ecfs_slot_type type;
+	uint64_t kek_generation;
+	int64_t created;
+	struct ecfs_argon2_params argon2; /* passphrase slots */
+};
+
+enum ecfs_header_state {
+	ECFS_HDR_OK = 0,	/* this copy parsed and matches the one in use */
+	ECFS_HDR_MISSING = 1,	/* the file is absent */
+	ECFS_HDR_DAMAGED = 2,	/* it failed structure or checksum checks */
+	ECFS_HDR_STALE = 3,	/* valid, but an older sequence number than the one in use */
+	ECFS_HDR_UNSUPPORTED = 4, /* a version or feature this build does not know */
+};
+
+struct ecfs_volume_info {
+	uint8_t uuid[ECFS_UUID_SIZE];
+	char uuid_str[37];
+	char label[ECFS_LABEL_MAX + 1];
+	uint32_t format_version;
+	enum ecfs_cipher cipher;
+	uint32_t chunk_size;
+	int64_t created;
+	uint64_t seqid;
+	int nslots;
+	struct ecfs_slot_info slots[ECFS_MAX_SLOTS];
+	enum ecfs_header_state primary_state;
+	enum ecfs_header_state copy_state;
+	bool opened_from_copy; /* the primary was unusable and the copy was used */
+	bool unlocked;
+	int unlocked_slot; /* -1 until unlocked */
+	bool header_mac_ok; /* known only once unlocked */
+};
+
+struct ecfs_volume;
+
+/* Creates a volume in dir (made if missing) with one slot per credential. */
+int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
+		       const struct ecfs_credential *creds, size_t ncreds,
+		       struct ecfs_volume **out);
+/* Reads and checks the header (falling back to the copy). No key needed. */
+int ecfs_volume_open(const char *dir, struct ecfs_volume **out);
+/* Tries each credential against each slot of its type, in order. On success the DEK is
+ * held, the canary and header MAC verified, and *slot (if not NULL) names the slot. */
+int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t ncreds,
+		       int *slot);
+/* Rewrites both header copies when the copy in use is not the primary or a copy is damaged
+ * or stale. Needs an unlocked volume. Returns 1 when something was repaired. */
+int ecfs_volume_repair_header(struct ecfs_volume *v);
+void ecfs_volume_close(struct ecfs_volume *v);
+void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info);
+/* An O_PATH|O_DIRECTORY descriptor of the backing directory, owned by the volume. */
+int ecfs_volume_dirfd(const struct ecfs_volume *v);
+
+/* ---- per-thread crypto context ---------------------------------------------------------- */
+
+/* Holds the cipher contexts one thread needs, keyed from an unlocked volume; not thread-safe,
+ * so a daemon keeps one per worker thread. */
+struct ecfs_crypto;
+
+int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out);
+void ecfs_crypto_free(struct ecfs_crypto *c);
+
+/* ---- file contents ---------------------------------------------------------------------- */
+
+#define ECFS_BLOB_HEADER_SIZE 24
+
+/* Per-file key material, derived once per open file; immutable, so it may be shared. */
+struct ecfs_file_key;
+
+/* Makes a fresh blob header with a random file ID. */
+int ecfs_blob_header_new(uint8_t out[ECFS_BLOB_HEADER_SIZE]);
+/* Checks a blob header and extracts its file ID. */
+int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_FILE_ID_SIZE]);
+
+int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		      struct ecfs_file_key **out);
+void ecfs_file_key_free(struct ecfs_file_key *k);
+
+/* Bytes a stored chunk adds to its plaintext: 28 for aes-256-gcm, 0 for XTS. */
+uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v);
+uint32_t ecfs_chunk_size(const struct ecfs_volume *v);
+/* Plaintext size of a blob of blob_size bytes, or -EUCLEAN when no valid blob has that size. */
+int64_t ecfs_plain_size(const struct ecfs_volume *v, uint64_t blob_size);
+/* Blob size holding plain_size bytes of plaintext (the header included). */
+uint64_t ecfs_blob_size(const struct ecfs_volume *v, uint64_t plain_size);
+/* Offset in the blob where stored chunk idx starts. */
+uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx);
+
+/* Encrypts one chunk (len <= chunk size, > 0) into out (len + overhead bytes). */
+int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *plain, size_t len, uint8_t *out);
+/* Decrypts one stored chunk of stored_len bytes into plain; returns the plaintext length.
+ * An all-zero stored chunk is a hole and reads as zeros. -EBADMSG when it fails
+ * authentication (plain is then wiped). */
+int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *stored, size_t stored_len, uint8_t *plain);
+
+/* Ranged I/O on an open blob (fd opened O_RDWR or O_RDONLY, header already present).
+ * Reads return the bytes read (short at EOF). Writes handle partial chunks by
+ * read-modify-write and return len; callers serialize writes and truncates per file.
+ * On -EBADMSG, *bad_chunk (if not NULL) is set to the failing chunk index. */
+ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd, void *buf,
+			size_t len, uint64_t off, uint64_t *bad_chunk);
+ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk);
+/* Sets the plaintext size, re-encrypting the new last chunk when it is cut mid-chunk or
+ * grown from a partial chunk. */
+int ecfs_blob_truncate(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+		       uint64_t new_size, uint64_t *bad_chunk);
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+struct ecfs_disk_name {
+	char disk[ECFS_DISK_NAME_MAX];	 /* the entry's name in the backing directory */
+	char full[ECFS_ENCODED_NAME_MAX]; /* the full encoded name (== disk unless is_long) */
+	bool is_long;			 /* disk is a hash; full lives in disk + ".name" */
+};
+
+enum ecfs_name_kind {
+	ECFS_NAME_ENCRYPTED,	/* an encoded name of a user entry */
+	ECFS_NAME_LONG,		/* envcryptfs.long.<hash>: a user entry with a long name */
+	ECFS_NAME_LONG_SIDE,	/* envcryptfs.long.<hash>.name: holds the full encoded name */
+	ECFS_NAME_RESERVED,	/* header, header copy, dirid, temporary files */
+	ECFS_NAME_INVALID,	/* none of the above: not ours */
+};
+
+enum ecfs_name_kind ecfs_name_classify(const char *disk_name);
+/* -ENAMETOOLONG over ECFS_NAME_MAX bytes, -EINVAL for "", ".", ".." or a '/'. */
+int ecfs_name_encrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SIZE],
+		      const char *name, size_t len, struct ecfs_disk_name *out);
+/* Decrypts a full encoded name into out (ECFS_NAME_MAX + 1 bytes); returns its length. */
+int ecfs_name_decrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SIZE],
+		      const char *encoded, char *out);
+/* The long-name disk name for a full encoded name (used to check side files). */
+void ecfs_name_long_hash(const char *full, char disk[ECFS_DISK_NAME_MAX]);
+
+/* Directory IDs: a random ID in each backing directory's ECFS_DIR_ID_NAME file. */
+int ecfs_dirid_create(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE]);
+int ecfs_dirid_read(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE]);
+
+/* ---- small sealed values: symlink targets, extended attributes --------------------------- */
+
+/* Randomized authenticated encryption for values up to 64 KiB, encoded as base64url text
+ * (symlinks) or raw bytes (xattrs). domain separates uses ("symlink", "xattr:<name>"). */
+#define ECFS_SEAL_OVERHEAD 32
+int ecfs_seal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, size_t len,
+	      uint8_t *out);
+int ecfs_unseal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, size_t len,
+		uint8_t *out);
+/* The symlink form: out receives NUL-terminated base64url text; outsz bounds it. */
+int ecfs_symlink_encrypt(struct ecfs_crypto *c, const char *target, char *out, size_t outsz);
+int ecfs_symlink_decrypt(struct ecfs_crypto *c, const char *stored, char *out, size_t outsz);
+
+#endif /* ENVCRYPTFS_H */

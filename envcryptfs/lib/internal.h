@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - declarations shared between libenvcryptfs's own files, one section per file.
+ * Tools include envcryptfs.h only; tests may include this to reach the primitives.
+ */
+#ifndef ECFS_INTERNAL_H
+#define ECFS_INTERNAL_H
+
+#include "envcryptfs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+
+#define ECFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- error.c --------------------------------------------------------------------------- */
+
+/* Records a one-line description for ecfs_last_error() and returns err (a negative errno). */
+int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ecfs_clear_error(void);
+
+/* ---- secmem.c -------------------------------------------------------------------------- */
+
+void ecfs_wipe(void *p, size_t len);
+/* Fills buf from OpenSSL's RAND_bytes; the only source of randomness. */
+int ecfs_random(void *buf, size_t len);
+
+/* ---- kdf.c: HKDF-SHA-256 (RFC 5869), HMAC-SHA-256, Argon2id (RFC 9106) ------------------ */
+
+#define ECFS_HMAC_SIZE 32
+
+struct ecfs_iov {
+	const void *base;
+	size_t len;
+};
+
+int ecfs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
+/* HMAC over the concatenation of the iovs. */
+int ecfs_hmac_sha256(const uint8_t *key, size_t key_len, const struct ecfs_iov *iov, size_t niov,
+		     uint8_t out[ECFS_HMAC_SIZE]);
+int ecfs_sha256(const void *data, size_t len, uint8_t out[32]);
+int ecfs_argon2id(const uint8_t *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
+		  const struct ecfs_argon2_params *p, uint8_t *out, size_t out_len);
+
+/* ---- keywrap.c: AES key wrap (RFC 3394, NIST SP 800-38F KW) ----------------------------- */
+
+/* kek_len is 16, 24 or 32; in_len a multiple of 8, at least 16; out holds in_len + 8. */
+int ecfs_keywrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
+		 uint8_t *out);
+/* in_len a multiple of 8, at least 24; out holds in_len - 8. -EBADMSG when the integrity
+ * check fails (out is then wiped). */
+int ecfs_keyunwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
+		   uint8_t *out);
+
+/* ---- blockcipher: which 128-bit block cipher a generic mode runs over ------------------- */
+
+enum ecfs_block_cipher {
+	ECFS_BC_AES = 1, /* AES-128 or AES-256, chosen by key length */
+	ECFS_BC_SM4 = 2, /* SM4, 128-bit keys only */
+};
+
+/* ---- xts.c: XTS (IEEE 1619-2007) over any 128-bit block cipher in ECB mode -------------- */
+
+struct ecfs_xts;
+
+/* key = K1 || K2, key_len twice the block cipher's key length; -EINVAL when K1 == K2. */
+int ecfs_xts_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
+		 struct ecfs_xts **out);
+/* One data unit: len >= 16 (ciphertext stealing for a partial last block). The tweak is the
+ * 16-byte data unit number, little-endian, as IEEE 1619 defines it. in == out is allowed. */
+int ecfs_xts_encrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in,
+		     uint8_t *out, size_t len);
+int ecfs_xts_decrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in,
+		     uint8_t *out, size_t len);
+/* E_K2(tweak) and E_K1 of one block, for the short-tail rule in cipher.c. */
+int ecfs_xts_encrypt_tweak(struct ecfs_xts *x, const uint8_t tweak[16], uint8_t out[16]);
+int ecfs_xts_encrypt_block_k1(struct ecfs_xts *x, const uint8_t in[16], uint8_t out[16]);
+void ecfs_xts_free(struct ecfs_xts *x);
+
+/* ---- siv.c: SIV (RFC 5297): S2V with CMAC, then CTR, over a 128-bit block cipher -------- */
+
+#define ECFS_SIV_TAG_SIZE 16
+
+struct ecfs_siv;
+
+/* key = K1 (CMAC) || K2 (CTR): 32 or 64 bytes for AES, 32 for SM4. */
+int ecfs_siv_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
+		 struct ecfs_siv **out);
+/* out receives V || C (len + 16 bytes). ad holds nad associated-data components (nad <= 8);
+ * a nonce, when used, is passed as the last component. */
+int ecfs_siv_encrypt(struct ecfs_siv *s, const struct ecfs_iov *ad, size_t nad, const uint8_t *in,
+		     size_t len, uint8_t *out);
+/* in is V || C (len >= 16); out receives len - 16 bytes. -EBADMSG on mismatch (out wiped). */
+int ecfs_siv_decrypt(struct ecfs_siv *s, const struct ecfs_iov *ad, size_t nad, const uint8_t *in,
+		     size_t len, uint8_t *out);
+void ecfs_siv_free(struct ecfs_siv *s);
+
+/* ---- b64.c: base64url without padding (RFC 4648 section 5) ----------------------------- */
+
+/* Returns the encoded length; out must hold ecfs_b64_encoded_len(len) + 1. */
+size_t ecfs_b64_encoded_len(size_t len);
+size_t ecfs_b64url_encode(const uint8_t *in, size_t len, char *out);
+/* Returns the decoded length or -EINVAL for a bad character or length; strict: unused bits
+ * must be zero so that each byte string has one encoding. */
+int ecfs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+/* Standard base64 with padding, for JSON fields. */
+size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
+int ecfs_b64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+
+#endif /* ECFS_INTERNAL_H */

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * secmem.c - the one place secrets live: page-backed buffers that are mlock()ed, kept out of
+ * core dumps, and wiped with OPENSSL_cleanse before they are unmapped.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+struct ecfs_secret {
+	size_t len;	 /* visible length */
+	size_t map_len;	 /* bytes mapped, this struct included */
+	bool locked;	 /* mlock succeeded (it may not, without CAP_IPC_LOCK) */
+	uint8_t data[];
+};
+
+void ecfs_wipe(void *p, size_t len)
+{
+	if (p && len)
+		OPENSSL_cleanse(p, len);
+}
+
+int ecfs_random(void *buf, size_t len)
+{
+	if (len > INT32_MAX || RAND_bytes(buf, (int)len) != 1)
+		return ecfs_fail(-EIO, "random number generator failed");
+	return 0;
+}
+
+int ecfs_memcmp_ct(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) ? 1 : 0;
+}
+
+void ecfs_harden_process(void)
+{
+	/* No core file, no /proc/PID/mem for others: key material stays in this process. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+struct ecfs_secret *ecfs_secret_new(size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t need = sizeof(struct ecfs_secret) + len;
+	size_t map_len = (need + (size_t)page - 1) / (size_t)page * (size_t)page;
+	struct ecfs_secret *s;
+
+	s = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED)
+		return NULL;
+	madvise(s, map_len, MADV_DONTDUMP);
+	madvise(s, map_len, MADV_WIPEONFORK);
+	s->locked = mlock(s, map_len) == 0;
+	s->len = len;
+	s->map_len = map_len;
+	return s;
+}
+
+uint8_t *ecfs_secret_data(const struct ecfs_secret *s)
+{
+	return (uint8_t *)s->data;
+}
+
+size_t ecfs_secret_len(const struct ecfs_secret *s)
+{
+	return s->len;
+}
+
+void ecfs_secret_truncate(struct ecfs_secret *s, size_t len)
+{
+	if (len < s->len) {
+		ecfs_wipe(s->data + len, s->len - len);
+		s->len = len;
+	}
+}
+
+void ecfs_secret_free(struct ecfs_secret *s)
+{
+	size_t map_len;
+
+	if (!s)
+		return;
+	map_len = s->map_len;
+	OPENSSL_cleanse(s, map_len);
+	munlock(s, map_len);
+	munmap(s, map_len);
+}
+
+/* Reads at most max bytes (plus one, to detect an oversize file) straight into locked memory. */
+static int read_all(int fd, struct ecfs_secret *s, size_t max, size_t *got)
+{
+	size_t n = 0;
+
+	while (n < max + 1) {
+		ssize_t r = read(fd, s->data + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*got = n;
+	return 0;
+}
+
+int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
+			  bool *loose)
+{
+	struct ecfs_secret *s;
+	struct stat st;
+	size_t got = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return ecfs_fail(-errno, "cannot open key file '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		close(fd);
+		return ecfs_fail(-EISDIR, "key file '%s' is a directory", path);
+	}
+	if (loose)
+		*loose = S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO));
+	s = ecfs_secret_new(max + 1);
+	if (!s) {
+		close(fd);
+		return ecfs_fail(-ENOMEM, "out of memory reading '%s'", path);
+	}
+	r = read_all(fd, s, max, &got);
+	close(fd);
+	if (r < 0) {
+		ecfs_secret_free(s);
+		return ecfs_fail(r, "cannot read key file '%s': %s", path, strerror(-r));
+	}
+	if (got > max || got < min) {
+		ecfs_secret_free(s);
+		return ecfs_fail(-EINVAL, "key file '%s' has %s%zu bytes; it must have %zu to %zu",
+				 path, got > max ? "more than " : "", got > max ? max : got, min,
+				 max);
+	}
+	ecfs_secret_truncate(s, got);
+	*out = s;
+	return 0;
+}
+
+#define PASSPHRASE_MAX 4096
+
+int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out)
+{
+	struct ecfs_secret *s;
+	int r = ecfs_secret_read_file(path, 1, PASSPHRASE_MAX, &s, NULL);
+	size_t len;
+
+	if (r < 0)
+		return r;
+	len = s->len;
+	if (len && s->data[len - 1] == '\n')
+		len--;
+	if (len && s->data[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		ecfs_secret_free(s);
+		return ecfs_fail(-EINVAL, "passphrase file '%s' is empty", path);
+	}
+	ecfs_secret_truncate(s, len);
+	*out = s;
+	return 0;
+}
+
+/* Reads one line from the terminal with echo off into s; returns its length or -errno. */
+static int read_tty_line(int fd, const char *prompt, struct ecfs_secret *s)
+{
+	struct termios old, quiet;
+	size_t n = 0;
+	int r = 0;
+
+	if (tcgetattr(fd, &old) < 0)
+		return -ENOTTY;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
+		return -errno;
+	while (n < PASSPHRASE_MAX) {
+		char ch;
+		ssize_t got = read(fd, &ch, 1);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || ch == '\n')
+			break;
+		s->data[n++] = (uint8_t)ch;
+	}
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		r = -errno;
+	return r < 0 ? r : (int)n;
+}
+
+int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecfs_secret **out)
+{
+	struct ecfs_secret *a = ecfs_secret_new(PASSPHRASE_MAX), *b = NULL;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), la, lb, r = 0;
+
+	if (fd < 0 || !a) {
+		r = ecfs_fail(fd < 0 ? -ENOTTY : -ENOMEM,
+			      "no terminal to ask for a passphrase; give a passphrase file");
+		goto out;
+	}
+	la = read_tty_line(fd, prompt, a);
+	if (la <= 0) {
+		r = ecfs_fail(la < 0 ? la : -EINVAL, "no passphrase was entered");
+		goto out;
+	}
+	if (confirm) {
+		b = ecfs_secret_new(PASSPHRASE_MAX);
+		lb = b ? read_tty_line(fd, "Repeat the passphrase: ", b) : -ENOMEM;
+		if (lb != la || ecfs_memcmp_ct(a->data, b->data, (size_t)la)) {
+			r = ecfs_fail(-EINVAL, "the passphrases do not match");
+			goto out;
+		}
+	}
+	ecfs_secret_truncate(a, (size_t)la);
+	*out = a;
+	a = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	ecfs_secret_free(a);
+	ecfs_secret_free(b);
+	return r;
+}
