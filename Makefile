@@ -16,7 +16,7 @@ WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wf
 	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fstack-protector-strong \
-	-Ienvcryptfs/include -Ienvcryptfs/lib -Ikms/include $(PKG_CFLAGS) -MMD -MP
+	-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -42,6 +42,8 @@ PROGS := $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+# Helper programs the integration tests drive (random-operation tester and the like).
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -71,10 +73,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(LIB)
 	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath ../shared/testvectors)"' $(LDFLAGS) \
 		-o $@ $^ $(LDLIBS) -lcriterion
 
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
 
-integration: all
+integration: all $(TEST_TOOLS)
 	ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
 
 # The whole suite under ASan and UBSan.

@@ -46,6 +46,8 @@
 #define ECFS_LONG_PREFIX      "envcryptfs.long."
 #define ECFS_LONG_SIDE_SUFFIX ".name"
 #define ECFS_TMP_PREFIX	      "envcryptfs.tmp."
+/* Held with flock() by a mounting daemon: a second mount fails, a killed one frees it. */
+#define ECFS_LOCK_NAME "envcryptfs.lock"
 
 /* Plaintext names up to this many bytes always work. */
 #define ECFS_NAME_MAX 255

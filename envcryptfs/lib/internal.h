@@ -109,3 +109,124 @@ size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
 int ecfs_b64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 
 #endif /* ECFS_INTERNAL_H */
+
+/* ---- volume internals shared by header.c, header_io.c, slot.c, volume.c, cipher.c ----- */
+
+#define ECFS_SALT_SIZE	      32
+#define ECFS_WRAPPED_DEK_SIZE (ECFS_DEK_SIZE + 8)
+#define ECFS_CANARY_PLAIN     "envcryptfs canary, format 1\n\0\0\0\0"
+#define ECFS_CANARY_SIZE      32
+#define ECFS_CANARY_NONCE     12
+#define ECFS_GCM_TAG	      16
+#define ECFS_HEADER_MAX	      (1u << 20)
+
+struct ecfs_slot {
+	enum ecfs_slot_type type; /* ECFS_SLOT_NONE: the slot is free */
+	uint64_t kek_generation;
+	int64_t created;
+	uint8_t salt[ECFS_SALT_SIZE];
+	struct ecfs_argon2_params argon2;
+	uint8_t wrapped_dek[ECFS_WRAPPED_DEK_SIZE];
+};
+
+/* The header as the code sees it; header.c converts to and from the bytes on disk. */
+struct ecfs_header {
+	uint32_t version;
+	uint64_t seqid;
+	uint8_t uuid[ECFS_UUID_SIZE];
+	char label[ECFS_LABEL_MAX + 1];
+	int64_t created;
+	enum ecfs_cipher cipher;
+	uint32_t chunk_size;
+	uint8_t canary_nonce[ECFS_CANARY_NONCE];
+	uint8_t canary[ECFS_CANARY_SIZE + ECFS_GCM_TAG];
+	struct ecfs_slot slots[ECFS_MAX_SLOTS];
+};
+
+/* Keys derived from the DEK; all live inside one ecfs_secret. */
+struct ecfs_keys {
+	uint8_t dek[ECFS_DEK_SIZE];
+	uint8_t contents[64]; /* GCM: the base of per-file keys; XTS: K1 || K2 */
+	uint8_t names[64];    /* SIV K1 || K2 for names */
+	uint8_t seal[64];     /* SIV K1 || K2 for symlink targets and xattr values */
+	uint8_t canary[32];
+	uint8_t header_mac[32];
+};
+
+struct ecfs_volume {
+	char *dir;
+	int dirfd;
+	struct ecfs_header hdr;	   /* the copy in use */
+	uint8_t *raw;		   /* its bytes, for the MAC */
+	size_t raw_len;
+	struct ecfs_header other;  /* the other copy, when it parsed */
+	uint8_t *other_raw;	   /* NULL unless it parsed */
+	size_t other_raw_len;
+	enum ecfs_header_state primary_state, copy_state;
+	bool from_copy;
+	struct ecfs_secret *key_secret; /* holds struct ecfs_keys once unlocked */
+	const struct ecfs_keys *keys;	/* NULL until unlocked */
+	int unlocked_slot;
+	bool mac_ok;
+};
+
+/* ---- cipher.c: the mode table --------------------------------------------------------- */
+
+struct ecfs_mode {
+	enum ecfs_cipher id;
+	const char *name;
+	bool authenticated;
+	enum ecfs_block_cipher block; /* XTS block cipher, and the SIV cipher for names */
+	size_t contents_key_len;      /* XTS K1||K2, or the GCM per-file key base */
+	size_t siv_key_len;
+	uint32_t overhead; /* bytes a stored chunk adds */
+};
+
+const struct ecfs_mode *ecfs_mode_get(enum ecfs_cipher c);
+
+/* ---- kdf.c labels: each key derived from the DEK has its own info string ---------------- */
+
+#define ECFS_LABEL_CONTENTS   "envcryptfs 1 contents"
+#define ECFS_LABEL_NAMES      "envcryptfs 1 names"
+#define ECFS_LABEL_SEAL	      "envcryptfs 1 seal"
+#define ECFS_LABEL_CANARY     "envcryptfs 1 canary"
+#define ECFS_LABEL_HEADER_MAC "envcryptfs 1 header mac"
+#define ECFS_LABEL_FILE	      "envcryptfs 1 file"
+#define ECFS_LABEL_KEYFILE    "envcryptfs 1 keyfile kek"
+
+/* ---- header.c: bytes <-> struct ecfs_header (man/envcryptfs.5, "Volume header") ----------- */
+
+/* Parses and checks structure and checksum; the MAC is checked later (ecfs_header_verify_mac).
+ * Returns -EUCLEAN (damaged) or -EPROTONOSUPPORT (unknown version/feature/type). */
+int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h);
+/* Serializes h with a MAC under mac_key; *out is malloc()ed. */
+int ecfs_header_serialize(const struct ecfs_header *h, const uint8_t mac_key[32], uint8_t **out,
+			  size_t *out_len);
+int ecfs_header_verify_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[32]);
+
+/* ---- header_io.c: reading both copies, atomic writes ------------------------------------ */
+
+/* Reads a header file (at most ECFS_HEADER_MAX bytes); -ENOENT when missing. */
+int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
+/* Writes name atomically: a temporary file, fsync, rename, fsync of the directory. */
+int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len, mode_t mode);
+/* Bumps the seqid and writes the primary, then the copy. */
+int ecfs_header_store(struct ecfs_volume *v);
+
+/* ---- slot.c: key-encryption keys and DEK wrapping --------------------------------------- */
+
+/* Fills slot s (type, salt, KDF parameters, wrapped DEK) for credential c. */
+int ecfs_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
+		     const struct ecfs_argon2_params *argon2, const uint8_t dek[ECFS_DEK_SIZE]);
+/* Unwraps the DEK from s with c: -EKEYREJECTED when the key does not fit. */
+int ecfs_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *c,
+		   uint8_t dek[ECFS_DEK_SIZE]);
+const char *ecfs_slot_type_name(enum ecfs_slot_type t);
+enum ecfs_slot_type ecfs_slot_type_from_name(const char *name);
+
+/* ---- keys.c: the key hierarchy below the DEK --------------------------------------------- */
+
+/* Derives every subkey from keys->dek for a volume with this header. */
+int ecfs_keys_derive(struct ecfs_keys *keys, const struct ecfs_header *h);
+int ecfs_canary_make(const struct ecfs_keys *keys, struct ecfs_header *h);
+int ecfs_canary_check(const struct ecfs_keys *keys, const struct ecfs_header *h);

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cipher.c - the content cipher modes and the per-thread crypto context: one stored chunk in,
+ * one stored chunk out (man/envcryptfs.5, "File contents").
+ */
+#include "internal.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct ecfs_mode modes[] = {
+	{ ECFS_CIPHER_AES256_GCM, "aes-256-gcm", true, ECFS_BC_AES, 32, 64,
+	  ECFS_CANARY_NONCE + ECFS_GCM_TAG },
+	{ ECFS_CIPHER_AES256_XTS, "aes-256-xts", false, ECFS_BC_AES, 64, 64, 0 },
+	{ ECFS_CIPHER_AES128_XTS, "aes-128-xts", false, ECFS_BC_AES, 32, 64, 0 },
+	{ ECFS_CIPHER_SM4_XTS, "sm4-xts", false, ECFS_BC_SM4, 32, 32, 0 },
+};
+
+const struct ecfs_mode *ecfs_mode_get(enum ecfs_cipher c)
+{
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(modes); i++)
+		if (modes[i].id == c)
+			return &modes[i];
+	return NULL;
+}
+
+const char *ecfs_cipher_name(enum ecfs_cipher c)
+{
+	const struct ecfs_mode *m = ecfs_mode_get(c);
+
+	return m ? m->name : "unknown";
+}
+
+enum ecfs_cipher ecfs_cipher_from_name(const char *name)
+{
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(modes); i++)
+		if (strcmp(modes[i].name, name) == 0)
+			return modes[i].id;
+	return ECFS_CIPHER_NONE;
+}
+
+bool ecfs_cipher_is_authenticated(enum ecfs_cipher c)
+{
+	const struct ecfs_mode *m = ecfs_mode_get(c);
+
+	return m && m->authenticated;
+}
+
+struct ecfs_crypto {
+	const struct ecfs_volume *vol;
+	const struct ecfs_mode *mode;
+	EVP_CIPHER *gcm_cipher;
+	EVP_CIPHER_CTX *gcm;
+	struct ecfs_xts *xts;
+	struct ecfs_siv *names;
+	struct ecfs_siv *seal;
+	uint8_t *scratch; /* stored chunks for ranged I/O (blob.c) */
+	size_t scratch_len;
+};
+
+struct ecfs_file_key {
+	struct ecfs_secret *mem; /* owns this struct's storage */
+	uint8_t file_id[ECFS_FILE_ID_SIZE];
+	uint8_t key[32];
+};
+
+void ecfs_crypto_free(struct ecfs_crypto *c)
+{
+	if (!c)
+		return;
+	EVP_CIPHER_CTX_free(c->gcm);
+	EVP_CIPHER_free(c->gcm_cipher);
+	ecfs_xts_free(c->xts);
+	ecfs_siv_free(c->names);
+	ecfs_siv_free(c->seal);
+	if (c->scratch)
+		ecfs_wipe(c->scratch, c->scratch_len);
+	free(c->scratch);
+	free(c);
+}
+
+int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out)
+{
+	const struct ecfs_keys *k = v->keys;
+	struct ecfs_crypto *c;
+	int r;
+
+	if (!k)
+		return ecfs_fail(-ENOKEY, "volume '%s' is locked", v->dir);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->vol = v;
+	c->mode = ecfs_mode_get(v->hdr.cipher);
+	r = ecfs_siv_new(c->mode->block, k->names, c->mode->siv_key_len, &c->names);
+	if (r == 0)
+		r = ecfs_siv_new(c->mode->block, k->seal, c->mode->siv_key_len, &c->seal);
+	if (r == 0 && c->mode->authenticated) {
+		c->gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+		c->gcm = EVP_CIPHER_CTX_new();
+		if (!c->gcm_cipher || !c->gcm)
+			r = ecfs_fail(-ENOMEM, "cannot set up AES-256-GCM");
+	} else if (r == 0) {
+		r = ecfs_xts_new(c->mode->block, k->contents, c->mode->contents_key_len, &c->xts);
+	}
+	if (r < 0) {
+		ecfs_crypto_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Internal accessors for blob.c, fname.c and seal.c. */
+const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
+struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
+struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
+uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
+
+const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c)
+{
+	return c->vol;
+}
+
+struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c)
+{
+	return c->names;
+}
+
+struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c)
+{
+	return c->seal;
+}
+
+uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len)
+{
+	if (len > c->scratch_len) {
+		uint8_t *p = malloc(len);
+
+		if (!p)
+			return NULL;
+		if (c->scratch)
+			ecfs_wipe(c->scratch, c->scratch_len);
+		free(c->scratch);
+		c->scratch = p;
+		c->scratch_len = len;
+	}
+	return c->scratch;
+}
+
+int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		      struct ecfs_file_key **out)
+{
+	struct ecfs_secret *mem;
+	struct ecfs_file_key *k;
+	uint8_t info[sizeof(ECFS_LABEL_FILE) - 1 + ECFS_FILE_ID_SIZE];
+	int r = 0;
+
+	if (!v->keys)
+		return ecfs_fail(-ENOKEY, "volume '%s' is locked", v->dir);
+	mem = ecfs_secret_new(sizeof(*k));
+	if (!mem)
+		return -ENOMEM;
+	k = (struct ecfs_file_key *)ecfs_secret_data(mem);
+	k->mem = mem;
+	memcpy(k->file_id, file_id, ECFS_FILE_ID_SIZE);
+	/* Per-file keys give each file its own random-nonce budget (GCM); XTS keys are
+	 * volume-wide and the file ID goes into the tweak instead. */
+	if (ecfs_cipher_is_authenticated(v->hdr.cipher)) {
+		memcpy(info, ECFS_LABEL_FILE, sizeof(ECFS_LABEL_FILE) - 1);
+		memcpy(info + sizeof(ECFS_LABEL_FILE) - 1, file_id, ECFS_FILE_ID_SIZE);
+		r = ecfs_hkdf_sha256(v->keys->contents, 32, NULL, 0, info, sizeof(info), k->key,
+				     sizeof(k->key));
+	}
+	if (r < 0) {
+		ecfs_secret_free(mem);
+		return r;
+	}
+	*out = k;
+	return 0;
+}
+
+void ecfs_file_key_free(struct ecfs_file_key *k)
+{
+	if (k)
+		ecfs_secret_free(k->mem);
+}
+
+uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v)
+{
+	return ecfs_mode_get(v->hdr.cipher)->overhead;
+}
+
+uint32_t ecfs_chunk_size(const struct ecfs_volume *v)
+{
+	return v->hdr.chunk_size;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < len; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* Associated data of a GCM chunk: volume UUID, file ID, chunk index (big-endian). */
+static void gcm_ad(const struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		   uint8_t ad[40])
+{
+	memcpy(ad, c->vol->hdr.uuid, 16);
+	memcpy(ad + 16, k->file_id, 16);
+	for (int i = 0; i < 8; i++)
+		ad[32 + i] = (uint8_t)(idx >> (56 - 8 * i));
+}
+
+static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *plain, size_t len, uint8_t *out)
+{
+	uint8_t ad[40];
+	int n, r;
+
+	/* A nonce of all zeros is never used, so a stored chunk is never all zeros (a hole). */
+	do {
+		r = ecfs_random(out, ECFS_CANARY_NONCE);
+		if (r < 0)
+			return r;
+	} while (all_zero(out, ECFS_CANARY_NONCE));
+	gcm_ad(c, k, idx, ad);
+	if (EVP_EncryptInit_ex2(c->gcm, c->gcm_cipher, k->key, out, NULL) != 1 ||
+	    EVP_EncryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) != 1 ||
+	    EVP_EncryptUpdate(c->gcm, out + ECFS_CANARY_NONCE, &n, plain, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(c->gcm, out + ECFS_CANARY_NONCE + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG,
+				out + ECFS_CANARY_NONCE + len) != 1)
+		return ecfs_fail(-EIO, "AES-256-GCM encryption failed");
+	return 0;
+}
+
+static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *stored, size_t len, uint8_t *plain)
+{
+	uint8_t ad[40];
+	int n, ok;
+
+	gcm_ad(c, k, idx, ad);
+	ok = EVP_DecryptInit_ex2(c->gcm, c->gcm_cipher, k->key, stored, NULL) == 1 &&
+	     EVP_DecryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
+	     EVP_DecryptUpdate(c->gcm, plain, &n, stored + ECFS_CANARY_NONCE, (int)len) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG,
+				 (void *)(stored + ECFS_CANARY_NONCE + len)) == 1 &&
+	     EVP_DecryptFinal_ex(c->gcm, plain + n, &n) == 1;
+	if (!ok) {
+		ecfs_wipe(plain, len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* XTS tweak: the file ID with the chunk index (little-endian) XORed into its first 8 bytes,
+ * so equal plaintext at equal offsets of two files encrypts differently. */
+static void xts_tweak(const struct ecfs_file_key *k, uint64_t idx, uint8_t tweak[16])
+{
+	memcpy(tweak, k->file_id, 16);
+	for (int i = 0; i < 8; i++)
+		tweak[i] ^= (uint8_t)(idx >> (8 * i));
+}
+
+/* A final chunk shorter than one block cannot use XTS; it is XORed with a keystream block
+ * E_K1(E_K2(T')) where T' is the chunk's tweak with its top bit flipped. */
+static int xts_short(struct ecfs_crypto *c, const uint8_t tweak[16], const uint8_t *in,
+		     size_t len, uint8_t *out)
+{
+	uint8_t t[16], pad[16];
+	int r;
+
+	memcpy(t, tweak, 16);
+	t[15] ^= 0x80;
+	r = ecfs_xts_encrypt_tweak(c->xts, t, pad);
+	if (r == 0)
+		r = ecfs_xts_encrypt_block_k1(c->xts, pad, pad);
+	for (size_t i = 0; r == 0 && i < len; i++)
+		out[i] = in[i] ^ pad[i];
+	ecfs_wipe(pad, sizeof(pad));
+	return r;
+}
+
+int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *plain, size_t len, uint8_t *out)
+{
+	uint8_t tweak[16];
+
+	if (len == 0 || len > c->vol->hdr.chunk_size)
+		return -EINVAL;
+	if (c->mode->authenticated)
+		return gcm_encrypt(c, k, idx, plain, len, out);
+	xts_tweak(k, idx, tweak);
+	if (len < 16)
+		return xts_short(c, tweak, plain, len, out);
+	return ecfs_xts_encrypt(c->xts, tweak, plain, out, len);
+}
+
+int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *stored, size_t stored_len, uint8_t *plain)
+{
+	size_t len;
+	uint8_t tweak[16];
+	int r;
+
+	if (stored_len <= c->mode->overhead ||
+	    stored_len > c->vol->hdr.chunk_size + c->mode->overhead)
+		return -EUCLEAN;
+	len = stored_len - c->mode->overhead;
+	/* A never-written chunk is a hole: all zeros on disk, zeros to the reader. A short XTS
+	 * tail is exempt because its ciphertext may legitimately be all zeros. */
+	if ((c->mode->authenticated || len >= 16) && all_zero(stored, stored_len)) {
+		memset(plain, 0, len);
+		return (int)len;
+	}
+	if (c->mode->authenticated) {
+		r = gcm_decrypt(c, k, idx, stored, len, plain);
+	} else {
+		xts_tweak(k, idx, tweak);
+		r = len < 16 ? xts_short(c, tweak, stored, len, plain)
+			     : ecfs_xts_decrypt(c->xts, tweak, stored, plain, len);
+	}
+	return r < 0 ? r : (int)len;
+}

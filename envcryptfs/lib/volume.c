@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * volume.c - creating, opening and unlocking a volume: the façade behind envcryptfs.h that
+ * ties the header copies, the key slots and the key hierarchy together.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct ecfs_volume *volume_alloc(const char *dir)
+{
+	struct ecfs_volume *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->dir = strdup(dir);
+	v->dirfd = -1;
+	v->unlocked_slot = -1;
+	if (!v->dir) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void ecfs_volume_close(struct ecfs_volume *v)
+{
+	if (!v)
+		return;
+	if (v->dirfd >= 0)
+		close(v->dirfd);
+	ecfs_secret_free(v->key_secret);
+	free(v->raw);
+	free(v->other_raw);
+	ecfs_wipe(&v->hdr, sizeof(v->hdr));
+	ecfs_wipe(&v->other, sizeof(v->other));
+	free(v->dir);
+	free(v);
+}
+
+int ecfs_volume_dirfd(const struct ecfs_volume *v)
+{
+	return v->dirfd;
+}
+
+/* ---- open: both copies, the better one wins ------------------------------------------- */
+
+static enum ecfs_header_state load_copy(struct ecfs_volume *v, const char *name,
+					struct ecfs_header *h, uint8_t **raw, size_t *raw_len,
+					char *why, size_t whylen)
+{
+	int r = ecfs_header_read_file(v->dirfd, name, raw, raw_len);
+
+	if (r == -ENOENT) {
+		snprintf(why, whylen, "missing");
+		return ECFS_HDR_MISSING;
+	}
+	if (r == 0)
+		r = ecfs_header_parse(*raw, *raw_len, h);
+	if (r == 0)
+		return ECFS_HDR_OK;
+	snprintf(why, whylen, "%s", *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+	free(*raw);
+	*raw = NULL;
+	return r == -EPROTONOSUPPORT ? ECFS_HDR_UNSUPPORTED : ECFS_HDR_DAMAGED;
+}
+
+/* Picks the copy to use: the valid one, or of two valid ones the higher seqid. */
+static int choose_copy(struct ecfs_volume *v, struct ecfs_header *copy, uint8_t *copy_raw,
+		       size_t copy_len)
+{
+	bool use_copy = v->primary_state != ECFS_HDR_OK ||
+			(v->copy_state == ECFS_HDR_OK && copy->seqid > v->hdr.seqid);
+
+	if (v->copy_state != ECFS_HDR_OK) {
+		v->other_raw = NULL;
+		return 0;
+	}
+	if (use_copy) {
+		v->other = v->hdr;
+		v->other_raw = v->raw;
+		v->other_raw_len = v->raw_len;
+		v->hdr = *copy;
+		v->raw = copy_raw;
+		v->raw_len = copy_len;
+		v->from_copy = v->primary_state != ECFS_HDR_OK;
+		if (v->primary_state == ECFS_HDR_OK)
+			v->primary_state = ECFS_HDR_STALE;
+	} else {
+		v->other = *copy;
+		v->other_raw = copy_raw;
+		v->other_raw_len = copy_len;
+		if (copy->seqid < v->hdr.seqid)
+			v->copy_state = ECFS_HDR_STALE;
+		else if (copy_len != v->raw_len || memcmp(copy_raw, v->raw, copy_len) != 0)
+			v->copy_state = ECFS_HDR_DAMAGED; /* same seqid, other bytes */
+	}
+	return 0;
+}
+
+int ecfs_volume_open(const char *dir, struct ecfs_volume **out)
+{
+	struct ecfs_volume *v = volume_alloc(dir);
+	struct ecfs_header copy;
+	uint8_t *copy_raw = NULL;
+	size_t copy_len = 0;
+	char why1[256], why2[256];
+
+	ecfs_clear_error();
+	if (!v)
+		return -ENOMEM;
+	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dirfd < 0) {
+		int e = errno;
+
+		ecfs_volume_close(v);
+		return ecfs_fail(-e, "cannot open volume directory '%s': %s", dir, strerror(e));
+	}
+	v->primary_state = load_copy(v, ECFS_HEADER_NAME, &v->hdr, &v->raw, &v->raw_len, why1,
+				     sizeof(why1));
+	v->copy_state = load_copy(v, ECFS_HEADER_COPY_NAME, &copy, &copy_raw, &copy_len, why2,
+				  sizeof(why2));
+	if (v->primary_state != ECFS_HDR_OK && v->copy_state != ECFS_HDR_OK) {
+		bool unsupported = v->primary_state == ECFS_HDR_UNSUPPORTED ||
+				   v->copy_state == ECFS_HDR_UNSUPPORTED;
+		bool none = v->primary_state == ECFS_HDR_MISSING &&
+			    v->copy_state == ECFS_HDR_MISSING;
+
+		ecfs_volume_close(v);
+		if (none)
+			return ecfs_fail(-ENOENT, "'%s' holds no envcryptfs volume", dir);
+		return ecfs_fail(unsupported ? -EPROTONOSUPPORT : -EUCLEAN,
+				 "volume header of '%s' is unusable: primary: %s; copy: %s", dir,
+				 why1, why2);
+	}
+	choose_copy(v, &copy, copy_raw, copy_len);
+	if (v->copy_state != ECFS_HDR_OK && v->other_raw != copy_raw)
+		free(copy_raw);
+	ecfs_clear_error();
+	if (v->from_copy)
+		ecfs_fail(0, "primary header of '%s' is unusable (%s); using the copy", dir, why1);
+	*out = v;
+	return 0;
+}
+
+/* ---- unlock ---------------------------------------------------------------------------- */
+
+/* Takes a candidate DEK: derive the subkeys, check the canary, then the header MAC. */
+static int accept_dek(struct ecfs_volume *v, struct ecfs_secret *ks)
+{
+	struct ecfs_keys *k = (struct ecfs_keys *)ecfs_secret_data(ks);
+	int r = ecfs_keys_derive(k, &v->hdr);
+
+	if (r == 0 && ecfs_canary_check(k, &v->hdr) < 0)
+		return -EKEYREJECTED; /* a DEK, but not this volume's */
+	if (r == 0)
+		r = ecfs_header_verify_mac(v->raw, v->raw_len, k->header_mac);
+	return r;
+}
+
+/* Tries every credential on every slot of its type in the header in use. */
+static int try_slots(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t n,
+		     struct ecfs_secret *ks, int *slot)
+{
+	struct ecfs_keys *k = (struct ecfs_keys *)ecfs_secret_data(ks);
+	int r, result = -EKEYREJECTED;
+
+	for (size_t c = 0; c < n; c++) {
+		for (int i = 0; i < ECFS_MAX_SLOTS; i++) {
+			if (v->hdr.slots[i].type != creds[c].type)
+				continue;
+			r = ecfs_slot_open(&v->hdr.slots[i], &creds[c], k->dek);
+			if (r == 0)
+				r = accept_dek(v, ks);
+			if (r == 0) {
+				*slot = i;
+				return 0;
+			}
+			if (r != -EKEYREJECTED)
+				result = r;
+		}
+	}
+	return result;
+}
+
+/* Swaps in the other copy (for a header whose MAC failed while the other may be intact). */
+static void swap_copies(struct ecfs_volume *v)
+{
+	struct ecfs_header h = v->hdr;
+	uint8_t *raw = v->raw;
+	size_t len = v->raw_len;
+	enum ecfs_header_state s = v->primary_state;
+
+	v->hdr = v->other;
+	v->raw = v->other_raw;
+	v->raw_len = v->other_raw_len;
+	v->other = h;
+	v->other_raw = raw;
+	v->other_raw_len = len;
+	v->primary_state = v->copy_state;
+	v->copy_state = s;
+}
+
+int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t ncreds,
+		       int *slot)
+{
+	struct ecfs_secret *ks = ecfs_secret_new(sizeof(struct ecfs_keys));
+	int r, which = -1;
+
+	ecfs_clear_error();
+	if (!ks)
+		return -ENOMEM;
+	r = try_slots(v, creds, ncreds, ks, &which);
+	if (r < 0 && r != -EKEYREJECTED && v->other_raw) {
+		/* The copy in use failed its MAC: the other copy may still be intact. */
+		swap_copies(v);
+		r = try_slots(v, creds, ncreds, ks, &which);
+		if (r == 0) {
+			v->copy_state = ECFS_HDR_DAMAGED;
+			v->from_copy = true;
+		}
+	}
+	if (r < 0) {
+		ecfs_secret_free(ks);
+		if (r == -EKEYREJECTED)
+			return ecfs_fail(r, "wrong key: no key slot of '%s' opens with %s", v->dir,
+					 ncreds == 1 ? creds[0].origin : "the keys given");
+		return ecfs_fail(r, "volume '%s': %s", v->dir, ecfs_last_error());
+	}
+	v->key_secret = ks;
+	v->keys = (const struct ecfs_keys *)ecfs_secret_data(ks);
+	v->unlocked_slot = which;
+	v->mac_ok = true;
+	if (slot)
+		*slot = which;
+	return 0;
+}
+
+int ecfs_volume_repair_header(struct ecfs_volume *v)
+{
+	int r;
+
+	if (v->primary_state == ECFS_HDR_OK && v->copy_state == ECFS_HDR_OK && !v->from_copy)
+		return 0;
+	v->hdr.seqid = v->hdr.seqid > v->other.seqid ? v->hdr.seqid : v->other.seqid;
+	r = ecfs_header_store(v);
+	return r < 0 ? r : 1;
+}
+
+void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info)
+{
+	const uint8_t *u = v->hdr.uuid;
+
+	memset(info, 0, sizeof(*info));
+	memcpy(info->uuid, u, ECFS_UUID_SIZE);
+	snprintf(info->uuid_str, sizeof(info->uuid_str),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+		 u[14], u[15]);
+	memcpy(info->label, v->hdr.label, sizeof(info->label));
+	info->format_version = v->hdr.version;
+	info->cipher = v->hdr.cipher;
+	info->chunk_size = v->hdr.chunk_size;
+	info->created = v->hdr.created;
+	info->seqid = v->hdr.seqid;
+	for (int i = 0; i < ECFS_MAX_SLOTS; i++) {
+		const struct ecfs_slot *s = &v->hdr.slots[i];
+
+		if (s->type == ECFS_SLOT_NONE)
+			continue;
+		info->slots[info->nslots++] = (struct ecfs_slot_info){
+			i, s->type, s->kek_generation, s->created, s->argon2
+		};
+	}
+	info->primary_state = v->primary_state;
+	info->copy_state = v->copy_state;
+	info->opened_from_copy = v->from_copy;
+	info->unlocked = v->keys != NULL;
+	info->unlocked_slot = v->unlocked_slot;
+	info->header_mac_ok = v->mac_ok;
+}
+
+/* ---- create ---------------------------------------------------------------------------- */
+
+/* A directory is fit for a new volume when it is empty (or force is set) and holds none. */
+static int check_target(int dirfd, const char *dir, bool force)
+{
+	DIR *d;
+	struct dirent *e;
+	bool empty = true;
+	int fd = dup(dirfd);
+
+	if (faccessat(dirfd, ECFS_HEADER_NAME, F_OK, 0) == 0 ||
+	    faccessat(dirfd, ECFS_HEADER_COPY_NAME, F_OK, 0) == 0) {
+		if (fd >= 0)
+			close(fd);
+		return ecfs_fail(-EEXIST, "'%s' already holds a volume", dir);
+	}
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d)
+		return ecfs_fail(-errno, "cannot read '%s': %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(d);
+	if (!empty && !force)
+		return ecfs_fail(-ENOTEMPTY, "'%s' is not empty (use --force to create anyway)",
+				 dir);
+	return 0;
+}
+
+static int fill_header(struct ecfs_header *h, const struct ecfs_create_params *p)
+{
+	memset(h, 0, sizeof(*h));
+	h->version = ECFS_FORMAT_VERSION;
+	h->cipher = p->cipher ? p->cipher : ECFS_CIPHER_AES256_GCM;
+	h->chunk_size = p->chunk_size ? p->chunk_size : ECFS_DEFAULT_CHUNK;
+	h->created = (int64_t)time(NULL);
+	if (!ecfs_mode_get(h->cipher))
+		return ecfs_fail(-EINVAL, "unknown cipher");
+	if (h->chunk_size < ECFS_MIN_CHUNK || h->chunk_size > ECFS_MAX_CHUNK ||
+	    (h->chunk_size & (h->chunk_size - 1)))
+		return ecfs_fail(-EINVAL, "chunk size %u is not a power of two from %u to %u",
+				 h->chunk_size, ECFS_MIN_CHUNK, ECFS_MAX_CHUNK);
+	if (p->label && strlen(p->label) > ECFS_LABEL_MAX)
+		return ecfs_fail(-EINVAL, "label is longer than %d bytes", ECFS_LABEL_MAX);
+	snprintf(h->label, sizeof(h->label), "%s", p->label ? p->label : "");
+	return ecfs_random(h->uuid, ECFS_UUID_SIZE);
+}
+
+static int make_slots(struct ecfs_volume *v, const struct ecfs_create_params *p,
+		      const struct ecfs_credential *creds, size_t n)
+{
+	struct ecfs_argon2_params a = p->argon2;
+	int r = 0;
+
+	if (n == 0 || n > ECFS_MAX_SLOTS)
+		return ecfs_fail(-EINVAL, "a volume needs 1 to %d keys", ECFS_MAX_SLOTS);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (creds[i].type == ECFS_SLOT_PASSPHRASE && a.t_cost == 0)
+			r = ecfs_argon2_calibrate(1000, 65536, &a);
+		if (r == 0)
+			r = ecfs_slot_create(&v->hdr.slots[i], &creds[i], &a, v->keys->dek);
+	}
+	return r;
+}
+
+int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
+		       const struct ecfs_credential *creds, size_t ncreds,
+		       struct ecfs_volume **out)
+{
+	struct ecfs_volume *v = volume_alloc(dir);
+	struct ecfs_keys *k;
+	uint8_t dirid[ECFS_DIR_ID_SIZE];
+	int r;
+
+	ecfs_clear_error();
+	if (!v)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = ecfs_fail(-errno, "cannot create '%s': %s", dir, strerror(errno));
+		goto fail;
+	}
+	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dirfd < 0) {
+		r = ecfs_fail(-errno, "cannot open '%s': %s", dir, strerror(errno));
+		goto fail;
+	}
+	r = check_target(v->dirfd, dir, p->force);
+	if (r == 0)
+		r = fill_header(&v->hdr, p);
+	v->key_secret = ecfs_secret_new(sizeof(*k));
+	if (r == 0 && !v->key_secret)
+		r = -ENOMEM;
+	if (r < 0)
+		goto fail;
+	k = (struct ecfs_keys *)ecfs_secret_data(v->key_secret);
+	v->keys = k;
+	r = ecfs_random(k->dek, ECFS_DEK_SIZE);
+	if (r == 0)
+		r = ecfs_keys_derive(k, &v->hdr);
+	if (r == 0)
+		r = ecfs_canary_make(k, &v->hdr);
+	if (r == 0)
+		r = make_slots(v, p, creds, ncreds);
+	/* The root's directory ID first: a header never points at a volume without one. */
+	if (r == 0)
+		r = ecfs_dirid_create(v->dirfd, dirid);
+	if (r == 0)
+		r = ecfs_header_store(v);
+	if (r < 0)
+		goto fail;
+	v->unlocked_slot = 0;
+	*out = v;
+	return 0;
+fail:
+	ecfs_volume_close(v);
+	return r;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* tool.c - key options, unlocking with messages, and exit codes shared by every tool. */
+#include "tool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void (*log_hook)(int is_error, const char *line);
+
+void ecfs_tool_set_log(void (*fn)(int is_error, const char *line))
+{
+	log_hook = fn;
+}
+
+static void emit(int is_error, const char *prog, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%s: %s", prog, is_error ? "" : "warning: ");
+
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	if (log_hook)
+		log_hook(is_error, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+void ecfs_tool_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(1, prog, fmt, ap);
+	va_end(ap);
+}
+
+void ecfs_tool_warn(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(0, prog, fmt, ap);
+	va_end(ap);
+}
+
+int ecfs_tool_exit_code(int err)
+{
+	switch (err) {
+	case 0:
+		return ECFS_EXIT_OK;
+	case -EKEYREJECTED:
+		return ECFS_EXIT_WRONG_KEY;
+	case -EUCLEAN:
+	case -EBADMSG:
+	case -EPROTONOSUPPORT:
+	case -ENOENT:
+		return ECFS_EXIT_DAMAGED;
+	case -EINVAL:
+		return ECFS_EXIT_USAGE;
+	default:
+		return ECFS_EXIT_ERROR;
+	}
+}
+
+static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_secret *s,
+		    const char *origin)
+{
+	if (c->n == ECFS_TOOL_MAX_CREDS) {
+		ecfs_secret_free(s);
+		return -E2BIG;
+	}
+	c->secret[c->n] = s;
+	c->cred[c->n] = (struct ecfs_credential){ t, s, origin };
+	c->n++;
+	return 0;
+}
+
+static int load_key_file(const char *prog, const char *path, struct ecfs_creds *out)
+{
+	struct ecfs_secret *s;
+	bool loose = false;
+	int r = ecfs_secret_read_file(path, ECFS_KEYFILE_MIN, ECFS_KEYFILE_MAX, &s, &loose);
+
+	if (r < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ECFS_EXIT_ERROR;
+	}
+	if (loose)
+		ecfs_tool_warn(prog, "key file '%s' is readable by group or others (chmod 600 it)",
+			       path);
+	add_cred(out, ECFS_SLOT_KEYFILE, s, path);
+	return 0;
+}
+
+int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool confirm,
+			 struct ecfs_creds *out)
+{
+	struct ecfs_secret *s;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (o->key_file)
+		r = load_key_file(prog, o->key_file, out);
+	if (r == 0 && o->old_key_file)
+		r = load_key_file(prog, o->old_key_file, out);
+	if (r == 0 && o->passphrase_file) {
+		if (ecfs_secret_read_passphrase_file(o->passphrase_file, &s) < 0) {
+			ecfs_tool_error(prog, "%s", ecfs_last_error());
+			r = ECFS_EXIT_ERROR;
+		} else {
+			add_cred(out, ECFS_SLOT_PASSPHRASE, s, o->passphrase_file);
+		}
+	}
+	if (r == 0 && o->prompt && out->n == 0) {
+		if (ecfs_secret_read_passphrase_tty("Passphrase: ", confirm, &s) < 0) {
+			ecfs_tool_error(prog, "%s", ecfs_last_error());
+			r = ECFS_EXIT_USAGE;
+		} else {
+			add_cred(out, ECFS_SLOT_PASSPHRASE, s, "the passphrase entered");
+		}
+	}
+	if (r == 0 && out->n == 0) {
+		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, or a "
+				      "terminal for a passphrase prompt)");
+		r = ECFS_EXIT_USAGE;
+	}
+	if (r != 0)
+		ecfs_tool_free_creds(out);
+	return r;
+}
+
+void ecfs_tool_free_creds(struct ecfs_creds *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		ecfs_secret_free(c->secret[i]);
+	c->n = 0;
+}
+
+int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
+			    struct ecfs_volume **out, int *slot)
+{
+	struct ecfs_volume *v;
+	struct ecfs_creds creds;
+	int r = ecfs_volume_open(dir, &v);
+
+	if (r < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ecfs_tool_exit_code(r);
+	}
+	if (*ecfs_last_error())
+		ecfs_tool_warn(prog, "%s", ecfs_last_error());
+	r = ecfs_tool_load_creds(prog, o, false, &creds);
+	if (r != 0) {
+		ecfs_volume_close(v);
+		return r;
+	}
+	r = ecfs_volume_unlock(v, creds.cred, creds.n, slot);
+	ecfs_tool_free_creds(&creds);
+	if (r < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		ecfs_volume_close(v);
+		return ecfs_tool_exit_code(r);
+	}
+	*out = v;
+	return ECFS_EXIT_OK;
+}
+
+int ecfs_tool_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t v, mul = 1;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (!strcasecmp(end, "k") || !strcasecmp(end, "kib") || !strcasecmp(end, "kb"))
+		mul = 1024;
+	else if (!strcasecmp(end, "m") || !strcasecmp(end, "mib") || !strcasecmp(end, "mb"))
+		mul = 1024 * 1024;
+	else if (*end)
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}

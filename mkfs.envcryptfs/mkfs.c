@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* mkfs.c - mkfs.envcryptfs: creates a volume in a directory, one key slot per key given. */
+#include "envcryptfs.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *prog = "mkfs.envcryptfs";
+
+struct mkfs_opts {
+	struct ecfs_create_params p;
+	const char *key_files[ECFS_MAX_SLOTS];
+	const char *pass_files[ECFS_MAX_SLOTS];
+	int nkey_files, npass_files, nprompts;
+	bool quiet;
+	const char *dir;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: %s [options] DIR\n"
+		   "  --cipher NAME          aes-256-gcm (default), aes-256-xts, aes-128-xts, sm4-xts\n"
+		   "  --chunk-size SIZE      a power of two from 4k to 1M (default %uk)\n"
+		   "  --label TEXT           a label of up to %d bytes\n"
+		   "  --key-file FILE        a key slot opened by this key file (32+ bytes)\n"
+		   "  --passphrase-file FILE a key slot opened by the passphrase in FILE\n"
+		   "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
+		   "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
+		   "                         Argon2id costs (default: calibrated to about 1 s)\n"
+		   "  --force                use a non-empty directory (nothing is deleted)\n"
+		   "  -q, --quiet            print nothing but errors\n"
+		   "  -V, --version, -h, --help\n",
+		prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
+}
+
+enum { OPT_CIPHER = 256, OPT_CHUNK, OPT_LABEL, OPT_KEYFILE, OPT_PASSFILE, OPT_PASS, OPT_AT,
+       OPT_AM, OPT_AP, OPT_FORCE };
+
+static const struct option long_opts[] = {
+	{ "cipher", required_argument, NULL, OPT_CIPHER },
+	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "key-file", required_argument, NULL, OPT_KEYFILE },
+	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+	{ "passphrase", no_argument, NULL, OPT_PASS },
+	{ "argon2-time", required_argument, NULL, OPT_AT },
+	{ "argon2-memory", required_argument, NULL, OPT_AM },
+	{ "argon2-parallel", required_argument, NULL, OPT_AP },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_u32(const char *what, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (ecfs_tool_parse_size(s, &v) < 0 || v < min || v > max) {
+		ecfs_tool_error(prog, "%s '%s' must be a number from %u to %u", what, s, min, max);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int add_key(const char **list, int *n, const char *path)
+{
+	if (*n >= ECFS_MAX_SLOTS) {
+		ecfs_tool_error(prog, "at most %d keys of one kind", ECFS_MAX_SLOTS);
+		return -1;
+	}
+	list[(*n)++] = path;
+	return 0;
+}
+
+static int parse_one(struct mkfs_opts *o, int c)
+{
+	struct ecfs_argon2_params *a = &o->p.argon2;
+
+	switch (c) {
+	case OPT_CIPHER:
+		o->p.cipher = ecfs_cipher_from_name(optarg);
+		if (o->p.cipher == ECFS_CIPHER_NONE)
+			ecfs_tool_error(prog, "unknown cipher '%s' (aes-256-gcm, aes-256-xts, "
+					      "aes-128-xts, sm4-xts)", optarg);
+		return o->p.cipher == ECFS_CIPHER_NONE ? -1 : 0;
+	case OPT_CHUNK:
+		return parse_u32("chunk size", optarg, ECFS_MIN_CHUNK, ECFS_MAX_CHUNK,
+				 &o->p.chunk_size);
+	case OPT_LABEL:
+		o->p.label = optarg;
+		return 0;
+	case OPT_KEYFILE:
+		return add_key(o->key_files, &o->nkey_files, optarg);
+	case OPT_PASSFILE:
+		return add_key(o->pass_files, &o->npass_files, optarg);
+	case OPT_PASS:
+		o->nprompts = 1;
+		return 0;
+	case OPT_AT:
+		return parse_u32("Argon2 time cost", optarg, 1, 1000, &a->t_cost);
+	case OPT_AM:
+		return parse_u32("Argon2 memory (KiB)", optarg, 8, 1u << 24, &a->m_cost_kib);
+	case OPT_AP:
+		return parse_u32("Argon2 parallelism", optarg, 1, 64, &a->parallelism);
+	case OPT_FORCE:
+		o->p.force = true;
+		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct mkfs_opts *o)
+{
+	struct ecfs_argon2_params *a = &o->p.argon2;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "qVh", long_opts, NULL)) != -1) {
+		if (c == 'h' || c == 'V') {
+			if (c == 'h')
+				usage(stdout);
+			else
+				printf("%s %s\n", prog, ECFS_VERSION_STRING);
+			exit(0);
+		}
+		if (parse_one(o, c) < 0)
+			return -1;
+	}
+	if (optind != argc - 1) {
+		ecfs_tool_error(prog, "expected one directory; see --help");
+		return -1;
+	}
+	if ((a->t_cost || a->m_cost_kib || a->parallelism) &&
+	    !(a->t_cost && a->m_cost_kib && a->parallelism)) {
+		ecfs_tool_error(prog, "give all three Argon2 costs or none");
+		return -1;
+	}
+	if (o->nkey_files + o->npass_files + o->nprompts == 0) {
+		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file or "
+				      "--passphrase");
+		return -1;
+	}
+	if (o->nkey_files + o->npass_files + o->nprompts > ECFS_MAX_SLOTS) {
+		ecfs_tool_error(prog, "at most %d keys", ECFS_MAX_SLOTS);
+		return -1;
+	}
+	o->dir = argv[optind];
+	return 0;
+}
+
+/* Loads every key named on the command line, one credential per slot. */
+static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
+{
+	int r = 0;
+
+	memset(all, 0, sizeof(*all));
+	for (int i = 0; r == 0 && i < o->nkey_files + o->npass_files + o->nprompts; i++) {
+		struct ecfs_keyopts k = { 0 };
+		struct ecfs_creds one;
+
+		if (i < o->nkey_files)
+			k.key_file = o->key_files[i];
+		else if (i < o->nkey_files + o->npass_files)
+			k.passphrase_file = o->pass_files[i - o->nkey_files];
+		else
+			k.prompt = true;
+		r = ecfs_tool_load_creds(prog, &k, true, &one);
+		if (r == 0) {
+			all->cred[all->n] = one.cred[0];
+			all->secret[all->n++] = one.secret[0];
+		}
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct mkfs_opts o = { 0 };
+	struct ecfs_creds creds = { 0 };
+	struct ecfs_credential cred[ECFS_MAX_SLOTS];
+	struct ecfs_volume *v;
+	struct ecfs_volume_info info;
+	int r;
+
+	ecfs_harden_process();
+	if (parse_args(argc, argv, &o) < 0)
+		return ECFS_EXIT_USAGE;
+	/* ecfs_creds holds at most 4; a volume made by mkfs with more keys is rare enough to
+	 * load them in two batches of credentials. */
+	if (o.nkey_files + o.npass_files + o.nprompts > ECFS_TOOL_MAX_CREDS) {
+		ecfs_tool_error(prog, "at most %d keys at creation; add more with envcryptfsctl",
+				ECFS_TOOL_MAX_CREDS);
+		return ECFS_EXIT_USAGE;
+	}
+	r = load_keys(&o, &creds);
+	if (r != 0) {
+		ecfs_tool_free_creds(&creds);
+		return r;
+	}
+	memcpy(cred, creds.cred, creds.n * sizeof(cred[0]));
+	r = ecfs_volume_create(o.dir, &o.p, cred, creds.n, &v);
+	ecfs_tool_free_creds(&creds);
+	if (r < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
+	}
+	ecfs_volume_get_info(v, &info);
+	if (!o.quiet)
+		printf("created envcryptfs volume in %s\nUUID: %s\ncipher: %s, chunk size: %u, "
+		       "key slots: %d\n",
+		       o.dir, info.uuid_str, ecfs_cipher_name(info.cipher), info.chunk_size,
+		       info.nslots);
+	else
+		printf("%s\n", info.uuid_str);
+	ecfs_volume_close(v);
+	return ECFS_EXIT_OK;
+}
