@@ -36,7 +36,7 @@
 
 #define ECFS_MIN_CHUNK	   4096u
 #define ECFS_MAX_CHUNK	   1048576u
-#define ECFS_DEFAULT_CHUNK 16384u
+#define ECFS_DEFAULT_CHUNK 4096u
 
 /* Names reserved in the backing directory. Encoded names never contain '.', so any name
  * with a dot is ours. */

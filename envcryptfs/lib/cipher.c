@@ -57,6 +57,14 @@ struct ecfs_crypto {
 	struct ecfs_siv *seal;
 	uint8_t *scratch; /* stored chunks for ranged I/O (blob.c) */
 	size_t scratch_len;
+	/* GCM nonces are drawn from RAND_bytes in batches: one call per chunk costs more than
+	 * encrypting a 4 KiB chunk. Each byte of the pool is used once. */
+	uint8_t nonce_pool[4096];
+	size_t nonce_pos;
+	/* The key the GCM context is set up with, so that consecutive chunks of one file skip
+	 * the key schedule. */
+	uint8_t gcm_key[32];
+	bool gcm_keyed;
 };
 
 struct ecfs_file_key {
@@ -77,6 +85,7 @@ void ecfs_crypto_free(struct ecfs_crypto *c)
 	if (c->scratch)
 		ecfs_wipe(c->scratch, c->scratch_len);
 	free(c->scratch);
+	ecfs_wipe(c, sizeof(*c));
 	free(c);
 }
 
@@ -93,6 +102,7 @@ int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out)
 		return -ENOMEM;
 	c->vol = v;
 	c->mode = ecfs_mode_get(v->hdr.cipher);
+	c->nonce_pos = sizeof(c->nonce_pool);
 	r = ecfs_siv_new(c->mode->block, k->names, c->mode->siv_key_len, &c->names);
 	if (r == 0)
 		r = ecfs_siv_new(c->mode->block, k->seal, c->mode->siv_key_len, &c->seal);
@@ -216,20 +226,54 @@ static void gcm_ad(const struct ecfs_crypto *c, const struct ecfs_file_key *k, u
 		ad[32 + i] = (uint8_t)(idx >> (56 - 8 * i));
 }
 
+/* Takes the next unused nonce from the pool. A nonce of all zeros is never used, so a stored
+ * chunk is never all zeros (a hole). */
+static int next_nonce(struct ecfs_crypto *c, uint8_t *out)
+{
+	do {
+		if (c->nonce_pos + ECFS_CANARY_NONCE > sizeof(c->nonce_pool)) {
+			int r = ecfs_random(c->nonce_pool, sizeof(c->nonce_pool));
+
+			if (r < 0)
+				return r;
+			c->nonce_pos = 0;
+		}
+		memcpy(out, c->nonce_pool + c->nonce_pos, ECFS_CANARY_NONCE);
+		ecfs_wipe(c->nonce_pool + c->nonce_pos, ECFS_CANARY_NONCE);
+		c->nonce_pos += ECFS_CANARY_NONCE;
+	} while (all_zero(out, ECFS_CANARY_NONCE));
+	return 0;
+}
+
+/* Sets up the GCM context for k and iv; the key schedule is redone only for another key. */
+static int gcm_init(struct ecfs_crypto *c, const struct ecfs_file_key *k, const uint8_t *iv,
+		    int enc)
+{
+	const uint8_t *key = NULL;
+
+	if (!c->gcm_keyed || ecfs_memcmp_ct(c->gcm_key, k->key, 32) != 0) {
+		memcpy(c->gcm_key, k->key, 32);
+		c->gcm_keyed = true;
+		key = k->key;
+		if (EVP_CipherInit_ex2(c->gcm, c->gcm_cipher, key, iv, enc, NULL) != 1) {
+			c->gcm_keyed = false;
+			return -EIO;
+		}
+		return 0;
+	}
+	return EVP_CipherInit_ex2(c->gcm, NULL, NULL, iv, enc, NULL) == 1 ? 0 : -EIO;
+}
+
 static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		       const uint8_t *plain, size_t len, uint8_t *out)
 {
 	uint8_t ad[40];
-	int n, r;
+	int n, r = next_nonce(c, out);
 
-	/* A nonce of all zeros is never used, so a stored chunk is never all zeros (a hole). */
-	do {
-		r = ecfs_random(out, ECFS_CANARY_NONCE);
-		if (r < 0)
-			return r;
-	} while (all_zero(out, ECFS_CANARY_NONCE));
+	if (r < 0)
+		return r;
 	gcm_ad(c, k, idx, ad);
-	if (EVP_EncryptInit_ex2(c->gcm, c->gcm_cipher, k->key, out, NULL) != 1 ||
+	if (gcm_init(c, k, out, 1) < 0 ||
 	    EVP_EncryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) != 1 ||
 	    EVP_EncryptUpdate(c->gcm, out + ECFS_CANARY_NONCE, &n, plain, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(c->gcm, out + ECFS_CANARY_NONCE + n, &n) != 1 ||
@@ -246,7 +290,7 @@ static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	int n, ok;
 
 	gcm_ad(c, k, idx, ad);
-	ok = EVP_DecryptInit_ex2(c->gcm, c->gcm_cipher, k->key, stored, NULL) == 1 &&
+	ok = gcm_init(c, k, stored, 0) == 0 &&
 	     EVP_DecryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
 	     EVP_DecryptUpdate(c->gcm, plain, &n, stored + ECFS_CANARY_NONCE, (int)len) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG,

@@ -17,6 +17,11 @@
 #include <string.h>
 
 #define XTS_BLOCK 16
+/* Blocks per ECB call: the tweaks (scratch) and that much output stay in L1/L2 between the
+ * XOR passes, and the call is long enough for OpenSSL's interleaved AES-NI or SM4 code. */
+#ifndef XTS_PIECE
+#define XTS_PIECE 512
+#endif
 
 struct ecfs_xts {
 	EVP_CIPHER_CTX *enc1; /* E_K1 */
@@ -116,62 +121,6 @@ static int ecb_run(EVP_CIPHER_CTX *ctx, const uint8_t *in, uint8_t *out, size_t 
 	return 0;
 }
 
-static void xor_block(uint8_t *dst, const uint8_t *a, const uint8_t *b)
-{
-	uint64_t a0, a1, b0, b1;
-
-	memcpy(&a0, a, 8);
-	memcpy(&a1, a + 8, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&b1, b + 8, 8);
-	a0 ^= b0;
-	a1 ^= b1;
-	memcpy(dst, &a0, 8);
-	memcpy(dst + 8, &a1, 8);
-}
-
-/* t <- t * alpha in GF(2^128), IEEE order: a little-endian shift left, reduced by 0x87. */
-static void mul_alpha(uint64_t *lo, uint64_t *hi)
-{
-	uint64_t carry = *hi >> 63;
-
-	*hi = (*hi << 1) | (*lo >> 63);
-	/* Branch-free so the tweak's bits do not show in timing. */
-	*lo = (*lo << 1) ^ ((0 - carry) & 0x87);
-}
-
-static void store_tweak(uint8_t *dst, uint64_t lo, uint64_t hi)
-{
-	lo = htole64(lo);
-	hi = htole64(hi);
-	memcpy(dst, &lo, 8);
-	memcpy(dst + 8, &hi, 8);
-}
-
-/* Fills tw with T_0..T_{n-1}, T_0 = E_K2(tweak), and leaves T_n in next. */
-static int tweak_sequence(struct ecfs_xts *x, const uint8_t tweak[16], uint8_t *tw, size_t n,
-			  uint8_t next[16])
-{
-	uint64_t lo, hi;
-	size_t j;
-	int err;
-
-	err = ecb_run(x->enc2, tweak, next, XTS_BLOCK);
-	if (err)
-		return err;
-	memcpy(&lo, next, 8);
-	memcpy(&hi, next + 8, 8);
-	lo = le64toh(lo);
-	hi = le64toh(hi);
-	for (j = 0; j < n; j++) {
-		store_tweak(tw + j * XTS_BLOCK, lo, hi);
-		mul_alpha(&lo, &hi);
-	}
-	store_tweak(next, lo, hi);
-	lo = hi = 0;
-	return 0;
-}
-
 static int grow_scratch(struct ecfs_xts *x, size_t need)
 {
 	uint8_t *p;
@@ -180,7 +129,7 @@ static int grow_scratch(struct ecfs_xts *x, size_t need)
 		return 0;
 	p = malloc(need);
 	if (!p)
-		return ecfs_fail(-ENOMEM, "xts: out of memory for a %zu-byte unit", need);
+		return ecfs_fail(-ENOMEM, "xts: out of memory for %zu bytes of tweaks", need);
 	if (x->scratch) {
 		ecfs_wipe(x->scratch, x->scratch_size);
 		free(x->scratch);
@@ -190,112 +139,193 @@ static int grow_scratch(struct ecfs_xts *x, size_t need)
 	return 0;
 }
 
-/* XORs n blocks of src with the tweaks into dst (dst may equal src). */
-static void xor_tweaks(uint8_t *dst, const uint8_t *src, const uint8_t *tw, size_t n)
+/* 16-byte vectors (a GCC/Clang extension) let the XOR passes use whole SIMD registers. */
+typedef uint64_t xts_v128 __attribute__((vector_size(16)));
+
+static xts_v128 load16(const uint8_t *p)
+{
+	xts_v128 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void store16(uint8_t *p, xts_v128 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* dst = src ^ tw over n blocks (dst may equal src). */
+static void xor_blocks(uint8_t *dst, const uint8_t *src, const uint8_t *tw, size_t n)
+{
+	for (size_t i = 0; i < n * XTS_BLOCK; i += XTS_BLOCK)
+		store16(dst + i, load16(src + i) ^ load16(tw + i));
+}
+
+/* A tweak as a 128-bit little-endian integer: bit i is the coefficient of x^i. */
+struct xts_tweak {
+	uint64_t lo, hi;
+};
+
+static struct xts_tweak tweak_load(const uint8_t *p)
+{
+	struct xts_tweak t;
+
+	memcpy(&t.lo, p, 8);
+	memcpy(&t.hi, p + 8, 8);
+	t.lo = le64toh(t.lo);
+	t.hi = le64toh(t.hi);
+	return t;
+}
+
+static void tweak_store(uint8_t *p, struct xts_tweak t)
+{
+	t.lo = htole64(t.lo);
+	t.hi = htole64(t.hi);
+	memcpy(p, &t.lo, 8);
+	memcpy(p + 8, &t.hi, 8);
+}
+
+/* t * alpha in GF(2^128): shift left by one, fold x^128 back in as 0x87. Branch-free so the
+ * tweak's bits do not show in timing. */
+static struct xts_tweak mul_alpha(struct xts_tweak t)
+{
+	uint64_t carry = t.hi >> 63;
+
+	t.hi = t.hi << 1 | t.lo >> 63;
+	t.lo = t.lo << 1 ^ ((0 - carry) & 0x87);
+	return t;
+}
+
+/* t * alpha^8: the top byte b folds back in as the carry-less product b * 0x87. */
+static struct xts_tweak mul_alpha8(struct xts_tweak t)
+{
+	uint64_t b = t.hi >> 56;
+
+	t.hi = t.hi << 8 | t.lo >> 56;
+	t.lo = t.lo << 8 ^ b ^ b << 1 ^ b << 2 ^ b << 7;
+	return t;
+}
+
+/*
+ * Writes the n tweaks starting at *t into tw and advances *t past them. After the first
+ * eight, T_j = T_{j-8} * alpha^8: eight independent chains instead of one serial one.
+ */
+static void tweak_fill(uint8_t *tw, size_t n, struct xts_tweak *t)
 {
 	size_t j;
 
-	for (j = 0; j < n * XTS_BLOCK; j += XTS_BLOCK)
-		xor_block(dst + j, src + j, tw + j);
+	for (j = 0; j < n && j < 8; j++) {
+		tweak_store(tw + j * XTS_BLOCK, *t);
+		*t = mul_alpha(*t);
+	}
+	for (; j < n; j++)
+		tweak_store(tw + j * XTS_BLOCK, mul_alpha8(tweak_load(tw + (j - 8) * XTS_BLOCK)));
+	if (n > 8)
+		*t = mul_alpha(tweak_load(tw + (n - 1) * XTS_BLOCK));
+}
+
+/*
+ * n full blocks through ctx, tweaks from *t on. The unit goes in pieces small enough for
+ * the tweaks and output to stay in cache between the XOR passes; each piece is one ECB
+ * call, so the cipher still runs many blocks in parallel.
+ */
+static int xts_bulk(struct ecfs_xts *x, EVP_CIPHER_CTX *ctx, struct xts_tweak *t, const uint8_t *in,
+		    uint8_t *out, size_t n)
+{
+	while (n) {
+		size_t k = n < XTS_PIECE ? n : XTS_PIECE;
+
+		tweak_fill(x->scratch, k, t);
+		xor_blocks(out, in, x->scratch, k);
+		if (ecb_run(ctx, out, out, k * XTS_BLOCK))
+			return -EIO;
+		xor_blocks(out, out, x->scratch, k);
+		in += k * XTS_BLOCK;
+		out += k * XTS_BLOCK;
+		n -= k;
+	}
+	return 0;
 }
 
 /* One block through ctx under tweak t. */
-static int xex_block(EVP_CIPHER_CTX *ctx, const uint8_t t[16], const uint8_t in[16],
-		     uint8_t out[16])
+static int xex_block(EVP_CIPHER_CTX *ctx, struct xts_tweak t, const uint8_t *in, uint8_t *out)
 {
-	uint8_t b[XTS_BLOCK];
+	uint8_t tb[XTS_BLOCK];
 	int err;
 
-	xor_block(b, in, t);
-	err = ecb_run(ctx, b, b, XTS_BLOCK);
-	xor_block(out, b, t);
-	ecfs_wipe(b, sizeof(b));
+	tweak_store(tb, t);
+	xor_blocks(out, in, tb, 1);
+	err = ecb_run(ctx, out, out, XTS_BLOCK);
+	xor_blocks(out, out, tb, 1);
+	ecfs_wipe(tb, sizeof(tb));
 	return err;
 }
 
 /*
- * The shared body: n full blocks through ctx with tweaks from the scratch. For a partial
- * last block the caller has already arranged which tweak block n-1 used.
+ * Ciphertext stealing over the last full block and the r-byte tail (IEEE 1619 5.3.2 and
+ * 5.4.2). Both directions have the same shape; encryption uses T_{m-1} then T_m, and
+ * decryption T_m then T_{m-1}.
  */
-static int xts_bulk(struct ecfs_xts *x, EVP_CIPHER_CTX *ctx, const uint8_t *in, uint8_t *out,
-		    size_t n)
+static int xts_steal(EVP_CIPHER_CTX *ctx, struct xts_tweak first, struct xts_tweak second,
+		     const uint8_t *in, uint8_t *out, size_t r)
 {
-	xor_tweaks(out, in, x->scratch, n);
-	if (ecb_run(ctx, out, out, n * XTS_BLOCK))
-		return -EIO;
-	xor_tweaks(out, out, x->scratch, n);
-	return 0;
+	uint8_t b[2 * XTS_BLOCK], cc[XTS_BLOCK];
+	int err;
+
+	/* Copy first: in and out may be the same buffer. */
+	memcpy(b, in, XTS_BLOCK + r);
+	err = xex_block(ctx, first, b, cc);
+	if (!err) {
+		memcpy(b + XTS_BLOCK + r, cc + r, XTS_BLOCK - r);
+		memcpy(out + XTS_BLOCK, cc, r);
+		err = xex_block(ctx, second, b + XTS_BLOCK, out);
+	}
+	ecfs_wipe(b, sizeof(b));
+	ecfs_wipe(cc, sizeof(cc));
+	return err;
 }
 
-static int xts_check(struct ecfs_xts *x, size_t len)
+static int xts_run(struct ecfs_xts *x, int enc, const uint8_t tweak[16], const uint8_t *in,
+		   uint8_t *out, size_t len)
 {
+	EVP_CIPHER_CTX *ctx = enc ? x->enc1 : x->dec1;
+	size_t r = len % XTS_BLOCK, n = len / XTS_BLOCK - (r != 0);
+	struct xts_tweak t, t_next;
+	uint8_t t0[XTS_BLOCK];
+	int err;
+
 	if (len < XTS_BLOCK)
 		return ecfs_fail(-EINVAL, "xts: data unit of %zu bytes is shorter than a block",
 				 len);
-	return grow_scratch(x, len / XTS_BLOCK * XTS_BLOCK);
+	err = grow_scratch(x, (n < XTS_PIECE ? (n ? n : 1) : XTS_PIECE) * XTS_BLOCK);
+	if (!err)
+		err = ecb_run(x->enc2, tweak, t0, XTS_BLOCK);
+	if (err)
+		return err;
+	t = tweak_load(t0);
+	ecfs_wipe(t0, sizeof(t0));
+	err = xts_bulk(x, ctx, &t, in, out, n);
+	if (!err && r) {
+		t_next = mul_alpha(t);
+		in += n * XTS_BLOCK;
+		out += n * XTS_BLOCK;
+		err = enc ? xts_steal(ctx, t, t_next, in, out, r)
+			  : xts_steal(ctx, t_next, t, in, out, r);
+	}
+	return err;
 }
 
 int ecfs_xts_encrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in, uint8_t *out,
 		     size_t len)
 {
-	size_t m = len / XTS_BLOCK, r = len % XTS_BLOCK;
-	uint8_t tm[XTS_BLOCK], pp[XTS_BLOCK];
-	uint8_t *cc;
-	int err;
-
-	err = xts_check(x, len);
-	if (!err)
-		err = tweak_sequence(x, tweak, x->scratch, m, tm);
-	if (!err)
-		err = xts_bulk(x, x->enc1, in, out, m);
-	if (err || !r)
-		goto out;
-	/* Ciphertext stealing: CC is block m-1's output; C_m is its head, and P_m || its
-	 * tail, under T_m, becomes C_{m-1}. */
-	cc = out + (m - 1) * XTS_BLOCK;
-	memcpy(pp, in + m * XTS_BLOCK, r);
-	memcpy(pp + r, cc + r, XTS_BLOCK - r);
-	memcpy(out + m * XTS_BLOCK, cc, r);
-	err = xex_block(x->enc1, tm, pp, cc);
-out:
-	ecfs_wipe(pp, sizeof(pp));
-	ecfs_wipe(tm, sizeof(tm));
-	return err;
+	return xts_run(x, 1, tweak, in, out, len);
 }
 
 int ecfs_xts_decrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in, uint8_t *out,
 		     size_t len)
 {
-	size_t m = len / XTS_BLOCK, r = len % XTS_BLOCK;
-	uint8_t tm[XTS_BLOCK], cp[XTS_BLOCK], tprev[XTS_BLOCK];
-	uint8_t *pp, *last;
-	int err;
-
-	err = xts_check(x, len);
-	if (!err)
-		err = tweak_sequence(x, tweak, x->scratch, m, tm);
-	if (err)
-		goto out;
-	/* With stealing, IEEE 1619 decrypts block m-1 under T_m and the rebuilt block under
-	 * T_{m-1}: swap T_m into the sequence for the bulk pass. */
-	last = x->scratch + (m - 1) * XTS_BLOCK;
-	if (r) {
-		memcpy(tprev, last, XTS_BLOCK);
-		memcpy(last, tm, XTS_BLOCK);
-	}
-	err = xts_bulk(x, x->dec1, in, out, m);
-	if (err || !r)
-		goto out;
-	pp = out + (m - 1) * XTS_BLOCK;
-	memcpy(cp, in + m * XTS_BLOCK, r);
-	memcpy(cp + r, pp + r, XTS_BLOCK - r);
-	memcpy(out + m * XTS_BLOCK, pp, r);
-	err = xex_block(x->dec1, tprev, cp, pp);
-out:
-	ecfs_wipe(cp, sizeof(cp));
-	ecfs_wipe(tm, sizeof(tm));
-	ecfs_wipe(tprev, sizeof(tprev));
-	return err;
+	return xts_run(x, 0, tweak, in, out, len);
 }
 
 int ecfs_xts_encrypt_tweak(struct ecfs_xts *x, const uint8_t tweak[16], uint8_t out[16])

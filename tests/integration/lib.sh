@@ -46,3 +46,130 @@ mount_vol() {
 }
 
 umount_vol() { fusermount3 -u "$1"; }
+
+# ---- Helpers for the daemon tests (t1*) ----------------------------------------------------
+
+# need_progs: skips the test when mkfs.envcryptfs or envcryptfs has not been built.
+need_progs() {
+  [ -x "$MKFS" ] || skip "$MKFS not built"
+  [ -x "$ECFS" ] || skip "$ECFS not built"
+}
+
+# ecfs_tool NAME: prints the path of the test helper built from tests/tools/NAME.c: the one
+# make put in $ECFS_BIN/tools, else (missing or older than its source) one built in $T/tools.
+ecfs_tool() {
+  local n=$1 src bin
+  src=$(cd "$ECFS_TESTS/../tools" && pwd)/$n.c
+  bin=$ECFS_BIN/tools/$n
+  if [ -x "$bin" ] && [ ! "$src" -nt "$bin" ]; then echo "$bin"; return 0; fi
+  bin=$T/tools/$n
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$T/tools"
+    ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wvla -Wstrict-prototypes \
+      -Wmissing-prototypes -Wformat=2 -Wshadow -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+      -o "$bin" "$src" -lpthread >&2 || fail "cannot build $src"
+  fi
+  echo "$bin"
+}
+
+# make_vol DIR KEYFILE CIPHER CHUNK [MKFS-OPTIONS...]: a new volume opened by KEYFILE (which is
+# made when missing), with fast Argon2 costs.
+make_vol() {
+  local dir=$1 key=$2 cipher=$3 chunk=$4
+  shift 4
+  [ -f "$key" ] || newkey "$key"
+  "$MKFS" -q "${FAST_ARGON[@]}" --cipher "$cipher" --chunk-size "$chunk" --key-file "$key" \
+    "$@" "$dir" >/dev/null || fail "mkfs.envcryptfs --cipher $cipher --chunk-size $chunk $dir failed"
+}
+
+# register_mount MNT: the EXIT trap unmounts MNT (for mounts made without mount_vol).
+register_mount() { mkdir -p "$1"; MOUNTS+=("$1"); }
+
+# daemon_pid MNT: prints the pid of the envcryptfs process whose arguments name MNT (none
+# when there is no such process).
+daemon_pid() {
+  local mnt=$1 p a args
+  for p in /proc/[0-9]*; do
+    [ -r "$p/cmdline" ] || continue
+    mapfile -d '' -t args <"$p/cmdline" 2>/dev/null || continue
+    [ ${#args[@]} -gt 2 ] || continue
+    case ${args[0]##*/} in envcryptfs | mount.fuse.envcryptfs) ;; *) continue ;; esac
+    for a in "${args[@]:1}"; do
+      if [ "$a" = "$mnt" ]; then echo "${p#/proc/}"; return 0; fi
+    done
+  done
+  return 0
+}
+
+# proc_alive PID: the process exists and is not a zombie.
+proc_alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# umount_wait MNT: unmounts MNT and waits (20 s at most) for its daemon to exit, so that the
+# volume is free for the next mount.
+umount_wait() {
+  local mnt=$1 pid i
+  pid=$(daemon_pid "$mnt")
+  fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt failed"
+  ! mountpoint -q "$mnt" || fail "$mnt is still mounted after fusermount3 -u"
+  if [ -n "$pid" ]; then
+    for ((i = 0; i < 200; i++)); do
+      proc_alive "$pid" || return 0
+      sleep 0.1
+    done
+    fail "the daemon (pid $pid) for $mnt still runs 20 s after the unmount"
+  fi
+}
+
+# remount DIR MNT [OPTS]: umount_wait, then mount_vol.
+remount() { umount_wait "$2"; mount_vol "$@"; }
+
+# wait_mounted MNT [PID]: waits (20 s at most) until MNT is a mount point; fails at once when
+# PID (a foreground daemon) exits first.
+wait_mounted() {
+  local mnt=$1 pid=${2:-} i
+  for ((i = 0; i < 200; i++)); do
+    mountpoint -q "$mnt" && return 0
+    if [ -n "$pid" ] && ! proc_alive "$pid"; then
+      local rc=0
+      wait "$pid" || rc=$?
+      fail "the daemon exited ($rc) before $mnt was mounted"
+    fi
+    sleep 0.1
+  done
+  fail "$mnt not mounted within 20 s"
+}
+
+# wait_exit PID [SECS]: waits for the child PID to exit (20 s at most, then it is killed and
+# the test fails); its exit status is left in WAIT_RC.
+wait_exit() {
+  local pid=$1 secs=${2:-20} i
+  for ((i = 0; i < secs * 10; i++)); do
+    proc_alive "$pid" || break
+    sleep 0.1
+  done
+  if proc_alive "$pid"; then
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    fail "process $pid did not exit within $secs s"
+  fi
+  WAIT_RC=0
+  wait "$pid" || WAIT_RC=$?
+}
+
+# same_tree A B: both trees hold the same names, types and sizes, and equal regular files
+# (compared with cmp).
+same_tree() {
+  local a=$1 b=$2 f
+  diff <(cd "$a" && find . -printf '%y %s %p\n' | grep -v '^d' | sort) \
+    <(cd "$b" && find . -printf '%y %s %p\n' | grep -v '^d' | sort) >&2 ||
+    fail "the trees $a and $b differ in names or sizes"
+  diff <(cd "$a" && find . -type d | sort) <(cd "$b" && find . -type d | sort) >&2 ||
+    fail "the trees $a and $b differ in directories"
+  while IFS= read -r -d '' f; do
+    cmp -- "$a/$f" "$b/$f" || fail "$b/$f differs from $a/$f"
+  done < <(cd "$a" && find . -type f -print0)
+}

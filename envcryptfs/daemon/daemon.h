@@ -1,0 +1,222 @@
+/* daemon.h - private declarations of the envcryptfs FUSE daemon, in sections per .c file. */
+#ifndef ECFS_DAEMON_H
+#define ECFS_DAEMON_H
+
+#define FUSE_USE_VERSION 34
+
+#include "envcryptfs.h"
+#include "inode.h"
+
+#include <fuse_lowlevel.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/* Timeouts for attributes and entries: only this daemon changes the backing directory. */
+#define FS_TIMEOUT 1.0
+/* Largest write (and read) request we negotiate; libfuse 3.14 raises max_pages to match. */
+#define FS_MAX_WRITE (1024u * 1024u)
+
+/* The state of one mounted volume; set up by main.c before the session starts, then
+ * read-only except where a field says otherwise. */
+struct ecfs_fs {
+	struct ecfs_volume *vol;
+	const char *backing_dir; /* canonical path of DIR, for messages */
+	uint32_t chunk_size;
+	bool read_only;
+	bool want_writeback; /* -o writeback_cache (default) or no_writeback_cache */
+	bool writeback;	     /* the kernel agreed to the writeback cache (set by init) */
+	bool is_root;	     /* new entries are chowned to the caller */
+	unsigned max_write;
+	unsigned max_read;
+	struct inode_table itab;
+	struct inode *root;
+};
+
+/* The one file system this process serves. */
+extern struct ecfs_fs fs;
+
+static inline struct inode *inode_of(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? fs.root : (struct inode *)(uintptr_t)ino;
+}
+
+static inline fuse_ino_t ino_of(const struct inode *inode)
+{
+	return inode == fs.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)inode;
+}
+
+/* An open regular file: fi->fh points to one. */
+struct file_handle {
+	struct inode *inode;
+	int fd;	     /* the backing file, O_RDWR whenever possible, never O_APPEND */
+	bool append; /* the daemon appends (O_APPEND without the writeback cache) */
+};
+
+static inline struct file_handle *fh_of(const struct fuse_file_info *fi)
+{
+	return (struct file_handle *)(uintptr_t)fi->fh;
+}
+
+/* ---- log.c: syslog or stderr, and things logged once ------------------------------------ */
+
+void fs_log_to_syslog(void);
+void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True the first time a key is seen (keys identify a file or a name); false afterwards. */
+bool fs_log_first(uint64_t key);
+enum fs_damage {
+	FS_DAMAGE_CHUNK,
+	FS_DAMAGE_HEADER,
+	FS_DAMAGE_SIZE,
+	FS_DAMAGE_SYMLINK,
+	FS_DAMAGE_XATTR,
+};
+/* Logs damage of one kind to inode's file once, with its plaintext and backing paths. */
+void fs_log_damage(struct inode *inode, enum fs_damage kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Logs a chunk that failed authentication in inode's file, once per file. */
+void fs_log_bad_chunk(struct inode *inode, uint64_t bad_chunk);
+/* Logs a backing name of directory dir that cannot be used (why says so), once per name. */
+void fs_log_bad_name(struct inode *dir, const char *disk_name, const char *why);
+
+/* ---- thread.c: per-worker crypto context and I/O buffer --------------------------------- */
+
+struct ecfs_crypto *fs_crypto(void);
+/* A per-thread buffer of at least len bytes (len <= the negotiated request size). */
+void *fs_buffer(size_t len);
+int fs_thread_init(void);
+void fs_thread_cleanup(void);
+
+/* ---- attr.c: stat translation and permission checks ------------------------------------- */
+
+/* Backing stat -> plaintext view (sizes of files and symlinks); never decrypts. */
+void fs_translate_stat(struct inode *inode, struct stat *st);
+int fs_stat_inode(struct inode *inode, struct stat *st);
+int fs_check_access(fuse_req_t req, const struct stat *st, int mask);
+/* "/proc/self/fd/N" for an O_PATH descriptor, for calls that take no descriptor. */
+void fs_proc_path(int fd, char buf[32]);
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		   struct fuse_file_info *fi);
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- names.c: plaintext names <-> backing entries ---------------------------------------- */
+
+int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE]);
+/* The backing name of name in dir; -ENAMETOOLONG, -EINVAL as ecfs_name_encrypt. */
+int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn);
+/* Looks up a backing entry of dir and fills e (the inode gets one more lookup). */
+int names_lookup_disk(struct inode *dir, const char *disk, struct fuse_entry_param *e);
+/* Checks a long name's side file against dn->full (-EIO when it does not match). */
+int names_check_side(struct inode *dir, const struct ecfs_disk_name *dn);
+/* Writes the side file of a long name before its entry is made; *made says whether it was
+ * new (and must be removed when making the entry fails). */
+int names_side_create(int dirfd, const struct ecfs_disk_name *dn, bool *made);
+void names_side_remove(int dirfd, const struct ecfs_disk_name *dn);
+/* Decrypts backing entry disk of dir into out (ECFS_NAME_MAX + 1 bytes). Returns 0, 1 to
+ * skip the entry silently (reserved, side files, not ours), or -EBADMSG / -errno. */
+int names_decode(struct inode *dir, int dirfd, const char *disk, char *out);
+/* The plaintext path of inode inside the mount, best effort, for messages. */
+int names_describe(struct inode *inode, char *out, size_t outsz);
+/* Random "envcryptfs.tmp.<hex>" names for entries being built or taken apart. */
+int names_tmp(char out[64]);
+
+/* ---- ops_entry.c: lookup and namespace changes ------------------------------------------ */
+
+/* Replies with e, undoing the lookup it carries when the kernel never gets it. */
+void fs_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+/* Makes regular file name in dir with its blob header and looks it up; leaves the backing
+ * file open (O_RDWR) in *fd when fd is not NULL. */
+int fs_make_file(fuse_req_t req, struct inode *dir, const char *name, mode_t mode,
+		 struct fuse_entry_param *e, int *fd);
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name);
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags);
+/* Gives a new entry the caller's owner when the daemon runs as root for every user: fd when
+ * it is open (>= 0), else disk in parentfd. The group stays when parentfd is set-group-ID. */
+int fs_chown_new(fuse_req_t req, int parentfd, int fd, const char *disk);
+
+/* ---- dirid.c: directories that always carry their ID ------------------------------------ */
+
+/* Makes directory disk in dirfd with a fresh ID, atomically (temporary name, then rename). */
+int dir_make(int dirfd, const char *disk, mode_t mode, fuse_req_t req,
+	     uint8_t id[ECFS_DIR_ID_SIZE]);
+/* Before removing (or renaming over) directory disk: checks that it holds nothing but its ID
+ * and moves the ID file out to tmp in dirfd, so that a failed removal can put it back. */
+int dir_detach_id(int dirfd, const char *disk, char tmp[64]);
+void dir_restore_id(int dirfd, const char *disk, const char *tmp);
+void dir_discard_id(int dirfd, const char *tmp);
+
+/* ---- ops_dir.c: directory streams -------------------------------------------------------- */
+
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* ---- file.c: blobs: keys, headers, sizes, truncation, holes ------------------------------ */
+
+/* Opens the backing file of inode for I/O (O_RDWR, or O_RDONLY when that is all we may). */
+int file_open_backing(struct inode *inode, int flags);
+/* The file key, read from the blob header; with create, an empty blob gets its header
+ * first (the caller holds inode->io exclusively). *key is NULL for an empty blob. */
+int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key);
+/* Writes the header of a new, empty blob and caches its key. */
+int file_init_blob(struct inode *inode, int fd);
+int file_plain_size(int fd, uint64_t *size);
+/* Sets the plaintext size; caller holds inode->io exclusively. */
+int file_truncate(struct inode *inode, int fd, uint64_t size);
+int file_fallocate(struct inode *inode, int fd, int mode, uint64_t off, uint64_t len);
+int file_seek(struct inode *inode, int fd, uint64_t off, int whence, uint64_t *out);
+
+/* ---- ops_file.c: open files ----------------------------------------------------------- */
+
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     struct fuse_file_info *fi);
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi);
+
+/* ---- xattr.c: user.* extended attributes, names and values encrypted ---------------------- */
+
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags);
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* A library error as the errno a local file system would give: a chunk, name or value that
+ * fails authentication, or a structure that is corrupt, is EIO. */
+static inline int fs_errno(int err)
+{
+	if (err == -EBADMSG || err == -EUCLEAN || err == -EPROTONOSUPPORT)
+		return EIO;
+	return err < 0 ? -err : err;
+}
+
+#endif /* ECFS_DAEMON_H */

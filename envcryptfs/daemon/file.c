@@ -1,0 +1,290 @@
+/* file.c - regular files as blobs: opening the backing file, the blob header and file key,
+ * plaintext sizes, truncation, fallocate and SEEK_DATA/SEEK_HOLE through the chunk layout. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int file_open_backing(struct inode *inode, int flags)
+{
+	char proc[32];
+	int fd;
+
+	if (!S_ISREG(inode->type))
+		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
+	fs_proc_path(inode->fd, proc);
+	/* Writes of partial chunks read the rest of the chunk: O_RDWR even for O_WRONLY. */
+	fd = fs.read_only ? -1 : open(proc, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (fs.read_only || (flags & O_ACCMODE) == O_RDONLY))
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_header(int fd, uint8_t hdr[ECFS_BLOB_HEADER_SIZE])
+{
+	int r = ecfs_blob_header_new(hdr);
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	n = pwrite(fd, hdr, ECFS_BLOB_HEADER_SIZE, 0);
+	if (n < 0)
+		return -errno;
+	return n == ECFS_BLOB_HEADER_SIZE ? 0 : -EIO;
+}
+
+/* Reads (or with create, writes) the header and derives the key; inode->lock held. */
+static int load_key(struct inode *inode, int fd, bool create)
+{
+	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[ECFS_FILE_ID_SIZE];
+	ssize_t n = pread(fd, hdr, sizeof(hdr), 0);
+	int r;
+
+	if (n < 0)
+		return -errno;
+	if (n == 0 && !create)
+		return 0; /* an empty file without a header yet */
+	if (n == 0) {
+		r = write_header(fd, hdr);
+		if (r < 0)
+			return r;
+		n = ECFS_BLOB_HEADER_SIZE;
+	}
+	r = ecfs_blob_header_parse(hdr, (size_t)n, id);
+	if (r == 0)
+		r = ecfs_file_key_new(fs.vol, id, &inode->key);
+	if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+		fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s", ecfs_last_error());
+	return r;
+}
+
+int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&inode->lock);
+	if (!inode->key)
+		r = load_key(inode, fd, create);
+	*key = inode->key;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+int file_init_blob(struct inode *inode, int fd)
+{
+	const struct ecfs_file_key *key;
+	int r;
+
+	pthread_rwlock_wrlock(&inode->io);
+	r = file_key(inode, fd, true, &key);
+	pthread_rwlock_unlock(&inode->io);
+	return r;
+}
+
+int file_plain_size(int fd, uint64_t *size)
+{
+	struct stat st;
+	int64_t s;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	s = ecfs_plain_size(fs.vol, (uint64_t)st.st_size);
+	if (s < 0)
+		return (int)s;
+	*size = (uint64_t)s;
+	return 0;
+}
+
+int file_truncate(struct inode *inode, int fd, uint64_t size)
+{
+	const struct ecfs_file_key *key;
+	struct ecfs_crypto *c = fs_crypto();
+	uint64_t bad = 0;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if (size == 0) {
+		/* Back to an empty blob: the next write makes a new header and file ID, and a
+		 * damaged header does not stand in the way of emptying a file. */
+		if (ftruncate(fd, 0) < 0)
+			return -errno;
+		pthread_mutex_lock(&inode->lock);
+		ecfs_file_key_free(inode->key);
+		inode->key = NULL;
+		pthread_mutex_unlock(&inode->lock);
+		return 0;
+	}
+	r = file_key(inode, fd, true, &key);
+	if (r == 0)
+		r = ecfs_blob_truncate(c, key, fd, size, &bad);
+	if (r == -EBADMSG)
+		fs_log_bad_chunk(inode, bad);
+	return r;
+}
+
+/* Writes zeros over plaintext [off, end) through the chunk cipher. */
+static int zero_range(struct inode *inode, int fd, uint64_t off, uint64_t end)
+{
+	const struct ecfs_file_key *key;
+	struct ecfs_crypto *c = fs_crypto();
+	uint64_t bad = 0;
+	ssize_t n;
+	void *zeros;
+	int r;
+
+	if (off >= end)
+		return 0;
+	if (!c)
+		return -ENOMEM;
+	r = file_key(inode, fd, true, &key);
+	if (r < 0)
+		return r;
+	zeros = calloc(1, end - off);
+	if (!zeros)
+		return -ENOMEM;
+	n = ecfs_blob_pwrite(c, key, fd, zeros, end - off, off, &bad);
+	free(zeros);
+	if (n == -EBADMSG)
+		fs_log_bad_chunk(inode, bad);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Punches plaintext [off, off + len): the full chunks inside it become holes in the backing
+ * file (an all-zero stored chunk reads as zeros), the ends are overwritten with zeros. A
+ * partial last chunk is always written: a short XTS tail of zeros is not a hole. */
+static int punch_hole(struct inode *inode, int fd, uint64_t off, uint64_t len)
+{
+	uint64_t cs = fs.chunk_size, size, end, first, last;
+	int r = file_plain_size(fd, &size);
+
+	if (r < 0 || off >= size)
+		return r;
+	end = len < size - off ? off + len : size;
+	first = (off + cs - 1) / cs; /* first chunk starting inside the range */
+	last = end / cs;	     /* chunks before it end inside the range */
+	if (first >= last)
+		return zero_range(inode, fd, off, end);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)ecfs_chunk_offset(fs.vol, first),
+		      (off_t)(ecfs_chunk_offset(fs.vol, last) - ecfs_chunk_offset(fs.vol, first))) < 0)
+		return -errno;
+	r = zero_range(inode, fd, off, first * cs);
+	if (r == 0)
+		r = zero_range(inode, fd, last * cs, end);
+	return r;
+}
+
+int file_fallocate(struct inode *inode, int fd, int mode, uint64_t off, uint64_t len)
+{
+	uint64_t size, end = off + len, b0, b1;
+	int r;
+
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+			return -EOPNOTSUPP;
+		return punch_hole(inode, fd, off, len);
+	}
+	if (mode & ~FALLOC_FL_KEEP_SIZE)
+		return -EOPNOTSUPP;
+	if (end < off || end > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	r = file_plain_size(fd, &size);
+	if (r == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+		r = file_truncate(inode, fd, end);
+	if (r < 0)
+		return r;
+	/* Reserve the stored chunks too, so that later writes do not run out of space; a
+	 * backing file system without fallocate only loses that guarantee. */
+	b0 = ecfs_chunk_offset(fs.vol, off / fs.chunk_size);
+	b1 = ecfs_blob_size(fs.vol, end);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)b0, (off_t)(b1 - b0)) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
+}
+
+static uint64_t stored_chunk(void)
+{
+	return fs.chunk_size + ecfs_chunk_overhead(fs.vol);
+}
+
+/* The chunk holding backing offset b (the header counts as chunk 0). */
+static uint64_t chunk_at(uint64_t b)
+{
+	return b < ECFS_BLOB_HEADER_SIZE ? 0 : (b - ECFS_BLOB_HEADER_SIZE) / stored_chunk();
+}
+
+/* Where stored chunk idx of a plaintext of size bytes ends. */
+static uint64_t chunk_end(uint64_t idx, uint64_t size)
+{
+	uint64_t next = ecfs_chunk_offset(fs.vol, idx + 1), blob = ecfs_blob_size(fs.vol, size);
+
+	return next < blob ? next : blob;
+}
+
+static int seek_data(int fd, uint64_t off, uint64_t size, uint64_t *out)
+{
+	uint64_t idx = off / fs.chunk_size, k, p;
+	off_t d = lseek(fd, (off_t)ecfs_chunk_offset(fs.vol, idx), SEEK_DATA);
+
+	if (d < 0)
+		return -errno; /* ENXIO: only holes from here on */
+	/* Data anywhere in a stored chunk makes the whole chunk data. */
+	k = chunk_at((uint64_t)d);
+	p = k > idx ? k * fs.chunk_size : off;
+	if (p >= size)
+		return -ENXIO;
+	*out = p;
+	return 0;
+}
+
+/* The first chunk from idx on whose stored bytes lie entirely in a backing hole. */
+static int seek_hole(int fd, uint64_t off, uint64_t size, uint64_t *out)
+{
+	uint64_t idx = off / fs.chunk_size, n = (size + fs.chunk_size - 1) / fs.chunk_size;
+	uint64_t sc = stored_chunk(), blob = ecfs_blob_size(fs.vol, size), j;
+	off_t h, d;
+
+	while (idx < n) {
+		h = lseek(fd, (off_t)ecfs_chunk_offset(fs.vol, idx), SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		if ((uint64_t)h >= blob)
+			break;
+		d = lseek(fd, h, SEEK_DATA);
+		if (d < 0 && errno != ENXIO)
+			return -errno;
+		if (d < 0)
+			d = INT64_MAX;
+		j = (uint64_t)h <= ECFS_BLOB_HEADER_SIZE
+			    ? 0
+			    : ((uint64_t)h - ECFS_BLOB_HEADER_SIZE + sc - 1) / sc;
+		if (j < n && chunk_end(j, size) <= (uint64_t)d) {
+			*out = j * fs.chunk_size > off ? j * fs.chunk_size : off;
+			return 0;
+		}
+		if (d == INT64_MAX)
+			break;
+		idx = chunk_at((uint64_t)d) > idx ? chunk_at((uint64_t)d) : idx + 1;
+	}
+	*out = size; /* the hole every file has at its end */
+	return 0;
+}
+
+int file_seek(struct inode *inode, int fd, uint64_t off, int whence, uint64_t *out)
+{
+	uint64_t size;
+	int r = file_plain_size(fd, &size);
+
+	(void)inode;
+	if (r < 0)
+		return r;
+	if (off >= size)
+		return -ENXIO;
+	return whence == SEEK_DATA ? seek_data(fd, off, size, out) : seek_hole(fd, off, size, out);
+}

@@ -1,0 +1,170 @@
+/* inode.c - the inode table: a hash map from backing (st_dev, st_ino) to struct inode. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define ITAB_MIN_BUCKETS 1024
+
+static size_t bucket_of(dev_t dev, ino_t ino, size_t nbuckets)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4Full;
+
+	return (size_t)(h ^ h >> 29) & (nbuckets - 1);
+}
+
+int itab_init(struct inode_table *t)
+{
+	t->buckets = calloc(ITAB_MIN_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	t->nbuckets = ITAB_MIN_BUCKETS;
+	t->count = 0;
+	t->generation = 0;
+	pthread_mutex_init(&t->lock, NULL);
+	return 0;
+}
+
+/* Doubles the bucket array when chains grow past two on average; failure only costs speed.
+ * Called with t->lock held. */
+static void itab_grow(struct inode_table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct inode **b;
+
+	if (t->count < t->nbuckets * 2)
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct inode *p = t->buckets[i], *next;
+
+		for (; p; p = next) {
+			size_t k = bucket_of(p->dev, p->ino, n);
+
+			next = p->hnext;
+			p->hnext = b[k];
+			b[k] = p;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+static struct inode *inode_new(int fd, const struct stat *st)
+{
+	struct inode *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->fd = fd;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->type = st->st_mode & S_IFMT;
+	p->nlookup = 1;
+	pthread_rwlock_init(&p->io, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+static void inode_free(struct inode *p)
+{
+	close(p->fd);
+	ecfs_file_key_free(p->key);
+	pthread_rwlock_destroy(&p->io);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
+{
+	struct inode *p, *fresh = NULL;
+	size_t k;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		k = bucket_of(st->st_dev, st->st_ino, t->nbuckets);
+		for (p = t->buckets[k]; p; p = p->hnext)
+			if (p->ino == st->st_ino && p->dev == st->st_dev)
+				break;
+		if (p || fresh)
+			break;
+		/* Allocate outside the lock, then look again: another thread may have won. */
+		pthread_mutex_unlock(&t->lock);
+		fresh = inode_new(*fd, st);
+		if (!fresh)
+			return NULL;
+		pthread_mutex_lock(&t->lock);
+	}
+	if (p) {
+		p->nlookup++;
+	} else {
+		p = fresh;
+		fresh = NULL;
+		p->generation = ++t->generation;
+		p->hnext = t->buckets[k];
+		t->buckets[k] = p;
+		t->count++;
+		itab_grow(t);
+		*fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (fresh) {
+		fresh->fd = -1; /* still the caller's */
+		inode_free(fresh);
+	}
+	return p;
+}
+
+/* Unlinks p from its chain; called with t->lock held. */
+static void itab_remove(struct inode_table *t, struct inode *p)
+{
+	struct inode **pp = &t->buckets[bucket_of(p->dev, p->ino, t->nbuckets)];
+
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	t->count--;
+}
+
+void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n)
+{
+	bool gone;
+
+	pthread_mutex_lock(&t->lock);
+	if (inode->nlookup < n) {
+		/* The kernel never forgets more than it was given: this is our bug. Keep the
+		 * inode (a leak) rather than free one that may still be in use. */
+		fs_log(LOG_ERR, "forget of %llu lookups, inode %llu holds %llu",
+		       (unsigned long long)n, (unsigned long long)inode->ino,
+		       (unsigned long long)inode->nlookup);
+		n = 0;
+	}
+	inode->nlookup -= n;
+	gone = n && inode->nlookup == 0;
+	if (gone)
+		itab_remove(t, inode);
+	pthread_mutex_unlock(&t->lock);
+	if (gone)
+		inode_free(inode);
+}
+
+void itab_destroy(struct inode_table *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct inode *p = t->buckets[i], *next;
+
+		for (; p; p = next) {
+			next = p->hnext;
+			inode_free(p);
+		}
+	}
+	free(t->buckets);
+	t->buckets = NULL;
+	t->nbuckets = t->count = 0;
+	pthread_mutex_destroy(&t->lock);
+}

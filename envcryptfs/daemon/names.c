@@ -1,0 +1,290 @@
+/* names.c - plaintext names <-> backing entries: directory IDs, encrypted and long names with
+ * their side files, lookups by backing name, and decoding entries for readdir and messages. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SIDE_NAME_MAX (ECFS_DISK_NAME_MAX + sizeof(ECFS_LONG_SIDE_SUFFIX))
+
+int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
+{
+	int r = 0;
+
+	if (!S_ISDIR(dir->type))
+		return -ENOTDIR;
+	pthread_mutex_lock(&dir->lock);
+	if (!dir->has_dir_id) {
+		r = ecfs_dirid_read(dir->fd, dir->dir_id);
+		dir->has_dir_id = r == 0;
+	}
+	if (r == 0)
+		memcpy(id, dir->dir_id, ECFS_DIR_ID_SIZE);
+	pthread_mutex_unlock(&dir->lock);
+	if (r < 0) {
+		fs_log_bad_name(dir, ECFS_DIR_ID_NAME, "is missing or damaged; names in the "
+						       "directory cannot be used");
+		return -EIO;
+	}
+	return 0;
+}
+
+int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn)
+{
+	uint8_t id[ECFS_DIR_ID_SIZE];
+	struct ecfs_crypto *c = fs_crypto();
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	r = names_dir_id(dir, id);
+	if (r == 0)
+		r = ecfs_name_encrypt(c, id, name, strlen(name), dn);
+	return r;
+}
+
+int names_lookup_disk(struct inode *dir, const char *disk, struct fuse_entry_param *e)
+{
+	struct inode *inode;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = FS_TIMEOUT;
+	e->entry_timeout = FS_TIMEOUT;
+	fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	inode = itab_get(&fs.itab, &fd, &e->attr);
+	if (fd >= 0)
+		close(fd);
+	if (!inode)
+		return -ENOMEM;
+	/* A size between two chunk writes of a running write is read again under its lock. */
+	if (S_ISREG(e->attr.st_mode) && ecfs_plain_size(fs.vol, (uint64_t)e->attr.st_size) < 0)
+		fs_stat_inode(inode, &e->attr);
+	else
+		fs_translate_stat(inode, &e->attr);
+	e->ino = ino_of(inode);
+	e->generation = inode->generation;
+	return 0;
+}
+
+static void side_name(const char *disk, char side[SIDE_NAME_MAX])
+{
+	snprintf(side, SIDE_NAME_MAX, "%s%s", disk, ECFS_LONG_SIDE_SUFFIX);
+}
+
+/* Reads the full encoded name from the side file of long name disk. */
+static int side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
+{
+	char side[SIDE_NAME_MAX];
+	ssize_t n;
+	int fd;
+
+	side_name(disk, side);
+	fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, full, ECFS_ENCODED_NAME_MAX);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	if (n == 0 || n >= ECFS_ENCODED_NAME_MAX)
+		return -EBADMSG;
+	full[n] = '\0';
+	return 0;
+}
+
+int names_check_side(struct inode *dir, const struct ecfs_disk_name *dn)
+{
+	char full[ECFS_ENCODED_NAME_MAX];
+	int r = side_read(dir->fd, dn->disk, full);
+
+	if (r == 0 && strcmp(full, dn->full) != 0)
+		r = -EBADMSG;
+	if (r < 0) {
+		fs_log_bad_name(dir, dn->disk, "has a missing or damaged side file");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int side_write(int dirfd, const char *side, const char *full, int flags)
+{
+	size_t len = strlen(full);
+	int fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, full, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+int names_side_create(int dirfd, const struct ecfs_disk_name *dn, bool *made)
+{
+	char side[SIDE_NAME_MAX], full[ECFS_ENCODED_NAME_MAX];
+	int r;
+
+	*made = false;
+	if (!dn->is_long)
+		return 0;
+	side_name(dn->disk, side);
+	r = side_write(dirfd, side, dn->full, O_EXCL);
+	if (r == 0) {
+		*made = true;
+	} else if (r == -EEXIST) {
+		/* Left by an interrupted operation, or the entry exists (then making it fails
+		 * with EEXIST). Its right contents follow from its name, so mend it if needed. */
+		r = side_read(dirfd, dn->disk, full);
+		if (r < 0 || strcmp(full, dn->full) != 0)
+			r = side_write(dirfd, side, dn->full, O_TRUNC);
+	} else {
+		unlinkat(dirfd, side, 0);
+	}
+	return r;
+}
+
+void names_side_remove(int dirfd, const struct ecfs_disk_name *dn)
+{
+	char side[SIDE_NAME_MAX];
+
+	if (!dn->is_long)
+		return;
+	side_name(dn->disk, side);
+	unlinkat(dirfd, side, 0);
+}
+
+/* Decrypts backing name disk in a directory (dirfd, with ID id). 1: not a user entry. */
+static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *disk,
+		     char *out, const char **why)
+{
+	char full[ECFS_ENCODED_NAME_MAX], hash[ECFS_DISK_NAME_MAX];
+	const char *encoded = disk;
+	struct ecfs_crypto *c = fs_crypto();
+
+	switch (ecfs_name_classify(disk)) {
+	case ECFS_NAME_ENCRYPTED:
+		break;
+	case ECFS_NAME_LONG:
+		if (side_read(dirfd, disk, full) < 0) {
+			*why = "has a missing or unreadable side file; it is not listed";
+			return -EBADMSG;
+		}
+		ecfs_name_long_hash(full, hash);
+		if (strcmp(hash, disk) != 0) {
+			*why = "has a side file that does not match its name; it is not listed";
+			return -EBADMSG;
+		}
+		encoded = full;
+		break;
+	case ECFS_NAME_INVALID:
+		/* Not a name we make; lost+found is the backing file system's own. */
+		if (strcmp(disk, "lost+found") == 0)
+			return 1;
+		*why = "is not an envcryptfs name; it is not listed";
+		return -EBADMSG;
+	default:
+		return 1;
+	}
+	if (!c)
+		return -ENOMEM;
+	if (ecfs_name_decrypt(c, id, encoded, out) < 0) {
+		*why = "does not decrypt (damaged, or not from this volume); it is not listed";
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int names_decode(struct inode *dir, int dirfd, const char *disk, char *out)
+{
+	uint8_t id[ECFS_DIR_ID_SIZE];
+	const char *why = NULL;
+	int r = names_dir_id(dir, id);
+
+	if (r < 0)
+		return r;
+	r = decode_in(dirfd, id, disk, out, &why);
+	if (r == -EBADMSG)
+		fs_log_bad_name(dir, disk, why);
+	return r;
+}
+
+/* Appends "/" and the plaintext of component comp of directory dirfd to out. */
+static void describe_component(int dirfd, const char *comp, char *out, size_t outsz)
+{
+	uint8_t id[ECFS_DIR_ID_SIZE];
+	char plain[ECFS_NAME_MAX + 1];
+	const char *why;
+	size_t len = strlen(out);
+
+	if (ecfs_dirid_read(dirfd, id) < 0 || decode_in(dirfd, id, comp, plain, &why) != 0)
+		snprintf(plain, sizeof(plain), "?");
+	snprintf(out + len, outsz - len, "/%s", plain);
+}
+
+int names_describe(struct inode *inode, char *out, size_t outsz)
+{
+	char proc[32], path[4096], *rest, *comp, *save = NULL;
+	size_t rootlen = strlen(fs.backing_dir);
+	int dirfd = fs.root->fd, next;
+	ssize_t n;
+
+	fs_proc_path(inode->fd, proc);
+	n = readlink(proc, path, sizeof(path) - 1);
+	if (n < 0)
+		return -errno;
+	path[n] = '\0';
+	out[0] = '\0';
+	if (strcmp(path, fs.backing_dir) == 0) {
+		snprintf(out, outsz, "/");
+		return 0;
+	}
+	if (strncmp(path, fs.backing_dir, rootlen) != 0 || path[rootlen] != '/')
+		return -ENOENT;
+	rest = path + rootlen + 1;
+	for (comp = strtok_r(rest, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		/* An unlinked file's link reads "<path> (deleted)". */
+		char *deleted = strstr(comp, " (deleted)");
+
+		if (deleted)
+			*deleted = '\0';
+		describe_component(dirfd, comp, out, outsz);
+		next = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (dirfd != fs.root->fd)
+			close(dirfd);
+		dirfd = next;
+		if (dirfd < 0)
+			break;
+	}
+	if (dirfd >= 0 && dirfd != fs.root->fd)
+		close(dirfd);
+	return 0;
+}
+
+int names_tmp(char out[64])
+{
+	uint8_t rnd[16];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	int n = snprintf(out, 64, "%s", ECFS_TMP_PREFIX);
+
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += snprintf(out + n, 64 - (size_t)n, "%02x", rnd[i]);
+	return 0;
+}

@@ -1,0 +1,403 @@
+/* ops_entry.c - lookups and namespace changes: lookup, forget, mknod, mkdir, symlink,
+ * readlink, link, unlink, rmdir, rename. Names are encrypted on the way in (names.c). */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void fs_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	/* The kernel counts a lookup only when it gets the reply (an interrupted request may
+	 * be gone); undo ours when the reply cannot be delivered. */
+	if (fuse_reply_entry(req, e) != 0 && e->ino)
+		itab_unref(&fs.itab, inode_of(e->ino), 1);
+}
+
+static void reply_entry_or_err(fuse_req_t req, int r, const struct fuse_entry_param *e)
+{
+	if (r < 0)
+		fuse_reply_err(req, fs_errno(r));
+	else
+		fs_reply_entry(req, e);
+}
+
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *dir = inode_of(parent);
+	struct ecfs_disk_name dn;
+	struct fuse_entry_param e;
+	int r = names_encrypt(dir, name, &dn);
+
+	if (r == 0)
+		r = names_lookup_disk(dir, dn.disk, &e);
+	if (r == 0 && dn.is_long) {
+		r = names_check_side(dir, &dn);
+		if (r < 0)
+			itab_unref(&fs.itab, inode_of(e.ino), 1);
+	}
+	if (r == -ENOENT) {
+		/* A negative entry: the kernel may cache the absence too. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = FS_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry_or_err(req, r, &e);
+}
+
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	itab_unref(&fs.itab, inode_of(ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		itab_unref(&fs.itab, inode_of(forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+int fs_chown_new(fuse_req_t req, int parentfd, int fd, const char *disk)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t gid = ctx->gid;
+	struct stat parent;
+	int r;
+
+	if (!fs.is_root)
+		return 0;
+	/* In a set-group-ID directory the backing file system already chose the group. */
+	if (fstatat(parentfd, "", &parent, AT_EMPTY_PATH) == 0 && (parent.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (fd >= 0)
+		r = fchown(fd, ctx->uid, gid);
+	else
+		r = fchownat(parentfd, disk, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+	return r < 0 ? -errno : 0;
+}
+
+/* How to make one kind of entry under its backing name. */
+struct maker {
+	int (*make)(fuse_req_t req, int dirfd, const char *disk, struct maker *m);
+	mode_t mode;
+	dev_t rdev;
+	const char *target;  /* symlink */
+	struct inode *inode; /* link */
+	int fd;		     /* a regular file made here, open until its header is written */
+	uint8_t dir_id[ECFS_DIR_ID_SIZE];
+};
+
+/* Makes name in dir: the long-name side file first, then the entry, then a lookup. */
+static int make_entry(fuse_req_t req, struct inode *dir, const char *name, struct maker *m,
+		      struct fuse_entry_param *e, struct ecfs_disk_name *dn)
+{
+	bool side_made;
+	int r;
+
+	if (fs.read_only)
+		return -EROFS;
+	r = names_encrypt(dir, name, dn);
+	if (r == 0)
+		r = names_side_create(dir->fd, dn, &side_made);
+	if (r < 0)
+		return r;
+	r = m->make(req, dir->fd, dn->disk, m);
+	if (r == 0)
+		r = names_lookup_disk(dir, dn->disk, e);
+	if (r < 0 && side_made)
+		names_side_remove(dir->fd, dn);
+	return r;
+}
+
+static int make_file(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
+{
+	int r;
+
+	m->fd = openat(dirfd, disk, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+		       m->mode & 07777);
+	if (m->fd < 0)
+		return -errno;
+	r = fs_chown_new(req, dirfd, m->fd, NULL);
+	if (r < 0) {
+		close(m->fd);
+		m->fd = -1;
+		unlinkat(dirfd, disk, 0);
+	}
+	return r;
+}
+
+static int make_node(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
+{
+	int r;
+
+	if (mknodat(dirfd, disk, m->mode, m->rdev) < 0)
+		return -errno;
+	r = fs_chown_new(req, dirfd, -1, disk);
+	if (r < 0)
+		unlinkat(dirfd, disk, 0);
+	return r;
+}
+
+static int make_dir(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
+{
+	return dir_make(dirfd, disk, m->mode, req, m->dir_id);
+}
+
+static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
+{
+	struct ecfs_crypto *c = fs_crypto();
+	char stored[PATH_MAX];
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	r = ecfs_symlink_encrypt(c, m->target, stored, sizeof(stored));
+	if (r < 0)
+		return r;
+	if (symlinkat(stored, dirfd, disk) < 0)
+		return -errno;
+	r = fs_chown_new(req, dirfd, -1, disk);
+	if (r < 0)
+		unlinkat(dirfd, disk, 0);
+	return r;
+}
+
+static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
+{
+	char proc[32];
+
+	(void)req;
+	/* linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for all. */
+	fs_proc_path(m->inode->fd, proc);
+	return linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+/* Undoes a new regular file whose header could not be written. */
+static void unmake_file(struct inode *dir, const struct ecfs_disk_name *dn,
+			struct fuse_entry_param *e)
+{
+	unlinkat(dir->fd, dn->disk, 0);
+	names_side_remove(dir->fd, dn);
+	itab_unref(&fs.itab, inode_of(e->ino), 1);
+}
+
+/* Makes a regular file with its blob header; leaves it open in *fd when fd is not NULL. */
+int fs_make_file(fuse_req_t req, struct inode *dir, const char *name, mode_t mode,
+		 struct fuse_entry_param *e, int *fd)
+{
+	struct maker m = { .make = make_file, .mode = mode, .fd = -1 };
+	struct ecfs_disk_name dn;
+	int r = make_entry(req, dir, name, &m, e, &dn);
+
+	if (r == 0) {
+		r = file_init_blob(inode_of(e->ino), m.fd);
+		if (r < 0)
+			unmake_file(dir, &dn, e);
+	}
+	if (r == 0 && fd) {
+		*fd = m.fd;
+		m.fd = -1;
+	}
+	if (m.fd >= 0)
+		close(m.fd);
+	return r;
+}
+
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct maker m = { .make = make_node, .mode = mode, .rdev = rdev };
+	struct ecfs_disk_name dn;
+	struct fuse_entry_param e;
+	int r;
+
+	if (S_ISREG(mode))
+		r = fs_make_file(req, inode_of(parent), name, mode, &e, NULL);
+	else
+		r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
+	reply_entry_or_err(req, r, &e);
+}
+
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct maker m = { .make = make_dir, .mode = mode };
+	struct ecfs_disk_name dn;
+	struct fuse_entry_param e;
+	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
+
+	if (r == 0) {
+		/* We know the new directory's ID: spare its first use a read. */
+		struct inode *inode = inode_of(e.ino);
+
+		pthread_mutex_lock(&inode->lock);
+		memcpy(inode->dir_id, m.dir_id, ECFS_DIR_ID_SIZE);
+		inode->has_dir_id = true;
+		pthread_mutex_unlock(&inode->lock);
+	}
+	reply_entry_or_err(req, r, &e);
+}
+
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct maker m = { .make = make_symlink, .target = link };
+	struct ecfs_disk_name dn;
+	struct fuse_entry_param e;
+	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
+
+	reply_entry_or_err(req, r, &e);
+}
+
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	struct maker m = { .make = make_link, .inode = inode_of(ino) };
+	struct ecfs_disk_name dn;
+	struct fuse_entry_param e;
+	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
+
+	reply_entry_or_err(req, r, &e);
+}
+
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct inode *inode = inode_of(ino);
+	struct ecfs_crypto *c = fs_crypto();
+	char stored[PATH_MAX + 1], target[PATH_MAX + 1];
+	ssize_t n;
+	int r;
+
+	if (!c) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = readlinkat(inode->fd, "", stored, sizeof(stored));
+	if (n < 0 || n == sizeof(stored)) {
+		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
+		return;
+	}
+	stored[n] = '\0';
+	r = ecfs_symlink_decrypt(c, stored, target, sizeof(target));
+	if (r < 0) {
+		if (r == -EBADMSG)
+			fs_log_damage(inode, FS_DAMAGE_SYMLINK,
+				      "symlink target failed authentication; readlink fails with "
+				      "EIO");
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	fuse_reply_readlink(req, target);
+}
+
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *dir = inode_of(parent);
+	struct ecfs_disk_name dn;
+	int r = fs.read_only ? -EROFS : names_encrypt(dir, name, &dn);
+
+	if (r == 0 && unlinkat(dir->fd, dn.disk, 0) < 0)
+		r = -errno;
+	/* The side file goes after the entry: an entry never lacks its full name. */
+	if (r == 0)
+		names_side_remove(dir->fd, &dn);
+	fuse_reply_err(req, fs_errno(r));
+}
+
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *dir = inode_of(parent);
+	struct ecfs_disk_name dn;
+	char tmp[64];
+	int r = fs.read_only ? -EROFS : names_encrypt(dir, name, &dn);
+
+	if (r == 0)
+		r = dir_detach_id(dir->fd, dn.disk, tmp);
+	if (r == 0) {
+		if (unlinkat(dir->fd, dn.disk, AT_REMOVEDIR) < 0) {
+			r = -errno;
+			dir_restore_id(dir->fd, dn.disk, tmp);
+		} else {
+			dir_discard_id(dir->fd, tmp);
+			names_side_remove(dir->fd, &dn);
+		}
+	}
+	fuse_reply_err(req, fs_errno(r));
+}
+
+struct rename_args {
+	struct inode *from_dir, *to_dir;
+	struct ecfs_disk_name from, to;
+	unsigned int flags;
+};
+
+/* A rename onto an existing name: 1 when both are the same inode (POSIX: nothing to do);
+ * when a directory replaces an empty one, that one's ID file is moved aside into *tmp. */
+static int rename_prepare_target(struct rename_args *a, char tmp[64])
+{
+	struct stat from, to;
+
+	tmp[0] = '\0';
+	if (a->flags & RENAME_NOREPLACE)
+		return 0;
+	if (fstatat(a->to_dir->fd, a->to.disk, &to, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstatat(a->from_dir->fd, a->from.disk, &from, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (from.st_dev == to.st_dev && from.st_ino == to.st_ino)
+		return 1;
+	if (S_ISDIR(from.st_mode) && S_ISDIR(to.st_mode))
+		return dir_detach_id(a->to_dir->fd, a->to.disk, tmp);
+	return 0;
+}
+
+static int do_rename(struct rename_args *a)
+{
+	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd;
+	char tmp[64];
+	bool side_made;
+	int r;
+
+	/* An exchange keeps both names in use: their side files stay right where they are. */
+	if (a->flags & RENAME_EXCHANGE)
+		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	r = names_side_create(tofd, &a->to, &side_made);
+	if (r == 0)
+		r = rename_prepare_target(a, tmp);
+	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0) {
+		r = -errno;
+		dir_restore_id(tofd, a->to.disk, tmp);
+	}
+	if (r < 0) {
+		if (side_made)
+			names_side_remove(tofd, &a->to);
+		return r;
+	}
+	if (r == 1)
+		return 0;
+	dir_discard_id(tofd, tmp);
+	if (fromfd != tofd || strcmp(a->from.disk, a->to.disk) != 0)
+		names_side_remove(fromfd, &a->from);
+	return 0;
+}
+
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags)
+{
+	struct rename_args a = { .from_dir = inode_of(parent), .to_dir = inode_of(newparent),
+				 .flags = flags };
+	int r = 0;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		r = -EINVAL;
+	else if (fs.read_only)
+		r = -EROFS;
+	if (r == 0)
+		r = names_encrypt(a.from_dir, name, &a.from);
+	if (r == 0)
+		r = names_encrypt(a.to_dir, newname, &a.to);
+	if (r == 0)
+		r = do_rename(&a);
+	fuse_reply_err(req, fs_errno(r));
+}

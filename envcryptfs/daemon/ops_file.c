@@ -1,0 +1,240 @@
+/* ops_file.c - open regular files: create, open, read, write, flush, release, fsync,
+ * fallocate, lseek. One blob read or write per request, under the inode's io lock. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static struct file_handle *handle_new(struct inode *inode, int fd, int flags)
+{
+	struct file_handle *fh = malloc(sizeof(*fh));
+
+	if (!fh)
+		return NULL;
+	fh->inode = inode;
+	fh->fd = fd;
+	/* With the writeback cache the kernel places appended data itself. */
+	fh->append = (flags & O_APPEND) && !fs.writeback;
+	return fh;
+}
+
+static void handle_free(struct file_handle *fh)
+{
+	close(fh->fd);
+	free(fh);
+}
+
+/* True when the backing file is as it was at the last open: the kernel's cached pages are
+ * then still right. */
+static bool unchanged_since_open(struct inode *inode, int fd)
+{
+	struct stat st;
+	bool same;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&inode->lock);
+	same = inode->seen_open && inode->open_size == st.st_size &&
+	       inode->open_mtime.tv_sec == st.st_mtim.tv_sec &&
+	       inode->open_mtime.tv_nsec == st.st_mtim.tv_nsec;
+	inode->seen_open = true;
+	inode->open_size = st.st_size;
+	inode->open_mtime = st.st_mtim;
+	pthread_mutex_unlock(&inode->lock);
+	return same;
+}
+
+static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, int fd)
+{
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	else
+		fi->keep_cache = unchanged_since_open(inode, fd);
+}
+
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct file_handle *fh;
+	struct inode *inode;
+	int fd, r = fs_make_file(req, inode_of(parent), name, mode, &e, &fd);
+
+	if (r < 0) {
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
+	inode = inode_of(e.ino);
+	fh = handle_new(inode, fd, fi->flags);
+	if (!fh) {
+		close(fd);
+		itab_unref(&fs.itab, inode, 1);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	set_open_flags(fi, inode, fd);
+	fi->fh = (uintptr_t)fh;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		handle_free(fh);
+		itab_unref(&fs.itab, inode, 1);
+	}
+}
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *inode = inode_of(ino);
+	struct file_handle *fh;
+	int acc = fi->flags & O_ACCMODE, fd, r = 0;
+
+	if (fs.read_only && (acc != O_RDONLY || (fi->flags & O_TRUNC))) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fd = file_open_backing(inode, fi->flags);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	/* The kernel leaves O_TRUNC to us (atomic_o_trunc). */
+	if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
+		pthread_rwlock_wrlock(&inode->io);
+		r = file_truncate(inode, fd, 0);
+		pthread_rwlock_unlock(&inode->io);
+	}
+	fh = r < 0 ? NULL : handle_new(inode, fd, fi->flags);
+	if (!fh) {
+		close(fd);
+		fuse_reply_err(req, r < 0 ? fs_errno(r) : ENOMEM);
+		return;
+	}
+	set_open_flags(fi, inode, fd);
+	fi->fh = (uintptr_t)fh;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(fh);
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	struct file_handle *fh = fh_of(fi);
+	struct ecfs_crypto *c = fs_crypto();
+	const struct ecfs_file_key *key = NULL;
+	void *buf = fs_buffer(size);
+	uint64_t bad = 0;
+	ssize_t n;
+
+	(void)ino;
+	if (!c || !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&fh->inode->io);
+	n = file_key(fh->inode, fh->fd, false, &key);
+	if (n == 0 && key)
+		n = ecfs_blob_pread(c, key, fh->fd, buf, size, (uint64_t)off, &bad);
+	pthread_rwlock_unlock(&fh->inode->io);
+	if (n == -EBADMSG)
+		fs_log_bad_chunk(fh->inode, bad);
+	if (n < 0)
+		fuse_reply_err(req, fs_errno((int)n));
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct file_handle *fh = fh_of(fi);
+	struct ecfs_crypto *c = fs_crypto();
+	const struct ecfs_file_key *key = NULL;
+	uint64_t bad = 0, pos = (uint64_t)off;
+	ssize_t n;
+
+	(void)ino;
+	if (!c) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_wrlock(&fh->inode->io);
+	n = file_key(fh->inode, fh->fd, true, &key);
+	/* O_APPEND without the writeback cache: the end is known only here, under the lock. */
+	if (n == 0 && fh->append)
+		n = file_plain_size(fh->fd, &pos);
+	if (n == 0)
+		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
+	pthread_rwlock_unlock(&fh->inode->io);
+	if (n == -EBADMSG)
+		fs_log_bad_chunk(fh->inode, bad);
+	if (n < 0)
+		fuse_reply_err(req, fs_errno((int)n));
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Writes reach the backing file when they are made; close has nothing to add. */
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	handle_free(fh_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int fd = fh_of(fi)->fd, r;
+
+	(void)ino;
+	r = datasync ? fdatasync(fd) : fsync(fd);
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     struct fuse_file_info *fi)
+{
+	struct file_handle *fh = fh_of(fi);
+	int r;
+
+	(void)ino;
+	if (fs.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_rwlock_wrlock(&fh->inode->io);
+	r = file_fallocate(fh->inode, fh->fd, mode, (uint64_t)off, (uint64_t)len);
+	pthread_rwlock_unlock(&fh->inode->io);
+	fuse_reply_err(req, fs_errno(r));
+}
+
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi)
+{
+	struct file_handle *fh = fh_of(fi);
+	uint64_t pos = 0;
+	int r;
+
+	(void)ino;
+	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_rwlock_rdlock(&fh->inode->io);
+	r = file_seek(fh->inode, fh->fd, (uint64_t)off, whence, &pos);
+	pthread_rwlock_unlock(&fh->inode->io);
+	if (r < 0)
+		fuse_reply_err(req, fs_errno(r));
+	else
+		fuse_reply_lseek(req, (off_t)pos);
+}

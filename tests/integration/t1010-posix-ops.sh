@@ -1,0 +1,88 @@
+#!/bin/bash
+# POSIX semantics (tests/tools/posixops.c) on plain tmpfs, then on a volume of every cipher with
+# 4 KiB chunks and one with 64 KiB chunks; what posixops leaves (mmap-written data, sparse
+# file, xattrs, links, times) survives a remount; other users' access with
+# allow_other,default_permissions follows the modes.
+. "$ECFS_TESTS/lib.sh"
+need_progs
+POSIXOPS=$(ecfs_tool posixops)
+FAILED=()
+
+# run_posixops LABEL ARGS...: runs posixops, shows its failed checks, records a failure.
+run_posixops() {
+  local label=$1 rc=0
+  shift
+  "$POSIXOPS" "$@" >"$T/posixops.log" 2>&1 || rc=$?
+  note "$label: posixops exit $rc, $(grep -c '^ok ' "$T/posixops.log") checks passed," \
+    "$(grep -c '^not ok ' "$T/posixops.log") failed"
+  if [ $rc -ne 0 ]; then
+    grep -v -e '^ok ' -e '^# *SEEK' -e '^# *f_namemax' "$T/posixops.log" | head -n 40 >&2
+    FAILED+=("$label")
+  fi
+}
+
+# The program itself, on tmpfs (or on the scratch file system when tmpfs cannot be mounted).
+plain=$T/tmpfs
+register_mount "$plain"
+if ! mount -t tmpfs -o size=256m tmpfs "$plain" 2>/dev/null; then
+  note "cannot mount tmpfs; running posixops on $(stat -f -c %T "$T") instead"
+fi
+run_posixops "plain $(stat -f -c %T "$plain")" "$plain"
+run_posixops "plain, persisted entries" --check-persist "$plain"
+[ ${#FAILED[@]} -eq 0 ] || fail "posixops fails on a plain directory: the checks are wrong"
+
+# The backing file system punches holes (ext4 and tmpfs do), so the volume must too.
+punch=()
+head -c 8192 /dev/zero >"$T/punch-probe"
+if ! fallocate -p -o 0 -l 4096 "$T/punch-probe" 2>/dev/null; then
+  note "the backing file system cannot punch holes: EOPNOTSUPP is accepted"
+  punch=(--allow-no-punch)
+fi
+
+for cfg in aes-256-gcm:4096 aes-256-xts:4096 aes-128-xts:4096 sm4-xts:4096 aes-256-gcm:65536; do
+  cipher=${cfg%:*}
+  chunk=${cfg#*:}
+  vol=$T/vol-$cipher-$chunk
+  mnt=$T/mnt-$cipher-$chunk
+  key=$T/key-$cipher-$chunk
+  note "$cipher, chunk size $chunk"
+  make_vol "$vol" "$key" "$cipher" "$chunk"
+  mount_vol "$vol" "$mnt" "key_file=$key"
+  run_posixops "$cipher/$chunk" --ecfs "${punch[@]}" "$mnt"
+  remount "$vol" "$mnt" "key_file=$key"
+  run_posixops "$cipher/$chunk after remount" --check-persist "$mnt"
+  umount_wait "$mnt"
+done
+
+# Other users with allow_other,default_permissions: the modes decide.
+note "allow_other,default_permissions as user nobody"
+command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+vol=$T/vol-aes-256-gcm-4096
+mnt=$T/mnt-perm
+mount_vol "$vol" "$mnt" "key_file=$T/key-aes-256-gcm-4096,allow_other,default_permissions"
+chmod 755 "$T"
+mkdir -m 755 "$mnt/perm"
+mkdir -m 700 "$mnt/perm/closed"
+echo public >"$mnt/perm/public"
+echo secret >"$mnt/perm/secret"
+chmod 644 "$mnt/perm/public"
+chmod 600 "$mnt/perm/secret"
+[ "$(as_nobody cat "$mnt/perm/public")" = public ] || fail "nobody cannot read a 0644 file"
+expect_exit 1 as_nobody cat "$mnt/perm/secret"
+stderr_has "Permission denied"
+expect_exit 1 as_nobody truncate -s 0 "$mnt/perm/public"
+stderr_has "Permission denied"
+expect_exit 1 as_nobody touch "$mnt/perm/new"
+stderr_has "Permission denied"
+expect_exit 2 as_nobody ls "$mnt/perm/closed"
+stderr_has "Permission denied"
+[ "$(cat "$mnt/perm/public")" = public ] && [ ! -e "$mnt/perm/new" ] ||
+  fail "a refused operation changed something"
+chmod 666 "$mnt/perm/public"
+echo changed | as_nobody dd of="$mnt/perm/public" status=none 2>"$T/stderr" ||
+  { cat "$T/stderr" >&2; fail "nobody cannot write a 0666 file"; }
+[ "$(cat "$mnt/perm/public")" = changed ] || fail "nobody's write did not land"
+umount_wait "$mnt"
+
+[ ${#FAILED[@]} -eq 0 ] || fail "posixops failed for: ${FAILED[*]}"
