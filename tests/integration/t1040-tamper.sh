@@ -100,6 +100,7 @@ stat "$mnt/victim" >/dev/null 2>"$T/stderr" || rc=$?
 grep -q -e "No such file or directory" -e "Input/output error" "$T/stderr" ||
   { cat "$T/stderr" >&2; fail "stat of victim: unexpected error"; }
 [ "$(cat "$mnt/keep")" = keep ] || fail "an untouched file no longer reads"
+[ "$(stat -c %s "$keep_blob")" -eq $((HDR + 5 + 28)) ] || fail "reading changed an untouched blob"
 
 # The documented hole rule: an all-zero stored chunk is a hole and reads as zeros.
 cmp "$mnt/holey" <(head -c $CS "$T/holey"; head -c $CS /dev/zero; tail -c $((CS + 100)) "$T/holey") ||

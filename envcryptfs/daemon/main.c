@@ -1,0 +1,504 @@
+/* main.c - the envcryptfs daemon: options, unlocking, the volume lock, mounting, the
+ * session loop and unwinding, in that order. */
+#include "daemon.h"
+#include "tool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define PROG "envcryptfs"
+
+struct ecfs_fs fs;
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+struct options {
+	const char *dir;
+	char *key_file;
+	char *old_key_file;
+	char *passphrase_file;
+	int ro;
+	int writeback;
+	unsigned max_write;
+	unsigned max_read;
+	bool fsname, subtype, allow_other, default_permissions;
+	int extra_args; /* positional arguments after DIR and MOUNTPOINT */
+};
+
+enum {
+	KEY_KEEP,    /* also for libfuse or the kernel */
+	KEY_DISCARD, /* for mount(8) and fstab, nothing to do with us */
+	KEY_FSNAME,
+	KEY_SUBTYPE,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
+};
+
+#define OPT(t, f, v) { t, offsetof(struct options, f), v }
+
+static const struct fuse_opt option_table[] = {
+	OPT("key_file=%s", key_file, 0),
+	OPT("old_key_file=%s", old_key_file, 0),
+	OPT("passphrase_file=%s", passphrase_file, 0),
+	OPT("writeback_cache", writeback, 1),
+	OPT("no_writeback_cache", writeback, 0),
+	OPT("max_write=%u", max_write, 0),
+	/* max_read is a mount option as well: libfuse checks that init() agrees with it. */
+	OPT("max_read=%u", max_read, 0),
+	FUSE_OPT_KEY("max_read=", KEY_KEEP),
+	OPT("ro", ro, 1),
+	FUSE_OPT_KEY("ro", KEY_KEEP),
+	OPT("rw", ro, 0),
+	FUSE_OPT_KEY("rw", KEY_KEEP),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	/* Generic mount(8) options that libfuse 3.14 does not know; the kernel's defaults
+	 * (relatime) stand. */
+	FUSE_OPT_KEY("defaults", KEY_DISCARD),
+	FUSE_OPT_KEY("auto", KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD),
+	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+	FUSE_OPT_KEY("relatime", KEY_DISCARD),
+	FUSE_OPT_KEY("norelatime", KEY_DISCARD),
+	FUSE_OPT_KEY("strictatime", KEY_DISCARD),
+	FUSE_OPT_KEY("nostrictatime", KEY_DISCARD),
+	FUSE_OPT_KEY("diratime", KEY_DISCARD),
+	FUSE_OPT_KEY("nodiratime", KEY_DISCARD),
+	FUSE_OPT_KEY("lazytime", KEY_DISCARD),
+	FUSE_OPT_KEY("nolazytime", KEY_DISCARD),
+	FUSE_OPT_END,
+};
+
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		/* DIR is ours; MOUNTPOINT goes on to fuse_parse_cmdline. */
+		if (!o->dir) {
+			o->dir = arg;
+			return 0;
+		}
+		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* x-* (systemd, fstab tools) and comment= are for others. */
+		if (!strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8))
+			return 0;
+		return 1;
+	case KEY_DISCARD:
+		return 0;
+	case KEY_FSNAME:
+		o->fsname = true;
+		return 1;
+	case KEY_SUBTYPE:
+		o->subtype = true;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = true;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = true;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " DIR MOUNTPOINT [-o OPTIONS] [-f] [-d]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\nServes the plaintext view of the envcryptfs volume in DIR at MOUNTPOINT.\n\n"
+	       "envcryptfs options:\n"
+	       "    -o key_file=FILE        unlock with this key file\n"
+	       "    -o old_key_file=FILE    also try this key file (during a key rotation)\n"
+	       "    -o passphrase_file=FILE unlock with the passphrase in FILE\n"
+	       "                            (with no key option: prompt on the terminal)\n"
+	       "    -o ro                   read-only: changes fail with EROFS\n"
+	       "    -o no_writeback_cache   write through to the volume on every write\n"
+	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
+	       "    -o allow_other          let other users in (adds default_permissions)\n"
+	       "\nFUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* fsname=envcryptfs-DIR and subtype=envcryptfs unless given: mount(8) and /proc/mounts
+ * then show which volume is mounted. */
+static int add_defaults(struct fuse_args *args, const struct options *o)
+{
+	char *opt = NULL, *name = NULL;
+	int r = 0;
+
+	if (!o->fsname && asprintf(&name, "fsname=" PROG "-%s", fs.backing_dir) < 0)
+		return -1;
+	if (name)
+		r = fuse_opt_add_opt_escaped(&opt, name);
+	if (r == 0 && !o->subtype)
+		r = fuse_opt_add_opt(&opt, "subtype=" PROG);
+	/* With other users allowed in, the kernel must check permissions: the daemon itself
+	 * acts with its own rights (usually root's) for everyone. */
+	if (r == 0 && o->allow_other && !o->default_permissions)
+		r = fuse_opt_add_opt(&opt, "default_permissions");
+	if (r == 0 && opt)
+		r = fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opt) ? -1 : 0;
+	free(name);
+	free(opt);
+	return r;
+}
+
+/* Parses argv into o, cmd and the arguments left for fuse_session_new. Returns -1 to go on,
+ * or an exit code. */
+static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmdline_opts *cmd)
+{
+	o->writeback = 1;
+	if (fuse_opt_parse(args, o, option_table, option_proc) < 0 ||
+	    fuse_parse_cmdline(args, cmd) < 0) {
+		usage(stderr);
+		return ECFS_EXIT_USAGE;
+	}
+	if (cmd->show_help) {
+		help();
+		return ECFS_EXIT_OK;
+	}
+	if (cmd->show_version) {
+		printf(PROG " %s\nFUSE library version %s\n", ECFS_VERSION_STRING,
+		       fuse_pkgversion());
+		return ECFS_EXIT_OK;
+	}
+	if (!o->dir || !cmd->mountpoint) {
+		ecfs_tool_error(PROG, "%s", !o->dir ? "no volume directory given"
+						    : "no mount point given");
+		usage(stderr);
+		return ECFS_EXIT_USAGE;
+	}
+	if (o->max_write && (o->max_write < 4096 || o->max_write > FS_MAX_WRITE)) {
+		ecfs_tool_error(PROG, "max_write must be between 4096 and %u", FS_MAX_WRITE);
+		return ECFS_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* ---- background ------------------------------------------------------------------------ */
+
+/*
+ * The daemon forks before it unlocks the volume, not after mounting (fuse_daemonize): key
+ * memory is MADV_WIPEONFORK, so a child forked after unlocking would hold wiped keys. The
+ * parent waits on a pipe and exits 0 only once the child reports the mount live, or with
+ * the child's exit code when it fails (a wrong key, a held lock, a failed mount).
+ */
+static int background_fork(int *notify)
+{
+	int p[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(p[0]);
+		*notify = p[1];
+		return 0;
+	}
+	close(p[1]);
+	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		;
+	if (waitpid(pid, &status, WNOHANG) == 0)
+		_exit(ECFS_EXIT_OK); /* the child runs on, mounted */
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		_exit(ECFS_EXIT_ERROR);
+	_exit(WEXITSTATUS(status));
+}
+
+/* In the child once mounted: leave the terminal, log to syslog, release the parent. */
+static void background_ready(int notify)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	setsid();
+	fs_log_to_syslog();
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(notify, "", 1) < 0)
+		fs_log(LOG_WARNING, "cannot tell the parent that the mount is ready: %m");
+	close(notify);
+}
+
+/* ---- the volume lock --------------------------------------------------------------------- */
+
+static void lock_report_holder(int fd, const char *dir)
+{
+	char buf[32] = "";
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+
+	if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		ecfs_tool_error(PROG, "'%s' is already mounted (by pid %ld)", dir, pid);
+	else
+		ecfs_tool_error(PROG, "'%s' is already mounted", dir);
+}
+
+/* Takes the volume's flock. The kernel releases it when we die, so it never goes stale.
+ * Returns the lock's descriptor (-1: none on a read-only backing file system) or an exit
+ * code as a negative number. */
+static int lock_volume(const char *dir)
+{
+	int dirfd = ecfs_volume_dirfd(fs.vol);
+	int fd = openat(dirfd, ECFS_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0 && (errno == EROFS || errno == EACCES))
+		fd = openat(dirfd, ECFS_LOCK_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && fs.read_only && (errno == EROFS || errno == ENOENT)) {
+		ecfs_tool_warn(PROG, "'%s' cannot hold a lock file; mounting read-only without it",
+			       dir);
+		return -1;
+	}
+	if (fd < 0) {
+		ecfs_tool_error(PROG, "cannot open '%s/%s': %s", dir, ECFS_LOCK_NAME,
+				strerror(errno));
+		return -ECFS_EXIT_ERROR;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			lock_report_holder(fd, dir);
+		else
+			ecfs_tool_error(PROG, "cannot lock '%s/%s': %s", dir, ECFS_LOCK_NAME,
+					strerror(errno));
+		close(fd);
+		return errno == EWOULDBLOCK ? -ECFS_EXIT_MOUNT : -ECFS_EXIT_ERROR;
+	}
+	return fd;
+}
+
+/* Records our pid in the lock file for the message a second mount prints. */
+static void lock_note_pid(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
+		fs_log(LOG_DEBUG, "cannot write the pid into the lock file: %m");
+}
+
+/* ---- the file system ----------------------------------------------------------------- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = fs.max_write;
+	conn->max_read = fs.max_read;
+	/* Without it the kernel clears set-ID bits itself, with a setattr we carry out. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* Write-back caching gathers small writes into whole chunks; never on a read-only
+	 * mount, where nothing may be written back. */
+	if (fs.want_writeback && !fs.read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs.writeback = true;
+	}
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
+	.readlink = fs_op_readlink,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.fsyncdir = fs_op_fsyncdir,
+	.statfs = fs_op_statfs,
+	.setxattr = fs_op_setxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
+	.access = fs_op_access,
+	.create = fs_op_create,
+	.fallocate = fs_op_fallocate,
+	.lseek = fs_op_lseek,
+};
+
+/* The root inode, from the volume's own directory descriptor. */
+static int fs_setup(const struct options *o)
+{
+	struct ecfs_volume_info info;
+	struct stat st;
+	int fd, r;
+
+	ecfs_volume_get_info(fs.vol, &info);
+	fs.chunk_size = info.chunk_size;
+	fs.read_only = o->ro;
+	fs.want_writeback = o->writeback;
+	fs.is_root = geteuid() == 0;
+	fs.max_write = o->max_write ? o->max_write : FS_MAX_WRITE;
+	fs.max_read = o->max_read;
+	r = itab_init(&fs.itab);
+	if (r == 0)
+		r = fs_thread_init();
+	if (r < 0)
+		return r;
+	fd = fcntl(ecfs_volume_dirfd(fs.vol), F_DUPFD_CLOEXEC, 3);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	fs.root = itab_get(&fs.itab, &fd, &st);
+	if (!fs.root) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void fs_teardown(void)
+{
+	if (fs.root)
+		itab_destroy(&fs.itab);
+	fs_thread_cleanup();
+	ecfs_volume_close(fs.vol); /* wipes the keys */
+	fs.vol = NULL;
+}
+
+/* Mounts and serves until unmounted or signalled. Returns an exit code. */
+static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int notify)
+{
+	struct fuse_loop_config loop = { .clone_fd = cmd->clone_fd,
+					 .max_idle_threads = cmd->max_idle_threads };
+	struct fuse_session *se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
+	int r, code = ECFS_EXIT_MOUNT;
+
+	if (!se)
+		return ECFS_EXIT_USAGE; /* libfuse said which option it did not know */
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, cmd->mountpoint) != 0)
+		goto out_signals;
+	if (notify >= 0)
+		background_ready(notify);
+	if (chdir("/") < 0)
+		fs_log(LOG_WARNING, "cannot change to /: %m");
+	r = cmd->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, &loop);
+	/* A signal (SIGTERM, SIGINT, SIGHUP) is a clean unmount; so is fusermount -u. */
+	code = r < 0 ? ECFS_EXIT_ERROR : ECFS_EXIT_OK;
+	if (r < 0)
+		fs_log(LOG_ERR, "session ended: %s", strerror(-r));
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return code;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct options o = { 0 };
+	struct ecfs_keyopts keys = { 0 };
+	char *real = NULL;
+	int code, lockfd = -1, notify = -1;
+
+	ecfs_harden_process();
+	code = parse_args(&args, &o, &cmd);
+	if (code >= 0)
+		goto out;
+	real = realpath(o.dir, NULL);
+	fs.backing_dir = real ? real : o.dir;
+	if (add_defaults(&args, &o) < 0) {
+		code = ECFS_EXIT_ERROR;
+		goto out;
+	}
+	if (!cmd.foreground && background_fork(&notify) < 0) {
+		ecfs_tool_error(PROG, "cannot fork: %s", strerror(errno));
+		code = ECFS_EXIT_ERROR;
+		goto out;
+	}
+	keys = (struct ecfs_keyopts){ .key_file = o.key_file,
+				      .old_key_file = o.old_key_file,
+				      .passphrase_file = o.passphrase_file,
+				      .prompt = true };
+	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, NULL);
+	if (code != ECFS_EXIT_OK)
+		goto out;
+	fs.read_only = o.ro;
+	lockfd = lock_volume(fs.backing_dir);
+	if (lockfd < -1) {
+		code = -lockfd;
+		goto out;
+	}
+	if (fs_setup(&o) < 0) {
+		ecfs_tool_error(PROG, "cannot set up: %s", strerror(errno));
+		code = ECFS_EXIT_ERROR;
+		goto out;
+	}
+	/* Modes come from the kernel with the caller's umask already applied. */
+	umask(0);
+	lock_note_pid(lockfd);
+	code = serve(&args, &cmd, notify);
+	notify = -1;
+out:
+	if (fs.vol)
+		fs_teardown();
+	if (lockfd >= 0)
+		close(lockfd);
+	if (notify >= 0)
+		close(notify);
+	free(real);
+	free(cmd.mountpoint);
+	free(o.key_file);
+	free(o.old_key_file);
+	free(o.passphrase_file);
+	fuse_opt_free_args(&args);
+	return code;
+}
