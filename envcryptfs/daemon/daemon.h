@@ -7,6 +7,7 @@
 #include "envcryptfs.h"
 #include "inode.h"
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,15 +49,15 @@ static inline fuse_ino_t ino_of(const struct inode *inode)
 }
 
 /* An open regular file: fi->fh points to one. */
-struct file_handle {
+struct open_file {
 	struct inode *inode;
 	int fd;	     /* the backing file, O_RDWR whenever possible, never O_APPEND */
 	bool append; /* the daemon appends (O_APPEND without the writeback cache) */
 };
 
-static inline struct file_handle *fh_of(const struct fuse_file_info *fi)
+static inline struct open_file *fh_of(const struct fuse_file_info *fi)
 {
-	return (struct file_handle *)(uintptr_t)fi->fh;
+	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
 /* ---- log.c: syslog or stderr, and things logged once ------------------------------------ */

@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static int fix_mode(int fd, mode_t mode)
 	return 0;
 }
 
-int dir_make(int dirfd, const char *disk, mode_t mode, fuse_req_t req,
+int dir_make(int parent, const char *disk, mode_t mode, fuse_req_t req,
 	     uint8_t id[ECFS_DIR_ID_SIZE])
 {
 	char tmp[64];
@@ -48,27 +49,27 @@ int dir_make(int dirfd, const char *disk, mode_t mode, fuse_req_t req,
 
 	if (r < 0)
 		return r;
-	if (mkdirat(dirfd, tmp, (mode & 07777) | S_IRWXU) < 0)
+	if (mkdirat(parent, tmp, (mode & 07777) | S_IRWXU) < 0)
 		return -errno;
-	fd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(parent, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		unlinkat(dirfd, tmp, AT_REMOVEDIR);
+		unlinkat(parent, tmp, AT_REMOVEDIR);
 		return r;
 	}
 	r = ecfs_dirid_create(fd, id);
 	if (r == 0)
 		r = fix_mode(fd, mode);
 	if (r == 0)
-		r = fs_chown_new(req, dirfd, fd, NULL);
+		r = fs_chown_new(req, parent, fd, NULL);
 	/* The ID file's entry is on disk before the directory takes its real name. */
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0)
-		r = rename_noreplace(dirfd, tmp, dirfd, disk);
+		r = rename_noreplace(parent, tmp, parent, disk);
 	if (r < 0) {
 		unlinkat(fd, ECFS_DIR_ID_NAME, 0);
-		unlinkat(dirfd, tmp, AT_REMOVEDIR);
+		unlinkat(parent, tmp, AT_REMOVEDIR);
 	}
 	close(fd);
 	return r;
@@ -88,13 +89,13 @@ static int dir_check_empty(DIR *d)
 	return errno ? -errno : 0;
 }
 
-int dir_detach_id(int dirfd, const char *disk, char tmp[64])
+int dir_detach_id(int parent, const char *disk, char tmp[64])
 {
 	int fd, r;
 	DIR *d;
 
 	tmp[0] = '\0';
-	fd = openat(dirfd, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(parent, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	d = fdopendir(fd);
@@ -108,7 +109,7 @@ int dir_detach_id(int dirfd, const char *disk, char tmp[64])
 	r = dir_check_empty(d);
 	if (r == 0)
 		r = names_tmp(tmp);
-	if (r == 0 && renameat(dirfd(d), ECFS_DIR_ID_NAME, dirfd, tmp) < 0) {
+	if (r == 0 && renameat(dirfd(d), ECFS_DIR_ID_NAME, parent, tmp) < 0) {
 		r = errno == ENOENT ? 0 : -errno; /* no ID to keep */
 		tmp[0] = '\0';
 	}
@@ -116,22 +117,22 @@ int dir_detach_id(int dirfd, const char *disk, char tmp[64])
 	return r;
 }
 
-void dir_restore_id(int dirfd, const char *disk, const char *tmp)
+void dir_restore_id(int parent, const char *disk, const char *tmp)
 {
 	int fd;
 
 	if (!tmp[0])
 		return;
-	fd = openat(dirfd, disk, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || renameat(dirfd, tmp, fd, ECFS_DIR_ID_NAME) < 0)
+	fd = openat(parent, disk, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || renameat(parent, tmp, fd, ECFS_DIR_ID_NAME) < 0)
 		fs_log(LOG_ERR, "cannot put the directory ID '%s' back into '%s': %s", tmp, disk,
 		       strerror(errno));
 	if (fd >= 0)
 		close(fd);
 }
 
-void dir_discard_id(int dirfd, const char *tmp)
+void dir_discard_id(int parent, const char *tmp)
 {
 	if (tmp[0])
-		unlinkat(dirfd, tmp, 0);
+		unlinkat(parent, tmp, 0);
 }

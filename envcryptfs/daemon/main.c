@@ -32,7 +32,6 @@ struct options {
 	unsigned max_write;
 	unsigned max_read;
 	bool fsname, subtype, allow_other, default_permissions;
-	int extra_args; /* positional arguments after DIR and MOUNTPOINT */
 };
 
 enum {
@@ -212,6 +211,7 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 static int background_fork(int *notify)
 {
 	int p[2], status;
+	ssize_t n;
 	pid_t pid;
 	char c;
 
@@ -226,9 +226,9 @@ static int background_fork(int *notify)
 		return 0;
 	}
 	close(p[1]);
-	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+	while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
 		;
-	if (waitpid(pid, &status, WNOHANG) == 0)
+	if (n == 1)
 		_exit(ECFS_EXIT_OK); /* the child runs on, mounted */
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
 		_exit(ECFS_EXIT_ERROR);
@@ -236,7 +236,7 @@ static int background_fork(int *notify)
 }
 
 /* In the child once mounted: leave the terminal, log to syslog, release the parent. */
-static void background_ready(int notify)
+static void background_ready(int *notify)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -249,9 +249,10 @@ static void background_ready(int notify)
 		if (null > STDERR_FILENO)
 			close(null);
 	}
-	if (write(notify, "", 1) < 0)
+	if (write(*notify, "", 1) < 0)
 		fs_log(LOG_WARNING, "cannot tell the parent that the mount is ready: %m");
-	close(notify);
+	close(*notify);
+	*notify = -1;
 }
 
 /* ---- the volume lock --------------------------------------------------------------------- */
@@ -410,7 +411,7 @@ static void fs_teardown(void)
 }
 
 /* Mounts and serves until unmounted or signalled. Returns an exit code. */
-static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int notify)
+static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *notify)
 {
 	struct fuse_loop_config loop = { .clone_fd = cmd->clone_fd,
 					 .max_idle_threads = cmd->max_idle_threads };
@@ -423,7 +424,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int noti
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
-	if (notify >= 0)
+	if (*notify >= 0)
 		background_ready(notify);
 	if (chdir("/") < 0)
 		fs_log(LOG_WARNING, "cannot change to /: %m");
@@ -477,16 +478,15 @@ int main(int argc, char *argv[])
 		code = -lockfd;
 		goto out;
 	}
-	if (fs_setup(&o) < 0) {
-		ecfs_tool_error(PROG, "cannot set up: %s", strerror(errno));
+	if ((code = fs_setup(&o)) < 0) {
+		ecfs_tool_error(PROG, "cannot set up: %s", strerror(-code));
 		code = ECFS_EXIT_ERROR;
 		goto out;
 	}
 	/* Modes come from the kernel with the caller's umask already applied. */
 	umask(0);
 	lock_note_pid(lockfd);
-	code = serve(&args, &cmd, notify);
-	notify = -1;
+	code = serve(&args, &cmd, &notify);
 out:
 	if (fs.vol)
 		fs_teardown();

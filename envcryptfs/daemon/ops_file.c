@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static struct file_handle *handle_new(struct inode *inode, int fd, int flags)
+static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 {
-	struct file_handle *fh = malloc(sizeof(*fh));
+	struct open_file *fh = malloc(sizeof(*fh));
 
 	if (!fh)
 		return NULL;
@@ -20,7 +20,7 @@ static struct file_handle *handle_new(struct inode *inode, int fd, int flags)
 	return fh;
 }
 
-static void handle_free(struct file_handle *fh)
+static void handle_free(struct open_file *fh)
 {
 	close(fh->fd);
 	free(fh);
@@ -58,7 +58,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		  struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	struct file_handle *fh;
+	struct open_file *fh;
 	struct inode *inode;
 	int fd, r = fs_make_file(req, inode_of(parent), name, mode, &e, &fd);
 
@@ -85,7 +85,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *inode = inode_of(ino);
-	struct file_handle *fh;
+	struct open_file *fh;
 	int acc = fi->flags & O_ACCMODE, fd, r = 0;
 
 	if (fs.read_only && (acc != O_RDONLY || (fi->flags & O_TRUNC))) {
@@ -118,7 +118,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	struct file_handle *fh = fh_of(fi);
+	struct open_file *fh = fh_of(fi);
 	struct ecfs_crypto *c = fs_crypto();
 	const struct ecfs_file_key *key = NULL;
 	void *buf = fs_buffer(size);
@@ -146,7 +146,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	struct file_handle *fh = fh_of(fi);
+	struct open_file *fh = fh_of(fi);
 	struct ecfs_crypto *c = fs_crypto();
 	const struct ecfs_file_key *key = NULL;
 	uint64_t bad = 0, pos = (uint64_t)off;
@@ -200,7 +200,7 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     struct fuse_file_info *fi)
 {
-	struct file_handle *fh = fh_of(fi);
+	struct open_file *fh = fh_of(fi);
 	int r;
 
 	(void)ino;
@@ -221,7 +221,7 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		 struct fuse_file_info *fi)
 {
-	struct file_handle *fh = fh_of(fi);
+	struct open_file *fh = fh_of(fi);
 	uint64_t pos = 0;
 	int r;
 

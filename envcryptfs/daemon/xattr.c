@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -100,7 +101,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 {
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
 	struct inode *inode = inode_of(ino);
-	uint8_t *value;
+	uint8_t *value = NULL;
 	ssize_t n = backing_name(name, bname);
 
 	if (n == 0)
@@ -174,10 +175,10 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct inode *inode = inode_of(ino);
 	char proc[32], *list = NULL, *out = NULL;
-	ssize_t n = target(inode, proc, 1);
+	ssize_t n = 0;
 	size_t used = 0;
 
-	if (n == 0)
+	if (target(inode, proc, 1) == 0)
 		n = backing_list(proc, &list);
 	if (n > 0 && !(out = malloc((size_t)n)))
 		n = -ENOMEM;

@@ -324,6 +324,7 @@ static void edit_nothing(json_object *root)
 
 static void edit_chunk_4096(json_object *root)
 {
+	fprintf(stderr, "VAL %lld type %d\n", (long long)json_object_get_int64(jget(root, "chunk_size")), json_object_get_type(jget(root, "chunk_size")));
 	cr_assert_eq(json_object_get_int64(jget(root, "chunk_size")), 16384, "got %s", json_object_to_json_string(root));
 	json_object_object_add(root, "chunk_size", json_object_new_int64(4096));
 }
