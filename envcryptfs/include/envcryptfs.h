@@ -94,14 +94,21 @@ enum ecfs_slot_type {
 	ECFS_SLOT_NONE = 0,
 	ECFS_SLOT_KEYFILE = 1,
 	ECFS_SLOT_PASSPHRASE = 2,
+	/* A credential only, never a slot on disk: an export file (its bytes in secret) and
+	 * the export's password (in password). It opens the volume without any slot. */
+	ECFS_KEY_EXPORT = 100,
 };
 
-/* A key offered to unlock a volume or to create a slot. The secret is borrowed. */
+/* A key offered to unlock a volume or to create a slot. The secrets are borrowed. */
 struct ecfs_credential {
 	enum ecfs_slot_type type;
 	const struct ecfs_secret *secret;
 	const char *origin; /* for messages: a path or "passphrase prompt" */
+	const struct ecfs_secret *password; /* ECFS_KEY_EXPORT only */
 };
+
+/* The slot number reported when an export file unlocked the volume. */
+#define ECFS_UNLOCKED_BY_EXPORT (-2)
 
 #define ECFS_KEYFILE_MIN 32
 #define ECFS_KEYFILE_MAX (64 * 1024)
@@ -188,6 +195,30 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
  * or stale. Needs an unlocked volume. Returns 1 when something was repaired. */
 int ecfs_volume_repair_header(struct ecfs_volume *v);
 void ecfs_volume_close(struct ecfs_volume *v);
+
+/* ---- key management (envcryptfsctl); each needs an unlocked volume and rewrites the header
+ * atomically. No data is re-encrypted. ---------------------------------------------------- */
+
+/* Adds a slot for c in the first free index; argon2 NULL or all zero calibrates. */
+int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
+			 const struct ecfs_argon2_params *argon2, int *index);
+/* Removes slot index. Refuses (-EBUSY) to remove the last slot unless force. */
+int ecfs_volume_slot_remove(struct ecfs_volume *v, int index, bool force);
+/* Replaces slot index's key with c (the type may change) and bumps its KEK generation. */
+int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_credential *c,
+			    const struct ecfs_argon2_params *argon2);
+
+/* An export file: the DEK with the volume's UUID and cipher, sealed under Argon2id of a
+ * password (man/envcryptfs.5, "Export files"). *out is malloc()ed text. */
+int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *password,
+		       const struct ecfs_argon2_params *argon2, char **out, size_t *out_len);
+
+/* The raw bytes of the header copy in use (for header-backup). */
+int ecfs_volume_header_bytes(const struct ecfs_volume *v, const uint8_t **buf, size_t *len);
+/* Replaces both header copies of the volume in dir with a backup. The backup must parse and
+ * carry the UUID of the volume there (unless force, for a volume whose header is unusable). */
+int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool force);
+
 void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info);
 /* An O_PATH|O_DIRECTORY descriptor of the backing directory, owned by the volume. */
 int ecfs_volume_dirfd(const struct ecfs_volume *v);
@@ -266,6 +297,8 @@ enum ecfs_name_kind {
 };
 
 enum ecfs_name_kind ecfs_name_classify(const char *disk_name);
+/* Whether a full encoded name has a valid encoding and length (no key needed). */
+bool ecfs_name_well_formed(const char *encoded);
 /* -ENAMETOOLONG over ECFS_NAME_MAX bytes, -EINVAL for "", ".", ".." or a '/'. */
 int ecfs_name_encrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SIZE],
 		      const char *name, size_t len, struct ecfs_disk_name *out);

@@ -16,6 +16,19 @@ struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
 #define DISK_NAME_LIMIT 255
 #define HASH_B64_LEN	43
 
+bool ecfs_name_well_formed(const char *encoded)
+{
+	uint8_t buf[ECFS_ENCODED_NAME_MAX];
+	size_t len = strlen(encoded);
+	int n;
+
+	/* A 16-byte SIV, then whole 16-byte blocks of the padded name: 2 to 17 blocks. */
+	if (len < ecfs_b64_encoded_len(32) || len >= ECFS_ENCODED_NAME_MAX)
+		return false;
+	n = ecfs_b64url_decode(encoded, len, buf, sizeof(buf));
+	return n >= 32 && n <= ECFS_SIV_TAG_SIZE + ECFS_NAME_MAX + 1 && n % 16 == 0;
+}
+
 enum ecfs_name_kind ecfs_name_classify(const char *n)
 {
 	size_t len = strlen(n), pre = strlen(ECFS_LONG_PREFIX), suf = strlen(ECFS_LONG_SIDE_SUFFIX);
@@ -31,10 +44,7 @@ enum ecfs_name_kind ecfs_name_classify(const char *n)
 			return ECFS_NAME_LONG_SIDE;
 		return ECFS_NAME_INVALID;
 	}
-	/* Every encoded name holds at least a 16-byte SIV and one 16-byte padded block. */
-	if (len < ecfs_b64_encoded_len(32) || len > DISK_NAME_LIMIT || strchr(n, '.'))
-		return ECFS_NAME_INVALID;
-	return ECFS_NAME_ENCRYPTED;
+	return ecfs_name_well_formed(n) ? ECFS_NAME_ENCRYPTED : ECFS_NAME_INVALID;
 }
 
 void ecfs_name_long_hash(const char *full, char disk[ECFS_DISK_NAME_MAX])

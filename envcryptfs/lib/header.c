@@ -181,7 +181,7 @@ static int parse_slot(json_object *o, struct ecfs_slot *s)
 static int parse_slots(json_object *root, struct ecfs_header *h)
 {
 	json_object *slots;
-	int r = json_field(root, "slots", json_type_object, &slots), n = 0;
+	int r = json_field(root, "slots", json_type_object, &slots);
 
 	if (r < 0)
 		return r;
@@ -198,10 +198,8 @@ static int parse_slots(json_object *root, struct ecfs_header *h)
 		r = parse_slot(val, &h->slots[i]);
 		if (r < 0)
 			return r;
-		n++;
 	}
-	if (n == 0)
-		return ecfs_fail(-EUCLEAN, "the header has no key slots");
+	/* No slots is valid: such a volume opens only with an export file. */
 	return 0;
 }
 

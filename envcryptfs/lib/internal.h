@@ -230,3 +230,21 @@ enum ecfs_slot_type ecfs_slot_type_from_name(const char *name);
 int ecfs_keys_derive(struct ecfs_keys *keys, const struct ecfs_header *h);
 int ecfs_canary_make(const struct ecfs_keys *keys, struct ecfs_header *h);
 int ecfs_canary_check(const struct ecfs_keys *keys, const struct ecfs_header *h);
+
+/* ---- export.c --------------------------------------------------------------------------- */
+
+struct ecfs_export {
+	uint8_t uuid[ECFS_UUID_SIZE];
+	enum ecfs_cipher cipher;
+	int64_t created;
+	uint8_t salt[ECFS_SALT_SIZE];
+	struct ecfs_argon2_params argon2;
+	uint8_t nonce[ECFS_CANARY_NONCE];
+	uint8_t sealed_dek[ECFS_DEK_SIZE + ECFS_GCM_TAG];
+};
+
+int ecfs_export_parse(const uint8_t *buf, size_t len, struct ecfs_export *e);
+/* Opens the DEK in an ECFS_KEY_EXPORT credential for the volume with this UUID:
+ * -EKEYREJECTED for a wrong password or another volume's export. */
+int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UUID_SIZE],
+		     uint8_t dek[ECFS_DEK_SIZE]);

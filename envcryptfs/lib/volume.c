@@ -173,6 +173,17 @@ static int try_slots(struct ecfs_volume *v, const struct ecfs_credential *creds,
 	int r, result = -EKEYREJECTED;
 
 	for (size_t c = 0; c < n; c++) {
+		if (creds[c].type == ECFS_KEY_EXPORT) {
+			r = ecfs_export_open(&creds[c], v->hdr.uuid, k->dek);
+			if (r == 0)
+				r = accept_dek(v, ks);
+			if (r == 0) {
+				*slot = ECFS_UNLOCKED_BY_EXPORT;
+				return 0;
+			}
+			result = r;
+			continue;
+		}
 		for (int i = 0; i < ECFS_MAX_SLOTS; i++) {
 			if (v->hdr.slots[i].type != creds[c].type)
 				continue;
@@ -229,6 +240,8 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 	}
 	if (r < 0) {
 		ecfs_secret_free(ks);
+		if (r == -EKEYREJECTED && ncreds == 1 && creds[0].type == ECFS_KEY_EXPORT)
+			return r; /* export.c said why */
 		if (r == -EKEYREJECTED)
 			return ecfs_fail(r, "wrong key: no key slot of '%s' opens with %s", v->dir,
 					 ncreds == 1 ? creds[0].origin : "the keys given");

@@ -74,9 +74,51 @@ static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_sec
 		return -E2BIG;
 	}
 	c->secret[c->n] = s;
-	c->cred[c->n] = (struct ecfs_credential){ t, s, origin };
+	c->cred[c->n] = (struct ecfs_credential){ t, s, origin, NULL };
 	c->n++;
 	return 0;
+}
+
+/* The passphrase from a file, or else from the terminal when prompting is allowed. */
+static int load_passphrase(const char *prog, const struct ecfs_keyopts *o, bool confirm,
+			   const char *prompt, struct ecfs_secret **s)
+{
+	if (o->passphrase_file) {
+		if (ecfs_secret_read_passphrase_file(o->passphrase_file, s) == 0)
+			return 0;
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ECFS_EXIT_ERROR;
+	}
+	if (ecfs_secret_read_passphrase_tty(prompt, confirm, s) == 0)
+		return 0;
+	ecfs_tool_error(prog, "%s", ecfs_last_error());
+	return ECFS_EXIT_USAGE;
+}
+
+/* An export file and its password become one credential; the password takes the place of
+ * the passphrase options. */
+static int load_export(const char *prog, const struct ecfs_keyopts *o, struct ecfs_creds *out)
+{
+	struct ecfs_secret *file, *pass;
+	int r;
+
+	if (ecfs_secret_read_file(o->export_file, 1, 64 * 1024, &file, NULL) < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ECFS_EXIT_ERROR;
+	}
+	r = load_passphrase(prog, o, false, "Export password: ", &pass);
+	if (r != 0) {
+		ecfs_secret_free(file);
+		return r;
+	}
+	r = add_cred(out, ECFS_KEY_EXPORT, file, o->export_file);
+	if (r == 0) {
+		out->cred[out->n - 1].password = pass;
+		out->password[out->n - 1] = pass;
+	} else {
+		ecfs_secret_free(pass);
+	}
+	return r == 0 ? 0 : ECFS_EXIT_USAGE;
 }
 
 static int load_key_file(const char *prog, const char *path, struct ecfs_creds *out)
@@ -107,21 +149,13 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 		r = load_key_file(prog, o->key_file, out);
 	if (r == 0 && o->old_key_file)
 		r = load_key_file(prog, o->old_key_file, out);
-	if (r == 0 && o->passphrase_file) {
-		if (ecfs_secret_read_passphrase_file(o->passphrase_file, &s) < 0) {
-			ecfs_tool_error(prog, "%s", ecfs_last_error());
-			r = ECFS_EXIT_ERROR;
-		} else {
-			add_cred(out, ECFS_SLOT_PASSPHRASE, s, o->passphrase_file);
-		}
-	}
-	if (r == 0 && o->prompt && out->n == 0) {
-		if (ecfs_secret_read_passphrase_tty("Passphrase: ", confirm, &s) < 0) {
-			ecfs_tool_error(prog, "%s", ecfs_last_error());
-			r = ECFS_EXIT_USAGE;
-		} else {
-			add_cred(out, ECFS_SLOT_PASSPHRASE, s, "the passphrase entered");
-		}
+	if (r == 0 && o->export_file) {
+		r = load_export(prog, o, out);
+	} else if (r == 0 && (o->passphrase_file || (o->prompt && out->n == 0))) {
+		r = load_passphrase(prog, o, confirm, "Passphrase: ", &s);
+		if (r == 0)
+			add_cred(out, ECFS_SLOT_PASSPHRASE, s,
+				 o->passphrase_file ? o->passphrase_file : "the passphrase entered");
 	}
 	if (r == 0 && out->n == 0) {
 		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, or a "
@@ -135,8 +169,11 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 
 void ecfs_tool_free_creds(struct ecfs_creds *c)
 {
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		ecfs_secret_free(c->secret[i]);
+		ecfs_secret_free(c->password[i]);
+		c->secret[i] = c->password[i] = NULL;
+	}
 	c->n = 0;
 }
 

@@ -18,11 +18,13 @@ enum ecfs_exit {
 	ECFS_EXIT_MOUNT = 5,	 /* mounting failed, or the volume is already mounted */
 };
 
-/* Where keys come from; each non-NULL member is tried, in this order. */
+/* Where keys come from; each non-NULL member is tried, in this order. With export_file, the
+ * passphrase (from passphrase_file or the prompt) is the export's password instead. */
 struct ecfs_keyopts {
 	const char *key_file;
 	const char *old_key_file;
 	const char *passphrase_file;
+	const char *export_file;
 	bool prompt; /* ask on the terminal when nothing else is given */
 };
 
@@ -31,6 +33,7 @@ struct ecfs_keyopts {
 struct ecfs_creds {
 	struct ecfs_credential cred[ECFS_TOOL_MAX_CREDS];
 	struct ecfs_secret *secret[ECFS_TOOL_MAX_CREDS];
+	struct ecfs_secret *password[ECFS_TOOL_MAX_CREDS]; /* export passwords */
 	size_t n;
 };
 
