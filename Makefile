@@ -28,8 +28,11 @@ endif
 
 LIB_SRC   := $(wildcard envcryptfs/lib/*.c)
 TOOL_SRC  := $(wildcard envcryptfs/tool/*.c)
+# The KMS client (libcurl) and the Vault Transit JSON codec, shared by the tools and kmsd.
+KMS_SRC   := $(wildcard kms/client/*.c kms/proto/*.c)
 LIB       := $(BUILD)/libenvcryptfs.a
 TOOLLIB   := $(BUILD)/libecfstool.a
+KMSLIB    := $(BUILD)/libecfskms.a
 
 # Each program: its name and the directory holding its sources.
 PROG_DIRS := envcryptfs:envcryptfs/daemon mkfs.envcryptfs:mkfs.envcryptfs \
@@ -62,16 +65,25 @@ $(TOOLLIB): $(call obj,$(TOOL_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(KMSLIB): $(call obj,$(KMS_SRC)) $(if $(KMS_SRC),,$(BUILD)/obj/empty.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/empty.o:
+	@mkdir -p $(dir $@)
+	echo 'typedef int ecfs_empty_unit;' | $(CC) -x c -c -o $@ -
+
 define prog_rule
-$(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(TOOLLIB) $(LIB)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(if $$(findstring kmsd,$$@),-lmicrohttpd)
+$(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(TOOLLIB) $(KMSLIB) $(LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcurl $$(if $$(findstring kmsd,$$@),-lmicrohttpd)
 endef
 $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(call prog_rule,$(p)))))
 
-$(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(KMSLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath ../shared/testvectors)"' $(LDFLAGS) \
-		-o $@ $^ $(LDLIBS) -lcriterion
+		-o $@ $^ $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
