@@ -94,9 +94,27 @@ enum ecfs_slot_type {
 	ECFS_SLOT_NONE = 0,
 	ECFS_SLOT_KEYFILE = 1,
 	ECFS_SLOT_PASSPHRASE = 2,
+	ECFS_SLOT_KMS = 3, /* the DEK wrapped by a Vault Transit key */
 	/* A credential only, never a slot on disk: an export file (its bytes in secret) and
 	 * the export's password (in password). It opens the volume without any slot. */
 	ECFS_KEY_EXPORT = 100,
+};
+
+/* What a KMS slot records: where the key lives and the DEK as the KMS wrapped it. */
+struct ecfs_kms_slot {
+	char url[512];
+	char mount[128];
+	char key[128];
+	char ciphertext[1024]; /* "vault:vN:..." */
+	uint64_t key_version;
+};
+
+/* The library never talks to a KMS itself: a tool passes these callbacks (kms/). */
+struct ecfs_kms_ops {
+	/* Wraps dek with the KMS key named in s; fills s->ciphertext and s->key_version. */
+	int (*wrap)(void *arg, const uint8_t *dek, size_t len, struct ecfs_kms_slot *s);
+	/* Unwraps s->ciphertext into dek (len bytes). */
+	int (*unwrap)(void *arg, const struct ecfs_kms_slot *s, uint8_t *dek, size_t len);
 };
 
 /* A key offered to unlock a volume or to create a slot. The secrets are borrowed. */
@@ -105,6 +123,10 @@ struct ecfs_credential {
 	const struct ecfs_secret *secret;
 	const char *origin; /* for messages: a path or "passphrase prompt" */
 	const struct ecfs_secret *password; /* ECFS_KEY_EXPORT only */
+	/* ECFS_SLOT_KMS: the callbacks, and for a new slot the URL, mount and key to use. */
+	const struct ecfs_kms_ops *kms;
+	void *kms_arg;
+	const struct ecfs_kms_slot *kms_target;
 };
 
 /* The slot number reported when an export file unlocked the volume. */
@@ -150,6 +172,7 @@ struct ecfs_slot_info {
 	uint64_t kek_generation;
 	int64_t created;
 	struct ecfs_argon2_params argon2; /* passphrase slots */
+	struct ecfs_kms_slot kms;	  /* KMS slots */
 };
 
 enum ecfs_header_state {
@@ -207,6 +230,10 @@ int ecfs_volume_slot_remove(struct ecfs_volume *v, int index, bool force);
 /* Replaces slot index's key with c (the type may change) and bumps its KEK generation. */
 int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_credential *c,
 			    const struct ecfs_argon2_params *argon2);
+
+/* Replaces KMS slot index's ciphertext (after a KMS rewrap, which needs no DEK) and sets its
+ * KEK generation to the key version. */
+int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs_kms_slot *s);
 
 /* An export file: the DEK with the volume's UUID and cipher, sealed under Argon2id of a
  * password (man/envcryptfs.5, "Export files"). *out is malloc()ed text. */

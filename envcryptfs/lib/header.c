@@ -145,6 +145,42 @@ static int parse_kdf(json_object *kdf, struct ecfs_slot *s)
 	return r;
 }
 
+static int json_str(json_object *o, const char *key, char *out, size_t outsz, bool nonempty)
+{
+	json_object *f;
+	int r = json_field(o, key, json_type_string, &f);
+	size_t len;
+
+	if (r < 0)
+		return r;
+	len = (size_t)json_object_get_string_len(f);
+	if (len >= outsz || (nonempty && len == 0) || memchr(json_object_get_string(f), 0, len))
+		return ecfs_fail(-EUCLEAN, "header field '%s' is empty or too long", key);
+	memcpy(out, json_object_get_string(f), len + 1);
+	return 0;
+}
+
+/* A KMS slot: {"url", "mount", "key", "ciphertext", "key_version"} instead of kdf and wrap. */
+static int parse_kms(json_object *o, struct ecfs_slot *s)
+{
+	json_object *kms;
+	uint64_t version = 0;
+	int r = json_field(o, "kms", json_type_object, &kms);
+
+	if (r == 0)
+		r = json_str(kms, "url", s->kms.url, sizeof(s->kms.url), true);
+	if (r == 0)
+		r = json_str(kms, "mount", s->kms.mount, sizeof(s->kms.mount), true);
+	if (r == 0)
+		r = json_str(kms, "key", s->kms.key, sizeof(s->kms.key), true);
+	if (r == 0)
+		r = json_str(kms, "ciphertext", s->kms.ciphertext, sizeof(s->kms.ciphertext), true);
+	if (r == 0)
+		r = json_u64(kms, "key_version", 1, INT64_MAX, &version);
+	s->kms.key_version = version;
+	return r;
+}
+
 static int parse_slot(json_object *o, struct ecfs_slot *s)
 {
 	json_object *type, *kdf, *wrap, *alg;
@@ -160,6 +196,10 @@ static int parse_slot(json_object *o, struct ecfs_slot *s)
 	r = json_u64(o, "kek_generation", 1, INT64_MAX, &gen);
 	if (r == 0)
 		r = json_u64(o, "created", 0, INT64_MAX, &created);
+	s->kek_generation = gen;
+	s->created = (int64_t)created;
+	if (r == 0 && s->type == ECFS_SLOT_KMS)
+		return parse_kms(o, s);
 	if (r == 0)
 		r = json_field(o, "kdf", json_type_object, &kdf);
 	if (r == 0)
@@ -173,8 +213,6 @@ static int parse_slot(json_object *o, struct ecfs_slot *s)
 			      json_object_get_string(alg));
 	if (r == 0)
 		r = json_b64(wrap, "dek", s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE);
-	s->kek_generation = gen;
-	s->created = (int64_t)created;
 	return r;
 }
 
@@ -336,15 +374,32 @@ int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h)
 	return parse_json(buf + PREFIX_SIZE, json_len, h);
 }
 
+static json_object *kms_json(const struct ecfs_kms_slot *k)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "url", json_object_new_string(k->url));
+	json_object_object_add(o, "mount", json_object_new_string(k->mount));
+	json_object_object_add(o, "key", json_object_new_string(k->key));
+	json_object_object_add(o, "ciphertext", json_object_new_string(k->ciphertext));
+	json_object_object_add(o, "key_version", json_object_new_int64((int64_t)k->key_version));
+	return o;
+}
+
 static json_object *slot_json(const struct ecfs_slot *s)
 {
-	json_object *o = json_object_new_object(), *kdf = json_object_new_object();
-	json_object *wrap = json_object_new_object();
+	json_object *o = json_object_new_object(), *kdf, *wrap;
 	bool pass = s->type == ECFS_SLOT_PASSPHRASE;
 
 	json_object_object_add(o, "type", json_object_new_string(ecfs_slot_type_name(s->type)));
 	json_object_object_add(o, "kek_generation", json_object_new_int64((int64_t)s->kek_generation));
 	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	if (s->type == ECFS_SLOT_KMS) {
+		json_object_object_add(o, "kms", kms_json(&s->kms));
+		return o;
+	}
+	kdf = json_object_new_object();
+	wrap = json_object_new_object();
 	json_object_object_add(kdf, "type", json_object_new_string(pass ? "argon2id" : "hkdf-sha256"));
 	json_object_object_add(kdf, "salt", b64_string(s->salt, ECFS_SALT_SIZE));
 	if (pass) {

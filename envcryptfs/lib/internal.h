@@ -127,6 +127,7 @@ struct ecfs_slot {
 	uint8_t salt[ECFS_SALT_SIZE];
 	struct ecfs_argon2_params argon2;
 	uint8_t wrapped_dek[ECFS_WRAPPED_DEK_SIZE];
+	struct ecfs_kms_slot kms; /* ECFS_SLOT_KMS: wrapped by the KMS instead */
 };
 
 /* The header as the code sees it; header.c converts to and from the bytes on disk. */

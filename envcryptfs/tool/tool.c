@@ -74,7 +74,7 @@ static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_sec
 		return -E2BIG;
 	}
 	c->secret[c->n] = s;
-	c->cred[c->n] = (struct ecfs_credential){ t, s, origin, NULL };
+	c->cred[c->n] = (struct ecfs_credential){ .type = t, .secret = s, .origin = origin };
 	c->n++;
 	return 0;
 }
