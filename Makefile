@@ -108,8 +108,8 @@ fuzz:
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-			-Ienvcryptfs/include -Ienvcryptfs/lib $(PKG_CFLAGS) -o build-fuzz/$$n $$f \
-			$(LIB_SRC) $(PKG_LIBS) -lpthread; \
+			-Ienvcryptfs/include -Ienvcryptfs/lib -Ikms/include $(PKG_CFLAGS) \
+			-o build-fuzz/$$n $$f $(LIB_SRC) $(wildcard kms/proto/*.c) $(PKG_LIBS) -lpthread; \
 		mkdir -p build-fuzz/corpus-$$n; \
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$n \
 			$$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ); \
