@@ -121,7 +121,7 @@ static int set_size(struct inode *inode, struct fuse_file_info *fi, off_t size)
 static int set_times(struct inode *inode, struct fuse_file_info *fi, const struct stat *attr,
 		     int valid)
 {
-	struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 	char proc[32];
 	int r;
 

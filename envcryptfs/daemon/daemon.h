@@ -33,10 +33,14 @@ struct ecfs_fs {
 	unsigned max_read;
 	struct inode_table itab;
 	struct inode *root;
+	struct fuse_session *se;
 };
 
 /* The one file system this process serves. */
 extern struct ecfs_fs fs;
+
+/* Node IDs are inode addresses. */
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "fuse_ino_t cannot hold a pointer");
 
 static inline struct inode *inode_of(fuse_ino_t ino)
 {
@@ -75,7 +79,7 @@ enum fs_damage {
 };
 /* Logs damage of one kind to inode's file once, with its plaintext and backing paths. */
 void fs_log_damage(struct inode *inode, enum fs_damage kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Logs a chunk that failed authentication in inode's file, once per file. */
 void fs_log_bad_chunk(struct inode *inode, uint64_t bad_chunk);
 /* Logs a backing name of directory dir that cannot be used (why says so), once per name. */
@@ -176,6 +180,9 @@ int file_open_backing(struct inode *inode, int flags);
 /* The file key, read from the blob header; with create, an empty blob gets its header
  * first (the caller holds inode->io exclusively). *key is NULL for an empty blob. */
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key);
+/* Counts an open handle; at the last close the file key is dropped. */
+void file_opened(struct inode *inode);
+void file_closed(struct inode *inode);
 /* Writes the header of a new, empty blob and caches its key. */
 int file_init_blob(struct inode *inode, int fd);
 int file_plain_size(int fd, uint64_t *size);
@@ -189,8 +196,7 @@ int file_seek(struct inode *inode, int fd, uint64_t off, int whence, uint64_t *o
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		  struct fuse_file_info *fi);
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -198,8 +204,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     struct fuse_file_info *fi);
-void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		 struct fuse_file_info *fi);
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 
 /* ---- xattr.c: user.* extended attributes, names and values encrypted ---------------------- */
 

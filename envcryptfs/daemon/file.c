@@ -74,6 +74,25 @@ int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_ke
 	return r;
 }
 
+void file_opened(struct inode *inode)
+{
+	pthread_mutex_lock(&inode->lock);
+	inode->nopen++;
+	pthread_mutex_unlock(&inode->lock);
+}
+
+void file_closed(struct inode *inode)
+{
+	pthread_rwlock_wrlock(&inode->io);
+	pthread_mutex_lock(&inode->lock);
+	if (--inode->nopen == 0) {
+		ecfs_file_key_free(inode->key);
+		inode->key = NULL;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	pthread_rwlock_unlock(&inode->io);
+}
+
 int file_init_blob(struct inode *inode, int fd)
 {
 	const struct ecfs_file_key *key;
@@ -171,7 +190,8 @@ static int punch_hole(struct inode *inode, int fd, uint64_t off, uint64_t len)
 		return zero_range(inode, fd, off, end);
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)ecfs_chunk_offset(fs.vol, first),
-		      (off_t)(ecfs_chunk_offset(fs.vol, last) - ecfs_chunk_offset(fs.vol, first))) < 0)
+		      (off_t)(ecfs_chunk_offset(fs.vol, last) - ecfs_chunk_offset(fs.vol, first))) <
+	    0)
 		return -errno;
 	r = zero_range(inode, fd, off, first * cs);
 	if (r == 0)
@@ -262,8 +282,8 @@ static int seek_hole(int fd, uint64_t off, uint64_t size, uint64_t *out)
 		if (d < 0)
 			d = INT64_MAX;
 		j = (uint64_t)h <= ECFS_BLOB_HEADER_SIZE
-			    ? 0
-			    : ((uint64_t)h - ECFS_BLOB_HEADER_SIZE + sc - 1) / sc;
+			? 0
+			: ((uint64_t)h - ECFS_BLOB_HEADER_SIZE + sc - 1) / sc;
 		if (j < n && chunk_end(j, size) <= (uint64_t)d) {
 			*out = j * fs.chunk_size > off ? j * fs.chunk_size : off;
 			return 0;

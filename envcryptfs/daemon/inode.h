@@ -36,8 +36,10 @@ struct inode {
 	bool has_dir_id;
 	uint8_t dir_id[ECFS_DIR_ID_SIZE];
 	/* Set lazily under lock; replaced or freed only with io held exclusively, so a holder
-	 * of io may use it without lock. */
+	 * of io may use it without lock. Dropped at the last close: each key is a locked page,
+	 * so only open files keep one. */
 	struct ecfs_file_key *key;
+	unsigned nopen; /* open handles */
 	/* The backing mtime and size at the last open: unchanged means the kernel's cached
 	 * pages are still right (keep_cache). */
 	bool seen_open;

@@ -50,7 +50,7 @@ void fs_log(int level, const char *fmt, ...)
  * a flood of damage is itself worth seeing. */
 #define SEEN_CAP 65536
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t *seen; /* protected by seen_lock */
+static uint64_t *seen;	  /* protected by seen_lock */
 static size_t seen_count; /* protected by seen_lock */
 
 bool fs_log_first(uint64_t key)

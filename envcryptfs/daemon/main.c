@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ struct options {
 	char *key_file;
 	char *old_key_file;
 	char *passphrase_file;
+	char *key_export;
 	int ro;
 	int writeback;
 	unsigned max_write;
@@ -43,45 +45,48 @@ enum {
 	KEY_DEFAULT_PERMISSIONS,
 };
 
+/* clang-format off */
 #define OPT(t, f, v) { t, offsetof(struct options, f), v }
+/* clang-format on */
 
 static const struct fuse_opt option_table[] = {
-	OPT("key_file=%s", key_file, 0),
-	OPT("old_key_file=%s", old_key_file, 0),
-	OPT("passphrase_file=%s", passphrase_file, 0),
-	OPT("writeback_cache", writeback, 1),
-	OPT("no_writeback_cache", writeback, 0),
-	OPT("max_write=%u", max_write, 0),
-	/* max_read is a mount option as well: libfuse checks that init() agrees with it. */
-	OPT("max_read=%u", max_read, 0),
-	FUSE_OPT_KEY("max_read=", KEY_KEEP),
-	OPT("ro", ro, 1),
-	FUSE_OPT_KEY("ro", KEY_KEEP),
-	OPT("rw", ro, 0),
-	FUSE_OPT_KEY("rw", KEY_KEEP),
-	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
-	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
-	/* Generic mount(8) options that libfuse 3.14 does not know; the kernel's defaults
-	 * (relatime) stand. */
-	FUSE_OPT_KEY("defaults", KEY_DISCARD),
-	FUSE_OPT_KEY("auto", KEY_DISCARD),
-	FUSE_OPT_KEY("noauto", KEY_DISCARD),
-	FUSE_OPT_KEY("nofail", KEY_DISCARD),
-	FUSE_OPT_KEY("user", KEY_DISCARD),
-	FUSE_OPT_KEY("nouser", KEY_DISCARD),
-	FUSE_OPT_KEY("users", KEY_DISCARD),
-	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
-	FUSE_OPT_KEY("relatime", KEY_DISCARD),
-	FUSE_OPT_KEY("norelatime", KEY_DISCARD),
-	FUSE_OPT_KEY("strictatime", KEY_DISCARD),
-	FUSE_OPT_KEY("nostrictatime", KEY_DISCARD),
-	FUSE_OPT_KEY("diratime", KEY_DISCARD),
-	FUSE_OPT_KEY("nodiratime", KEY_DISCARD),
-	FUSE_OPT_KEY("lazytime", KEY_DISCARD),
-	FUSE_OPT_KEY("nolazytime", KEY_DISCARD),
-	FUSE_OPT_END,
+    OPT("key_file=%s", key_file, 0),
+    OPT("old_key_file=%s", old_key_file, 0),
+    OPT("passphrase_file=%s", passphrase_file, 0),
+    OPT("key_export=%s", key_export, 0),
+    OPT("writeback_cache", writeback, 1),
+    OPT("no_writeback_cache", writeback, 0),
+    OPT("max_write=%u", max_write, 0),
+    /* max_read is a mount option as well: libfuse checks that init() agrees with it. */
+    OPT("max_read=%u", max_read, 0),
+    FUSE_OPT_KEY("max_read=", KEY_KEEP),
+    OPT("ro", ro, 1),
+    FUSE_OPT_KEY("ro", KEY_KEEP),
+    OPT("rw", ro, 0),
+    FUSE_OPT_KEY("rw", KEY_KEEP),
+    FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+    FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+    FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+    /* Generic mount(8) options that libfuse 3.14 does not know; the kernel's defaults
+     * (relatime) stand. */
+    FUSE_OPT_KEY("defaults", KEY_DISCARD),
+    FUSE_OPT_KEY("auto", KEY_DISCARD),
+    FUSE_OPT_KEY("noauto", KEY_DISCARD),
+    FUSE_OPT_KEY("nofail", KEY_DISCARD),
+    FUSE_OPT_KEY("user", KEY_DISCARD),
+    FUSE_OPT_KEY("nouser", KEY_DISCARD),
+    FUSE_OPT_KEY("users", KEY_DISCARD),
+    FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+    FUSE_OPT_KEY("relatime", KEY_DISCARD),
+    FUSE_OPT_KEY("norelatime", KEY_DISCARD),
+    FUSE_OPT_KEY("strictatime", KEY_DISCARD),
+    FUSE_OPT_KEY("nostrictatime", KEY_DISCARD),
+    FUSE_OPT_KEY("diratime", KEY_DISCARD),
+    FUSE_OPT_KEY("nodiratime", KEY_DISCARD),
+    FUSE_OPT_KEY("lazytime", KEY_DISCARD),
+    FUSE_OPT_KEY("nolazytime", KEY_DISCARD),
+    FUSE_OPT_END,
 };
 
 static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -135,6 +140,8 @@ static void help(void)
 	       "    -o old_key_file=FILE    also try this key file (during a key rotation)\n"
 	       "    -o passphrase_file=FILE unlock with the passphrase in FILE\n"
 	       "                            (with no key option: prompt on the terminal)\n"
+	       "    -o key_export=FILE      unlock with an export file (envcryptfsctl export);\n"
+	       "                            its password from passphrase_file or the prompt\n"
 	       "    -o ro                   read-only: changes fail with EROFS\n"
 	       "    -o no_writeback_cache   write through to the volume on every write\n"
 	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
@@ -188,8 +195,8 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 		return ECFS_EXIT_OK;
 	}
 	if (!o->dir || !cmd->mountpoint) {
-		ecfs_tool_error(PROG, "%s", !o->dir ? "no volume directory given"
-						    : "no mount point given");
+		ecfs_tool_error(PROG, "%s",
+				!o->dir ? "no volume directory given" : "no mount point given");
 		usage(stderr);
 		return ECFS_EXIT_USAGE;
 	}
@@ -331,41 +338,54 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_init,
-	.lookup = fs_op_lookup,
-	.forget = fs_op_forget,
-	.forget_multi = fs_op_forget_multi,
-	.getattr = fs_op_getattr,
-	.setattr = fs_op_setattr,
-	.readlink = fs_op_readlink,
-	.mknod = fs_op_mknod,
-	.mkdir = fs_op_mkdir,
-	.unlink = fs_op_unlink,
-	.rmdir = fs_op_rmdir,
-	.symlink = fs_op_symlink,
-	.rename = fs_op_rename,
-	.link = fs_op_link,
-	.open = fs_op_open,
-	.read = fs_op_read,
-	.write = fs_op_write,
-	.flush = fs_op_flush,
-	.release = fs_op_release,
-	.fsync = fs_op_fsync,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.readdirplus = fs_op_readdirplus,
-	.releasedir = fs_op_releasedir,
-	.fsyncdir = fs_op_fsyncdir,
-	.statfs = fs_op_statfs,
-	.setxattr = fs_op_setxattr,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
-	.removexattr = fs_op_removexattr,
-	.access = fs_op_access,
-	.create = fs_op_create,
-	.fallocate = fs_op_fallocate,
-	.lseek = fs_op_lseek,
+    .init = fs_init,
+    .lookup = fs_op_lookup,
+    .forget = fs_op_forget,
+    .forget_multi = fs_op_forget_multi,
+    .getattr = fs_op_getattr,
+    .setattr = fs_op_setattr,
+    .readlink = fs_op_readlink,
+    .mknod = fs_op_mknod,
+    .mkdir = fs_op_mkdir,
+    .unlink = fs_op_unlink,
+    .rmdir = fs_op_rmdir,
+    .symlink = fs_op_symlink,
+    .rename = fs_op_rename,
+    .link = fs_op_link,
+    .open = fs_op_open,
+    .read = fs_op_read,
+    .write = fs_op_write,
+    .flush = fs_op_flush,
+    .release = fs_op_release,
+    .fsync = fs_op_fsync,
+    .opendir = fs_op_opendir,
+    .readdir = fs_op_readdir,
+    .readdirplus = fs_op_readdirplus,
+    .releasedir = fs_op_releasedir,
+    .fsyncdir = fs_op_fsyncdir,
+    .statfs = fs_op_statfs,
+    .setxattr = fs_op_setxattr,
+    .getxattr = fs_op_getxattr,
+    .listxattr = fs_op_listxattr,
+    .removexattr = fs_op_removexattr,
+    .access = fs_op_access,
+    .create = fs_op_create,
+    .fallocate = fs_op_fallocate,
+    .lseek = fs_op_lseek,
 };
+
+/* Every inode the kernel knows of holds a descriptor: allow as many as we may. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			ecfs_tool_warn(PROG, "cannot raise the open file limit: %s",
+				       strerror(errno));
+	}
+}
 
 /* The root inode, from the volume's own directory descriptor. */
 static int fs_setup(const struct options *o)
@@ -381,6 +401,7 @@ static int fs_setup(const struct options *o)
 	fs.is_root = geteuid() == 0;
 	fs.max_write = o->max_write ? o->max_write : FS_MAX_WRITE;
 	fs.max_read = o->max_read;
+	raise_fd_limit();
 	r = itab_init(&fs.itab);
 	if (r == 0)
 		r = fs_thread_init();
@@ -413,13 +434,17 @@ static void fs_teardown(void)
 /* Mounts and serves until unmounted or signalled. Returns an exit code. */
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *notify)
 {
-	struct fuse_loop_config loop = { .clone_fd = cmd->clone_fd,
-					 .max_idle_threads = cmd->max_idle_threads };
+	/* libfuse's own defaults unless -o clone_fd or max_idle_threads= are given (its
+	 * "unset" value for the latter is out of range for the 3.2 loop API). */
+	struct fuse_loop_config loop = {.clone_fd = cmd->clone_fd,
+					.max_idle_threads = cmd->max_idle_threads};
+	bool defaults = !cmd->clone_fd && cmd->max_idle_threads == UINT_MAX;
 	struct fuse_session *se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
 	int r, code = ECFS_EXIT_MOUNT;
 
 	if (!se)
 		return ECFS_EXIT_USAGE; /* libfuse said which option it did not know */
+	fs.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
@@ -428,7 +453,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 		background_ready(notify);
 	if (chdir("/") < 0)
 		fs_log(LOG_WARNING, "cannot change to /: %m");
-	r = cmd->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, &loop);
+	r = cmd->singlethread ? fuse_session_loop(se)
+			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
 	/* A signal (SIGTERM, SIGINT, SIGHUP) is a clean unmount; so is fusermount -u. */
 	code = r < 0 ? ECFS_EXIT_ERROR : ECFS_EXIT_OK;
 	if (r < 0)
@@ -444,9 +470,9 @@ out_destroy:
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cmd = { 0 };
-	struct options o = { 0 };
-	struct ecfs_keyopts keys = { 0 };
+	struct fuse_cmdline_opts cmd = {0};
+	struct options o = {0};
+	struct ecfs_keyopts keys = {0};
 	char *real = NULL;
 	int code, lockfd = -1, notify = -1;
 
@@ -465,15 +491,16 @@ int main(int argc, char *argv[])
 		code = ECFS_EXIT_ERROR;
 		goto out;
 	}
-	keys = (struct ecfs_keyopts){ .key_file = o.key_file,
-				      .old_key_file = o.old_key_file,
-				      .passphrase_file = o.passphrase_file,
-				      .prompt = true };
+	keys = (struct ecfs_keyopts){.key_file = o.key_file,
+				     .old_key_file = o.old_key_file,
+				     .passphrase_file = o.passphrase_file,
+				     .export_file = o.key_export,
+				     .prompt = true};
 	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, NULL);
 	if (code != ECFS_EXIT_OK)
 		goto out;
 	fs.read_only = o.ro;
-	lockfd = lock_volume(fs.backing_dir);
+	lockfd = lock_volume(o.dir);
 	if (lockfd < -1) {
 		code = -lockfd;
 		goto out;
@@ -499,6 +526,7 @@ out:
 	free(o.key_file);
 	free(o.old_key_file);
 	free(o.passphrase_file);
+	free(o.key_export);
 	fuse_opt_free_args(&args);
 	return code;
 }

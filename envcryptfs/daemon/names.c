@@ -28,8 +28,9 @@ int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
 		memcpy(id, dir->dir_id, ECFS_DIR_ID_SIZE);
 	pthread_mutex_unlock(&dir->lock);
 	if (r < 0) {
-		fs_log_bad_name(dir, ECFS_DIR_ID_NAME, "is missing or damaged; names in the "
-						       "directory cannot be used");
+		fs_log_bad_name(dir, ECFS_DIR_ID_NAME,
+				"is missing or damaged; names in the "
+				"directory cannot be used");
 		return -EIO;
 	}
 	return 0;
@@ -170,8 +171,8 @@ void names_side_remove(int dirfd, const struct ecfs_disk_name *dn)
 }
 
 /* Decrypts backing name disk in a directory (dirfd, with ID id). 1: not a user entry. */
-static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *disk,
-		     char *out, const char **why)
+static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *disk, char *out,
+		     const char **why)
 {
 	char full[ECFS_ENCODED_NAME_MAX], hash[ECFS_DISK_NAME_MAX];
 	const char *encoded = disk;

@@ -58,7 +58,7 @@ static bool is_dot(const char *name)
 static ssize_t add_entry(fuse_req_t req, struct dir_handle *d, char *p, size_t rem, bool plus)
 {
 	struct dirent *de = d->entry;
-	struct fuse_entry_param e = { .attr.st_ino = de->d_ino, .attr.st_mode = DTTOIF(de->d_type) };
+	struct fuse_entry_param e = {.attr.st_ino = de->d_ino, .attr.st_mode = DTTOIF(de->d_type)};
 	char plain[ECFS_NAME_MAX + 1];
 	const char *name = de->d_name;
 	size_t size;
@@ -84,8 +84,7 @@ static ssize_t add_entry(fuse_req_t req, struct dir_handle *d, char *p, size_t r
 	return (ssize_t)size;
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
-		       bool plus)
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct dir_handle *d = dh_of(fi);
 	char *buf = fs_buffer(size), *p = buf;

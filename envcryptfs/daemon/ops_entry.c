@@ -49,16 +49,24 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_entry_or_err(req, r, &e);
 }
 
+/* The root lives as long as the mount: the kernel never looks it up, so it never forgets it
+ * either; a forget for it is ignored rather than trusted. */
+static void forget_one(fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino != FUSE_ROOT_ID)
+		itab_unref(&fs.itab, inode_of(ino), nlookup);
+}
+
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	itab_unref(&fs.itab, inode_of(ino), nlookup);
+	forget_one(ino, nlookup);
 	fuse_reply_none(req);
 }
 
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		itab_unref(&fs.itab, inode_of(forgets[i].ino), forgets[i].nlookup);
+		forget_one(forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -123,6 +131,10 @@ static int make_file(fuse_req_t req, int dirfd, const char *disk, struct maker *
 	if (m->fd < 0)
 		return -errno;
 	r = fs_chown_new(req, dirfd, m->fd, NULL);
+	/* chown clears set-user-ID and set-group-ID bits that the new file was made with. */
+	if (r == 0 && fs.is_root && (m->mode & (S_ISUID | S_ISGID)) &&
+	    fchmod(m->fd, m->mode & 07777) < 0)
+		r = -errno;
 	if (r < 0) {
 		close(m->fd);
 		m->fd = -1;
@@ -190,7 +202,7 @@ static void unmake_file(struct inode *dir, const struct ecfs_disk_name *dn,
 int fs_make_file(fuse_req_t req, struct inode *dir, const char *name, mode_t mode,
 		 struct fuse_entry_param *e, int *fd)
 {
-	struct maker m = { .make = make_file, .mode = mode, .fd = -1 };
+	struct maker m = {.make = make_file, .mode = mode, .fd = -1};
 	struct ecfs_disk_name dn;
 	int r = make_entry(req, dir, name, &m, e, &dn);
 
@@ -210,7 +222,7 @@ int fs_make_file(fuse_req_t req, struct inode *dir, const char *name, mode_t mod
 
 void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct maker m = { .make = make_node, .mode = mode, .rdev = rdev };
+	struct maker m = {.make = make_node, .mode = mode, .rdev = rdev};
 	struct ecfs_disk_name dn;
 	struct fuse_entry_param e;
 	int r;
@@ -224,7 +236,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct maker m = { .make = make_dir, .mode = mode };
+	struct maker m = {.make = make_dir, .mode = mode};
 	struct ecfs_disk_name dn;
 	struct fuse_entry_param e;
 	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
@@ -243,7 +255,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 
 void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct maker m = { .make = make_symlink, .target = link };
+	struct maker m = {.make = make_symlink, .target = link};
 	struct ecfs_disk_name dn;
 	struct fuse_entry_param e;
 	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
@@ -253,7 +265,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 
 void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
-	struct maker m = { .make = make_link, .inode = inode_of(ino) };
+	struct maker m = {.make = make_link, .inode = inode_of(ino)};
 	struct ecfs_disk_name dn;
 	struct fuse_entry_param e;
 	int r = make_entry(req, inode_of(parent), name, &m, &e, &dn);
@@ -385,8 +397,8 @@ static int do_rename(struct rename_args *a)
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags)
 {
-	struct rename_args a = { .from_dir = inode_of(parent), .to_dir = inode_of(newparent),
-				 .flags = flags };
+	struct rename_args a = {
+	    .from_dir = inode_of(parent), .to_dir = inode_of(newparent), .flags = flags};
 	int r = 0;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))

@@ -17,11 +17,13 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 	fh->fd = fd;
 	/* With the writeback cache the kernel places appended data itself. */
 	fh->append = (flags & O_APPEND) && !fs.writeback;
+	file_opened(inode);
 	return fh;
 }
 
 static void handle_free(struct open_file *fh)
 {
+	file_closed(fh->inode);
 	close(fh->fd);
 	free(fh);
 }
@@ -115,8 +117,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(fh);
 }
 
-void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		struct fuse_file_info *fi)
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct open_file *fh = fh_of(fi);
 	struct ecfs_crypto *c = fs_crypto();
@@ -218,18 +219,20 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	fuse_reply_err(req, fs_errno(r));
 }
 
-void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		 struct fuse_file_info *fi)
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct open_file *fh = fh_of(fi);
 	uint64_t pos = 0;
 	int r;
 
-	(void)ino;
 	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	/* The kernel asks without writing back dirty pages first: have it do so now (the
+	 * invalidation waits for that), or holes it has filled would be reported. Not under
+	 * the io lock: the writes it causes need that. */
+	fuse_lowlevel_notify_inval_inode(fs.se, ino, 0, 0);
 	pthread_rwlock_rdlock(&fh->inode->io);
 	r = file_seek(fh->inode, fh->fd, (uint64_t)off, whence, &pos);
 	pthread_rwlock_unlock(&fh->inode->io);

@@ -19,7 +19,7 @@ static pthread_key_t thread_key;
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Every live state, so that those of threads that never exit (the main thread) are freed at
  * unmount too. protected by threads_lock */
-static struct fs_thread threads = { .prev = &threads, .next = &threads };
+static struct fs_thread threads = {.prev = &threads, .next = &threads};
 
 static void thread_free(struct fs_thread *t)
 {

@@ -87,8 +87,9 @@ static ssize_t get_value(struct inode *inode, const char *proc, const char *bnam
 	if (n >= 0)
 		n = ecfs_unseal(c, XATTR_DOMAIN, sealed, (size_t)n, plain);
 	if (n == -EBADMSG)
-		fs_log_damage(inode, FS_DAMAGE_XATTR, "an extended attribute value failed "
-						      "authentication; reading it fails with EIO");
+		fs_log_damage(inode, FS_DAMAGE_XATTR,
+			      "an extended attribute value failed "
+			      "authentication; reading it fails with EIO");
 	free(sealed);
 	if (n < 0)
 		free(plain);
@@ -112,8 +113,8 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 		if (n < 0)
 			n = -errno;
 		if (n >= 0)
-			fuse_reply_xattr(req, n >= ECFS_SEAL_OVERHEAD ? (size_t)n - ECFS_SEAL_OVERHEAD
-								      : 0);
+			fuse_reply_xattr(
+			    req, n >= ECFS_SEAL_OVERHEAD ? (size_t)n - ECFS_SEAL_OVERHEAD : 0);
 		else
 			fuse_reply_err(req, (int)-n);
 		return;
@@ -162,8 +163,10 @@ static size_t decrypt_list(struct inode *inode, const char *list, size_t len, ch
 		if (strncmp(p, USER_PREFIX, USER_PREFIX_LEN) != 0)
 			continue; /* other namespaces are not ours to show */
 		if (ecfs_name_decrypt(c, zero_dir_id, p + USER_PREFIX_LEN, plain) < 0) {
-			fs_log_damage(inode, FS_DAMAGE_XATTR, "extended attribute name '%s' does "
-							      "not decrypt; it is not listed", p);
+			fs_log_damage(inode, FS_DAMAGE_XATTR,
+				      "extended attribute name '%s' does "
+				      "not decrypt; it is not listed",
+				      p);
 			continue;
 		}
 		used += (size_t)sprintf(out + used, "%s%s", USER_PREFIX, plain) + 1;

@@ -129,6 +129,8 @@ struct ecfs_credential {
 	const struct ecfs_kms_slot *kms_target;
 };
 
+const char *ecfs_slot_type_name(enum ecfs_slot_type t);
+
 /* The slot number reported when an export file unlocked the volume. */
 #define ECFS_UNLOCKED_BY_EXPORT (-2)
 
@@ -236,7 +238,8 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs_kms_slot *s);
 
 /* An export file: the DEK with the volume's UUID and cipher, sealed under Argon2id of a
- * password (man/envcryptfs.5, "Export files"). *out is malloc()ed text. */
+ * password (man/envcryptfs.5, "Export files"); argon2 NULL or all zero calibrates. *out is
+ * malloc()ed text. */
 int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *password,
 		       const struct ecfs_argon2_params *argon2, char **out, size_t *out_len);
 

@@ -9,11 +9,14 @@ static __thread char last_error[512];
 
 int ecfs_fail(int err, const char *fmt, ...)
 {
+	char buf[sizeof(last_error)];
 	va_list ap;
 
+	/* Format aside first: an argument may be ecfs_last_error() itself. */
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(last_error, buf, sizeof(buf));
 	return err;
 }
 

@@ -84,7 +84,7 @@ int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *pa
 {
 	struct ecfs_export e = { 0 };
 	struct ecfs_secret *key = ecfs_secret_new(32);
-	int r;
+	int r = 0;
 
 	if (!key)
 		return -ENOMEM;
@@ -95,8 +95,12 @@ int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *pa
 	memcpy(e.uuid, v->hdr.uuid, ECFS_UUID_SIZE);
 	e.cipher = v->hdr.cipher;
 	e.created = (int64_t)time(NULL);
-	e.argon2 = *argon2;
-	r = ecfs_random(e.salt, sizeof(e.salt));
+	if (argon2 && argon2->t_cost && argon2->m_cost_kib && argon2->parallelism)
+		e.argon2 = *argon2;
+	else
+		r = ecfs_argon2_calibrate(1000, 65536, &e.argon2);
+	if (r == 0)
+		r = ecfs_random(e.salt, sizeof(e.salt));
 	if (r == 0)
 		r = ecfs_random(e.nonce, sizeof(e.nonce));
 	if (r == 0)

@@ -222,7 +222,6 @@ int ecfs_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
 /* Unwraps the DEK from s with c: -EKEYREJECTED when the key does not fit. */
 int ecfs_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *c,
 		   uint8_t dek[ECFS_DEK_SIZE]);
-const char *ecfs_slot_type_name(enum ecfs_slot_type t);
 enum ecfs_slot_type ecfs_slot_type_from_name(const char *name);
 
 /* ---- keys.c: the key hierarchy below the DEK --------------------------------------------- */

@@ -20,7 +20,7 @@ struct ecfs_secret {
 	size_t len;	 /* visible length */
 	size_t map_len;	 /* bytes mapped, this struct included */
 	bool locked;	 /* mlock succeeded (it may not, without CAP_IPC_LOCK) */
-	uint8_t data[];
+	_Alignas(16) uint8_t data[]; /* callers keep structs here */
 };
 
 void ecfs_wipe(void *p, size_t len)

@@ -173,3 +173,16 @@ same_tree() {
     cmp -- "$a/$f" "$b/$f" || fail "$b/$f differs from $a/$f"
   done < <(cd "$a" && find . -type f -print0)
 }
+
+# unmount_registered: lazily unmounts every registered mount point still in the mount table,
+# dead ones included (cleanup's mountpoint -q fails on a FUSE mount whose daemon died, which
+# would leave the mount behind). The t1* scripts run: trap 'unmount_registered; cleanup' EXIT
+unmount_registered() {
+  local m
+  for m in "${MOUNTS[@]:-}"; do
+    [ -n "$m" ] || continue
+    if grep -qF " $m " /proc/self/mounts; then
+      fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    fi
+  done
+}

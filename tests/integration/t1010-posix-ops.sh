@@ -4,6 +4,7 @@
 # file, xattrs, links, times) survives a remount; other users' access with
 # allow_other,default_permissions follows the modes.
 . "$ECFS_TESTS/lib.sh"
+trap 'unmount_registered; cleanup' EXIT
 need_progs
 POSIXOPS=$(ecfs_tool posixops)
 FAILED=()
@@ -21,11 +22,26 @@ run_posixops() {
   fi
 }
 
-# The program itself, on tmpfs (or on the scratch file system when tmpfs cannot be mounted).
+# plain_ok DIR: DIR supports what posixops needs of a plain file system (user xattrs, which
+# tmpfs has only since Linux 6.6, and punching holes).
+plain_ok() {
+  local r=0
+  head -c 8192 /dev/zero >"$1/.probe" || return 1
+  setfattr -n user.probe -v 1 "$1/.probe" 2>/dev/null || r=1
+  fallocate -p -o 0 -l 4096 "$1/.probe" 2>/dev/null || r=1
+  rm -f "$1/.probe"
+  return $r
+}
+
+# The program itself, on tmpfs (or on the scratch file system when tmpfs cannot be mounted or
+# lacks user xattrs).
 plain=$T/tmpfs
 register_mount "$plain"
-if ! mount -t tmpfs -o size=256m tmpfs "$plain" 2>/dev/null; then
-  note "cannot mount tmpfs; running posixops on $(stat -f -c %T "$T") instead"
+if ! mount -t tmpfs -o size=256m tmpfs "$plain" 2>/dev/null || ! plain_ok "$plain"; then
+  mountpoint -q "$plain" && umount "$plain"
+  plain=$T/plain
+  mkdir "$plain"
+  plain_ok "$plain" || fail "neither tmpfs nor $(stat -f -c %T "$T") has user xattrs and hole punching"
 fi
 run_posixops "plain $(stat -f -c %T "$plain")" "$plain"
 run_posixops "plain, persisted entries" --check-persist "$plain"
@@ -39,18 +55,21 @@ if ! fallocate -p -o 0 -l 4096 "$T/punch-probe" 2>/dev/null; then
   punch=(--allow-no-punch)
 fi
 
-for cfg in aes-256-gcm:4096 aes-256-xts:4096 aes-128-xts:4096 sm4-xts:4096 aes-256-gcm:65536; do
-  cipher=${cfg%:*}
-  chunk=${cfg#*:}
-  vol=$T/vol-$cipher-$chunk
-  mnt=$T/mnt-$cipher-$chunk
-  key=$T/key-$cipher-$chunk
-  note "$cipher, chunk size $chunk"
+# cipher:chunk size[:extra mount options]
+for cfg in aes-256-gcm:4096 aes-256-xts:4096 aes-128-xts:4096 sm4-xts:4096 aes-256-gcm:65536 \
+  aes-256-xts:4096:no_writeback_cache; do
+  IFS=: read -r cipher chunk extra <<<"$cfg"
+  name=$cipher-$chunk${extra:+-$extra}
+  vol=$T/vol-$name
+  mnt=$T/mnt-$name
+  key=$T/key-$name
+  opts=key_file=$key${extra:+,$extra}
+  note "$cipher, chunk size $chunk${extra:+, -o $extra}"
   make_vol "$vol" "$key" "$cipher" "$chunk"
-  mount_vol "$vol" "$mnt" "key_file=$key"
-  run_posixops "$cipher/$chunk" --ecfs "${punch[@]}" "$mnt"
-  remount "$vol" "$mnt" "key_file=$key"
-  run_posixops "$cipher/$chunk after remount" --check-persist "$mnt"
+  mount_vol "$vol" "$mnt" "$opts"
+  run_posixops "$name" --ecfs "${punch[@]}" "$mnt"
+  remount "$vol" "$mnt" "$opts"
+  run_posixops "$name after remount" --check-persist "$mnt"
   umount_wait "$mnt"
 done
 
@@ -61,7 +80,7 @@ as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 vol=$T/vol-aes-256-gcm-4096
 mnt=$T/mnt-perm
 mount_vol "$vol" "$mnt" "key_file=$T/key-aes-256-gcm-4096,allow_other,default_permissions"
-chmod 755 "$T"
+chmod 755 "$T" "$mnt" # the backing root (so the mount root) is 0700 after mkfs
 mkdir -m 755 "$mnt/perm"
 mkdir -m 700 "$mnt/perm/closed"
 echo public >"$mnt/perm/public"

@@ -3,6 +3,7 @@
 # (short and long), contents, symlink targets and xattr values never appear in the backing
 # files, their names or their extended attributes.
 . "$ECFS_TESTS/lib.sh"
+trap 'unmount_registered; cleanup' EXIT
 need_progs
 
 rand=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')

@@ -3,6 +3,7 @@
 # recovery after kill -9, -o ro, clean exit on SIGTERM/SIGINT in the foreground, mount -t and
 # fstab mounting through mount.fuse3, old_key_file and passphrase_file.
 . "$ECFS_TESTS/lib.sh"
+trap 'unmount_registered; cleanup' EXIT
 need_progs
 
 vol=$T/vol
@@ -139,23 +140,41 @@ mount_vol "$vol" "$mnt" "key_file=$key"
   fail "data written in foreground mode did not persist"
 umount_wait "$mnt"
 
-note "mount -t fuse.envcryptfs through mount.fuse3"
+# mount(8) drops PATH before it runs mount.fuse3, whose /bin/sh then finds "envcryptfs" only
+# in the default PATH. So these run in a private mount namespace in which a directory holding
+# envcryptfs is bind-mounted over /usr/local/sbin, as if installed; nothing outside changes.
+note "mount -t fuse.envcryptfs and an fstab line (mount -T), through mount.fuse3"
+sbin=
+for d in /usr/local/sbin /usr/local/bin /usr/sbin; do [ -d "$d" ] && { sbin=$d; break; }; done
+[ -n "$sbin" ] || fail "no directory of the default PATH to bind over"
+mkdir "$T/sbin"
+ln -s "$ECFS" "$T/sbin/envcryptfs"
+printf '%s %s fuse.envcryptfs key_file=%s,noauto 0 0\n' "$vol" "$mnt" "$key" >"$T/fstab"
+cat >"$T/nsmount.sh" <<'INNER'
+# Runs in the private mount namespace: vol mnt key bindir target fstab
+. "$ECFS_TESTS/lib.sh"
+trap 'unmount_registered; cleanup' EXIT
+vol=$1 mnt=$2 key=$3
+mount --bind "$4" "$5" || fail "cannot bind $4 over $5"
 register_mount "$mnt"
-PATH=$ECFS_BIN:$PATH mount -t fuse.envcryptfs "$vol" "$mnt" -o "key_file=$key" 2>"$T/stderr" ||
-  { cat "$T/stderr" >&2; fail "mount -t fuse.envcryptfs failed"; }
+mount -t fuse.envcryptfs "$vol" "$mnt" -o "key_file=$key" 2>"$T/stderr" ||
+  { cat "$T/stderr" >&2; fail "mount -t fuse.envcryptfs $vol $mnt -o key_file=$key failed"; }
 mountpoint -q "$mnt" || fail "mount -t fuse.envcryptfs: not mounted"
-[ "$(findmnt -n -o FSTYPE "$mnt")" = fuse.envcryptfs ] ||
-  fail "mount type is '$(findmnt -n -o FSTYPE "$mnt")', expected fuse.envcryptfs"
+type=$(findmnt -n -o FSTYPE "$mnt")
+[ "$type" = fuse.envcryptfs ] || fail "mount type is '$type', expected fuse.envcryptfs"
 [ "$(cat "$mnt/file")" = "persistent data" ] || fail "mount -t: data does not read"
 umount_wait "$mnt"
-
-note "an fstab line, with mount -T and a temporary fstab"
-printf '%s %s fuse.envcryptfs key_file=%s,noauto 0 0\n' "$vol" "$mnt" "$key" >"$T/fstab"
-register_mount "$mnt"
-PATH=$ECFS_BIN:$PATH mount -T "$T/fstab" "$mnt" 2>"$T/stderr" ||
-  { cat "$T/stderr" >&2; fail "mount -T $T/fstab $mnt failed"; }
+mount -T "$6" "$mnt" 2>"$T/stderr" || { cat "$T/stderr" >&2; fail "mount -T $6 $mnt failed"; }
 mountpoint -q "$mnt" || fail "fstab mount: not mounted"
 [ "$(cat "$mnt/file")" = "persistent data" ] || fail "fstab mount: data does not read"
+echo "via fstab" >"$mnt/fstab-file"
+umount_wait "$mnt"
+INNER
+unshare -m --propagation private bash "$T/nsmount.sh" "$vol" "$mnt" "$key" "$T/sbin" "$sbin" \
+  "$T/fstab" || fail "mounting through mount(8) failed (above)"
+not_mounted "$mnt"
+mount_vol "$vol" "$mnt" "key_file=$key"
+[ "$(cat "$mnt/fstab-file")" = "via fstab" ] || fail "data written through the fstab mount is lost"
 umount_wait "$mnt"
 
 note "old_key_file: a volume of key A opens with key_file=B,old_key_file=A"

@@ -201,7 +201,7 @@ static uint64_t pick_offset(uint64_t size)
 		off = below(size + 1);
 		break;
 	case 2: { /* around a 4 KiB / 64 KiB / 1 MiB boundary */
-		static const uint64_t units[] = { 4096, 65536, 1048576 };
+		static const uint64_t units[] = {4096, 65536, 1048576};
 		uint64_t u = units[below(3)], k = below((size + 2 * u) / u + 1);
 		off = k * u + below(200);
 		off = off >= 100 ? off - 100 : 0;
@@ -346,8 +346,9 @@ static void op_fallocate(int i, bool punch)
 	len = 1 + below(punch ? 200000 : 100000);
 	if (off + len > max_size + MAXIO)
 		off = 0;
-	snprintf(desc, sizeof desc, "fallocate f%d %s off=%" PRIu64 " len=%" PRIu64 " (size %" PRIu64 ")",
-		 i, punch ? "PUNCH_HOLE|KEEP_SIZE" : "mode 0", off, len, size);
+	snprintf(desc, sizeof desc,
+		 "fallocate f%d %s off=%" PRIu64 " len=%" PRIu64 " (size %" PRIu64 ")", i,
+		 punch ? "PUNCH_HOLE|KEEP_SIZE" : "mode 0", off, len, size);
 	errno = 0;
 	r1 = fallocate(fda[i], mode, (off_t)off, (off_t)len);
 	e1 = errno;
@@ -429,7 +430,8 @@ static void compare_file(int i)
 	if (rb_)
 		return;
 	if (sa.st_size != sb.st_size)
-		mismatch("f%d size: A %lld, B %lld", i, (long long)sa.st_size, (long long)sb.st_size);
+		mismatch("f%d size: A %lld, B %lld", i, (long long)sa.st_size,
+			 (long long)sb.st_size);
 	if (fda[i] >= 0) {
 		struct stat fs;
 		if (fstat(fda[i], &fs) != 0 || fs.st_size != sb.st_size)
@@ -451,12 +453,14 @@ static void compare_file(int i)
 		if (n2 < 0)
 			die("read %s: %s", pb, strerror(errno));
 		if (n1 != n2)
-			mismatch("read f%d at %" PRIu64 ": A gave %zd bytes, B %zd", i, off, n1, n2);
+			mismatch("read f%d at %" PRIu64 ": A gave %zd bytes, B %zd", i, off, n1,
+				 n2);
 		if (memcmp(ra, rb, (size_t)n1)) {
 			size_t k = 0;
 			while (ra[k] == rb[k])
 				k++;
-			mismatch("f%d content differs first at offset %" PRIu64 " (A 0x%02x, B 0x%02x)",
+			mismatch("f%d content differs first at offset %" PRIu64
+				 " (A 0x%02x, B 0x%02x)",
 				 i, off + k, ra[k], rb[k]);
 		}
 		if (n1 == 0)
@@ -577,7 +581,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!v)
-			die("usage: fsrandom --seed N --ops N --dir-a A --dir-b B [--check-every N] "
+			die("usage: fsrandom --seed N --ops N --dir-a A --dir-b B [--check-every "
+			    "N] "
 			    "[--files N] [--max-size BYTES] [--verify-only]");
 		i++;
 		if (!strcmp(a, "--seed")) {

@@ -77,24 +77,24 @@ __attribute__((format(printf, 4, 5))) static void report(bool pass, int err, int
 }
 
 /* CHECK(cond, fmt, ...): one check; errno is captured right after cond is evaluated. */
-#define CHECK(cond, ...)                                                                         \
-	do {                                                                                     \
-		errno = 0;                                                                       \
-		bool c_ = (cond);                                                                \
-		int e_ = errno;                                                                  \
-		report(c_, e_, __LINE__, __VA_ARGS__);                                           \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		bool c_ = (cond);                                                                  \
+		int e_ = errno;                                                                    \
+		report(c_, e_, __LINE__, __VA_ARGS__);                                             \
 	} while (0)
 
 /* CHECK_ERR(expr, errno, fmt, ...): expr must fail (-1) with exactly that errno. */
-#define CHECK_ERR(expr, want, ...)                                                               \
-	do {                                                                                     \
-		errno = 0;                                                                       \
-		long r_ = (long)(expr);                                                          \
-		int e_ = errno;                                                                  \
-		report(r_ == -1 && e_ == (want), e_, __LINE__, __VA_ARGS__);                     \
-		if (r_ != -1 || e_ != (want))                                                    \
-			diag("returned %ld, wanted -1 with errno %d (%s)", r_, (want),           \
-			     strerror(want));                                                    \
+#define CHECK_ERR(expr, want, ...)                                                                 \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long r_ = (long)(expr);                                                            \
+		int e_ = errno;                                                                    \
+		report(r_ == -1 && e_ == (want), e_, __LINE__, __VA_ARGS__);                       \
+		if (r_ != -1 || e_ != (want))                                                      \
+			diag("returned %ld, wanted -1 with errno %d (%s)", r_, (want),             \
+			     strerror(want));                                                      \
 	} while (0)
 
 /* ---- helpers --------------------------------------------------------------------------- */
@@ -449,7 +449,8 @@ static void t_basic(void)
 	CHECK(pread(fd, buf, sizeof buf, 11) == 0, "pread at EOF returns 0");
 	CHECK(pread(fd, buf, sizeof buf, 1000) == 0, "pread past EOF returns 0");
 	CHECK(close(fd) == 0, "close");
-	CHECK_ERR(open(f, O_CREAT | O_EXCL | O_RDWR, 0644), EEXIST, "O_EXCL on an existing file: EEXIST");
+	CHECK_ERR(open(f, O_CREAT | O_EXCL | O_RDWR, 0644), EEXIST,
+		  "O_EXCL on an existing file: EEXIST");
 	fd = open(f, O_RDONLY);
 	CHECK(fd >= 0, "reopen read-only");
 	CHECK(read(fd, buf, 5) == 5 && !memcmp(buf, "hello", 5), "read 'hello' after reopen");
@@ -508,16 +509,13 @@ static void t_truncate(void)
 		char kind; /* w: pwrite a,b (offset, length); t: truncate(path); f: ftruncate */
 		size_t a, b;
 	} steps[] = {
-		{ 'w', 0, 10000 },	  { 't', 6000, 0 },	 { 't', 9000, 0 },
-		{ 'f', 5000, 0 },	  { 'f', 70123, 0 },	 { 'w', 69000, 100 },
-		{ 'f', 69050, 0 },	  { 'f', 0, 0 },	 { 't', 100, 0 },
-		{ 'w', 1, 4094 },	  { 'w', 0, 200000 },	 { 'f', 100000, 0 },
-		{ 't', 70000, 0 },	  { 't', 90000, 0 },	 { 'f', 65537, 0 },
-		{ 'f', 65535, 0 },	  { 'f', 131089, 0 },	 { 'w', 131082, 30 },
-		{ 't', 4096, 0 },	  { 't', 8191, 0 },	 { 't', 4097, 0 },
-		{ 'w', 4000, 200 },	  { 'f', 4050, 0 },	 { 'f', 4150, 0 },
-		{ 'w', 300000, 5 },	  { 't', 299999, 0 },	 { 'f', 1, 0 },
-		{ 'f', 2, 0 },
+	    {'w', 0, 10000},  {'t', 6000, 0},	 {'t', 9000, 0},   {'f', 5000, 0},
+	    {'f', 70123, 0},  {'w', 69000, 100}, {'f', 69050, 0},  {'f', 0, 0},
+	    {'t', 100, 0},    {'w', 1, 4094},	 {'w', 0, 200000}, {'f', 100000, 0},
+	    {'t', 70000, 0},  {'t', 90000, 0},	 {'f', 65537, 0},  {'f', 65535, 0},
+	    {'f', 131089, 0}, {'w', 131082, 30}, {'t', 4096, 0},   {'t', 8191, 0},
+	    {'t', 4097, 0},   {'w', 4000, 200},	 {'f', 4050, 0},   {'f', 4150, 0},
+	    {'w', 300000, 5}, {'t', 299999, 0},	 {'f', 1, 0},	   {'f', 2, 0},
 	};
 	size_t cap = 400000, msize = 0;
 	uint8_t *model = xmalloc(cap), *tmp = xmalloc(cap);
@@ -540,8 +538,8 @@ static void t_truncate(void)
 			break;
 		case 't':
 		case 'f':
-			ok = (steps[i].kind == 't' ? truncate(f, (off_t)a) : ftruncate(fd, (off_t)a)) ==
-			     0;
+			ok = (steps[i].kind == 't' ? truncate(f, (off_t)a)
+						   : ftruncate(fd, (off_t)a)) == 0;
 			if (a > msize)
 				memset(model + msize, 0, a - msize);
 			msize = a;
@@ -549,13 +547,14 @@ static void t_truncate(void)
 		default:
 			abort();
 		}
-		CHECK(ok && fd_is(fd, model, msize) && fsize(f) == (off_t)msize,
-		      "truncate step %zu (%s %zu, %zu): size and content match, zeros in grown areas",
-		      i,
-		      steps[i].kind == 'w'   ? "pwrite at offset, length"
-		      : steps[i].kind == 't' ? "truncate to"
-					     : "ftruncate to",
-		      a, b);
+		CHECK(
+		    ok && fd_is(fd, model, msize) && fsize(f) == (off_t)msize,
+		    "truncate step %zu (%s %zu, %zu): size and content match, zeros in grown areas",
+		    i,
+		    steps[i].kind == 'w'   ? "pwrite at offset, length"
+		    : steps[i].kind == 't' ? "truncate to"
+					   : "ftruncate to",
+		    a, b);
 	}
 	close(fd);
 	CHECK(file_is(f, model, msize), "truncate test file content after close");
@@ -637,8 +636,8 @@ static void t_fallocate(void)
 	memset(want + 131072, 0, 65536);
 	CHECK(fd_is(fd, want, n2), "aligned punched chunk reads zeros, rest intact");
 	CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)n2 - 10, 5000) ==
-			  0 &&
-		      (memset(want + n2 - 10, 0, 10), fd_is(fd, want, n2)),
+		      0 &&
+		  (memset(want + n2 - 10, 0, 10), fd_is(fd, want, n2)),
 	      "punch hole across EOF zeroes the tail and keeps the size");
 	CHECK(pwrite_all(fd, "Z", 1, 6000) && (want[6000] = 'Z', fd_is(fd, want, n2)),
 	      "write one byte into a punched range");
@@ -712,20 +711,20 @@ static void t_dirs(void)
 	CHECK_ERR(stat(P("%s/d1", d), &st), ENOENT, "d1 is gone");
 	CHECK_ERR(rmdir(P("%s/d1", d)), ENOENT, "rmdir of a missing directory: ENOENT");
 	CHECK(mkdir(P("%s/a", d), 0755) == 0 && mkdir(P("%s/a/b", d), 0755) == 0 &&
-		      mkdir(P("%s/a/b/c", d), 0755) == 0 && write_str(P("%s/a/b/c/deep", d), "deep"),
+		  mkdir(P("%s/a/b/c", d), 0755) == 0 && write_str(P("%s/a/b/c/deep", d), "deep"),
 	      "nested directories a/b/c with a file");
 	CHECK(file_is_str(P("%s/a/b/c/deep", d), "deep"), "read a/b/c/deep");
 	{
-		const char *w1[] = { "b" }, *w2[] = { "c" }, *w3[] = { "deep" }, *w0[] = { "a" };
+		const char *w1[] = {"b"}, *w2[] = {"c"}, *w3[] = {"deep"}, *w0[] = {"a"};
 		CHECK(dir_is(d, w0, 1) && dir_is(P("%s/a", d), w1, 1) &&
-			      dir_is(P("%s/a/b", d), w2, 1) && dir_is(P("%s/a/b/c", d), w3, 1),
+			  dir_is(P("%s/a/b", d), w2, 1) && dir_is(P("%s/a/b/c", d), w3, 1),
 		      "each nested directory lists exactly its one entry");
 	}
 	fd = open(P("%s/a/b", d), O_RDONLY | O_DIRECTORY);
 	CHECK(fd >= 0 && fstatat(fd, "c/deep", &st, 0) == 0 && st.st_size == 4,
 	      "fstatat relative to a directory descriptor");
 	CHECK(fd >= 0 && mkdirat(fd, "viafd", 0700) == 0 && fstatat(fd, "viafd", &st, 0) == 0 &&
-		      S_ISDIR(st.st_mode),
+		  S_ISDIR(st.st_mode),
 	      "mkdirat relative to a directory descriptor");
 	CHECK(fd >= 0 && unlinkat(fd, "viafd", AT_REMOVEDIR) == 0, "unlinkat AT_REMOVEDIR");
 	if (fd >= 0)
@@ -761,7 +760,7 @@ static void t_readdir(void)
 	names[N + 2] = "lnk";
 	names[N + 3] = "fifo";
 	CHECK(write_str(P("%s/.hidden", d), "h") && mkdir(P("%s/sub", d), 0755) == 0 &&
-		      symlink("n001", P("%s/lnk", d)) == 0 && mkfifo(P("%s/fifo", d), 0600) == 0,
+		  symlink("n001", P("%s/lnk", d)) == 0 && mkfifo(P("%s/fifo", d), 0600) == 0,
 	      "create a dot file, a directory, a symlink and a FIFO");
 	CHECK(dir_is(d, (const char *const *)names, N + 4),
 	      "readdir lists exactly the 304 created names");
@@ -794,7 +793,8 @@ static void t_readdir(void)
 	l1.v = xmalloc((N + 10) * sizeof(char *));
 	while ((e = readdir(dir)) != NULL && l1.n < N + 10)
 		l1.v[l1.n++] = strdup(e->d_name);
-	CHECK(l1.n == N + 6, "rewinddir then readdir returns all 306 entries again (with . and ..)");
+	CHECK(l1.n == N + 6,
+	      "rewinddir then readdir returns all 306 entries again (with . and ..)");
 	CHECK(pos >= 0, "telldir after 100 entries");
 	seekdir(dir, pos);
 	l2.n = 0;
@@ -825,11 +825,10 @@ static void t_rename(void)
 	CHECK_ERR(stat(P("%s/a", d), &st), ENOENT, "a is gone");
 	CHECK(rename(P("%s/b", d), P("%s/r1/x", d)) == 0, "rename b to r1/x (across directories)");
 	CHECK(file_is_str(P("%s/r1/x", d), "AAAA"), "r1/x has the content");
-	CHECK(rename(P("%s/r1/x", d), P("%s/r2/y", d)) == 0 &&
-		      file_is_str(P("%s/r2/y", d), "AAAA"),
+	CHECK(rename(P("%s/r1/x", d), P("%s/r2/y", d)) == 0 && file_is_str(P("%s/r2/y", d), "AAAA"),
 	      "rename r1/x to r2/y");
 	{
-		const char *w[] = { "y" };
+		const char *w[] = {"y"};
 		CHECK(dir_is(P("%s/r1", d), NULL, 0) && dir_is(P("%s/r2", d), w, 1),
 		      "r1 is empty and r2 holds y");
 	}
@@ -838,44 +837,49 @@ static void t_rename(void)
 
 	/* Directories with contents move across directories and keep their entries. */
 	CHECK(mkdir(P("%s/r1/sub", d), 0755) == 0 && write_str(P("%s/r1/sub/f", d), "subf") &&
-		      mkdir(P("%s/r1/sub/inner", d), 0755) == 0 &&
-		      write_str(P("%s/r1/sub/inner/g", d), "inner g"),
+		  mkdir(P("%s/r1/sub/inner", d), 0755) == 0 &&
+		  write_str(P("%s/r1/sub/inner/g", d), "inner g"),
 	      "make r1/sub with a file and a subdirectory");
-	CHECK(rename(P("%s/r1/sub", d), P("%s/r2/sub2", d)) == 0, "rename directory r1/sub to r2/sub2");
+	CHECK(rename(P("%s/r1/sub", d), P("%s/r2/sub2", d)) == 0,
+	      "rename directory r1/sub to r2/sub2");
 	CHECK(file_is_str(P("%s/r2/sub2/f", d), "subf") &&
-		      file_is_str(P("%s/r2/sub2/inner/g", d), "inner g"),
+		  file_is_str(P("%s/r2/sub2/inner/g", d), "inner g"),
 	      "files inside the moved directory read back");
 	{
-		const char *w[] = { "f", "inner" };
+		const char *w[] = {"f", "inner"};
 		CHECK(dir_is(P("%s/r2/sub2", d), w, 2), "the moved directory lists f and inner");
 	}
-	CHECK(write_str(P("%s/r2/sub2/new", d), "new") && file_is_str(P("%s/r2/sub2/new", d), "new"),
+	CHECK(write_str(P("%s/r2/sub2/new", d), "new") &&
+		  file_is_str(P("%s/r2/sub2/new", d), "new"),
 	      "create a file in the moved directory");
 
 	/* renameat2 flags */
-	CHECK(write_str(P("%s/x", d), "XXX") && write_str(P("%s/y", d), "yyyyyy"), "create x and y");
-	CHECK_ERR(renameat2(AT_FDCWD, P("%s/x", d), AT_FDCWD, P("%s/y", d), RENAME_NOREPLACE), EEXIST,
-		  "RENAME_NOREPLACE onto an existing name: EEXIST");
+	CHECK(write_str(P("%s/x", d), "XXX") && write_str(P("%s/y", d), "yyyyyy"),
+	      "create x and y");
+	CHECK_ERR(renameat2(AT_FDCWD, P("%s/x", d), AT_FDCWD, P("%s/y", d), RENAME_NOREPLACE),
+		  EEXIST, "RENAME_NOREPLACE onto an existing name: EEXIST");
 	CHECK(file_is_str(P("%s/x", d), "XXX") && file_is_str(P("%s/y", d), "yyyyyy"),
 	      "both files unchanged after the refused rename");
 	CHECK(renameat2(AT_FDCWD, P("%s/x", d), AT_FDCWD, P("%s/z", d), RENAME_NOREPLACE) == 0 &&
-		      file_is_str(P("%s/z", d), "XXX") && stat(P("%s/x", d), &st) != 0,
+		  file_is_str(P("%s/z", d), "XXX") && stat(P("%s/x", d), &st) != 0,
 	      "RENAME_NOREPLACE to a new name works");
 	CHECK(renameat2(AT_FDCWD, P("%s/z", d), AT_FDCWD, P("%s/y", d), RENAME_EXCHANGE) == 0,
 	      "RENAME_EXCHANGE z and y");
 	CHECK(file_is_str(P("%s/z", d), "yyyyyy") && file_is_str(P("%s/y", d), "XXX"),
 	      "RENAME_EXCHANGE swapped the contents");
-	CHECK(renameat2(AT_FDCWD, P("%s/y", d), AT_FDCWD, P("%s/r2/sub2", d), RENAME_EXCHANGE) == 0 &&
-		      file_is_str(P("%s/r2/sub2", d), "XXX") &&
-		      file_is_str(P("%s/y/inner/g", d), "inner g"),
+	CHECK(renameat2(AT_FDCWD, P("%s/y", d), AT_FDCWD, P("%s/r2/sub2", d), RENAME_EXCHANGE) ==
+		      0 &&
+		  file_is_str(P("%s/r2/sub2", d), "XXX") &&
+		  file_is_str(P("%s/y/inner/g", d), "inner g"),
 	      "RENAME_EXCHANGE of a file and a directory across directories");
-	CHECK(renameat2(AT_FDCWD, P("%s/y", d), AT_FDCWD, P("%s/r2/sub2", d), RENAME_EXCHANGE) == 0 &&
-		      file_is_str(P("%s/y", d), "XXX"),
+	CHECK(renameat2(AT_FDCWD, P("%s/y", d), AT_FDCWD, P("%s/r2/sub2", d), RENAME_EXCHANGE) ==
+		      0 &&
+		  file_is_str(P("%s/y", d), "XXX"),
 	      "and back");
 
 	/* directory rename rules */
 	CHECK(mkdir(P("%s/full", d), 0755) == 0 && write_str(P("%s/full/f", d), "f") &&
-		      mkdir(P("%s/empty", d), 0755) == 0 && mkdir(P("%s/empty2", d), 0755) == 0,
+		  mkdir(P("%s/empty", d), 0755) == 0 && mkdir(P("%s/empty2", d), 0755) == 0,
 	      "make directories full, empty, empty2");
 	errno = 0;
 	{
@@ -884,15 +888,18 @@ static void t_rename(void)
 		CHECK(r == -1 && (e == ENOTEMPTY || e == EEXIST),
 		      "rename a directory over a non-empty one: ENOTEMPTY or EEXIST");
 	}
-	CHECK(rename(P("%s/empty", d), P("%s/empty2", d)) == 0 && stat(P("%s/empty", d), &st) != 0 &&
-		      stat(P("%s/empty2", d), &st) == 0 && S_ISDIR(st.st_mode),
+	CHECK(rename(P("%s/empty", d), P("%s/empty2", d)) == 0 &&
+		  stat(P("%s/empty", d), &st) != 0 && stat(P("%s/empty2", d), &st) == 0 &&
+		  S_ISDIR(st.st_mode),
 	      "rename a directory over an empty one");
-	CHECK_ERR(rename(P("%s/y", d), P("%s/empty2", d)), EISDIR, "rename a file over a directory: EISDIR");
+	CHECK_ERR(rename(P("%s/y", d), P("%s/empty2", d)), EISDIR,
+		  "rename a file over a directory: EISDIR");
 	CHECK_ERR(rename(P("%s/empty2", d), P("%s/y", d)), ENOTDIR,
 		  "rename a directory over a file: ENOTDIR");
 	CHECK_ERR(rename(P("%s/full", d), P("%s/full/in", d)), EINVAL,
 		  "rename a directory into itself: EINVAL");
-	CHECK_ERR(rename(P("%s/nothere", d), P("%s/q", d)), ENOENT, "rename a missing file: ENOENT");
+	CHECK_ERR(rename(P("%s/nothere", d), P("%s/q", d)), ENOENT,
+		  "rename a missing file: ENOENT");
 
 	/* A file renamed while open keeps working through its descriptor. */
 	fd = open(P("%s/open", d), O_CREAT | O_RDWR, 0644);
@@ -914,7 +921,7 @@ static void t_links(void)
 	      "create l1 and sub");
 	CHECK(link(P("%s/l1", d), P("%s/l2", d)) == 0, "link l1 l2");
 	CHECK(stat(P("%s/l1", d), &s1) == 0 && stat(P("%s/l2", d), &s2) == 0 && s1.st_nlink == 2 &&
-		      s2.st_nlink == 2,
+		  s2.st_nlink == 2,
 	      "both names have link count 2");
 	CHECK(s1.st_ino == s2.st_ino, "both names have the same inode number");
 	CHECK(file_is_str(P("%s/l2", d), "linked content"), "l2 has the same content");
@@ -924,13 +931,13 @@ static void t_links(void)
 	CHECK(file_is_str(P("%s/l1", d), "LINKED content"), "the write shows through l1");
 	CHECK(link(P("%s/l1", d), P("%s/sub/l3", d)) == 0, "link into another directory");
 	CHECK(stat(P("%s/l1", d), &s1) == 0 && s1.st_nlink == 3 &&
-		      file_is_str(P("%s/sub/l3", d), "LINKED content"),
+		  file_is_str(P("%s/sub/l3", d), "LINKED content"),
 	      "link count 3, content through sub/l3");
 	CHECK_ERR(link(P("%s/l1", d), P("%s/l2", d)), EEXIST, "link onto an existing name: EEXIST");
 	CHECK_ERR(link(P("%s/sub", d), P("%s/subl", d)), EPERM, "link of a directory: EPERM");
 	CHECK(unlink(P("%s/l1", d)) == 0, "unlink l1");
 	CHECK(stat(P("%s/l2", d), &s2) == 0 && s2.st_nlink == 2 &&
-		      file_is_str(P("%s/l2", d), "LINKED content"),
+		  file_is_str(P("%s/l2", d), "LINKED content"),
 	      "l2 still has the content, link count 2");
 	CHECK(unlink(P("%s/sub/l3", d)) == 0 && stat(P("%s/l2", d), &s2) == 0 && s2.st_nlink == 1,
 	      "after unlinking sub/l3, link count 1");
@@ -970,9 +977,10 @@ static void t_symlink(void)
 	CHECK_ERR(symlink("x", P("%s/file", d)), EEXIST, "symlink onto an existing name: EEXIST");
 	CHECK_ERR(readlink(P("%s/file", d), buf, sizeof buf), EINVAL, "readlink of a file: EINVAL");
 	CHECK(rename(P("%s/long", d), P("%s/long2", d)) == 0 &&
-		      readlink(P("%s/long2", d), buf, sizeof buf) == 1000 && !memcmp(buf, tgt, 1000),
+		  readlink(P("%s/long2", d), buf, sizeof buf) == 1000 && !memcmp(buf, tgt, 1000),
 	      "a renamed symlink keeps its target");
-	CHECK(unlink(P("%s/long2", d)) == 0 && lstat(P("%s/long2", d), &st) != 0, "unlink a symlink");
+	CHECK(unlink(P("%s/long2", d)) == 0 && lstat(P("%s/long2", d), &st) != 0,
+	      "unlink a symlink");
 	CHECK(stat(P("%s/file", d), &st) == 0, "unlinking the link left its target alone");
 }
 
@@ -982,27 +990,30 @@ static void t_mknod(void)
 	struct stat st;
 
 	CHECK(mknod(P("%s/fifo", d), S_IFIFO | 0640, 0) == 0, "mknod FIFO");
-	CHECK(lstat(P("%s/fifo", d), &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0640,
+	CHECK(lstat(P("%s/fifo", d), &st) == 0 && S_ISFIFO(st.st_mode) &&
+		  (st.st_mode & 0777) == 0640,
 	      "S_ISFIFO, mode 0640");
 	CHECK(mkfifo(P("%s/fifo2", d), 0600) == 0 && lstat(P("%s/fifo2", d), &st) == 0 &&
-		      S_ISFIFO(st.st_mode),
+		  S_ISFIFO(st.st_mode),
 	      "mkfifo");
 	CHECK(mknod(P("%s/sock", d), S_IFSOCK | 0600, 0) == 0, "mknod socket");
-	CHECK(lstat(P("%s/sock", d), &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
+	CHECK(lstat(P("%s/sock", d), &st) == 0 && S_ISSOCK(st.st_mode) &&
+		  (st.st_mode & 0777) == 0600,
 	      "S_ISSOCK, mode 0600");
 	CHECK(mknod(P("%s/reg", d), S_IFREG | 0604, 0) == 0 && lstat(P("%s/reg", d), &st) == 0 &&
-		      S_ISREG(st.st_mode) && st.st_size == 0 && (st.st_mode & 0777) == 0604,
+		  S_ISREG(st.st_mode) && st.st_size == 0 && (st.st_mode & 0777) == 0604,
 	      "mknod S_IFREG makes an empty regular file");
 	CHECK(write_str(P("%s/reg", d), "now data") && file_is_str(P("%s/reg", d), "now data"),
 	      "the mknod-made regular file takes data");
 	{
-		const char *w[] = { "fifo", "fifo2", "sock", "reg" };
+		const char *w[] = {"fifo", "fifo2", "sock", "reg"};
 		CHECK(dir_is(d, w, 4), "directory lists the special files");
 	}
 	CHECK(rename(P("%s/fifo", d), P("%s/fifo3", d)) == 0 && lstat(P("%s/fifo3", d), &st) == 0 &&
-		      S_ISFIFO(st.st_mode),
+		  S_ISFIFO(st.st_mode),
 	      "rename a FIFO");
-	CHECK(unlink(P("%s/fifo3", d)) == 0 && unlink(P("%s/sock", d)) == 0, "unlink FIFO and socket");
+	CHECK(unlink(P("%s/fifo3", d)) == 0 && unlink(P("%s/sock", d)) == 0,
+	      "unlink FIFO and socket");
 }
 
 static void t_attrs(void)
@@ -1019,7 +1030,7 @@ static void t_attrs(void)
 	      "chmod 0751");
 	fd = open(f, O_RDONLY);
 	CHECK(fd >= 0 && fchmod(fd, 0600) == 0 && fstat(fd, &st) == 0 &&
-		      (st.st_mode & 07777) == 0600,
+		  (st.st_mode & 07777) == 0600,
 	      "fchmod 0600");
 	close(fd);
 	CHECK(stat(f, &st) == 0 && (st.st_mode & 07777) == 0600 && S_ISREG(st.st_mode),
@@ -1027,70 +1038,71 @@ static void t_attrs(void)
 	CHECK(chmod(f, 04755) == 0 && stat(f, &st) == 0 && (st.st_mode & 07777) == 04755,
 	      "chmod 04755 keeps the set-user-ID bit");
 	CHECK(chmod(d, 0700) == 0 && stat(d, &st) == 0 && (st.st_mode & 07777) == 0700 &&
-		      chmod(d, 0755) == 0,
+		  chmod(d, 0755) == 0,
 	      "chmod on a directory");
 
 	if (geteuid() == 0) {
 		CHECK(chown(f, 1234, 5678) == 0 && stat(f, &st) == 0 && st.st_uid == 1234 &&
-			      st.st_gid == 5678,
+			  st.st_gid == 5678,
 		      "chown 1234:5678");
 		CHECK(chown(f, (uid_t)-1, 42) == 0 && stat(f, &st) == 0 && st.st_uid == 1234 &&
-			      st.st_gid == 42,
+			  st.st_gid == 42,
 		      "chown -1:42 changes only the group");
 		CHECK(symlink("f", P("%s/lnk", d)) == 0 && lchown(P("%s/lnk", d), 4321, 8765) == 0,
 		      "lchown a symlink");
 		CHECK(lstat(P("%s/lnk", d), &st) == 0 && st.st_uid == 4321 && st.st_gid == 8765 &&
-			      stat(f, &st) == 0 && st.st_uid == 1234,
+			  stat(f, &st) == 0 && st.st_uid == 1234,
 		      "lchown changed the link, not its target");
 		CHECK(chown(f, 0, 0) == 0, "chown back to root");
 	} else {
 		CHECK(chown(f, geteuid(), getegid()) == 0 && stat(f, &st) == 0 &&
-			      st.st_uid == geteuid(),
+			  st.st_uid == geteuid(),
 		      "chown to oneself");
 	}
 
-	ts[0] = (struct timespec){ .tv_sec = 1000000000, .tv_nsec = 123456789 };
-	ts[1] = (struct timespec){ .tv_sec = 1200000000, .tv_nsec = 987654321 };
+	ts[0] = (struct timespec){.tv_sec = 1000000000, .tv_nsec = 123456789};
+	ts[1] = (struct timespec){.tv_sec = 1200000000, .tv_nsec = 987654321};
 	CHECK(utimensat(AT_FDCWD, f, ts, 0) == 0, "utimensat with explicit times");
 	CHECK(stat(f, &st) == 0 && st.st_atim.tv_sec == 1000000000 &&
-		      st.st_atim.tv_nsec == 123456789 && st.st_mtim.tv_sec == 1200000000 &&
-		      st.st_mtim.tv_nsec == 987654321,
+		  st.st_atim.tv_nsec == 123456789 && st.st_mtim.tv_sec == 1200000000 &&
+		  st.st_mtim.tv_nsec == 987654321,
 	      "stat returns exactly those times (nanoseconds included)");
-	ts[0] = (struct timespec){ .tv_sec = 1300000000, .tv_nsec = 5 };
-	ts[1] = (struct timespec){ .tv_sec = 0, .tv_nsec = UTIME_OMIT };
+	ts[0] = (struct timespec){.tv_sec = 1300000000, .tv_nsec = 5};
+	ts[1] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_OMIT};
 	CHECK(utimensat(AT_FDCWD, f, ts, 0) == 0 && stat(f, &st) == 0 &&
-		      st.st_atim.tv_sec == 1300000000 && st.st_atim.tv_nsec == 5 &&
-		      st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 987654321,
+		  st.st_atim.tv_sec == 1300000000 && st.st_atim.tv_nsec == 5 &&
+		  st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 987654321,
 	      "UTIME_OMIT for mtime: atime set, mtime unchanged");
-	ts[0] = (struct timespec){ .tv_sec = 0, .tv_nsec = UTIME_OMIT };
-	ts[1] = (struct timespec){ .tv_sec = 1100000000, .tv_nsec = 0 };
+	ts[0] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_OMIT};
+	ts[1] = (struct timespec){.tv_sec = 1100000000, .tv_nsec = 0};
 	CHECK(utimensat(AT_FDCWD, f, ts, 0) == 0 && stat(f, &st) == 0 &&
-		      st.st_atim.tv_sec == 1300000000 && st.st_mtim.tv_sec == 1100000000 &&
-		      st.st_mtim.tv_nsec == 0,
+		  st.st_atim.tv_sec == 1300000000 && st.st_mtim.tv_sec == 1100000000 &&
+		  st.st_mtim.tv_nsec == 0,
 	      "UTIME_OMIT for atime: mtime set, atime unchanged");
 	before = time(NULL);
-	ts[0] = (struct timespec){ .tv_sec = 0, .tv_nsec = UTIME_NOW };
-	ts[1] = (struct timespec){ .tv_sec = 0, .tv_nsec = UTIME_NOW };
+	ts[0] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_NOW};
+	ts[1] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_NOW};
 	CHECK(utimensat(AT_FDCWD, f, ts, 0) == 0, "utimensat UTIME_NOW");
 	after = time(NULL);
-	CHECK(stat(f, &st) == 0 && st.st_mtim.tv_sec >= before - 1 && st.st_mtim.tv_sec <= after + 1 &&
-		      st.st_atim.tv_sec >= before - 1 && st.st_atim.tv_sec <= after + 1,
+	CHECK(stat(f, &st) == 0 && st.st_mtim.tv_sec >= before - 1 &&
+		  st.st_mtim.tv_sec <= after + 1 && st.st_atim.tv_sec >= before - 1 &&
+		  st.st_atim.tv_sec <= after + 1,
 	      "UTIME_NOW set both times to the current time");
 	fd = open(f, O_WRONLY);
-	ts[0] = (struct timespec){ .tv_sec = 1000, .tv_nsec = 0 };
-	ts[1] = (struct timespec){ .tv_sec = 2000, .tv_nsec = 0 };
-	CHECK(fd >= 0 && futimens(fd, ts) == 0 && fstat(fd, &st) == 0 && st.st_mtim.tv_sec == 2000 &&
-		      st.st_atim.tv_sec == 1000,
+	ts[0] = (struct timespec){.tv_sec = 1000, .tv_nsec = 0};
+	ts[1] = (struct timespec){.tv_sec = 2000, .tv_nsec = 0};
+	CHECK(fd >= 0 && futimens(fd, ts) == 0 && fstat(fd, &st) == 0 &&
+		  st.st_mtim.tv_sec == 2000 && st.st_atim.tv_sec == 1000,
 	      "futimens");
 	CHECK(fd >= 0 && pwrite(fd, "A", 1, 0) == 1 && close(fd) == 0 && stat(f, &st) == 0 &&
-		      st.st_mtim.tv_sec >= before - 1,
+		  st.st_mtim.tv_sec >= before - 1,
 	      "a write updates mtime");
 	if (symlink("f", P("%s/lnk2", d)) == 0) {
-		ts[0] = (struct timespec){ .tv_sec = 3000, .tv_nsec = 0 };
-		ts[1] = (struct timespec){ .tv_sec = 4000, .tv_nsec = 0 };
+		ts[0] = (struct timespec){.tv_sec = 3000, .tv_nsec = 0};
+		ts[1] = (struct timespec){.tv_sec = 4000, .tv_nsec = 0};
 		CHECK(utimensat(AT_FDCWD, P("%s/lnk2", d), ts, AT_SYMLINK_NOFOLLOW) == 0 &&
-			      lstat(P("%s/lnk2", d), &st) == 0 && st.st_mtim.tv_sec == 4000 &&
-			      stat(f, &st) == 0 && st.st_mtim.tv_sec != 4000,
+			  lstat(P("%s/lnk2", d), &st) == 0 && st.st_mtim.tv_sec == 4000 &&
+			  stat(f, &st) == 0 && st.st_mtim.tv_sec != 4000,
 		      "utimensat AT_SYMLINK_NOFOLLOW sets the link's times, not the target's");
 	} else {
 		CHECK(false, "symlink lnk2");
@@ -1103,7 +1115,7 @@ static void t_statfs_access(void)
 	char *f = K(P("%s/f", d));
 	struct statvfs sv;
 	struct statfs sf;
-	static const mode_t modes[] = { 0000, 0400, 0200, 0100, 0644, 0755, 0070, 0001 };
+	static const mode_t modes[] = {0000, 0400, 0200, 0100, 0644, 0755, 0070, 0001};
 	bool root = geteuid() == 0;
 
 	CHECK(statvfs(base, &sv) == 0 && sv.f_namemax >= 255 && sv.f_bsize > 0 && sv.f_blocks > 0,
@@ -1114,7 +1126,8 @@ static void t_statfs_access(void)
 
 	CHECK(write_str(f, "x"), "create f");
 	CHECK(access(f, F_OK) == 0, "access F_OK on an existing file");
-	CHECK_ERR(access(P("%s/missing", d), F_OK), ENOENT, "access F_OK on a missing file: ENOENT");
+	CHECK_ERR(access(P("%s/missing", d), F_OK), ENOENT,
+		  "access F_OK on a missing file: ENOENT");
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		mode_t m = modes[i];
 		bool wr = root || (m & 0400), ww = root || (m & 0200),
@@ -1156,18 +1169,19 @@ static void t_xattr(void)
 	n = getxattr(f, "user.bin", got, sizeof got);
 	CHECK(n == 256 && !memcmp(got, val, 256), "getxattr returns the binary value");
 	CHECK_ERR(getxattr(f, "user.bin", got, 10), ERANGE, "getxattr into a short buffer: ERANGE");
-	CHECK(setxattr(f, "user.empty", "", 0, 0) == 0 && getxattr(f, "user.empty", got, sizeof got) == 0,
+	CHECK(setxattr(f, "user.empty", "", 0, 0) == 0 &&
+		  getxattr(f, "user.empty", got, sizeof got) == 0,
 	      "an empty value");
 	CHECK(setxattr(f, "user.big", big, sizeof big, 0) == 0 &&
-		      getxattr(f, "user.big", got, sizeof got) == (ssize_t)sizeof big &&
-		      !memcmp(got, big, sizeof big),
+		  getxattr(f, "user.big", got, sizeof got) == (ssize_t)sizeof big &&
+		  !memcmp(got, big, sizeof big),
 	      "a 1000-byte value");
 	CHECK_ERR(setxattr(f, "user.bin", "x", 1, XATTR_CREATE), EEXIST,
 		  "XATTR_CREATE on an existing name: EEXIST");
 	CHECK_ERR(setxattr(f, "user.nothere", "x", 1, XATTR_REPLACE), ENODATA,
 		  "XATTR_REPLACE on a missing name: ENODATA");
 	CHECK(setxattr(f, "user.bin", "\0\1\0", 3, XATTR_REPLACE) == 0 &&
-		      getxattr(f, "user.bin", got, sizeof got) == 3 && !memcmp(got, "\0\1\0", 3),
+		  getxattr(f, "user.bin", got, sizeof got) == 3 && !memcmp(got, "\0\1\0", 3),
 	      "XATTR_REPLACE changes the value");
 	CHECK_ERR(getxattr(f, "user.nothere", got, sizeof got), ENODATA,
 		  "getxattr of a missing name: ENODATA");
@@ -1179,7 +1193,8 @@ static void t_xattr(void)
 		bool ok = n == (ssize_t)wantlen;
 		int found = 0;
 		for (ssize_t i = 0; ok && i < n; i += (ssize_t)strlen(list + i) + 1) {
-			if (!strcmp(list + i, want) || !strcmp(list + i, w2) || !strcmp(list + i, w3))
+			if (!strcmp(list + i, want) || !strcmp(list + i, w2) ||
+			    !strcmp(list + i, w3))
 				found++;
 			else
 				print_name("unexpected xattr", list + i);
@@ -1196,11 +1211,11 @@ static void t_xattr(void)
 	n = listxattr(f, list, sizeof list);
 	CHECK(n == (ssize_t)(strlen("user.big") + strlen("user.empty") + 2), "list after removal");
 	CHECK(setxattr(d, "user.dir", "on a dir", 8, 0) == 0 &&
-		      getxattr(d, "user.dir", got, sizeof got) == 8 && !memcmp(got, "on a dir", 8),
+		  getxattr(d, "user.dir", got, sizeof got) == 8 && !memcmp(got, "on a dir", 8),
 	      "user xattr on a directory");
-	CHECK(rename(f, P("%s/g", d)) == 0 && getxattr(P("%s/g", d), "user.big", got, sizeof got) ==
-							      (ssize_t)sizeof big &&
-		      !memcmp(got, big, sizeof big),
+	CHECK(rename(f, P("%s/g", d)) == 0 &&
+		  getxattr(P("%s/g", d), "user.big", got, sizeof got) == (ssize_t)sizeof big &&
+		  !memcmp(got, big, sizeof big),
 	      "xattrs move with a renamed file");
 	if (ecfs_mode) {
 		CHECK_ERR(setxattr(P("%s/g", d), "trusted.x", "v", 1, 0), EOPNOTSUPP,
@@ -1236,7 +1251,7 @@ static void t_unlinked_open(void)
 	CHECK(pwrite_all(fd, want + 9000, 5000, 9000), "write to the unlinked file");
 	CHECK(fd_is(fd2, want, 14000), "read the unlinked file through the other descriptor");
 	CHECK(ftruncate(fd2, 12000) == 0 && fstat(fd, &st) == 0 && st.st_size == 12000 &&
-		      fd_is(fd, want, 12000),
+		  fd_is(fd, want, 12000),
 	      "ftruncate the unlinked file");
 	close(fd);
 	CHECK(fd_is(fd2, want, 12000), "still readable after the first close");
@@ -1275,7 +1290,8 @@ static void t_mmap(void)
 	CHECK(munmap(p, size) == 0, "munmap");
 	CHECK(close(fd) == 0, "close");
 	fd = open(f, O_RDWR);
-	CHECK(fd >= 0 && pwrite_all(fd, "written with write()", 20, 70000), "write() into the file");
+	CHECK(fd >= 0 && pwrite_all(fd, "written with write()", 20, 70000),
+	      "write() into the file");
 	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED && !memcmp(p, want, size),
 	      "a new mapping sees the mmap-written data and the write()");
@@ -1295,15 +1311,15 @@ static void t_names(void)
 	size_t nn = 0, i;
 	struct stat st;
 	static const char *const special[] = {
-		"with space",	" leading space", "trailing space ", "new\nline", "\n",
-		"tab\there",	"-dash",	  "a.b.c",	     ".hidden",	  "...",
-		"x=y%s%n",	"back\\slash",	  "quote\"'`",	     "\xff\xfe",	  "*?[]",
-		"..x",
+	    "with space", " leading space", "trailing space ", "new\nline", "\n",
+	    "tab\there",  "-dash",	    "a.b.c",	       ".hidden",   "...",
+	    "x=y%s%n",	  "back\\slash",    "quote\"'`",       "\xff\xfe",  "*?[]",
+	    "..x",
 	};
 	static const char *const reserved[] = {
-		"envcryptfs.header",		"envcryptfs.header.copy", "envcryptfs.dirid",
-		"envcryptfs.lock",		"envcryptfs.long.abc",	  "envcryptfs.long.abc.name",
-		"envcryptfs.tmp.1",
+	    "envcryptfs.header", "envcryptfs.header.copy", "envcryptfs.dirid",
+	    "envcryptfs.lock",	 "envcryptfs.long.abc",	   "envcryptfs.long.abc.name",
+	    "envcryptfs.tmp.1",
 	};
 	const size_t nspecial = sizeof special / sizeof special[0];
 	const size_t nreserved = sizeof reserved / sizeof reserved[0];
@@ -1322,22 +1338,25 @@ static void t_names(void)
 
 	CHECK_ERR(open(P("%s/%s", d, n256), O_CREAT | O_WRONLY, 0644), ENAMETOOLONG,
 		  "create a 256-byte name: ENAMETOOLONG");
-	CHECK_ERR(mkdir(P("%s/%s", d, n256), 0755), ENAMETOOLONG, "mkdir a 256-byte name: ENAMETOOLONG");
+	CHECK_ERR(mkdir(P("%s/%s", d, n256), 0755), ENAMETOOLONG,
+		  "mkdir a 256-byte name: ENAMETOOLONG");
 	CHECK_ERR(symlink("x", P("%s/%s", d, n256)), ENAMETOOLONG,
 		  "symlink a 256-byte name: ENAMETOOLONG");
-	CHECK_ERR(stat(P("%s/%s", d, n256), &st), ENAMETOOLONG, "stat a 256-byte name: ENAMETOOLONG");
+	CHECK_ERR(stat(P("%s/%s", d, n256), &st), ENAMETOOLONG,
+		  "stat a 256-byte name: ENAMETOOLONG");
 
 	CHECK(write_str(P("%s/%s", d, n255), "two-five-five"), "create a 255-byte name");
 	CHECK(stat(P("%s/%s", d, n255), &st) == 0 && st.st_size == 13, "stat the 255-byte name");
 	{
-		const char *w[] = { n255 };
+		const char *w[] = {n255};
 		CHECK(dir_is(d, w, 1), "readdir shows the 255-byte name");
 	}
-	CHECK(rename(P("%s/%s", d, n255), P("%s/%s", d, k255)) == 0, "rename to another 255-byte name");
+	CHECK(rename(P("%s/%s", d, n255), P("%s/%s", d, k255)) == 0,
+	      "rename to another 255-byte name");
 	CHECK_ERR(stat(P("%s/%s", d, n255), &st), ENOENT, "the old 255-byte name is gone");
 	CHECK(file_is_str(P("%s/%s", d, k255), "two-five-five"), "content under the new name");
 	{
-		const char *w[] = { k255 };
+		const char *w[] = {k255};
 		CHECK(dir_is(d, w, 1), "readdir shows only the new 255-byte name");
 	}
 	CHECK_ERR(rename(P("%s/%s", d, k255), P("%s/%s", d, n256)), ENAMETOOLONG,
@@ -1347,20 +1366,21 @@ static void t_names(void)
 	CHECK(unlink(P("%s/%s", d, k255)) == 0, "unlink the 255-byte name");
 	CHECK(dir_is(d, NULL, 0), "directory empty again");
 
-	CHECK(mkdir(P("%s/%s", d, n255), 0755) == 0 && mkdir(P("%s/%s/%s", d, n255, k255), 0755) == 0 &&
-		      write_str(P("%s/%s/%s/%s", d, n255, k255, u255), "nested long"),
+	CHECK(mkdir(P("%s/%s", d, n255), 0755) == 0 &&
+		  mkdir(P("%s/%s/%s", d, n255, k255), 0755) == 0 &&
+		  write_str(P("%s/%s/%s/%s", d, n255, k255, u255), "nested long"),
 	      "nested 255-byte directory names with a 255-byte UTF-8 file name");
 	CHECK(file_is_str(P("%s/%s/%s/%s", d, n255, k255, u255), "nested long"),
 	      "read the nested long-named file");
 	{
-		const char *w[] = { u255 };
+		const char *w[] = {u255};
 		CHECK(dir_is(P("%s/%s/%s", d, n255, k255), w, 1), "readdir shows the UTF-8 name");
 	}
 	CHECK(rename(P("%s/%s", d, n255), P("%s/short", d)) == 0 &&
-		      file_is_str(P("%s/short/%s/%s", d, k255, u255), "nested long"),
+		  file_is_str(P("%s/short/%s/%s", d, k255, u255), "nested long"),
 	      "rename the long-named directory to a short name");
 	CHECK(unlink(P("%s/short/%s/%s", d, k255, u255)) == 0 &&
-		      rmdir(P("%s/short/%s", d, k255)) == 0 && rmdir(P("%s/short", d)) == 0,
+		  rmdir(P("%s/short/%s", d, k255)) == 0 && rmdir(P("%s/short", d)) == 0,
 	      "remove the nested long names");
 
 	/* Every byte value 1..255 but '/', in groups of up to 50. */
@@ -1455,18 +1475,19 @@ static unsigned vdecode(uint64_t o, uint8_t b)
 	return ((unsigned)(uint8_t)(b - patb(o, 5) - 1u) * inv37) & 0xffu;
 }
 
-#define NSTRIPE	  320
-#define STRIPE	  1000
-#define STRIPE0	  123
-#define TFILE_SZ  (STRIPE0 + NSTRIPE * STRIPE)
-#define NREGION	  40
-#define REGION	  3000
-#define REGION0	  7
-#define OFILE_SZ  (REGION0 + NREGION * REGION)
+#define NSTRIPE	 320
+#define STRIPE	 1000
+#define STRIPE0	 123
+#define TFILE_SZ (STRIPE0 + NSTRIPE * STRIPE)
+#define NREGION	 40
+#define REGION	 3000
+#define REGION0	 7
+#define OFILE_SZ (REGION0 + NREGION * REGION)
 
 struct worker {
 	pthread_t th;
-	int fd, id, nthreads, mode; /* mode: 0 disjoint writer, 1 rounds writer, 2 overlap writer, 3 reader */
+	int fd, id, nthreads,
+	    mode; /* mode: 0 disjoint writer, 1 rounds writer, 2 overlap writer, 3 reader */
 	unsigned maxk;
 	size_t fsz;
 	int *stop;
@@ -1605,7 +1626,7 @@ static void t_threads(void)
 	CHECK(fd >= 0, "create the file for concurrent writers");
 	memset(w, 0, sizeof w);
 	for (int i = 0; i < 8; i++)
-		w[i] = (struct worker){ .fd = fd, .id = i, .nthreads = 8, .mode = 0 };
+		w[i] = (struct worker){.fd = fd, .id = i, .nthreads = 8, .mode = 0};
 	CHECK(run_workers(w, 8, 0), "8 threads write disjoint unaligned stripes concurrently");
 	memset(want, 0, STRIPE0);
 	fill(want + STRIPE0, NSTRIPE * STRIPE, STRIPE0, 1000);
@@ -1618,15 +1639,16 @@ static void t_threads(void)
 	fd = open(P("%s/rounds", d), O_CREAT | O_RDWR | O_TRUNC, 0644);
 	for (size_t o = 0; o < TFILE_SZ; o++)
 		want[o] = vbyte(o, 0);
-	CHECK(fd >= 0 && pwrite_all(fd, want, TFILE_SZ, 0), "prefill the file for readers and writers");
+	CHECK(fd >= 0 && pwrite_all(fd, want, TFILE_SZ, 0),
+	      "prefill the file for readers and writers");
 	memset(w, 0, sizeof w);
 	for (int i = 0; i < 8; i++)
-		w[i] = (struct worker){ .fd = fd,
-					.id = i < 2 ? i : i - 2,
-					.nthreads = 6,
-					.mode = i < 2 ? 3 : 1,
-					.maxk = 3,
-					.fsz = TFILE_SZ };
+		w[i] = (struct worker){.fd = fd,
+				       .id = i < 2 ? i : i - 2,
+				       .nthreads = 6,
+				       .mode = i < 2 ? 3 : 1,
+				       .maxk = 3,
+				       .fsz = TFILE_SZ};
 	CHECK(run_workers(w, 8, 2),
 	      "6 writers (3 rounds of disjoint stripes) and 2 concurrent readers: no errors, "
 	      "no torn or garbage bytes");
@@ -1643,11 +1665,11 @@ static void t_threads(void)
 	CHECK(fd >= 0 && pwrite_all(fd, want, OFILE_SZ, 0), "prefill the overlap file");
 	memset(w, 0, sizeof w);
 	for (int i = 0; i < 6; i++)
-		w[i] = (struct worker){ .fd = fd,
-					.id = i < 2 ? i : i - 1, /* writers are ids 1..4 */
-					.mode = i < 2 ? 3 : 2,
-					.maxk = 4,
-					.fsz = OFILE_SZ };
+		w[i] = (struct worker){.fd = fd,
+				       .id = i < 2 ? i : i - 1, /* writers are ids 1..4 */
+				       .mode = i < 2 ? 3 : 2,
+				       .maxk = 4,
+				       .fsz = OFILE_SZ};
 	CHECK(run_workers(w, 6, 2), "4 writers of overlapping regions and 2 readers: no errors");
 	got = xmalloc(OFILE_SZ);
 	ok = pread_all(fd, got, OFILE_SZ, 0) == OFILE_SZ;
@@ -1662,8 +1684,8 @@ static void t_threads(void)
 		}
 		for (uint64_t b = 0; ok && b < REGION; b++) {
 			if (got[off + b] != vbyte(off + b, k)) {
-				diag("region %d: byte %llu is not writer %u's", r, (unsigned long long)b,
-				     k);
+				diag("region %d: byte %llu is not writer %u's", r,
+				     (unsigned long long)b, k);
 				ok = false;
 			}
 		}
@@ -1681,7 +1703,7 @@ static void make_persist(void)
 	const char *d = K(P("%s/persist", base));
 	uint8_t val[256], *buf = xmalloc(4096);
 	char tgt[1001];
-	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1200000000, 987654321 } };
+	struct timespec ts[2] = {{1000000000, 123456789}, {1200000000, 987654321}};
 	char n255[256];
 	int fd;
 
@@ -1695,24 +1717,25 @@ static void make_persist(void)
 	for (int i = 0; i < 256; i++)
 		val[i] = (uint8_t)i;
 	CHECK(write_str(P("%s/xattr.f", d), "x") &&
-		      setxattr(P("%s/xattr.f", d), "user.bin", val, 256, 0) == 0 &&
-		      setxattr(P("%s/xattr.f", d), "user.empty", "", 0, 0) == 0,
+		  setxattr(P("%s/xattr.f", d), "user.bin", val, 256, 0) == 0 &&
+		  setxattr(P("%s/xattr.f", d), "user.empty", "", 0, 0) == 0,
 	      "persist: xattrs");
 	long_target(tgt, 1000);
-	CHECK(symlink(tgt, P("%s/sym.long", d)) == 0 && symlink("mmap.dat", P("%s/sym.short", d)) == 0,
+	CHECK(symlink(tgt, P("%s/sym.long", d)) == 0 &&
+		  symlink("mmap.dat", P("%s/sym.short", d)) == 0,
 	      "persist: symlinks");
 	CHECK(write_str(P("%s/hl.a", d), "linked") && link(P("%s/hl.a", d), P("%s/hl.b", d)) == 0,
 	      "persist: hard link");
 	CHECK(write_str(P("%s/mode.f", d), "mode") && chmod(P("%s/mode.f", d), 0640) == 0 &&
-		      (geteuid() != 0 || chown(P("%s/mode.f", d), 1234, 5678) == 0) &&
-		      utimensat(AT_FDCWD, P("%s/mode.f", d), ts, 0) == 0,
+		  (geteuid() != 0 || chown(P("%s/mode.f", d), 1234, 5678) == 0) &&
+		  utimensat(AT_FDCWD, P("%s/mode.f", d), ts, 0) == 0,
 	      "persist: mode, owner, times");
 	memset(n255, 'N', 255);
 	n255[255] = 0;
 	CHECK(write_str(P("%s/%s", d, n255), "long name"), "persist: a 255-byte name");
 	CHECK(mkfifo(P("%s/fifo", d), 0600) == 0, "persist: FIFO");
 	CHECK(mkdir(P("%s/sub", d), 0711) == 0 && mkdir(P("%s/sub/deeper", d), 0755) == 0 &&
-		      write_str(P("%s/sub/deeper/f", d), "deep"),
+		  write_str(P("%s/sub/deeper/f", d), "deep"),
 	      "persist: nested directories");
 	free(buf);
 }
@@ -1728,8 +1751,8 @@ static void check_persist(void)
 	memset(n255, 'N', 255);
 	n255[255] = 0;
 	{
-		const char *w[] = { "sparse", "xattr.f", "sym.long", "sym.short", "hl.a", "hl.b",
-				    "mode.f", n255,	 "fifo",     "sub",	  "mmap.dat" };
+		const char *w[] = {"sparse", "xattr.f", "sym.long", "sym.short", "hl.a",    "hl.b",
+				   "mode.f", n255,	"fifo",	    "sub",	 "mmap.dat"};
 		CHECK(dir_is(d, w, sizeof w / sizeof w[0]), "persist lists exactly its entries");
 	}
 	mmap_expected(want, MMAP_SIZE);
@@ -1741,8 +1764,9 @@ static void check_persist(void)
 	      "persist: sparse file reads A, zeros, B");
 	for (int i = 0; i < 256; i++)
 		val[i] = (uint8_t)i;
-	CHECK(getxattr(P("%s/xattr.f", d), "user.bin", got, sizeof got) == 256 && !memcmp(got, val, 256) &&
-		      getxattr(P("%s/xattr.f", d), "user.empty", got, sizeof got) == 0,
+	CHECK(getxattr(P("%s/xattr.f", d), "user.bin", got, sizeof got) == 256 &&
+		  !memcmp(got, val, 256) &&
+		  getxattr(P("%s/xattr.f", d), "user.empty", got, sizeof got) == 0,
 	      "persist: xattr values");
 	long_target(tgt, 1000);
 	n = readlink(P("%s/sym.long", d), buf, sizeof buf);
@@ -1750,19 +1774,20 @@ static void check_persist(void)
 	n = readlink(P("%s/sym.short", d), buf, sizeof buf);
 	CHECK(n == 8 && !memcmp(buf, "mmap.dat", 8), "persist: short symlink target");
 	CHECK(stat(P("%s/hl.a", d), &st) == 0 && stat(P("%s/hl.b", d), &st2) == 0 &&
-		      st.st_nlink == 2 && st2.st_nlink == 2 && st.st_ino == st2.st_ino &&
-		      file_is_str(P("%s/hl.b", d), "linked"),
+		  st.st_nlink == 2 && st2.st_nlink == 2 && st.st_ino == st2.st_ino &&
+		  file_is_str(P("%s/hl.b", d), "linked"),
 	      "persist: hard links");
 	CHECK(stat(P("%s/mode.f", d), &st) == 0 && (st.st_mode & 07777) == 0640 &&
-		      (geteuid() != 0 || (st.st_uid == 1234 && st.st_gid == 5678)) &&
-		      st.st_atim.tv_sec == 1000000000 && st.st_atim.tv_nsec == 123456789 &&
-		      st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 987654321,
+		  (geteuid() != 0 || (st.st_uid == 1234 && st.st_gid == 5678)) &&
+		  st.st_atim.tv_sec == 1000000000 && st.st_atim.tv_nsec == 123456789 &&
+		  st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 987654321,
 	      "persist: mode 0640, owner 1234:5678, exact times");
 	CHECK(file_is_str(P("%s/%s", d, n255), "long name"), "persist: 255-byte name");
-	CHECK(lstat(P("%s/fifo", d), &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0600,
+	CHECK(lstat(P("%s/fifo", d), &st) == 0 && S_ISFIFO(st.st_mode) &&
+		  (st.st_mode & 0777) == 0600,
 	      "persist: FIFO");
-	CHECK(stat(P("%s/sub", d), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0711 &&
-		      file_is_str(P("%s/sub/deeper/f", d), "deep"),
+	CHECK(stat(P("%s/sub", d), &st) == 0 && S_ISDIR(st.st_mode) &&
+		  (st.st_mode & 07777) == 0711 && file_is_str(P("%s/sub/deeper/f", d), "deep"),
 	      "persist: nested directories");
 	free(want);
 }
@@ -1770,9 +1795,9 @@ static void check_persist(void)
 static void t_final(void)
 {
 	static const char *const top[] = {
-		"basic", "truncate", "append",	 "fallocate", "sync",	  "dirs",    "readdir",
-		"rename", "links",    "symlink", "mknod",     "attrs",	  "access",  "xattr",
-		"unlinked", "names",  "threads", "persist",
+	    "basic",   "truncate", "append",   "fallocate", "sync",    "dirs",
+	    "readdir", "rename",   "links",    "symlink",   "mknod",   "attrs",
+	    "access",  "xattr",	   "unlinked", "names",	    "threads", "persist",
 	};
 	CHECK(dir_is_eventually(base, top, sizeof top / sizeof top[0]),
 	      "the top directory lists exactly the test directories");

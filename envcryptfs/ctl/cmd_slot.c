@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_slot.c - `slot add` and `slot remove`: one header update each, no data touched. */
+#include "ctl.h"
+
+static uint64_t seqid_of(const struct ecfs_volume *v)
+{
+	struct ecfs_volume_info in;
+
+	ecfs_volume_get_info(v, &in);
+	return in.seqid;
+}
+
+int cmd_slot_add(const struct ctl_args *a)
+{
+	const char *dir = a->pos[0];
+	struct ecfs_volume *v;
+	struct ecfs_creds nk;
+	int index = -1, e, r = ctl_open_unlocked(a, dir, &v, NULL);
+
+	if (r != ECFS_EXIT_OK)
+		return r;
+	r = ctl_load_new_key(a, "New passphrase: ", &nk);
+	if (r == ECFS_EXIT_OK) {
+		uint64_t before = seqid_of(v);
+
+		e = ecfs_volume_slot_add(v, &nk.cred[0], ctl_argon2(a), &index);
+		if (e < 0)
+			r = ctl_update_failed("slot add", dir, before, e);
+		else
+			printf("added key slot %d (%s)\n", index,
+			       ctl_slot_type_name(nk.cred[0].type));
+		ecfs_tool_free_creds(&nk);
+	}
+	ecfs_volume_close(v);
+	return r;
+}
+
+static int slots_left(const struct ecfs_volume *v)
+{
+	struct ecfs_volume_info in;
+
+	ecfs_volume_get_info(v, &in);
+	return in.nslots;
+}
+
+int cmd_slot_remove(const struct ctl_args *a)
+{
+	const char *dir = a->pos[0];
+	struct ecfs_volume *v;
+	uint64_t before;
+	int opened = -1, e, r, n = ctl_parse_slot(a->pos[1]);
+
+	if (n < 0) {
+		ecfs_tool_error(CTL_PROG, "slot remove: '%s' is not a slot number (0 to %d)",
+				a->pos[1], ECFS_MAX_SLOTS - 1);
+		return ECFS_EXIT_USAGE;
+	}
+	r = ctl_open_unlocked(a, dir, &v, &opened);
+	if (r != ECFS_EXIT_OK)
+		return r;
+	before = seqid_of(v);
+	e = ecfs_volume_slot_remove(v, n, a->force);
+	if (e < 0) {
+		r = ctl_update_failed("slot remove", dir, before, e);
+	} else {
+		printf("removed key slot %d\n", n);
+		if (slots_left(v) == 0)
+			ecfs_tool_warn(CTL_PROG,
+				       "no key slot is left: only an export file opens "
+				       "'%s' now",
+				       dir);
+		else if (n == opened)
+			ecfs_tool_warn(CTL_PROG,
+				       "the key given opened slot %d: it no longer "
+				       "opens the volume unless another slot takes it",
+				       n);
+	}
+	ecfs_volume_close(v);
+	return r;
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_status.c - `status`: find the mount, then ask its daemon over the status socket. */
+#include "ctl.h"
+#include "status.h"
+
+#include <errno.h>
+#include <json.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FSTYPE	       "fuse.envcryptfs"
+#define FSNAME_PREFIX  "envcryptfs-"
+#define ASK_TIMEOUT_MS 5000
+
+struct mount_entry {
+	char path[PATH_MAX]; /* the mount point, canonical */
+	char fstype[64];
+	char source[PATH_MAX];
+	uid_t owner; /* user_id= of a FUSE mount: who runs the daemon */
+	bool found;
+};
+
+/* Undoes the kernel's octal escapes in mountinfo (\040 for a space, \134 for '\'). */
+static void unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+static uid_t owner_of(const char *superopts)
+{
+	const char *p = strstr(superopts, "user_id=");
+
+	return p ? (uid_t)strtoul(p + 8, NULL, 10) : 0;
+}
+
+/* One mountinfo line: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPER. */
+static void match_line(char *line, const char *path, struct mount_entry *m)
+{
+	char *save = NULL, *f[5], *tok, *fstype, *source, *super;
+	int i;
+
+	for (i = 0; i < 5 && (f[i] = strtok_r(i ? NULL : line, " \n", &save)); i++)
+		;
+	if (i < 5)
+		return;
+	unescape(f[4]);
+	if (strcmp(f[4], path) != 0)
+		return;
+	while ((tok = strtok_r(NULL, " \n", &save)) && strcmp(tok, "-") != 0)
+		;
+	fstype = strtok_r(NULL, " \n", &save);
+	source = strtok_r(NULL, " \n", &save);
+	super = strtok_r(NULL, " \n", &save);
+	if (!tok || !fstype || !source)
+		return;
+	unescape(source);
+	/* The last mount at a path is the one on top, the one a path lookup reaches. */
+	snprintf(m->fstype, sizeof(m->fstype), "%s", fstype);
+	snprintf(m->source, sizeof(m->source), "%s", source);
+	m->owner = super ? owner_of(super) : 0;
+	m->found = true;
+}
+
+static int find_mount(const char *path, struct mount_entry *m)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0)
+		match_line(line, path, m);
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/* The mount point as mountinfo spells it. A dead daemon's mount point cannot be resolved
+ * (ENOTCONN), so then the path is only made absolute. */
+static int canonical(const char *path, char *out)
+{
+	char cwd[PATH_MAX];
+
+	if (realpath(path, out))
+		return 0;
+	if (errno != ENOTCONN)
+		return -errno;
+	if (path[0] == '/')
+		return snprintf(out, PATH_MAX, "%s", path) < PATH_MAX ? 0 : -ENAMETOOLONG;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(out, PATH_MAX, "%s/%s", cwd, path) < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+/* The backing directory of an envcryptfs mount at mnt (the daemon's fsname). */
+static int backing_dir(const char *mnt, struct mount_entry *m, const char **dir)
+{
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	r = canonical(mnt, m->path);
+	if (r == 0)
+		r = find_mount(m->path, m);
+	if (r < 0) {
+		ecfs_tool_error(CTL_PROG, "status: '%s': %s", mnt, strerror(-r));
+		return ECFS_EXIT_MOUNT;
+	}
+	if (!m->found || strcmp(m->fstype, FSTYPE) != 0) {
+		ecfs_tool_error(CTL_PROG, "status: '%s' is not an envcryptfs mount point%s%s%s",
+				mnt, m->found ? " (it is " : "", m->found ? m->fstype : "",
+				m->found ? ")" : "");
+		return ECFS_EXIT_MOUNT;
+	}
+	*dir = m->source;
+	if (!strncmp(*dir, FSNAME_PREFIX, strlen(FSNAME_PREFIX)))
+		*dir += strlen(FSNAME_PREFIX);
+	if (**dir != '/') {
+		ecfs_tool_error(CTL_PROG,
+				"status: the mount's source '%s' names no backing directory "
+				"(was it mounted with fsname=?)",
+				m->source);
+		return ECFS_EXIT_MOUNT;
+	}
+	return ECFS_EXIT_OK;
+}
+
+static const char *why_no_answer(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "no status socket: the daemon runs no status server";
+	case -ECONNREFUSED:
+		return "nobody listens on the socket (a daemon that died?)";
+	case -EACCES:
+		return "the daemon refused: ask as root or as the user who mounted it";
+	case -ETIMEDOUT:
+		return "no answer within 5 s";
+	case -EPROTO:
+		return "the answer does not parse";
+	default:
+		return strerror(-err);
+	}
+}
+
+static void print_text(const char *mnt, const struct ecfs_status *st)
+{
+	char when[32];
+	int64_t up = (int64_t)time(NULL) - st->started;
+
+	ctl_format_time(st->started, when, sizeof(when));
+	printf("mount point: %s\nbacking directory: %s\nUUID: %s\ncipher: %s\n", mnt,
+	       st->backing_dir, st->uuid, st->cipher);
+	if (st->unlocked_slot == ECFS_UNLOCKED_BY_EXPORT)
+		printf("unlocked by: export file\n");
+	else
+		printf("unlocked by: slot %d (KEK generation %llu)\n", st->unlocked_slot,
+		       (unsigned long long)st->kek_generation);
+	printf("daemon pid: %lld\nstarted: %s\nuptime: %lld s\nbytes read: %llu\n"
+	       "bytes written: %llu\nauthentication failures: %llu\n",
+	       (long long)st->pid, when, (long long)(up < 0 ? 0 : up),
+	       (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
+	       (unsigned long long)st->auth_failures);
+}
+
+static void print_json(const char *mnt, const struct ecfs_status *st)
+{
+	json_object *o = json_object_new_object();
+	bool exp = st->unlocked_slot == ECFS_UNLOCKED_BY_EXPORT;
+	int64_t up = (int64_t)time(NULL) - st->started;
+	char when[32];
+
+	ctl_format_time(st->started, when, sizeof(when));
+	json_object_object_add(o, "mountpoint", json_object_new_string(mnt));
+	json_object_object_add(o, "backing_dir", json_object_new_string(st->backing_dir));
+	json_object_object_add(o, "uuid", json_object_new_string(st->uuid));
+	json_object_object_add(o, "cipher", json_object_new_string(st->cipher));
+	json_object_object_add(o, "unlocked_by", json_object_new_string(exp ? "export" : "slot"));
+	json_object_object_add(o, "unlocked_slot",
+			       exp ? NULL : json_object_new_int(st->unlocked_slot));
+	json_object_object_add(o, "kek_generation", json_object_new_uint64(st->kek_generation));
+	json_object_object_add(o, "pid", json_object_new_int64(st->pid));
+	json_object_object_add(o, "started", json_object_new_string(when));
+	json_object_object_add(o, "uptime_seconds", json_object_new_int64(up < 0 ? 0 : up));
+	json_object_object_add(o, "bytes_read", json_object_new_uint64(st->bytes_read));
+	json_object_object_add(o, "bytes_written", json_object_new_uint64(st->bytes_written));
+	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+int cmd_status(const struct ctl_args *a)
+{
+	const char *mnt = a->pos[0], *dir = NULL;
+	struct mount_entry m;
+	struct ecfs_volume *v;
+	struct ecfs_volume_info in;
+	struct ecfs_status *st;
+	char sock[128];
+	int e, r = backing_dir(mnt, &m, &dir);
+
+	if (r == ECFS_EXIT_OK)
+		r = ctl_open_volume(dir, &v);
+	if (r != ECFS_EXIT_OK)
+		return r;
+	ecfs_volume_get_info(v, &in);
+	ecfs_volume_close(v);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return ctl_fail("status", -ENOMEM, ECFS_EXIT_ERROR);
+	e = ecfs_status_query(in.uuid_str, m.owner, ASK_TIMEOUT_MS, st, sock, sizeof(sock));
+	/* The daemon's own idea of its backing directory wins; ours is the fsname. */
+	if (e == 0 && !st->backing_dir[0])
+		snprintf(st->backing_dir, sizeof(st->backing_dir), "%s", dir);
+	if (e < 0) {
+		ecfs_tool_error(CTL_PROG,
+				"status: the daemon of '%s' (volume %s) does not answer on "
+				"%s: %s",
+				mnt, in.uuid_str, sock, why_no_answer(e));
+		r = ECFS_EXIT_MOUNT;
+	} else if (a->json) {
+		print_json(m.path, st);
+	} else {
+		print_text(m.path, st);
+	}
+	free(st);
+	return r;
+}

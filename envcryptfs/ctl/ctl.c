@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl.c - envcryptfsctl: the action table, help, and dispatch to one command's handler. */
+#include "ctl.h"
+
+#include <string.h>
+
+#define UNLOCK_NEW (CTL_O_UNLOCK | CTL_O_NEWKEY | CTL_O_ARGON2)
+
+static const struct ctl_action actions[] = {
+    {"info", cmd_info, "DIR [--json]",
+     "show the header: UUID, label, cipher, key slots, header copies (no key needed)", CTL_O_JSON,
+     1},
+    {"slot list", cmd_slot_list, "DIR [--json]", "list the key slots (no key needed)", CTL_O_JSON,
+     1},
+    {"slot add", cmd_slot_add, "DIR UNLOCK-KEY NEW-KEY [ARGON2]",
+     "add a key slot opened by NEW-KEY", UNLOCK_NEW, 1},
+    {"slot remove", cmd_slot_remove, "DIR N UNLOCK-KEY [--force]",
+     "remove key slot N (the last one only with --force)", CTL_O_UNLOCK | CTL_O_FORCE, 2},
+    {"rotate", cmd_rotate, "DIR [--slot N] UNLOCK-KEY NEW-KEY [ARGON2]",
+     "replace slot N's key (default: the slot UNLOCK-KEY opens), bumping its KEK generation",
+     UNLOCK_NEW | CTL_O_SLOT, 1},
+    {"check-key", cmd_check_key, "DIR UNLOCK-KEY",
+     "exit 0 when the key opens the volume, 3 when it does not", CTL_O_UNLOCK, 1},
+    {"export", cmd_export, "DIR UNLOCK-KEY --out FILE [PASSWORD] [ARGON2]",
+     "write the volume key, sealed under a password, to the new file FILE",
+     CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT, 1},
+    {"header-backup", cmd_header_backup, "DIR FILE",
+     "copy the header in use to the new file FILE (no key needed)", 0, 2},
+    {"header-restore", cmd_header_restore, "DIR FILE [--force]",
+     "replace both header copies with the backup in FILE", CTL_O_FORCE, 2},
+    {"status", cmd_status, "MOUNTPOINT [--json]",
+     "ask the daemon serving MOUNTPOINT how it is doing", CTL_O_JSON, 1},
+};
+
+#define NACTIONS (sizeof(actions) / sizeof(actions[0]))
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: " CTL_PROG " COMMAND ARGUMENTS [OPTIONS]\n\n"
+		   "Manages the keys of an envcryptfs volume. Every key change rewraps the volume "
+		   "key\nin the header; no data is re-encrypted.\n\nCommands:\n");
+	for (size_t i = 0; i < NACTIONS; i++)
+		fprintf(f, "  %s %s\n      %s\n", actions[i].name, actions[i].usage,
+			actions[i].help);
+	fprintf(f, "\nUNLOCK-KEY, the key that authorizes the command (none given: a passphrase "
+		   "prompt):\n"
+		   "  --unlock-key-file FILE        a key file that opens a slot\n"
+		   "  --unlock-passphrase-file FILE a passphrase (with --unlock-export: the "
+		   "export's password)\n"
+		   "  --unlock-export FILE          an export file (written by '" CTL_PROG
+		   " export')\n"
+		   "NEW-KEY, exactly one:\n"
+		   "  --key-file FILE               a key file (32 bytes to 64 KiB)\n"
+		   "  --passphrase-file FILE        the passphrase in FILE\n"
+		   "  --passphrase                  a passphrase asked twice on the terminal\n"
+		   "PASSWORD of an export: --passphrase-file FILE or --passphrase (the default)\n"
+		   "ARGON2, costs for a new passphrase slot or an export (all three or none; "
+		   "default:\ncalibrated to about 1 s): --argon2-time N, --argon2-memory KIB, "
+		   "--argon2-parallel N\n\n"
+		   "Exit status: 0 success, 1 error, 2 usage, 3 wrong key (check-key: the key does "
+		   "not\nopen the volume), 4 damaged or unsupported header, 5 not an envcryptfs "
+		   "mount or\nthe daemon does not answer. See envcryptfsctl(8).\n");
+}
+
+/* Matches argv[1] (and argv[2] for two-word commands such as "slot add"). */
+static const struct ctl_action *find_action(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < NACTIONS; i++) {
+		const char *name = actions[i].name, *sp = strchr(name, ' ');
+
+		if (!sp && strcmp(argv[1], name) == 0) {
+			*words = 1;
+			return &actions[i];
+		}
+		if (sp && argc > 2 && strncmp(argv[1], name, (size_t)(sp - name)) == 0 &&
+		    argv[1][sp - name] == '\0' && strcmp(argv[2], sp + 1) == 0) {
+			*words = 2;
+			return &actions[i];
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct ctl_action *act;
+	struct ctl_args a;
+	int words = 0, r;
+
+	ecfs_harden_process();
+	if (argc < 2) {
+		help(stderr);
+		return ECFS_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		help(stdout);
+		return ECFS_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf(CTL_PROG " %s\n", ECFS_VERSION_STRING);
+		return ECFS_EXIT_OK;
+	}
+	act = find_action(argc, argv, &words);
+	if (!act) {
+		ecfs_tool_error(CTL_PROG, "unknown command '%s%s%s'; see --help", argv[1],
+				argc > 2 && !strcmp(argv[1], "slot") ? " " : "",
+				argc > 2 && !strcmp(argv[1], "slot") ? argv[2] : "");
+		return ECFS_EXIT_USAGE;
+	}
+	r = ctl_parse_args(act, argc - words, argv + words, &a);
+	if (r >= 0)
+		return r;
+	return act->handler(&a);
+}

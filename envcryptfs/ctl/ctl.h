@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl.h - envcryptfsctl's parsed command line, its commands, and the helpers they share. */
+#ifndef ECFS_CTL_H
+#define ECFS_CTL_H
+
+#include "envcryptfs.h"
+#include "tool.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CTL_PROG "envcryptfsctl"
+
+/* Option groups a command may accept (struct ctl_action.opts). */
+enum {
+	CTL_O_UNLOCK = 1u << 0, /* --unlock-key-file, --unlock-passphrase-file, --unlock-export */
+	CTL_O_NEWKEY = 1u << 1, /* --key-file, --passphrase-file, --passphrase */
+	CTL_O_EXPORT_PASS = 1u << 2, /* --passphrase-file, --passphrase (an export's password) */
+	CTL_O_ARGON2 = 1u << 3,	     /* --argon2-time, --argon2-memory, --argon2-parallel */
+	CTL_O_JSON = 1u << 4,
+	CTL_O_FORCE = 1u << 5,
+	CTL_O_SLOT = 1u << 6,
+	CTL_O_OUT = 1u << 7,
+};
+
+/* The key that a new slot (or an export's password) comes from; at most one is set. */
+struct ctl_newkey {
+	const char *key_file;
+	const char *passphrase_file;
+	bool prompt;
+	int count; /* how many of the three were given */
+};
+
+struct ctl_args {
+	const char *pos[3]; /* positional arguments after the command name */
+	int npos;
+	struct ecfs_keyopts unlock;
+	struct ctl_newkey newkey;
+	struct ecfs_argon2_params argon2; /* all zero: not given */
+	int slot;			  /* --slot, -1 when not given */
+	const char *out;
+	bool force, json;
+};
+
+struct ctl_action {
+	const char *name; /* "info", "slot add", ... */
+	int (*handler)(const struct ctl_args *a);
+	const char *usage; /* what follows the name */
+	const char *help;  /* one line */
+	unsigned opts;	   /* CTL_O_* groups it accepts */
+	int npos;	   /* positional arguments it needs */
+};
+
+/* args.c: parses argv (argv[0] is the command name) for act. Returns -1 to go on, or an exit
+ * code (after --help, or a usage error that has been reported). */
+int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct ctl_args *out);
+void ctl_action_usage(FILE *f, const struct ctl_action *act);
+/* Parses a slot index 0..ECFS_MAX_SLOTS-1; -1 when s is not one. */
+int ctl_parse_slot(const char *s);
+
+/* keyargs.c: the authorizing key and the new key, the same for every command. */
+int ctl_open_unlocked(const struct ctl_args *a, const char *dir, struct ecfs_volume **v, int *slot);
+/* Loads the new key into out->cred[0] (confirming a prompted passphrase). Exit code. */
+int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_creds *out);
+/* The Argon2 costs given, or NULL to let the library calibrate. */
+const struct ecfs_argon2_params *ctl_argon2(const struct ctl_args *a);
+
+/* util.c */
+/* Prints "envcryptfsctl: what: why" from err and the library's last error; returns code. */
+int ctl_fail(const char *what, int err, int code);
+/* Writes buf to a new file (O_EXCL, mode 0600); never replaces one. Exit code. */
+int ctl_write_new_file(const char *path, const void *buf, size_t len, const char *what);
+/* Fails (exit 1) when path exists, before any expensive work is done for it. */
+int ctl_check_absent(const char *path, const char *what);
+/* Reads a whole regular file of at most max bytes. Exit code. */
+int ctl_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+void ctl_format_time(int64_t t, char *buf, size_t len);
+const char *ctl_slot_type_name(enum ecfs_slot_type t);
+const char *ctl_header_state_name(enum ecfs_header_state s);
+/* Opens dir without a key, warning when the header copy had to be used. Exit code. */
+int ctl_open_volume(const char *dir, struct ecfs_volume **v);
+/* After a header update failed: says whether it took effect (the seqid on disk moved). */
+void ctl_report_update_failure(const char *dir, uint64_t seqid_before);
+/* Reports a failed key operation what on dir and, unless it was refused before anything was
+ * written, whether it took effect. Returns the exit code. */
+int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, int err);
+
+/* The commands. */
+int cmd_info(const struct ctl_args *a);
+int cmd_slot_list(const struct ctl_args *a);
+int cmd_slot_add(const struct ctl_args *a);
+int cmd_slot_remove(const struct ctl_args *a);
+int cmd_rotate(const struct ctl_args *a);
+int cmd_check_key(const struct ctl_args *a);
+int cmd_export(const struct ctl_args *a);
+int cmd_header_backup(const struct ctl_args *a);
+int cmd_header_restore(const struct ctl_args *a);
+int cmd_status(const struct ctl_args *a);
+
+#endif /* ECFS_CTL_H */

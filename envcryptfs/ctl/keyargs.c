@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* keyargs.c - the key that authorizes a command and the new key it installs, alike for all. */
+#include "ctl.h"
+
+#include <string.h>
+
+int ctl_open_unlocked(const struct ctl_args *a, const char *dir, struct ecfs_volume **v, int *slot)
+{
+	return ecfs_tool_open_unlocked(CTL_PROG, dir, &a->unlock, v, slot);
+}
+
+/* A passphrase typed twice; the prompt says which key it is, since the authorizing key may
+ * have been asked for just before. */
+static int prompt_new(const char *prompt, struct ecfs_creds *out)
+{
+	struct ecfs_secret *s;
+
+	if (ecfs_secret_read_passphrase_tty(prompt, true, &s) < 0) {
+		ecfs_tool_error(CTL_PROG, "%s", ecfs_last_error());
+		return ECFS_EXIT_USAGE;
+	}
+	out->secret[0] = s;
+	out->cred[0] = (struct ecfs_credential){
+	    .type = ECFS_SLOT_PASSPHRASE, .secret = s, .origin = "the new passphrase"};
+	out->n = 1;
+	return ECFS_EXIT_OK;
+}
+
+int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_creds *out)
+{
+	struct ecfs_keyopts k = {.key_file = a->newkey.key_file,
+				 .passphrase_file = a->newkey.passphrase_file};
+
+	memset(out, 0, sizeof(*out));
+	if (k.key_file || k.passphrase_file)
+		return ecfs_tool_load_creds(CTL_PROG, &k, true, out);
+	return prompt_new(prompt, out);
+}
+
+const struct ecfs_argon2_params *ctl_argon2(const struct ctl_args *a)
+{
+	return a->argon2.t_cost ? &a->argon2 : NULL;
+}
