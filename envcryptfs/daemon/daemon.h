@@ -34,6 +34,11 @@ struct ecfs_fs {
 	struct inode_table itab;
 	struct inode *root;
 	struct fuse_session *se;
+	/* For `envcryptfsctl status`; counters are updated with atomic adds. */
+	int unlocked_slot;
+	const char *mountpoint;
+	int64_t started;
+	uint64_t bytes_read, bytes_written, auth_failures;
 };
 
 /* The one file system this process serves. */

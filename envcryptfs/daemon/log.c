@@ -104,6 +104,7 @@ void fs_log_damage(struct inode *inode, enum fs_damage kind, const char *fmt, ..
 	char plain[1024], path[1024], what[512];
 	va_list ap;
 
+	__atomic_add_fetch(&fs.auth_failures, 1, __ATOMIC_RELAXED);
 	if (!fs_log_first(inode_key(inode, 16 + (uint64_t)kind)))
 		return;
 	va_start(ap, fmt);
@@ -129,6 +130,7 @@ void fs_log_bad_name(struct inode *dir, const char *disk_name, const char *why)
 	char plain[1024], path[1024];
 	uint64_t key = inode_key(dir, 2);
 
+	__atomic_add_fetch(&fs.auth_failures, 1, __ATOMIC_RELAXED);
 	for (const char *p = disk_name; *p; p++)
 		key = mix(key, (uint8_t)*p);
 	if (!fs_log_first(key))

@@ -1,6 +1,7 @@
 /* main.c - the envcryptfs daemon: options, unlocking, the volume lock, mounting, the
  * session loop and unwinding, in that order. */
 #include "daemon.h"
+#include "status.h"
 #include "tool.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "envcryptfs"
@@ -431,6 +433,42 @@ static void fs_teardown(void)
 	fs.vol = NULL;
 }
 
+/* Answers `envcryptfsctl status` from the server thread. */
+static int status_fill(void *arg, struct ecfs_status *st)
+{
+	struct ecfs_volume_info info;
+
+	(void)arg;
+	ecfs_volume_get_info(fs.vol, &info);
+	snprintf(st->cipher, sizeof(st->cipher), "%s", ecfs_cipher_name(info.cipher));
+	st->unlocked_slot = fs.unlocked_slot;
+	for (int i = 0; i < info.nslots; i++)
+		if (info.slots[i].index == fs.unlocked_slot)
+			st->kek_generation = info.slots[i].kek_generation;
+	st->started = fs.started;
+	st->bytes_read = __atomic_load_n(&fs.bytes_read, __ATOMIC_RELAXED);
+	st->bytes_written = __atomic_load_n(&fs.bytes_written, __ATOMIC_RELAXED);
+	st->auth_failures = __atomic_load_n(&fs.auth_failures, __ATOMIC_RELAXED);
+	snprintf(st->backing_dir, sizeof(st->backing_dir), "%s", fs.backing_dir);
+	snprintf(st->mountpoint, sizeof(st->mountpoint), "%s", fs.mountpoint);
+	return 0;
+}
+
+/* The status socket is a convenience: failing to start it is logged, never fatal. */
+static struct ecfs_status_server *status_start(void)
+{
+	struct ecfs_volume_info info;
+	struct ecfs_status_server *srv = NULL;
+	int r;
+
+	ecfs_volume_get_info(fs.vol, &info);
+	fs.started = (int64_t)time(NULL);
+	r = ecfs_status_server_start(info.uuid_str, status_fill, NULL, &srv);
+	if (r < 0)
+		fs_log(LOG_WARNING, "no status socket: %s", strerror(-r));
+	return srv;
+}
+
 /* Mounts and serves until unmounted or signalled. Returns an exit code. */
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *notify)
 {
@@ -440,6 +478,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 					.max_idle_threads = cmd->max_idle_threads};
 	bool defaults = !cmd->clone_fd && cmd->max_idle_threads == UINT_MAX;
 	struct fuse_session *se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
+	struct ecfs_status_server *status;
+	char *mnt_real;
 	int r, code = ECFS_EXIT_MOUNT;
 
 	if (!se)
@@ -451,10 +491,16 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 		goto out_signals;
 	if (*notify >= 0)
 		background_ready(notify);
+	mnt_real = realpath(cmd->mountpoint, NULL);
+	fs.mountpoint = mnt_real ? mnt_real : cmd->mountpoint;
 	if (chdir("/") < 0)
 		fs_log(LOG_WARNING, "cannot change to /: %m");
+	status = status_start();
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
+	ecfs_status_server_stop(status);
+	fs.mountpoint = NULL;
+	free(mnt_real);
 	/* A signal (SIGTERM, SIGINT, SIGHUP) is a clean unmount; so is fusermount -u. */
 	code = r < 0 ? ECFS_EXIT_ERROR : ECFS_EXIT_OK;
 	if (r < 0)
@@ -496,7 +542,7 @@ int main(int argc, char *argv[])
 				     .passphrase_file = o.passphrase_file,
 				     .export_file = o.key_export,
 				     .prompt = true};
-	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, NULL);
+	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, &fs.unlocked_slot);
 	if (code != ECFS_EXIT_OK)
 		goto out;
 	fs.read_only = o.ro;

@@ -138,10 +138,12 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(fh->inode, bad);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, fs_errno((int)n));
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		return;
+	}
+	__atomic_add_fetch(&fs.bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
+	fuse_reply_buf(req, buf, (size_t)n);
 }
 
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -168,10 +170,12 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(fh->inode, bad);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, fs_errno((int)n));
-	else
-		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	__atomic_add_fetch(&fs.bytes_written, (uint64_t)n, __ATOMIC_RELAXED);
+	fuse_reply_write(req, (size_t)n);
 }
 
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
