@@ -83,13 +83,13 @@ $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(cal
 $(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(KMSLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath ../shared/testvectors)"' $(LDFLAGS) \
-		-o $@ $^ $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
+		-o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-unit: $(UNIT_TESTS)
+unit: all $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
 
 integration: all $(TEST_TOOLS)

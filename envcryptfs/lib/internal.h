@@ -108,7 +108,6 @@ int ecfs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
 int ecfs_b64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 
-#endif /* ECFS_INTERNAL_H */
 
 /* ---- volume internals shared by header.c, header_io.c, slot.c, volume.c, cipher.c ----- */
 
@@ -248,3 +247,5 @@ int ecfs_export_parse(const uint8_t *buf, size_t len, struct ecfs_export *e);
  * -EKEYREJECTED for a wrong password or another volume's export. */
 int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UUID_SIZE],
 		     uint8_t dek[ECFS_DEK_SIZE]);
+
+#endif /* ECFS_INTERNAL_H */

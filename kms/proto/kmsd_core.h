@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmsd_core.h - the key-holding core of envcryptfs-kmsd, kept free of HTTP so that unit tests
+ * link it from libecfskms.a: Shamir sharing (shamir.c), unseal share texts and files
+ * (share.c), AES-GCM, UUIDs and key names (crypto.c), the encrypted key store (keystore.c)
+ * and the seal (seal.c).
+ */
+#ifndef KMSD_CORE_H
+#define KMSD_CORE_H
+
+#include "envcryptfs.h"
+/* internal.h (ecfs_fail, ecfs_random, ...) has declarations after its include guard, so a
+ * second inclusion in one translation unit breaks; include it only through here. */
+#ifndef ECFS_INTERNAL_H
+#include "internal.h"
+#endif
+#include "transit_json.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KMSD_STORE_NAME	 "kmsd.store"
+#define KMSD_SECRET_SIZE 32 /* master key, store key and every transit key version */
+#define KMSD_MAX_SHARES	 32
+#define KMSD_NAME_MAX	 128
+
+/* ---- shamir.c: Shamir's secret sharing over GF(2^8), byte by byte ----------------------- */
+
+/* Splits secret (len bytes) into n shares for x = 1..n, any t of which recover it: share i
+ * (x = i + 1) is ys[i * len .. (i + 1) * len). 1 <= t <= n <= 255. */
+int kmsd_shamir_split(const uint8_t *secret, size_t len, unsigned n, unsigned t, uint8_t *ys);
+/* Interpolates at x = 0 from k shares with distinct non-zero xs[i] and ys[i] (len bytes). */
+int kmsd_shamir_combine(const uint8_t *xs, const uint8_t *const *ys, unsigned k, size_t len,
+			uint8_t *out);
+
+/* ---- share.c: a share as text, bound to its store ---------------------------------------- */
+
+/* index (1 byte) || y (32 bytes) || check (4 bytes), as 74 hex digits. */
+#define KMSD_SHARE_BYTES 37
+#define KMSD_SHARE_HEX	 (2 * KMSD_SHARE_BYTES)
+
+struct kmsd_share {
+	uint8_t index; /* x, 1..255 */
+	uint8_t y[KMSD_SECRET_SIZE];
+};
+
+/* out receives KMSD_SHARE_HEX hex digits and a NUL. */
+void kmsd_share_encode(const uint8_t uuid[ECFS_UUID_SIZE], const struct kmsd_share *s, char *out);
+/* Hex (74 digits) or standard base64 (52 characters) text: -EINVAL when neither, -EBADMSG
+ * when the check fails (a typo, or a share of another store). */
+int kmsd_share_decode(const uint8_t uuid[ECFS_UUID_SIZE], const char *text, size_t len,
+		      struct kmsd_share *s);
+/* A share file: comment lines, then the hex line. Created O_EXCL, mode 0600. */
+int kmsd_share_write_file(const char *path, const uint8_t uuid[ECFS_UUID_SIZE],
+			  const struct kmsd_share *s, unsigned n, unsigned t);
+/* The share text of a file (comments and blank lines skipped) into locked memory. */
+int kmsd_share_read_file(const char *path, struct ecfs_secret **text);
+
+/* ---- crypto.c ----------------------------------------------------------------------------- */
+
+#define KMSD_NONCE_SIZE 12
+#define KMSD_TAG_SIZE	16
+
+/* AES-256-GCM: out receives len + KMSD_TAG_SIZE bytes (ciphertext || tag). */
+int kmsd_gcm_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t *out);
+/* in is ciphertext || tag (len >= KMSD_TAG_SIZE); -EBADMSG when it does not verify (out is
+ * then wiped). */
+int kmsd_gcm_open(const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t *out);
+/* The 8-4-4-4-12 form of 16 bytes; a random version-4 UUID for request_id. */
+void kmsd_uuid_str(const uint8_t uuid[ECFS_UUID_SIZE], char out[37]);
+int kmsd_request_id(char out[37]);
+/* Vault's key name pattern \w(([\w-.@]+)?\w)?, at most KMSD_NAME_MAX bytes. */
+bool kmsd_valid_key_name(const char *s, size_t len);
+
+/* ---- keystore.c --------------------------------------------------------------------------- */
+
+struct kmsd_version {
+	int64_t created;
+	uint8_t key[KMSD_SECRET_SIZE];
+};
+
+struct kmsd_key {
+	char name[KMSD_NAME_MAX + 1];
+	bool deletion_allowed;
+	uint32_t min_decryption;      /* >= 1 */
+	uint32_t nversions;	      /* the latest version */
+	struct ecfs_secret *versions; /* nversions struct kmsd_version, version i at [i - 1] */
+};
+
+struct kmsd_store {
+	int dirfd;
+	char *dir;
+	uint8_t uuid[ECFS_UUID_SIZE];
+	unsigned n, t;
+	uint64_t generation; /* bumped on every write */
+	uint8_t *file;	     /* the store file as read, opened at unseal */
+	size_t file_len;
+	struct ecfs_secret *store_key; /* NULL while sealed */
+	struct kmsd_key *keys;
+	size_t nkeys;
+};
+
+/* Writes a new empty store sealed under master into dir (refused when one exists). */
+int kmsd_store_create(const char *dir, unsigned n, unsigned t, const uint8_t *master,
+		      const uint8_t uuid[ECFS_UUID_SIZE]);
+/* Reads and checks the store's plaintext header; the store stays sealed. */
+int kmsd_store_open(const char *dir, struct kmsd_store **out);
+/* Opens the store with a master key: -EKEYREJECTED when it does not authenticate,
+ * -EUCLEAN when the authenticated contents are malformed. */
+int kmsd_store_unseal(struct kmsd_store *s, const uint8_t *master);
+/* Forgets every key and the store key. */
+void kmsd_store_seal(struct kmsd_store *s);
+void kmsd_store_free(struct kmsd_store *s);
+/* Serializes, encrypts and replaces the store file atomically. */
+int kmsd_store_save(struct kmsd_store *s);
+struct kmsd_key *kmsd_store_find(struct kmsd_store *s, const char *name);
+/* Each change is saved before it returns; on failure memory is left as it was. */
+int kmsd_store_create_key(struct kmsd_store *s, const char *name, struct kmsd_key **out);
+int kmsd_store_rotate(struct kmsd_store *s, struct kmsd_key *k);
+int kmsd_store_configure(struct kmsd_store *s, struct kmsd_key *k, uint32_t min_decryption,
+			 bool deletion_allowed);
+int kmsd_store_delete(struct kmsd_store *s, struct kmsd_key *k);
+const struct kmsd_version *kmsd_key_version(const struct kmsd_key *k, uint32_t v);
+/* Payload (de)serialization, exposed for tests. */
+int kmsd_store_encode(const struct kmsd_store *s, struct ecfs_secret **out);
+int kmsd_store_decode(struct kmsd_store *s, const uint8_t *p, size_t len);
+
+/* ---- seal.c ------------------------------------------------------------------------------- */
+
+struct kmsd_seal {
+	struct kmsd_store *store;
+	struct ecfs_secret *parts; /* up to t struct kmsd_share */
+	unsigned progress;
+	bool sealed;
+};
+
+int kmsd_seal_init(struct kmsd_seal *z, struct kmsd_store *store);
+void kmsd_seal_free(struct kmsd_seal *z);
+/* Adds one share. At the threshold the shares are combined and the store opened; a failure
+ * then (-EKEYREJECTED) starts the count over. A share already given is ignored. */
+int kmsd_seal_submit(struct kmsd_seal *z, const char *text, size_t len);
+void kmsd_seal_reset(struct kmsd_seal *z);
+/* Seals again: every key is forgotten. */
+void kmsd_seal_close(struct kmsd_seal *z);
+
+#endif /* KMSD_CORE_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmsd.h - what envcryptfs-kmsd's own files share: the HTTP routes (routes.c, sys.c,
+ * transit.c), the listener (listen.c) and the subcommands (init.c, serve.c, main.c). The key
+ * store, seal and Shamir sharing live in kms/proto (kmsd_core.h), in libecfskms.a, so that
+ * unit tests link them.
+ */
+#ifndef KMSD_H
+#define KMSD_H
+
+#include "../proto/kmsd_core.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+
+#define KMSD_PROG	   "envcryptfs-kmsd"
+#define KMSD_TOKEN_NAME	   "token"
+#define KMSD_DEFAULT_MOUNT "transit"
+
+/* ---- routes.c, sys.c, transit.c ------------------------------------------------------------- */
+
+struct kmsd_server {
+	struct kmsd_store *store;
+	struct kmsd_seal seal;
+	uint8_t token_hash[32]; /* SHA-256 of the token: compared in constant time */
+	const char *mount;
+	char cluster_id[37];
+	bool verbose;
+	pthread_mutex_t lock; /* one request at a time touches the store and the seal */
+};
+
+/* What a handler answers: a status and, unless 204, a JSON body. */
+struct kmsd_reply {
+	unsigned status;
+	struct kms_jw body;
+};
+
+/* Sets an error reply {"errors": [msg]} (no message: {"errors": []}). */
+void kmsd_reply_error(struct kmsd_reply *rp, unsigned status, const char *msg);
+
+/* path is what follows "/v1/sys/". */
+void kmsd_sys(struct kmsd_server *srv, const char *method, const char *path, const char *body,
+	      size_t len, struct kmsd_reply *rp);
+/* Whether a sys path is answered without a token and while sealed. */
+bool kmsd_sys_is_open(const char *path);
+/* path is what follows "/v1/<mount>/". */
+void kmsd_transit(struct kmsd_server *srv, const char *method, const char *path, const char *body,
+		  size_t len, struct kmsd_reply *rp);
+
+/* The microhttpd access handler (cls is the struct kmsd_server) and completion callback. */
+enum MHD_Result kmsd_on_request(void *cls, struct MHD_Connection *c, const char *url,
+				const char *method, const char *version, const char *upload,
+				size_t *upload_size, void **con_cls);
+void kmsd_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		       enum MHD_RequestTerminationCode toe);
+
+/* ---- listen.c ----------------------------------------------------------------------------- */
+
+struct kmsd_listen {
+	const char *addr; /* HOST:PORT, [V6]:PORT */
+	const char *tls_cert, *tls_key;
+	bool insecure_http;
+};
+
+struct kmsd_daemon;
+
+/* Starts serving srv; a plain-HTTP listener only on a loopback address. */
+int kmsd_listen_start(const struct kmsd_listen *l, struct kmsd_server *srv,
+		      struct kmsd_daemon **out);
+void kmsd_listen_stop(struct kmsd_daemon *d);
+
+/* ---- main.c, init.c, serve.c -------------------------------------------------------------- */
+
+void kmsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kmsd_init_main(int argc, char **argv);
+int kmsd_serve_main(int argc, char **argv);
+
+#endif /* KMSD_H */

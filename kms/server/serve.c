@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * serve.c - envcryptfs-kmsd serve: opens the key store (sealed), applies any unseal shares
+ * given as files, listens, and runs until SIGTERM or SIGINT, then seals (wiping every key)
+ * and exits 0.
+ */
+#include "kmsd.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_MIN 16
+
+struct serve_opts {
+	const char *store, *token_file, *mount;
+	struct kmsd_listen listen;
+	const char *shares[KMSD_MAX_SHARES];
+	unsigned nshares;
+	bool verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s serve --store DIR [options]\n"
+		"  --store DIR            the key store made by '%s init'\n"
+		"  --listen ADDR:PORT     numeric address (IPv6 in brackets; default "
+		"127.0.0.1:8200; port 0 picks one)\n"
+		"  --tls-cert FILE        PEM certificate (chain) for HTTPS\n"
+		"  --tls-key FILE         PEM private key for HTTPS\n"
+		"  --insecure-http        plain HTTP, allowed on a loopback address only\n"
+		"  --token-file FILE      the client token (default DIR/token)\n"
+		"  --mount NAME           the Transit mount path (default transit)\n"
+		"  --unseal-share FILE    a share file; given threshold times, start unsealed\n"
+		"  -v, --verbose          log every request (never bodies or tokens)\n"
+		"  -h, --help\n",
+		KMSD_PROG, KMSD_PROG);
+}
+
+static const struct option long_opts[] = {
+    {"store", required_argument, NULL, 's'},
+    {"listen", required_argument, NULL, 'l'},
+    {"tls-cert", required_argument, NULL, 'c'},
+    {"tls-key", required_argument, NULL, 'k'},
+    {"insecure-http", no_argument, NULL, 'i'},
+    {"token-file", required_argument, NULL, 't'},
+    {"mount", required_argument, NULL, 'm'},
+    {"unseal-share", required_argument, NULL, 'u'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static bool valid_mount(const char *s)
+{
+	/* One or more '/'-separated key-name-like segments. */
+	const char *seg = s;
+
+	for (const char *p = s;; p++) {
+		if (*p == '/' || *p == '\0') {
+			if (!kmsd_valid_key_name(seg, (size_t)(p - seg)) || strchr("@", seg[0]))
+				return false;
+			if (!*p)
+				return strcmp(s, "sys") != 0 && strncmp(s, "sys/", 4) != 0;
+			seg = p + 1;
+		}
+	}
+}
+
+static int parse_one(struct serve_opts *o, int c)
+{
+	switch (c) {
+	case 's':
+		o->store = optarg;
+		return 0;
+	case 'l':
+		o->listen.addr = optarg;
+		return 0;
+	case 'c':
+		o->listen.tls_cert = optarg;
+		return 0;
+	case 'k':
+		o->listen.tls_key = optarg;
+		return 0;
+	case 'i':
+		o->listen.insecure_http = true;
+		return 0;
+	case 't':
+		o->token_file = optarg;
+		return 0;
+	case 'm':
+		o->mount = optarg;
+		return 0;
+	case 'u':
+		if (o->nshares == KMSD_MAX_SHARES) {
+			ecfs_tool_error(KMSD_PROG, "at most %d --unseal-share", KMSD_MAX_SHARES);
+			return -1;
+		}
+		o->shares[o->nshares++] = optarg;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+	int c;
+
+	o->listen.addr = "127.0.0.1:8200";
+	o->mount = KMSD_DEFAULT_MOUNT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(ECFS_EXIT_OK);
+		}
+		if (parse_one(o, c) < 0)
+			return -1;
+	}
+	if (optind != argc || !o->store) {
+		ecfs_tool_error(KMSD_PROG, "serve needs --store DIR and no other arguments");
+		return -1;
+	}
+	if (!valid_mount(o->mount)) {
+		ecfs_tool_error(KMSD_PROG, "invalid --mount '%s'", o->mount);
+		return -1;
+	}
+	if (o->listen.insecure_http && (o->listen.tls_cert || o->listen.tls_key)) {
+		ecfs_tool_error(KMSD_PROG, "--insecure-http and --tls-cert/--tls-key exclude each "
+					   "other");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the token, drops a trailing newline, and keeps only its hash. */
+static int load_token(const char *path, uint8_t hash[32])
+{
+	struct ecfs_secret *s;
+	bool loose = false;
+	size_t n;
+	const uint8_t *p;
+	int r = ecfs_secret_read_file(path, 1, 4096, &s, &loose);
+
+	if (r < 0)
+		return r;
+	p = ecfs_secret_data(s);
+	n = ecfs_secret_len(s);
+	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+		n--;
+	if (n < TOKEN_MIN)
+		r = ecfs_fail(-EINVAL, "token file '%s' holds fewer than %d characters", path,
+			      TOKEN_MIN);
+	else
+		ecfs_sha256(p, n, hash);
+	if (r == 0 && loose)
+		ecfs_tool_warn(KMSD_PROG, "token file '%s' is readable by group or others", path);
+	ecfs_secret_free(s);
+	return r;
+}
+
+static int exit_code(int r)
+{
+	switch (r) {
+	case -EKEYREJECTED:
+	case -EBADMSG:
+		return ECFS_EXIT_WRONG_KEY;
+	case -EUCLEAN:
+	case -EPROTONOSUPPORT:
+		return ECFS_EXIT_DAMAGED;
+	case -EINVAL:
+		return ECFS_EXIT_USAGE;
+	default:
+		return ECFS_EXIT_ERROR;
+	}
+}
+
+static int apply_shares(const struct serve_opts *o, struct kmsd_server *srv)
+{
+	for (unsigned i = 0; i < o->nshares; i++) {
+		struct ecfs_secret *text;
+		int r = kmsd_share_read_file(o->shares[i], &text);
+
+		if (r == 0) {
+			r = kmsd_seal_submit(&srv->seal, (const char *)ecfs_secret_data(text),
+					     ecfs_secret_len(text));
+			ecfs_secret_free(text);
+		}
+		if (r < 0) {
+			ecfs_tool_error(KMSD_PROG, "unseal share '%s': %s", o->shares[i],
+					ecfs_last_error());
+			return r == -EINVAL ? -EBADMSG : r;
+		}
+	}
+	if (srv->seal.sealed && o->nshares)
+		kmsd_log("still sealed: %u of %u shares given; unseal with PUT /v1/sys/unseal",
+			 srv->seal.progress, srv->store->t);
+	else if (!srv->seal.sealed)
+		kmsd_log("unsealed: %zu keys", srv->store->nkeys);
+	return 0;
+}
+
+/* Blocks the stop signals in every thread (microhttpd's inherit the mask) and waits. */
+static void wait_for_stop(const sigset_t *set)
+{
+	int sig = 0;
+
+	while (sigwait(set, &sig) != 0)
+		;
+	kmsd_log("stopping on signal %d", sig);
+}
+
+static int run(struct serve_opts *o, struct kmsd_server *srv)
+{
+	char default_token[4096];
+	struct kmsd_daemon *d = NULL;
+	sigset_t set;
+	int r;
+
+	snprintf(default_token, sizeof(default_token), "%s/%s", o->store, KMSD_TOKEN_NAME);
+	r = load_token(o->token_file ? o->token_file : default_token, srv->token_hash);
+	if (r < 0) {
+		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
+		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
+	}
+	kmsd_uuid_str(srv->store->uuid, srv->cluster_id);
+	r = apply_shares(o, srv);
+	if (r < 0)
+		return exit_code(r);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = kmsd_listen_start(&o->listen, srv, &d);
+	if (r < 0) {
+		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
+		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
+	}
+	wait_for_stop(&set);
+	kmsd_listen_stop(d);
+	return ECFS_EXIT_OK;
+}
+
+int kmsd_serve_main(int argc, char **argv)
+{
+	struct serve_opts o = {0};
+	struct kmsd_server srv = {0};
+	int r;
+
+	ecfs_harden_process();
+	if (parse_args(argc, argv, &o) < 0)
+		return ECFS_EXIT_USAGE;
+	r = kmsd_store_open(o.store, &srv.store);
+	if (r < 0) {
+		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
+		return r == -EUCLEAN || r == -EPROTONOSUPPORT ? ECFS_EXIT_DAMAGED : ECFS_EXIT_ERROR;
+	}
+	srv.mount = o.mount;
+	srv.verbose = o.verbose;
+	pthread_mutex_init(&srv.lock, NULL);
+	r = kmsd_seal_init(&srv.seal, srv.store);
+	if (r == 0)
+		r = run(&o, &srv);
+	else
+		r = ECFS_EXIT_ERROR;
+	/* Sealing wipes every key before the process goes. */
+	kmsd_seal_close(&srv.seal);
+	kmsd_seal_free(&srv.seal);
+	kmsd_store_free(srv.store);
+	ecfs_wipe(srv.token_hash, sizeof(srv.token_hash));
+	pthread_mutex_destroy(&srv.lock);
+	return r;
+}
