@@ -107,6 +107,7 @@ struct ecfs_kms_slot {
 	char key[128];
 	char ciphertext[1024]; /* "vault:vN:..." */
 	uint64_t key_version;
+	int64_t rewrapped; /* when the ciphertext was last made (creation, rotation, rewrap) */
 };
 
 /* The library never talks to a KMS itself: a tool passes these callbacks (kms/). */
@@ -309,6 +310,23 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
  * grown from a partial chunk. */
 int ecfs_blob_truncate(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 		       uint64_t new_size, uint64_t *bad_chunk);
+
+/* Cipher work that other threads may share: the chunks of one large ranged read or write
+ * (from 128 KiB on), in pieces that whoever is free takes. Opaque. */
+struct ecfs_work;
+/* Does pieces of w with c, the calling thread's own context, until none are left. */
+void ecfs_work_help(struct ecfs_crypto *c, struct ecfs_work *w);
+/* Optional helpers for the ranged I/O of one context. offer(arg, w): other threads may now
+ * call ecfs_work_help on w, each with its own context. withdraw(arg, w): returns once no
+ * other thread is in ecfs_work_help for w and none will enter it (w is then gone). The
+ * offering thread works on w itself meanwhile, so helpers that come late only cost nothing. */
+struct ecfs_helpers {
+	void (*offer)(void *arg, struct ecfs_work *w);
+	void (*withdraw)(void *arg, struct ecfs_work *w);
+	void *arg;
+};
+/* h NULL: no helpers (the default). h is copied. */
+void ecfs_crypto_set_helpers(struct ecfs_crypto *c, const struct ecfs_helpers *h);
 
 /* ---- names ------------------------------------------------------------------------------ */
 

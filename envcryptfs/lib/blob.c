@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,117 @@ static const uint8_t blob_magic[4] = { 'E', 'C', 'F', 'B' };
 
 const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
+uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
+const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
+
+/* ---- cipher work shared with helper threads -------------------------------------------- */
+
+/* Work of at least this much plaintext is offered to helpers, in pieces of this size (or of
+ * one chunk, if larger): a piece is long enough that handing it over costs little, short
+ * enough that two threads finish close together. */
+#define WORK_MIN   (128u * 1024u)
+#define WORK_PIECE (64u * 1024u)
+
+struct ecfs_work {
+	const struct ecfs_file_key *k;
+	bool enc;
+	uint64_t first, n;	 /* chunks [first, first + n) */
+	size_t cs, sc;		 /* plaintext and stored chunk sizes */
+	uint64_t per, npieces; /* chunks per piece, pieces */
+	uint64_t next;		 /* the next piece to take (atomic) */
+	uint8_t *stored;	 /* stored chunk i at i * sc: read (dec) or written (enc) */
+	/* Encryption: chunk idx's plaintext is head for the first chunk and tail for the last
+	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
+	const uint8_t *buf, *head, *tail;
+	uint64_t off, have;
+	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs. */
+	size_t got;
+	uint8_t *plain;
+	/* The failure of the lowest chunk that failed. */
+	pthread_mutex_t err_lock;
+	uint64_t bad; /* UINT64_MAX: none */
+	int err;
+};
+
+static void work_fail(struct ecfs_work *w, uint64_t idx, int err)
+{
+	pthread_mutex_lock(&w->err_lock);
+	if (idx < w->bad) {
+		w->bad = idx;
+		w->err = err;
+	}
+	pthread_mutex_unlock(&w->err_lock);
+}
+
+static void work_piece(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t p)
+{
+	uint64_t i = p * w->per, end = i + w->per < w->n ? i + w->per : w->n;
+
+	for (; i < end; i++) {
+		uint64_t idx = w->first + i;
+		int r;
+
+		if (w->enc) {
+			uint64_t left = w->have - idx * w->cs;
+			const uint8_t *src;
+
+			if (i == 0 && w->head)
+				src = w->head;
+			else if (i == w->n - 1 && w->tail)
+				src = w->tail;
+			else /* covered in full, so off <= its start */
+				src = w->buf + (idx * w->cs - w->off);
+			r = ecfs_chunk_encrypt(c, w->k, idx, src, left < w->cs ? left : w->cs,
+					       w->stored + i * w->sc);
+		} else {
+			size_t pos = i * w->sc, len = w->got - pos < w->sc ? w->got - pos : w->sc;
+
+			r = ecfs_chunk_decrypt(c, w->k, idx, w->stored + pos, len,
+					       w->plain + i * w->cs);
+		}
+		if (r < 0) {
+			work_fail(w, idx, r);
+			return;
+		}
+	}
+}
+
+void ecfs_work_help(struct ecfs_crypto *c, struct ecfs_work *w)
+{
+	for (;;) {
+		uint64_t p = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+
+		if (p >= w->npieces)
+			return;
+		work_piece(c, w, p);
+	}
+}
+
+/* Runs w: shared with the helpers of c when it is large enough, else alone. Returns 0 or the
+ * error of the lowest failing chunk (*bad set to it). */
+static int work_run(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t *bad)
+{
+	const struct ecfs_helpers *h = ecfs_crypto_helpers(c);
+	uint64_t per = WORK_PIECE / w->cs;
+
+	w->per = per ? per : 1;
+	w->npieces = (w->n + w->per - 1) / w->per;
+	w->next = 0;
+	w->bad = UINT64_MAX;
+	w->err = 0;
+	pthread_mutex_init(&w->err_lock, NULL);
+	if (h && w->npieces > 1 && w->n * w->cs >= WORK_MIN) {
+		h->offer(h->arg, w);
+		ecfs_work_help(c, w);
+		h->withdraw(h->arg, w);
+	} else {
+		ecfs_work_help(c, w);
+	}
+	pthread_mutex_destroy(&w->err_lock);
+	if (w->bad != UINT64_MAX && bad)
+		*bad = w->bad;
+	return w->bad != UINT64_MAX ? w->err : 0;
+}
 
 int ecfs_blob_header_new(uint8_t out[ECFS_BLOB_HEADER_SIZE])
 {
@@ -133,21 +245,35 @@ static ssize_t decrypt_run(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 			   const uint8_t *stored, size_t got, uint8_t *plain, uint64_t *bad)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	size_t sc = stored_chunk(v), pos = 0, out = 0;
+	size_t sc = stored_chunk(v), n = (got + sc - 1) / sc;
+	struct ecfs_work w = {.k = k,
+			      .first = first,
+			      .n = n,
+			      .cs = v->hdr.chunk_size,
+			      .sc = sc,
+			      .stored = (uint8_t *)stored,
+			      .got = got,
+			      .plain = plain};
+	int r = work_run(c, &w, bad);
 
-	for (uint64_t idx = first; pos < got; idx++) {
-		size_t n = got - pos < sc ? got - pos : sc;
-		int r = ecfs_chunk_decrypt(c, k, idx, stored + pos, n, plain + out);
+	if (r < 0)
+		return r == -EUCLEAN ? -EBADMSG : r;
+	/* Every chunk but the last is whole; each gives its stored size less the overhead. */
+	return (ssize_t)(got - n * ecfs_chunk_overhead(v));
+}
 
-		if (r < 0) {
-			if (bad)
-				*bad = idx;
-			return r == -EUCLEAN ? -EBADMSG : r;
-		}
-		pos += n;
-		out += (size_t)r;
-	}
-	return (ssize_t)out;
+/* Reads the stored chunks from chunk first on that cover n chunks into the scratch buffer;
+ * returns the stored bytes read (short at the end of the blob). */
+static ssize_t read_stored(struct ecfs_crypto *c, int fd, uint64_t first, uint64_t n,
+			   uint8_t **stored)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	size_t want = (size_t)(n * stored_chunk(v));
+
+	*stored = ecfs_crypto_scratch(c, want);
+	if (!*stored)
+		return -ENOMEM;
+	return pread_full(fd, *stored, want, ecfs_chunk_offset(v, first));
 }
 
 /* Reads and decrypts the whole chunks covering [off, off + len) into plain, which must hold
@@ -155,14 +281,9 @@ static ssize_t decrypt_run(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 static ssize_t read_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 			   uint64_t first, uint64_t n, uint8_t *plain, uint64_t *bad)
 {
-	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	size_t want = (size_t)(n * stored_chunk(v));
-	uint8_t *stored = ecfs_crypto_scratch(c, want);
-	ssize_t got;
+	uint8_t *stored;
+	ssize_t got = read_stored(c, fd, first, n, &stored);
 
-	if (!stored)
-		return -ENOMEM;
-	got = pread_full(fd, stored, want, ecfs_chunk_offset(v, first));
 	if (got <= 0)
 		return got;
 	return decrypt_run(c, k, first, stored, (size_t)got, plain, bad);
@@ -172,33 +293,57 @@ ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 			size_t len, uint64_t off, uint64_t *bad_chunk)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	uint64_t cs = v->hdr.chunk_size, first = off / cs, skip = off % cs;
+	uint64_t cs = v->hdr.chunk_size, first = off / cs, skip = off % cs, end = off + len;
 	uint64_t n = (skip + len + cs - 1) / cs;
-	uint8_t *plain;
+	size_t sc = stored_chunk(v), pos = 0, out = 0;
+	uint8_t *stored, *tmp = NULL, *dst = buf;
 	ssize_t got;
 
 	if (len == 0)
 		return 0;
 	/* Aligned whole-chunk reads decrypt straight into the caller's buffer. */
-	if (skip == 0 && len % cs == 0) {
-		got = read_chunks(c, k, fd, first, n, buf, bad_chunk);
+	if (skip == 0 && len % cs == 0)
+		return read_chunks(c, k, fd, first, n, buf, bad_chunk);
+	/* Otherwise only the chunks the range covers in part go through a chunk of scratch:
+	 * the others still decrypt in place. */
+	got = read_stored(c, fd, first, n, &stored);
+	if (got <= 0)
 		return got;
+	for (uint64_t idx = first; pos < (size_t)got; idx++) {
+		uint64_t start = idx * cs, lo = off > start ? off - start : 0;
+		uint64_t hi = end < start + cs ? end - start : cs;
+		size_t slen = (size_t)got - pos < sc ? (size_t)got - pos : sc;
+		bool whole = lo == 0 && hi == cs;
+		int r;
+
+		if (!whole && !tmp && !(tmp = ecfs_crypto_plain(c))) {
+			out = 0;
+			got = -ENOMEM;
+			break;
+		}
+		r = ecfs_chunk_decrypt(c, k, idx, stored + pos, slen, whole ? dst + out : tmp);
+		if (r < 0) {
+			if (bad_chunk)
+				*bad_chunk = idx;
+			got = r == -EUCLEAN ? -EBADMSG : r;
+			break;
+		}
+		if (whole) {
+			out += (size_t)r;
+		} else {
+			if ((uint64_t)r > lo) {
+				size_t part = (size_t)(((uint64_t)r < hi ? (uint64_t)r : hi) - lo);
+
+				memcpy(dst + out, tmp + lo, part);
+				out += part;
+			}
+			ecfs_wipe(tmp, (size_t)r);
+		}
+		if ((uint64_t)r < hi)
+			break; /* the end of the file */
+		pos += slen;
 	}
-	plain = malloc(n * cs);
-	if (!plain)
-		return -ENOMEM;
-	got = read_chunks(c, k, fd, first, n, plain, bad_chunk);
-	if (got > (ssize_t)skip) {
-		got -= (ssize_t)skip;
-		if ((size_t)got > len)
-			got = (ssize_t)len;
-		memcpy(buf, plain + skip, (size_t)got);
-	} else if (got >= 0) {
-		got = 0;
-	}
-	ecfs_wipe(plain, n * cs);
-	free(plain);
-	return got;
+	return got < 0 ? got : (ssize_t)out;
 }
 
 /* Encrypts plain (len bytes starting at chunk first's start) and writes it in one pwrite. */
@@ -232,45 +377,70 @@ static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
 	uint64_t cs = v->hdr.chunk_size;
-	uint8_t *plain = calloc(1, cs);
+	uint8_t *plain = ecfs_crypto_plain(c);
 	ssize_t got;
 	int r;
 
 	if (!plain)
 		return -ENOMEM;
+	memset(plain, 0, cs);
 	got = read_chunks(c, k, fd, idx, 1, plain, bad);
 	r = got < 0 ? (int)got : write_chunks(c, k, fd, idx, plain, (size_t)len);
 	ecfs_wipe(plain, cs);
-	free(plain);
 	return r;
 }
 
-/* Fills plain (chunks first..last) with the existing contents of the chunks the write
- * [off, end) covers only in part; fully covered chunks are not read. */
-static int read_partial_ends(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
-			     uint64_t off, uint64_t end, uint64_t size, uint8_t *plain,
-			     uint64_t *bad)
-{
-	uint64_t cs = ecfs_crypto_volume(c)->hdr.chunk_size, first = off / cs;
-	uint64_t last = (end - 1) / cs;
-	bool head = (off % cs || (first == last && end % cs)) && first * cs < size;
-	bool tail = last != first && end % cs && last * cs < size;
-	ssize_t got = 0;
+/* The context of one ranged write: the plaintext run [first * cs, have) it stores again. */
+struct write_run {
+	uint64_t cs, off, end, size, have;
+};
 
-	if (head)
-		got = read_chunks(c, k, fd, first, 1, plain, bad);
-	if (got >= 0 && tail)
-		got = read_chunks(c, k, fd, last, 1, plain + (last - first) * cs, bad);
-	return got < 0 ? (int)got : 0;
+/* The plaintext length of chunk idx after the write. */
+static uint64_t run_chunk_len(const struct write_run *w, uint64_t idx)
+{
+	uint64_t left = w->have - idx * w->cs;
+
+	return left < w->cs ? left : w->cs;
+}
+
+/* True when the write covers chunk idx's new contents only in part. */
+static bool run_partial(const struct write_run *w, uint64_t idx)
+{
+	uint64_t start = idx * w->cs;
+
+	return w->off > start || w->end < start + run_chunk_len(w, idx);
+}
+
+/* Fills tmp (one chunk) with chunk idx's contents after the write: its old plaintext where it
+ * has one (zeros past it), with the written bytes over it. */
+static int merge_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+		       const struct write_run *w, uint64_t idx, const uint8_t *buf, uint8_t *tmp,
+		       uint64_t *bad)
+{
+	uint64_t start = idx * w->cs, lo = w->off > start ? w->off : start;
+	uint64_t hi = w->end < start + w->cs ? w->end : start + w->cs;
+
+	memset(tmp, 0, w->cs);
+	if (start < w->size) {
+		ssize_t got = read_chunks(c, k, fd, idx, 1, tmp, bad);
+
+		if (got < 0)
+			return (int)got;
+	}
+	memcpy(tmp + (lo - start), buf + (lo - w->off), hi - lo);
+	return 0;
 }
 
 ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	uint64_t cs = v->hdr.chunk_size, first = off / cs, end = off + len, size, have;
+	uint64_t cs = v->hdr.chunk_size, first = off / cs, end = off + len, size;
 	uint64_t last, n;
-	uint8_t *plain;
+	size_t over = ecfs_chunk_overhead(v), out = 0;
+	uint8_t *tmp = NULL, *stored;
+	struct write_run w;
+	bool head, tail;
 	int r;
 
 	if (len == 0)
@@ -288,17 +458,46 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 		if (r < 0)
 			return r;
 	}
-	plain = calloc(n, cs);
-	if (!plain)
+	w = (struct write_run){.cs = cs, .off = off, .end = end, .size = size};
+	w.have = size > end ? (size < (last + 1) * cs ? size : (last + 1) * cs) : end;
+	/* Only the first and the last chunk can be covered in part: they are merged with their
+	 * old contents (read before anything is written), every other chunk is encrypted
+	 * straight from buf. */
+	head = run_partial(&w, first);
+	tail = last != first && run_partial(&w, last);
+	if ((head || tail) && !(tmp = ecfs_crypto_plain(c)))
 		return -ENOMEM;
-	r = read_partial_ends(c, k, fd, off, end, size, plain, bad_chunk);
+	if (head)
+		r = merge_chunk(c, k, fd, &w, first, buf, tmp, bad_chunk);
+	if (r == 0 && tail)
+		r = merge_chunk(c, k, fd, &w, last, buf, tmp + cs, bad_chunk);
+	stored = r == 0 ? ecfs_crypto_scratch(c, (size_t)n * (cs + over)) : NULL;
+	if (r == 0 && !stored)
+		r = -ENOMEM;
 	if (r == 0) {
-		memcpy(plain + off % cs, buf, len);
-		have = size > end ? (size < (last + 1) * cs ? size : (last + 1) * cs) : end;
-		r = write_chunks(c, k, fd, first, plain, (size_t)(have - first * cs));
+		struct ecfs_work wk = {.k = k,
+				       .enc = true,
+				       .first = first,
+				       .n = n,
+				       .cs = cs,
+				       .sc = cs + over,
+				       .stored = stored,
+				       .buf = buf,
+				       .head = head ? tmp : NULL,
+				       .tail = tail ? tmp + cs : NULL,
+				       .off = off,
+				       .have = w.have};
+
+		r = work_run(c, &wk, NULL);
+		/* All chunks but the last are whole. */
+		out = (size_t)(w.have - first * cs) + (size_t)n * over;
 	}
-	ecfs_wipe(plain, n * cs);
-	free(plain);
+	if (r == 0)
+		r = pwrite_full(fd, stored, out, ecfs_chunk_offset(v, first));
+	if (head)
+		ecfs_wipe(tmp, cs);
+	if (tail)
+		ecfs_wipe(tmp + cs, cs);
 	return r < 0 ? r : (ssize_t)len;
 }
 

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,8 @@ struct ecfs_crypto {
 	struct ecfs_siv *seal;
 	uint8_t *scratch; /* stored chunks for ranged I/O (blob.c) */
 	size_t scratch_len;
+	uint8_t *plain; /* two chunks of plaintext for partial chunks (blob.c), wiped after use */
+	struct ecfs_helpers helpers; /* offer NULL: none */
 	/* GCM nonces are drawn from RAND_bytes in batches: one call per chunk costs more than
 	 * encrypting a 4 KiB chunk. Each byte of the pool is used once. */
 	uint8_t nonce_pool[4096];
@@ -68,10 +71,72 @@ struct ecfs_crypto {
 };
 
 struct ecfs_file_key {
-	struct ecfs_secret *mem; /* owns this struct's storage */
 	uint8_t file_id[ECFS_FILE_ID_SIZE];
 	uint8_t key[32];
+	uint8_t pad[16]; /* one cache line each */
 };
+
+/*
+ * File keys are made at every open of a file and dropped at its last close: a locked page
+ * each (mmap, madvise, mlock, munmap) cost more than the key derivation. They live in slabs
+ * of locked memory instead, one page of keys per slab; a freed key is wiped and its slot
+ * reused. Slabs stay for the life of the process (as many as the most keys ever held at
+ * once). The free list is ordinary memory: a forked child sees the slabs wiped, never a
+ * broken list.
+ */
+#define KEY_SLAB_BYTES 4000 /* with the secret's own header, one page */
+#define KEYS_PER_SLAB (KEY_SLAB_BYTES / sizeof(struct ecfs_file_key))
+
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ecfs_file_key **key_free; /* protected by key_lock */
+static size_t key_nfree, key_cap;	/* protected by key_lock */
+
+/* Adds a slab's slots to the free list; key_lock held. */
+static int key_slab_add(void)
+{
+	struct ecfs_secret *mem;
+	struct ecfs_file_key *slab;
+
+	if (key_nfree + KEYS_PER_SLAB > key_cap) {
+		size_t cap = key_cap ? key_cap * 2 : 4 * KEYS_PER_SLAB;
+		struct ecfs_file_key **f;
+
+		while (cap < key_nfree + KEYS_PER_SLAB)
+			cap *= 2;
+		f = realloc(key_free, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		key_free = f;
+		key_cap = cap;
+	}
+	mem = ecfs_secret_new(KEY_SLAB_BYTES);
+	if (!mem)
+		return -ENOMEM;
+	slab = (struct ecfs_file_key *)ecfs_secret_data(mem);
+	for (size_t i = KEYS_PER_SLAB; i-- > 0;)
+		key_free[key_nfree++] = &slab[i];
+	return 0;
+}
+
+static struct ecfs_file_key *key_alloc(void)
+{
+	struct ecfs_file_key *k = NULL;
+
+	pthread_mutex_lock(&key_lock);
+	if (key_nfree || key_slab_add() == 0)
+		k = key_free[--key_nfree];
+	pthread_mutex_unlock(&key_lock);
+	return k;
+}
+
+static void key_release(struct ecfs_file_key *k)
+{
+	ecfs_wipe(k, sizeof(*k));
+	pthread_mutex_lock(&key_lock);
+	/* There is always room: the list had a place for every slot of every slab. */
+	key_free[key_nfree++] = k;
+	pthread_mutex_unlock(&key_lock);
+}
 
 void ecfs_crypto_free(struct ecfs_crypto *c)
 {
@@ -85,6 +150,9 @@ void ecfs_crypto_free(struct ecfs_crypto *c)
 	if (c->scratch)
 		ecfs_wipe(c->scratch, c->scratch_len);
 	free(c->scratch);
+	if (c->plain)
+		ecfs_wipe(c->plain, 2 * (size_t)c->vol->hdr.chunk_size);
+	free(c->plain);
 	ecfs_wipe(c, sizeof(*c));
 	free(c);
 }
@@ -127,6 +195,7 @@ const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
 struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
 struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
+uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
 
 const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c)
 {
@@ -159,21 +228,40 @@ uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len)
 	return c->scratch;
 }
 
+const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
+
+const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c)
+{
+	return c->helpers.offer ? &c->helpers : NULL;
+}
+
+void ecfs_crypto_set_helpers(struct ecfs_crypto *c, const struct ecfs_helpers *h)
+{
+	if (h && h->offer && h->withdraw)
+		c->helpers = *h;
+	else
+		memset(&c->helpers, 0, sizeof(c->helpers));
+}
+
+uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c)
+{
+	if (!c->plain)
+		c->plain = malloc(2 * (size_t)c->vol->hdr.chunk_size);
+	return c->plain;
+}
+
 int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
 		      struct ecfs_file_key **out)
 {
-	struct ecfs_secret *mem;
 	struct ecfs_file_key *k;
 	uint8_t info[sizeof(ECFS_LABEL_FILE) - 1 + ECFS_FILE_ID_SIZE];
 	int r = 0;
 
 	if (!v->keys)
 		return ecfs_fail(-ENOKEY, "volume '%s' is locked", v->dir);
-	mem = ecfs_secret_new(sizeof(*k));
-	if (!mem)
+	k = key_alloc();
+	if (!k)
 		return -ENOMEM;
-	k = (struct ecfs_file_key *)ecfs_secret_data(mem);
-	k->mem = mem;
 	memcpy(k->file_id, file_id, ECFS_FILE_ID_SIZE);
 	/* Per-file keys give each file its own random-nonce budget (GCM); XTS keys are
 	 * volume-wide and the file ID goes into the tweak instead. */
@@ -184,7 +272,7 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 				     sizeof(k->key));
 	}
 	if (r < 0) {
-		ecfs_secret_free(mem);
+		key_release(k);
 		return r;
 	}
 	*out = k;
@@ -194,7 +282,7 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 void ecfs_file_key_free(struct ecfs_file_key *k)
 {
 	if (k)
-		ecfs_secret_free(k->mem);
+		key_release(k);
 }
 
 uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v)
@@ -207,13 +295,24 @@ uint32_t ecfs_chunk_size(const struct ecfs_volume *v)
 	return v->hdr.chunk_size;
 }
 
+/* Stops at the first byte that is not zero: every stored chunk that is not a hole is checked
+ * on each read, and its first bytes (a random nonce, or ciphertext) almost always end it. Only
+ * public bytes (nonces, ciphertext) are checked, so the early exit leaks nothing. */
 static bool all_zero(const uint8_t *p, size_t len)
 {
-	uint8_t acc = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++)
-		acc |= p[i];
-	return acc == 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w)
+			return false;
+	}
+	for (; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
 }
 
 /* Associated data of a GCM chunk: volume UUID, file ID, chunk index (big-endian). */

@@ -178,6 +178,9 @@ static int parse_kms(json_object *o, struct ecfs_slot *s)
 	if (r == 0)
 		r = json_u64(kms, "key_version", 1, INT64_MAX, &version);
 	s->kms.key_version = version;
+	if (r == 0)
+		r = json_u64(kms, "rewrapped", 0, INT64_MAX, &version);
+	s->kms.rewrapped = (int64_t)version;
 	return r;
 }
 
@@ -383,6 +386,7 @@ static json_object *kms_json(const struct ecfs_kms_slot *k)
 	json_object_object_add(o, "key", json_object_new_string(k->key));
 	json_object_object_add(o, "ciphertext", json_object_new_string(k->ciphertext));
 	json_object_object_add(o, "key_version", json_object_new_int64((int64_t)k->key_version));
+	json_object_object_add(o, "rewrapped", json_object_new_int64(k->rewrapped));
 	return o;
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int argon2_or_calibrate(const struct ecfs_argon2_params *in,
@@ -142,6 +143,7 @@ int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs
 		return ecfs_fail(-EINVAL, "a KMS slot needs a ciphertext and a key version");
 	slot = &v->hdr.slots[index];
 	slot->kms = *s;
+	slot->kms.rewrapped = (int64_t)time(NULL);
 	slot->kek_generation = s->key_version;
 	return store_or_undo(v, &before);
 }

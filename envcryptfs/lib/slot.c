@@ -58,6 +58,7 @@ static int kms_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
 	if (r == 0 && (!s->kms.ciphertext[0] || s->kms.key_version == 0))
 		r = ecfs_fail(-EBADMSG, "the KMS returned no ciphertext");
 	s->kek_generation = s->kms.key_version;
+	s->kms.rewrapped = s->created;
 	return r;
 }
 
