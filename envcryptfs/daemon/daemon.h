@@ -14,10 +14,18 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Timeouts for attributes and entries: only this daemon changes the backing directory. */
-#define FS_TIMEOUT 1.0
+/* Timeouts for attributes and entries: only this daemon changes the backing directory, and
+ * the kernel drops what it cached itself for every change made through the mount, so the
+ * kernel may keep them long (a 1 s timeout cost a LOOKUP or GETATTR per file for any walk of
+ * a tree that takes longer). Absent names are kept briefly: the kernel cannot know of a name
+ * put back into the backing directory by hand. */
+#define FS_TIMEOUT 60.0
+#define FS_NEG_TIMEOUT 1.0
 /* Largest write (and read) request we negotiate; libfuse 3.14 raises max_pages to match. */
 #define FS_MAX_WRITE (1024u * 1024u)
+/* Readahead for the mount (the kernel's default is 128 KiB, and INIT can only lower it): with
+ * 1 MiB read requests, four in flight keep both cores decrypting during sequential reads. */
+#define FS_READAHEAD_KB 4096u
 
 /* The state of one mounted volume; set up by main.c before the session starts, then
  * read-only except where a field says otherwise. */
@@ -62,7 +70,12 @@ struct open_file {
 	struct inode *inode;
 	int fd;	     /* the backing file, O_RDWR whenever possible, never O_APPEND */
 	bool append; /* the daemon appends (O_APPEND without the writeback cache) */
+	/* All open handles, so that an unmount with files still open frees them. */
+	struct open_file *prev, *next; /* protected by open_files_lock in ops_file.c */
 };
+
+/* Closes the handles the kernel never released (an unmount by signal with files open). */
+void fs_close_all_handles(void);
 
 static inline struct open_file *fh_of(const struct fuse_file_info *fi)
 {
@@ -97,6 +110,10 @@ struct ecfs_crypto *fs_crypto(void);
 void *fs_buffer(size_t len);
 int fs_thread_init(void);
 void fs_thread_cleanup(void);
+/* Starts (one per core beyond the first) and stops the helpers that share the cipher work of
+ * large reads and writes; stop before fs_thread_cleanup. */
+void fs_helpers_start(void);
+void fs_helpers_stop(void);
 
 /* ---- attr.c: stat translation and permission checks ------------------------------------- */
 
@@ -204,8 +221,10 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi);
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* After a change the daemon made to inode's blob (with io held exclusively): the state it left
+ * is what the kernel has cached, so the next open may keep the cache (keep_cache). */
+void fs_note_own_change(struct inode *inode, int fd);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     struct fuse_file_info *fi);

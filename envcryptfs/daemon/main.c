@@ -357,7 +357,6 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .open = fs_op_open,
     .read = fs_op_read,
     .write = fs_op_write,
-    .flush = fs_op_flush,
     .release = fs_op_release,
     .fsync = fs_op_fsync,
     .opendir = fs_op_opendir,
@@ -409,6 +408,7 @@ static int fs_setup(const struct options *o)
 		r = fs_thread_init();
 	if (r < 0)
 		return r;
+	fs_helpers_start();
 	fd = fcntl(ecfs_volume_dirfd(fs.vol), F_DUPFD_CLOEXEC, 3);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
@@ -426,8 +426,10 @@ static int fs_setup(const struct options *o)
 
 static void fs_teardown(void)
 {
+	fs_close_all_handles();
 	if (fs.root)
 		itab_destroy(&fs.itab);
+	fs_helpers_stop();
 	fs_thread_cleanup();
 	ecfs_volume_close(fs.vol); /* wipes the keys */
 	fs.vol = NULL;
@@ -469,6 +471,82 @@ static struct ecfs_status_server *status_start(void)
 	return srv;
 }
 
+/* True when field f of a mountinfo line, with its octal escapes (\040 for a space), is s. */
+static bool mountinfo_field_is(const char *f, size_t len, const char *s)
+{
+	for (size_t i = 0; i < len; i++, s++) {
+		char c = f[i];
+
+		if (c == '\\' && i + 3 < len && f[i + 1] >= '0' && f[i + 1] <= '3') {
+			c = (char)((f[i + 1] - '0') << 6 | (f[i + 2] - '0') << 3 | (f[i + 3] - '0'));
+			i += 3;
+		}
+		if (*s != c)
+			return false;
+	}
+	return *s == '\0';
+}
+
+/*
+ * Raises the readahead of the mount at mnt to FS_READAHEAD_KB. The kernel gives a FUSE mount
+ * 128 KiB, and the INIT reply can only lower that: uncached sequential reads then come as
+ * 128 KiB requests, one at a time. The mount's backing device (0:N) is found in mountinfo:
+ * a stat of the mount point would wait for this daemon, which does not serve yet. Only root
+ * may write the setting; failing costs speed, nothing else.
+ */
+static void raise_readahead(const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, dev[32] = "", path[96];
+	size_t cap = 0;
+	int fd;
+
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+		char *p = line, *fld[5];
+		int n = 0;
+
+		while (n < 5 && *p) {
+			fld[n++] = p;
+			p += strcspn(p, " \n");
+			if (*p)
+				*p++ = '\0';
+		}
+		if (n == 5 && mountinfo_field_is(fld[4], strlen(fld[4]), mnt))
+			snprintf(dev, sizeof(dev), "%s", fld[2]); /* the last mount there wins */
+	}
+	free(line);
+	fclose(f);
+	if (!dev[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || dprintf(fd, "%u\n", FS_READAHEAD_KB) < 0)
+		fs_log(LOG_DEBUG, "cannot raise the readahead in %s: %m", path);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Serves the first request, INIT, on this thread, then raises the readahead: the INIT reply
+ * sets the mount's readahead, so a setting made before it would be lost. Whatever goes
+ * wrong is left to the session loop, which then ends at once. */
+static void serve_init(struct fuse_session *se)
+{
+	struct fuse_buf buf = {.mem = NULL};
+	int r;
+
+	do
+		r = fuse_session_receive_buf(se, &buf);
+	while (r == -EINTR && !fuse_session_exited(se));
+	if (r > 0)
+		fuse_session_process_buf(se, &buf);
+	free(buf.mem);
+	if (r > 0 && !fuse_session_exited(se))
+		raise_readahead(fs.mountpoint);
+}
+
 /* Mounts and serves until unmounted or signalled. Returns an exit code. */
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *notify)
 {
@@ -496,6 +574,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 	if (chdir("/") < 0)
 		fs_log(LOG_WARNING, "cannot change to /: %m");
 	status = status_start();
+	serve_init(se);
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
 	ecfs_status_server_stop(status);

@@ -1,15 +1,21 @@
-/* ops_file.c - open regular files: create, open, read, write, flush, release, fsync,
- * fallocate, lseek. One blob read or write per request, under the inode's io lock. */
+/* ops_file.c - open regular files: create, open, read, write, release, fsync, fallocate,
+ * lseek. One blob read or write per request, under the inode's io lock. There is no flush:
+ * writes reach the backing file when they are made, so close has nothing to add, and the
+ * kernel stops sending FLUSH (a round trip per close) once it is told ENOSYS. */
 #include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_file *open_files; /* protected by open_files_lock */
+
 static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 {
-	struct open_file *fh = malloc(sizeof(*fh));
+	struct open_file *fh = calloc(1, sizeof(*fh));
 
 	if (!fh)
 		return NULL;
@@ -18,17 +24,38 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 	/* With the writeback cache the kernel places appended data itself. */
 	fh->append = (flags & O_APPEND) && !fs.writeback;
 	file_opened(inode);
+	pthread_mutex_lock(&open_files_lock);
+	fh->next = open_files;
+	if (open_files)
+		open_files->prev = fh;
+	open_files = fh;
+	pthread_mutex_unlock(&open_files_lock);
 	return fh;
 }
 
 static void handle_free(struct open_file *fh)
 {
+	pthread_mutex_lock(&open_files_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		open_files = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&open_files_lock);
 	file_closed(fh->inode);
 	close(fh->fd);
 	free(fh);
 }
 
-/* True when the backing file is as it was at the last open: the kernel's cached pages are
+void fs_close_all_handles(void)
+{
+	while (open_files)
+		handle_free(open_files);
+}
+
+/* True when the backing file is as it was at the last open, or as the daemon's own changes
+ * since left it (the kernel saw those: they came through it): the kernel's cached pages are
  * then still right. */
 static bool unchanged_since_open(struct inode *inode, int fd)
 {
@@ -46,6 +73,20 @@ static bool unchanged_since_open(struct inode *inode, int fd)
 	inode->open_mtime = st.st_mtim;
 	pthread_mutex_unlock(&inode->lock);
 	return same;
+}
+
+void fs_note_own_change(struct inode *inode, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&inode->lock);
+	if (inode->seen_open) {
+		inode->open_size = st.st_size;
+		inode->open_mtime = st.st_mtim;
+	}
+	pthread_mutex_unlock(&inode->lock);
 }
 
 static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, int fd)
@@ -167,6 +208,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		n = file_plain_size(fh->fd, &pos);
 	if (n == 0)
 		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
+	if (n >= 0)
+		fs_note_own_change(fh->inode, fh->fd);
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(fh->inode, bad);
@@ -176,14 +219,6 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	}
 	__atomic_add_fetch(&fs.bytes_written, (uint64_t)n, __ATOMIC_RELAXED);
 	fuse_reply_write(req, (size_t)n);
-}
-
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	/* Writes reach the backing file when they are made; close has nothing to add. */
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -219,6 +254,8 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	}
 	pthread_rwlock_wrlock(&fh->inode->io);
 	r = file_fallocate(fh->inode, fh->fd, mode, (uint64_t)off, (uint64_t)len);
+	if (r == 0)
+		fs_note_own_change(fh->inode, fh->fd);
 	pthread_rwlock_unlock(&fh->inode->io);
 	fuse_reply_err(req, fs_errno(r));
 }

@@ -11,10 +11,14 @@ MOUNTS=()
 # Fast Argon2 costs so that tests do not spend a second per passphrase.
 FAST_ARGON=(--argon2-time 1 --argon2-memory 8192 --argon2-parallel 1)
 
+# A mount whose daemon died answers ENOTCONN to mountpoint(1); /proc/self/mounts still
+# lists it, so look there and detach lazily.
+is_mounted() { awk -v m="$1" '$2 == m {f = 1} END {exit !f}' /proc/self/mounts; }
+
 cleanup() {
   local m
   for m in "${MOUNTS[@]:-}"; do
-    [ -n "$m" ] && mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    [ -n "$m" ] && is_mounted "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m"; }
   done
   rm -rf "$T"
 }
@@ -176,7 +180,7 @@ same_tree() {
 
 # unmount_registered: lazily unmounts every registered mount point still in the mount table,
 # dead ones included (cleanup's mountpoint -q fails on a FUSE mount whose daemon died, which
-# would leave the mount behind). The t1* scripts run: trap 'unmount_registered; cleanup' EXIT
+# would leave the mount behind). finish_test runs it.
 unmount_registered() {
   local m
   for m in "${MOUNTS[@]:-}"; do
@@ -185,4 +189,35 @@ unmount_registered() {
       fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     fi
   done
+}
+
+# sanitizer_logs: sends AddressSanitizer/LeakSanitizer reports of every process of the test
+# (background daemons included, whose stderr is gone) to files in $T/san, where finish_test
+# finds them. (UBSan's fatal reports still go to stderr, whatever log_path says.)
+sanitizer_logs() {
+  mkdir -p "$T/san"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/san/asan"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/san/ubsan"
+}
+
+# finish_test: the EXIT trap of the t1* scripts: unmounts what is still mounted (dead mounts
+# too), fails the test when a sanitizer wrote a report, then runs cleanup.
+#   sanitizer_logs; trap finish_test EXIT
+finish_test() {
+  local rc=$? f
+  unmount_registered
+  if [ -d "$T/san" ] && [ -n "$(ls -A "$T/san")" ]; then
+    sleep 0.5 # a daemon detached by a lazy unmount may still be writing its report
+    for f in "$T/san"/*; do
+      if grep -q -e 'ERROR: ' -e 'runtime error' "$f"; then
+        echo "FAIL: sanitizer report $(basename "$f"):" >&2
+        rc=1
+      else
+        echo "# sanitizer output $(basename "$f") (a warning, not an error):" >&2
+      fi
+      head -n 60 "$f" >&2
+    done
+  fi
+  cleanup
+  exit $rc
 }

@@ -2,7 +2,8 @@
 # Files of edge-case sizes round-trip byte for byte through mount, unmount and remount, for
 # every cipher at 4 KiB and 64 KiB chunks (and 1 MiB for aes-256-gcm).
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 
 # The sizes around the start of a file and around the chunk size c.

@@ -4,7 +4,8 @@
 # file, xattrs, links, times) survives a remount; other users' access with
 # allow_other,default_permissions follows the modes.
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 POSIXOPS=$(ecfs_tool posixops)
 FAILED=()

@@ -3,7 +3,8 @@
 # results on a volume as on a plain directory, per cipher, before and after a remount.
 # SEED=N reproduces a run; FSRANDOM_OPS=N changes the number of ops per volume (default 3000).
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 FSRANDOM=$(ecfs_tool fsrandom)
 OPS=${FSRANDOM_OPS:-3000}

@@ -3,7 +3,8 @@
 # (short and long), contents, symlink targets and xattr values never appear in the backing
 # files, their names or their extended attributes.
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 
 rand=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')

@@ -3,7 +3,8 @@
 # while the other chunks still read; a changed encrypted name never shows as a garbage name;
 # an all-zero stored chunk reads as zeros (the documented hole rule).
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 
 CS=4096

@@ -3,7 +3,8 @@
 # recovery after kill -9, -o ro, clean exit on SIGTERM/SIGINT in the foreground, mount -t and
 # fstab mounting through mount.fuse3, old_key_file and passphrase_file.
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 need_progs
 
 vol=$T/vol
@@ -118,23 +119,31 @@ findmnt -n -o OPTIONS "$mnt" | tr , '\n' | grep -qx ro || fail "the mount is not
 umount_wait "$mnt"
 [ ! -e "$mnt/file" ] || fail "the unmounted mount point still shows the volume's files"
 
-# fg_signal SIG: a foreground daemon exits 0 on SIG and leaves nothing mounted.
+# fg_signal SIG [held]: a foreground daemon exits 0 on SIG and leaves nothing mounted; with
+# "held", a file on the mount is still open when the signal arrives.
 fg_signal() {
-  local sig=$1 pid
-  note "foreground mode: SIG$sig unmounts and exits 0"
+  local sig=$1 held=${2:-} pid
+  note "foreground mode: SIG$sig unmounts and exits 0${held:+ (a file held open)}"
   register_mount "$mnt"
   # Background jobs of a script ignore SIGINT; give the daemon default dispositions.
   env --default-signal=INT,TERM "$ECFS" -f "$vol" "$mnt" -o "key_file=$key" >"$T/fg.log" 2>&1 &
   pid=$!
   wait_mounted "$mnt" "$pid"
   echo "foreground $sig" >"$mnt/fg-$sig"
+  sync
+  if [ -n "$held" ]; then
+    exec 9>"$mnt/held-open"
+    echo "held" >&9
+  fi
   kill -"$sig" "$pid"
   wait_exit "$pid" 20
+  [ -z "$held" ] || exec 9>&-
   [ "$WAIT_RC" -eq 0 ] || { cat "$T/fg.log" >&2; fail "after SIG$sig the foreground daemon exited $WAIT_RC, expected 0"; }
   not_mounted "$mnt"
 }
 fg_signal TERM
 fg_signal INT
+fg_signal TERM held
 mount_vol "$vol" "$mnt" "key_file=$key"
 [ "$(cat "$mnt/fg-TERM")" = "foreground TERM" ] && [ "$(cat "$mnt/fg-INT")" = "foreground INT" ] ||
   fail "data written in foreground mode did not persist"
@@ -153,7 +162,8 @@ printf '%s %s fuse.envcryptfs key_file=%s,noauto 0 0\n' "$vol" "$mnt" "$key" >"$
 cat >"$T/nsmount.sh" <<'INNER'
 # Runs in the private mount namespace: vol mnt key bindir target fstab
 . "$ECFS_TESTS/lib.sh"
-trap 'unmount_registered; cleanup' EXIT
+sanitizer_logs
+trap finish_test EXIT
 vol=$1 mnt=$2 key=$3
 mount --bind "$4" "$5" || fail "cannot bind $4 over $5"
 register_mount "$mnt"
