@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct ecfs_mode modes[] = {
 	{ ECFS_CIPHER_AES256_GCM, "aes-256-gcm", true, ECFS_BC_AES, 32, 64,
@@ -64,6 +65,7 @@ struct ecfs_crypto {
 	 * encrypting a 4 KiB chunk. Each byte of the pool is used once. */
 	uint8_t nonce_pool[4096];
 	size_t nonce_pos;
+	pid_t nonce_pid; /* a forked child must not reuse its parent's pool */
 	/* The key the GCM context is set up with, so that consecutive chunks of one file skip
 	 * the key schedule. */
 	uint8_t gcm_key[32];
@@ -329,6 +331,10 @@ static void gcm_ad(const struct ecfs_crypto *c, const struct ecfs_file_key *k, u
  * chunk is never all zeros (a hole). */
 static int next_nonce(struct ecfs_crypto *c, uint8_t *out)
 {
+	if (c->nonce_pid != getpid()) {
+		c->nonce_pid = getpid();
+		c->nonce_pos = sizeof(c->nonce_pool);
+	}
 	do {
 		if (c->nonce_pos + ECFS_CANARY_NONCE > sizeof(c->nonce_pool)) {
 			int r = ecfs_random(c->nonce_pool, sizeof(c->nonce_pool));

@@ -296,6 +296,8 @@ static int parse_body(json_object *root, struct ecfs_header *h)
 		r = json_field(root, "label", json_type_string, &f);
 	if (r == 0 && json_object_get_string_len(f) > ECFS_LABEL_MAX)
 		r = ecfs_fail(-EUCLEAN, "the label is longer than %d bytes", ECFS_LABEL_MAX);
+	if (r == 0 && strlen(json_object_get_string(f)) != (size_t)json_object_get_string_len(f))
+		r = ecfs_fail(-EUCLEAN, "the label contains a NUL byte");
 	if (r == 0)
 		memcpy(h->label, json_object_get_string(f), (size_t)json_object_get_string_len(f) + 1);
 	if (r == 0)

@@ -207,7 +207,6 @@ static void swap_copies(struct ecfs_volume *v)
 	struct ecfs_header h = v->hdr;
 	uint8_t *raw = v->raw;
 	size_t len = v->raw_len;
-	enum ecfs_header_state s = v->primary_state;
 
 	v->hdr = v->other;
 	v->raw = v->other_raw;
@@ -215,8 +214,42 @@ static void swap_copies(struct ecfs_volume *v)
 	v->other = h;
 	v->other_raw = raw;
 	v->other_raw_len = len;
-	v->primary_state = v->copy_state;
-	v->copy_state = s;
+}
+
+/* Whether the other copy could open where the one in use did not: after a MAC failure, or
+ * after a rejected key when its slots differ (one copy's slot may have been altered). */
+static bool other_copy_worth_trying(const struct ecfs_volume *v, int r)
+{
+	if (!v->other_raw || r == 0)
+		return false;
+	if (r != -EKEYREJECTED)
+		return true;
+	return memcmp(v->hdr.slots, v->other.slots, sizeof(v->hdr.slots)) != 0;
+}
+
+/* Uses the other copy; the states describe the files, so the file that failed is marked. */
+static int unlock_other_copy(struct ecfs_volume *v, const struct ecfs_credential *creds,
+			     size_t n, struct ecfs_secret *ks, int *which, int first_error)
+{
+	bool copy_was_in_use = v->from_copy || v->primary_state == ECFS_HDR_STALE;
+	int r;
+
+	swap_copies(v);
+	r = try_slots(v, creds, n, ks, which);
+	if (r < 0) {
+		swap_copies(v);
+		return first_error;
+	}
+	if (copy_was_in_use) {
+		v->copy_state = ECFS_HDR_DAMAGED;
+		v->primary_state = ECFS_HDR_OK;
+		v->from_copy = false;
+	} else {
+		v->primary_state = ECFS_HDR_DAMAGED;
+		v->copy_state = ECFS_HDR_OK;
+		v->from_copy = true;
+	}
+	return 0;
 }
 
 int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t ncreds,
@@ -229,15 +262,8 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 	if (!ks)
 		return -ENOMEM;
 	r = try_slots(v, creds, ncreds, ks, &which);
-	if (r < 0 && r != -EKEYREJECTED && v->other_raw) {
-		/* The copy in use failed its MAC: the other copy may still be intact. */
-		swap_copies(v);
-		r = try_slots(v, creds, ncreds, ks, &which);
-		if (r == 0) {
-			v->copy_state = ECFS_HDR_DAMAGED;
-			v->from_copy = true;
-		}
-	}
+	if (other_copy_worth_trying(v, r))
+		r = unlock_other_copy(v, creds, ncreds, ks, &which, r);
 	if (r < 0) {
 		ecfs_secret_free(ks);
 		if (r == -EKEYREJECTED && ncreds == 1 && creds[0].type == ECFS_KEY_EXPORT)

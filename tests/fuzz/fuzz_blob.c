@@ -1,0 +1,207 @@
+/* fuzz_blob.c - libFuzzer target: blob headers, blob size arithmetic, decryption of any chunk. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * The first input byte picks what the rest is:
+ *   0: a blob header for ecfs_blob_header_parse;
+ *   1: a chunk-size shift, a cipher and a 64-bit size for ecfs_plain_size/ecfs_blob_size over
+ *      a volume struct holding just those (any valid header gives such a volume);
+ *   2, 3: an 8-byte chunk index and a stored chunk for ecfs_chunk_decrypt, on an
+ *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks.
+ * The volumes are created once under /tmp, then their DEK and UUID are pinned so that
+ * seeds holding valid chunks stay valid from run to run.
+ */
+
+static struct ecfs_volume *vols[2];
+static struct ecfs_crypto *cryptos[2];
+static struct ecfs_file_key *fkeys[2];
+static const enum ecfs_cipher vol_ciphers[2] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS};
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fuzz_blob: %s (last error: %s)\n", what, ecfs_last_error());
+	abort();
+}
+
+static struct ecfs_volume *pinned_volume(enum ecfs_cipher cipher)
+{
+	static const char keyfile[] = "fuzz key file: at least 32 bytes long";
+	struct ecfs_secret *key = ecfs_secret_new(sizeof(keyfile));
+	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .secret = key, .origin = "k"};
+	struct ecfs_create_params p = {.cipher = cipher, .chunk_size = 4096};
+	struct ecfs_volume *v = NULL;
+	struct ecfs_keys *k;
+	char dir[64], path[128];
+	static const char *const files[] = {ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME,
+					    ECFS_DIR_ID_NAME};
+
+	snprintf(dir, sizeof(dir), "/tmp/ecfs-fuzz-blob.XXXXXX");
+	if (!key || !mkdtemp(dir))
+		die("setup");
+	memcpy(ecfs_secret_data(key), keyfile, sizeof(keyfile));
+	strcat(dir, "/v");
+	if (ecfs_volume_create(dir, &p, &cred, 1, &v) != 0)
+		die("cannot create a volume");
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+	ecfs_secret_free(key);
+	k = (struct ecfs_keys *)ecfs_secret_data(v->key_secret);
+	memset(k->dek, 0x42, sizeof(k->dek));
+	memset(v->hdr.uuid, 0x24, sizeof(v->hdr.uuid));
+	if (ecfs_keys_derive(k, &v->hdr) != 0)
+		die("cannot derive keys");
+	return v;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const uint8_t file_id[ECFS_FILE_ID_SIZE] = "fuzz file id 16b";
+
+	(void)argc;
+	(void)argv;
+	for (int i = 0; i < 2; i++) {
+		vols[i] = pinned_volume(vol_ciphers[i]);
+		if (ecfs_crypto_new(vols[i], &cryptos[i]) != 0 ||
+		    ecfs_file_key_new(vols[i], file_id, &fkeys[i]) != 0)
+			die("cannot set up the crypto context");
+	}
+	return 0;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void fuzz_blob_header(const uint8_t *data, size_t size)
+{
+	uint8_t id[ECFS_FILE_ID_SIZE];
+	int r = ecfs_blob_header_parse(data, size, id);
+
+	if (r != 0 && r != -EUCLEAN && r != -EPROTONOSUPPORT)
+		die("unexpected error code from ecfs_blob_header_parse");
+	if (r == 0 && (size < ECFS_BLOB_HEADER_SIZE || memcmp(id, data + 8, sizeof(id)) != 0))
+		die("a blob header parsed to another file ID");
+}
+
+static void fuzz_sizes(const uint8_t *data, size_t size)
+{
+	struct ecfs_volume v;
+	uint64_t b, plain, b2;
+	int64_t p;
+
+	if (size < 10)
+		return;
+	memset(&v, 0, sizeof(v));
+	v.hdr.chunk_size = ECFS_MIN_CHUNK << (data[0] % 9);
+	v.hdr.cipher = (enum ecfs_cipher)(data[1] % 4 + 1);
+	b = get_be64(data + 2);
+	p = ecfs_plain_size(&v, b);
+	if (p < 0 && p != -EUCLEAN)
+		die("unexpected error code from ecfs_plain_size");
+	if (b == 0 && p != 0)
+		die("an empty blob is not empty");
+	if (p >= 0 && b != 0 && ecfs_blob_size(&v, (uint64_t)p) != b)
+		die("ecfs_blob_size(ecfs_plain_size(b)) != b");
+	if (p >= 0 && (uint64_t)p > b)
+		die("more plaintext than blob");
+	/* The other way round, for sizes far from overflow. */
+	plain = b >> 2;
+	b2 = ecfs_blob_size(&v, plain);
+	if (b2 < plain || ecfs_plain_size(&v, b2) != (int64_t)plain)
+		die("ecfs_plain_size(ecfs_blob_size(p)) != p");
+}
+
+static void fuzz_chunk(int vi, const uint8_t *data, size_t size)
+{
+	struct ecfs_crypto *c = cryptos[vi];
+	uint32_t over = ecfs_chunk_overhead(vols[vi]), cs = ecfs_chunk_size(vols[vi]);
+	uint64_t idx;
+	const uint8_t *stored;
+	uint8_t *plain, *again;
+	size_t len, n;
+	bool zero = true;
+	int r;
+
+	if (size < 8)
+		return;
+	idx = get_be64(data);
+	stored = data + 8;
+	len = size - 8;
+	plain = malloc(len ? len : 1);
+	again = malloc(len + 64);
+	if (!plain || !again)
+		die("out of memory");
+	r = ecfs_chunk_decrypt(c, fkeys[vi], idx, stored, len, plain);
+	if (len <= over || len > cs + over) {
+		if (r != -EUCLEAN)
+			die("a stored chunk of impossible length was accepted");
+		goto out;
+	}
+	n = len - over;
+	if (r == -EBADMSG && over) {
+		for (size_t i = 0; i < n; i++)
+			if (plain[i])
+				die("plaintext left behind after a failed decryption");
+		goto out;
+	}
+	if (r != (int)n)
+		die("unexpected result from ecfs_chunk_decrypt");
+	for (size_t i = 0; i < len; i++)
+		zero &= stored[i] == 0;
+	if (zero && (over || n >= 16)) {
+		for (size_t i = 0; i < n; i++)
+			if (plain[i])
+				die("a hole did not read as zeros");
+		goto out;
+	}
+	if (!over) {
+		/* XTS is a permutation: encrypting the plaintext gives the stored bytes back. */
+		if (ecfs_chunk_encrypt(c, fkeys[vi], idx, plain, n, again) != 0 ||
+		    memcmp(again, stored, len) != 0)
+			die("XTS decrypt then encrypt is not the identity");
+	} else if (ecfs_chunk_decrypt(c, fkeys[vi], idx, stored, len, again) != (int)n ||
+		   memcmp(again, plain, n) != 0) {
+		die("decrypting a chunk twice differs");
+	}
+out:
+	free(plain);
+	free(again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size == 0)
+		return 0;
+	switch (data[0] % 4) {
+	case 0:
+		fuzz_blob_header(data + 1, size - 1);
+		break;
+	case 1:
+		fuzz_sizes(data + 1, size - 1);
+		break;
+	default:
+		fuzz_chunk(data[0] % 4 - 2, data + 1, size - 1);
+		break;
+	}
+	return 0;
+}
