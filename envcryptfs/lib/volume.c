@@ -217,14 +217,17 @@ static void swap_copies(struct ecfs_volume *v)
 }
 
 /* Whether the other copy could open where the one in use did not: after a MAC failure, or
- * after a rejected key when its slots differ (one copy's slot may have been altered). */
+ * after a rejected key when the two copies of one generation differ (a slot or the canary of
+ * one copy may have been altered). */
 static bool other_copy_worth_trying(const struct ecfs_volume *v, int r)
 {
 	if (!v->other_raw || r == 0)
 		return false;
 	if (r != -EKEYREJECTED)
 		return true;
-	return memcmp(v->hdr.slots, v->other.slots, sizeof(v->hdr.slots)) != 0;
+	/* Only a copy of the same generation: a stale copy may hold a slot since rotated away. */
+	return v->other.seqid == v->hdr.seqid &&
+	       (v->other_raw_len != v->raw_len || memcmp(v->other_raw, v->raw, v->raw_len) != 0);
 }
 
 /* Uses the other copy; the states describe the files, so the file that failed is marked. */

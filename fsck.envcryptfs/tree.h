@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* tree.h - one backing directory as the tree passes see it, while it is being checked. */
+#ifndef FSCK_TREE_H
+#define FSCK_TREE_H
+
+#include "fsck.h"
+
+struct entry {
+	char *disk;		  /* the name in the backing directory */
+	unsigned char type;	  /* DT_*, never DT_UNKNOWN */
+	enum ecfs_name_kind kind; /* ecfs_name_classify */
+	char *plain;		  /* the decrypted name; NULL when not known */
+};
+
+struct dir {
+	int fd;
+	char *plain;   /* plaintext path ("/" for the root); NULL without a key */
+	char *backing; /* backing path */
+	uint8_t id[ECFS_DIR_ID_SIZE];
+	bool have_id;
+	bool is_root;
+	struct entry *e; /* sorted by disk name */
+	size_t n;
+};
+
+/* check_tree.c */
+struct entry *dir_find(const struct dir *d, const char *disk);
+/* The entry's plaintext path ("?<backing name>" for a name that is not known), or NULL
+ * without a key; and its backing path. Both malloc()ed. */
+char *entry_plain(const struct dir *d, const struct entry *e);
+char *entry_backing(const struct dir *d, const struct entry *e);
+
+/* check_names.c: pass 2, names. */
+/* An encrypted or long name: decrypts it (sets e->plain) and checks a long name's side file. */
+void names_check_entry(struct fsck *f, struct dir *d, struct entry *e);
+/* A long-name side file: its entry must exist. */
+void names_check_side(struct fsck *f, struct dir *d, struct entry *e);
+/* No two entries decrypt to the same name. */
+void names_check_duplicates(struct fsck *f, struct dir *d);
+
+/* check_leftover.c: pass 4, temporary files and directories of interrupted operations. */
+void leftover_check(struct fsck *f, struct dir *d, struct entry *e);
+
+#endif /* FSCK_TREE_H */
