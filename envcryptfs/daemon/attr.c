@@ -112,6 +112,8 @@ static int set_size(struct inode *inode, struct fuse_file_info *fi, off_t size)
 		return fd;
 	pthread_rwlock_wrlock(&inode->io);
 	r = file_truncate(inode, fd, (uint64_t)size);
+	if (r == 0)
+		fs_note_own_change(inode, fd);
 	pthread_rwlock_unlock(&inode->io);
 	if (!fi)
 		close(fd);

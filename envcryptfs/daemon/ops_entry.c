@@ -42,7 +42,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == -ENOENT) {
 		/* A negative entry: the kernel may cache the absence too. */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = FS_TIMEOUT;
+		e.entry_timeout = FS_NEG_TIMEOUT;
 		fuse_reply_entry(req, &e);
 		return;
 	}
