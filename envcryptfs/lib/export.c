@@ -5,8 +5,8 @@
  * files"). The way back in when every key slot is lost.
  */
 #include "internal.h"
+#include "json_util.h"
 
-#include <json.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #define EXPORT_VERSION 1
 #define EXPORT_AD      "envcryptfs export 1"
 #define EXPORT_MAX     (64 * 1024)
+#define DOC	       "export file"
 
 static void export_ad(const struct ecfs_export *e, uint8_t *ad, size_t *len)
 {
@@ -48,33 +49,26 @@ static int export_crypt(const struct ecfs_export *e, const uint8_t key[32], bool
 	return ok ? 0 : -EBADMSG;
 }
 
-static json_object *b64_json(const uint8_t *p, size_t len)
-{
-	char buf[128];
-
-	ecfs_b64_encode(p, len, buf);
-	return json_object_new_string(buf);
-}
-
 static char *export_text(const struct ecfs_export *e)
 {
 	json_object *o = json_object_new_object(), *kdf = json_object_new_object();
 	char *text;
 
 	json_object_object_add(o, "envcryptfs_export", json_object_new_int(EXPORT_VERSION));
-	json_object_object_add(o, "uuid", b64_json(e->uuid, ECFS_UUID_SIZE));
+	json_object_object_add(o, "uuid", ecfs_json_b64_string(e->uuid, ECFS_UUID_SIZE));
 	json_object_object_add(o, "cipher", json_object_new_string(ecfs_cipher_name(e->cipher)));
 	json_object_object_add(o, "created", json_object_new_int64(e->created));
 	json_object_object_add(kdf, "type", json_object_new_string("argon2id"));
-	json_object_object_add(kdf, "salt", b64_json(e->salt, ECFS_SALT_SIZE));
+	json_object_object_add(kdf, "salt", ecfs_json_b64_string(e->salt, ECFS_SALT_SIZE));
 	json_object_object_add(kdf, "time", json_object_new_int64(e->argon2.t_cost));
 	json_object_object_add(kdf, "memory", json_object_new_int64(e->argon2.m_cost_kib));
 	json_object_object_add(kdf, "parallel", json_object_new_int64(e->argon2.parallelism));
 	json_object_object_add(o, "kdf", kdf);
-	json_object_object_add(o, "nonce", b64_json(e->nonce, ECFS_CANARY_NONCE));
-	json_object_object_add(o, "dek", b64_json(e->sealed_dek, sizeof(e->sealed_dek)));
+	json_object_object_add(o, "nonce", ecfs_json_b64_string(e->nonce, ECFS_CANARY_NONCE));
+	json_object_object_add(o, "dek",
+			       ecfs_json_b64_string(e->sealed_dek, sizeof(e->sealed_dek)));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return text;
 }
@@ -82,7 +76,7 @@ static char *export_text(const struct ecfs_export *e)
 int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *password,
 		       const struct ecfs_argon2_params *argon2, char **out, size_t *out_len)
 {
-	struct ecfs_export e = { 0 };
+	struct ecfs_export e = {0};
 	struct ecfs_secret *key = ecfs_secret_new(32);
 	int r = 0;
 
@@ -121,80 +115,41 @@ int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *pa
 
 /* ---- parsing: every field required, every length checked -------------------------------- */
 
-static int get_field(json_object *o, const char *key, json_type t, json_object **out)
-{
-	if (!json_object_object_get_ex(o, key, out) || !json_object_is_type(*out, t))
-		return ecfs_fail(-EUCLEAN, "export file field '%s' is missing or of the wrong type",
-				 key);
-	return 0;
-}
-
-static int get_b64(json_object *o, const char *key, uint8_t *out, size_t want)
-{
-	json_object *f;
-	uint8_t buf[128];
-	int n, r = get_field(o, key, json_type_string, &f);
-
-	if (r < 0)
-		return r;
-	n = ecfs_b64_decode(json_object_get_string(f), (size_t)json_object_get_string_len(f), buf,
-			    sizeof(buf));
-	if (n != (int)want)
-		return ecfs_fail(-EUCLEAN, "export file field '%s' has the wrong length", key);
-	memcpy(out, buf, want);
-	return 0;
-}
-
-static int get_u32(json_object *o, const char *key, uint32_t min, uint32_t max, uint32_t *out)
-{
-	json_object *f;
-	int64_t v;
-	int r = get_field(o, key, json_type_int, &f);
-
-	if (r < 0)
-		return r;
-	v = json_object_get_int64(f);
-	if (v < min || v > max)
-		return ecfs_fail(-EUCLEAN, "export file field '%s' is out of range", key);
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int parse_fields(json_object *o, struct ecfs_export *e)
 {
 	json_object *f, *kdf;
 	uint32_t version = 0;
-	int r = get_u32(o, "envcryptfs_export", 0, UINT32_MAX, &version);
+	int r = ecfs_json_u32(o, DOC, "envcryptfs_export", 0, UINT32_MAX, &version);
 
 	if (r == 0 && version != EXPORT_VERSION)
 		return ecfs_fail(-EPROTONOSUPPORT, "export file version %u is not supported",
 				 version);
 	if (r == 0)
-		r = get_b64(o, "uuid", e->uuid, ECFS_UUID_SIZE);
+		r = ecfs_json_b64(o, DOC, "uuid", e->uuid, ECFS_UUID_SIZE);
 	if (r == 0)
-		r = get_field(o, "cipher", json_type_string, &f);
+		r = ecfs_json_field(o, DOC, "cipher", json_type_string, &f);
 	if (r == 0) {
 		e->cipher = ecfs_cipher_from_name(json_object_get_string(f));
 		if (e->cipher == ECFS_CIPHER_NONE)
 			return ecfs_fail(-EPROTONOSUPPORT, "export file cipher is not supported");
-		r = get_field(o, "kdf", json_type_object, &kdf);
+		r = ecfs_json_field(o, DOC, "kdf", json_type_object, &kdf);
 	}
 	if (r == 0)
-		r = get_field(kdf, "type", json_type_string, &f);
+		r = ecfs_json_field(kdf, DOC, "type", json_type_string, &f);
 	if (r == 0 && strcmp(json_object_get_string(f), "argon2id") != 0)
 		return ecfs_fail(-EPROTONOSUPPORT, "export file KDF is not supported");
 	if (r == 0)
-		r = get_b64(kdf, "salt", e->salt, ECFS_SALT_SIZE);
+		r = ecfs_json_b64(kdf, DOC, "salt", e->salt, ECFS_SALT_SIZE);
 	if (r == 0)
-		r = get_u32(kdf, "time", 1, 1000, &e->argon2.t_cost);
+		r = ecfs_json_u32(kdf, DOC, "time", 1, 1000, &e->argon2.t_cost);
 	if (r == 0)
-		r = get_u32(kdf, "memory", 8, 1u << 24, &e->argon2.m_cost_kib);
+		r = ecfs_json_u32(kdf, DOC, "memory", 8, 1u << 24, &e->argon2.m_cost_kib);
 	if (r == 0)
-		r = get_u32(kdf, "parallel", 1, 64, &e->argon2.parallelism);
+		r = ecfs_json_u32(kdf, DOC, "parallel", 1, 64, &e->argon2.parallelism);
 	if (r == 0)
-		r = get_b64(o, "nonce", e->nonce, ECFS_CANARY_NONCE);
+		r = ecfs_json_b64(o, DOC, "nonce", e->nonce, ECFS_CANARY_NONCE);
 	if (r == 0)
-		r = get_b64(o, "dek", e->sealed_dek, sizeof(e->sealed_dek));
+		r = ecfs_json_b64(o, DOC, "dek", e->sealed_dek, sizeof(e->sealed_dek));
 	return r;
 }
 

@@ -6,13 +6,13 @@
  * JSON is parsed; the MAC needs the DEK and is checked on unlock.
  */
 #include "internal.h"
+#include "json_util.h"
 
-#include <json.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
-static const uint8_t hdr_magic[8] = { 'E', 'C', 'F', 'S', 'H', 'D', 'R', 0 };
+static const uint8_t hdr_magic[8] = {'E', 'C', 'F', 'S', 'H', 'D', 'R', 0};
 
 /* Byte offsets in the prefix. */
 enum {
@@ -31,7 +31,7 @@ enum {
 #define JSON_MAX (ECFS_HEADER_MAX - PREFIX_SIZE)
 
 /* Feature flags this build understands; a header naming any other one is refused. */
-static const char *const known_incompat[] = { NULL };
+static const char *const known_incompat[] = {NULL};
 
 static uint64_t get_be(const uint8_t *p, int n)
 {
@@ -50,7 +50,7 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 
 static int prefix_checksum(const uint8_t *buf, size_t len, uint8_t out[32])
 {
-	uint8_t zero[32] = { 0 };
+	uint8_t zero[32] = {0};
 	uint8_t *copy = malloc(len);
 	int r;
 
@@ -66,58 +66,9 @@ static int prefix_checksum(const uint8_t *buf, size_t len, uint8_t out[32])
 /* The MAC covers the prefix up to the MAC field and the JSON area. */
 static int header_mac(const uint8_t *buf, size_t len, const uint8_t key[32], uint8_t out[32])
 {
-	struct ecfs_iov iov[2] = { { buf, OFF_MAC }, { buf + PREFIX_SIZE, len - PREFIX_SIZE } };
+	struct ecfs_iov iov[2] = {{buf, OFF_MAC}, {buf + PREFIX_SIZE, len - PREFIX_SIZE}};
 
 	return ecfs_hmac_sha256(key, 32, iov, 2, out);
-}
-
-/* ---- JSON helpers: every field is required and type-checked ---------------------------- */
-
-static int json_field(json_object *o, const char *key, json_type t, json_object **out)
-{
-	if (!json_object_object_get_ex(o, key, out) || !json_object_is_type(*out, t))
-		return ecfs_fail(-EUCLEAN, "header field '%s' is missing or of the wrong type", key);
-	return 0;
-}
-
-static int json_u64(json_object *o, const char *key, uint64_t min, uint64_t max, uint64_t *v)
-{
-	json_object *f;
-	int64_t i;
-	int r = json_field(o, key, json_type_int, &f);
-
-	if (r < 0)
-		return r;
-	i = json_object_get_int64(f);
-	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
-		return ecfs_fail(-EUCLEAN, "header field '%s' is out of range", key);
-	*v = (uint64_t)i;
-	return 0;
-}
-
-static int json_b64(json_object *o, const char *key, uint8_t *out, size_t want)
-{
-	json_object *f;
-	uint8_t buf[256];
-	int n, r = json_field(o, key, json_type_string, &f);
-
-	if (r < 0)
-		return r;
-	n = ecfs_b64_decode(json_object_get_string(f), (size_t)json_object_get_string_len(f), buf,
-			    sizeof(buf));
-	if (n != (int)want)
-		return ecfs_fail(-EUCLEAN, "header field '%s' is not %zu bytes of base64", key,
-				 want);
-	memcpy(out, buf, want);
-	return 0;
-}
-
-static json_object *b64_string(const uint8_t *p, size_t len)
-{
-	char buf[512];
-
-	ecfs_b64_encode(p, len, buf);
-	return json_object_new_string(buf);
 }
 
 /* ---- slots --------------------------------------------------------------------------------- */
@@ -126,29 +77,29 @@ static int parse_kdf(json_object *kdf, struct ecfs_slot *s)
 {
 	json_object *type;
 	uint64_t t = 0, m = 0, p = 0;
-	int r = json_field(kdf, "type", json_type_string, &type);
+	int r = ecfs_json_field(kdf, "header", "type", json_type_string, &type);
 	const char *want = s->type == ECFS_SLOT_PASSPHRASE ? "argon2id" : "hkdf-sha256";
 
 	if (r == 0 && strcmp(json_object_get_string(type), want) != 0)
 		return ecfs_fail(-EPROTONOSUPPORT, "key slot KDF '%s' is not supported",
 				 json_object_get_string(type));
 	if (r == 0)
-		r = json_b64(kdf, "salt", s->salt, ECFS_SALT_SIZE);
+		r = ecfs_json_b64(kdf, "header", "salt", s->salt, ECFS_SALT_SIZE);
 	if (r < 0 || s->type != ECFS_SLOT_PASSPHRASE)
 		return r;
-	r = json_u64(kdf, "time", 1, 1000, &t);
+	r = ecfs_json_u64(kdf, "header", "time", 1, 1000, &t);
 	if (r == 0)
-		r = json_u64(kdf, "memory", 8, 1u << 24, &m);
+		r = ecfs_json_u64(kdf, "header", "memory", 8, 1u << 24, &m);
 	if (r == 0)
-		r = json_u64(kdf, "parallel", 1, 64, &p);
-	s->argon2 = (struct ecfs_argon2_params){ (uint32_t)t, (uint32_t)m, (uint32_t)p };
+		r = ecfs_json_u64(kdf, "header", "parallel", 1, 64, &p);
+	s->argon2 = (struct ecfs_argon2_params){(uint32_t)t, (uint32_t)m, (uint32_t)p};
 	return r;
 }
 
 static int json_str(json_object *o, const char *key, char *out, size_t outsz, bool nonempty)
 {
 	json_object *f;
-	int r = json_field(o, key, json_type_string, &f);
+	int r = ecfs_json_field(o, "header", key, json_type_string, &f);
 	size_t len;
 
 	if (r < 0)
@@ -165,7 +116,7 @@ static int parse_kms(json_object *o, struct ecfs_slot *s)
 {
 	json_object *kms;
 	uint64_t version = 0;
-	int r = json_field(o, "kms", json_type_object, &kms);
+	int r = ecfs_json_field(o, "header", "kms", json_type_object, &kms);
 
 	if (r == 0)
 		r = json_str(kms, "url", s->kms.url, sizeof(s->kms.url), true);
@@ -176,10 +127,10 @@ static int parse_kms(json_object *o, struct ecfs_slot *s)
 	if (r == 0)
 		r = json_str(kms, "ciphertext", s->kms.ciphertext, sizeof(s->kms.ciphertext), true);
 	if (r == 0)
-		r = json_u64(kms, "key_version", 1, INT64_MAX, &version);
+		r = ecfs_json_u64(kms, "header", "key_version", 1, INT64_MAX, &version);
 	s->kms.key_version = version;
 	if (r == 0)
-		r = json_u64(kms, "rewrapped", 0, INT64_MAX, &version);
+		r = ecfs_json_u64(kms, "header", "rewrapped", 0, INT64_MAX, &version);
 	s->kms.rewrapped = (int64_t)version;
 	return r;
 }
@@ -188,7 +139,7 @@ static int parse_slot(json_object *o, struct ecfs_slot *s)
 {
 	json_object *type, *kdf, *wrap, *alg;
 	uint64_t gen = 0, created = 0;
-	int r = json_field(o, "type", json_type_string, &type);
+	int r = ecfs_json_field(o, "header", "type", json_type_string, &type);
 
 	if (r < 0)
 		return r;
@@ -196,33 +147,33 @@ static int parse_slot(json_object *o, struct ecfs_slot *s)
 	if (s->type == ECFS_SLOT_NONE)
 		return ecfs_fail(-EPROTONOSUPPORT, "key slot type '%s' is not supported",
 				 json_object_get_string(type));
-	r = json_u64(o, "kek_generation", 1, INT64_MAX, &gen);
+	r = ecfs_json_u64(o, "header", "kek_generation", 1, INT64_MAX, &gen);
 	if (r == 0)
-		r = json_u64(o, "created", 0, INT64_MAX, &created);
+		r = ecfs_json_u64(o, "header", "created", 0, INT64_MAX, &created);
 	s->kek_generation = gen;
 	s->created = (int64_t)created;
 	if (r == 0 && s->type == ECFS_SLOT_KMS)
 		return parse_kms(o, s);
 	if (r == 0)
-		r = json_field(o, "kdf", json_type_object, &kdf);
+		r = ecfs_json_field(o, "header", "kdf", json_type_object, &kdf);
 	if (r == 0)
 		r = parse_kdf(kdf, s);
 	if (r == 0)
-		r = json_field(o, "wrap", json_type_object, &wrap);
+		r = ecfs_json_field(o, "header", "wrap", json_type_object, &wrap);
 	if (r == 0)
-		r = json_field(wrap, "type", json_type_string, &alg);
+		r = ecfs_json_field(wrap, "header", "type", json_type_string, &alg);
 	if (r == 0 && strcmp(json_object_get_string(alg), "aes-256-kw") != 0)
 		r = ecfs_fail(-EPROTONOSUPPORT, "key wrap '%s' is not supported",
 			      json_object_get_string(alg));
 	if (r == 0)
-		r = json_b64(wrap, "dek", s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE);
+		r = ecfs_json_b64(wrap, "header", "dek", s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE);
 	return r;
 }
 
 static int parse_slots(json_object *root, struct ecfs_header *h)
 {
 	json_object *slots;
-	int r = json_field(root, "slots", json_type_object, &slots);
+	int r = ecfs_json_field(root, "header", "slots", json_type_object, &slots);
 
 	if (r < 0)
 		return r;
@@ -249,10 +200,10 @@ static int parse_slots(json_object *root, struct ecfs_header *h)
 static int parse_features(json_object *root)
 {
 	json_object *feat, *inc;
-	int r = json_field(root, "features", json_type_object, &feat);
+	int r = ecfs_json_field(root, "header", "features", json_type_object, &feat);
 
 	if (r == 0)
-		r = json_field(feat, "incompat", json_type_array, &inc);
+		r = ecfs_json_field(feat, "header", "incompat", json_type_array, &inc);
 	for (size_t i = 0; r == 0 && i < json_object_array_length(inc); i++) {
 		json_object *f = json_object_array_get_idx(inc, i);
 		const char *name = json_object_get_string(f);
@@ -277,39 +228,40 @@ static int parse_body(json_object *root, struct ecfs_header *h)
 	int r = parse_features(root);
 
 	if (r == 0)
-		r = json_field(root, "cipher", json_type_string, &f);
+		r = ecfs_json_field(root, "header", "cipher", json_type_string, &f);
 	if (r == 0) {
 		h->cipher = ecfs_cipher_from_name(json_object_get_string(f));
 		if (h->cipher == ECFS_CIPHER_NONE)
 			return ecfs_fail(-EPROTONOSUPPORT, "cipher '%s' is not supported",
 					 json_object_get_string(f));
-		r = json_u64(root, "chunk_size", ECFS_MIN_CHUNK, ECFS_MAX_CHUNK, &v);
+		r = ecfs_json_u64(root, "header", "chunk_size", ECFS_MIN_CHUNK, ECFS_MAX_CHUNK, &v);
 	}
 	if (r == 0 && (v & (v - 1)))
 		r = ecfs_fail(-EUCLEAN, "chunk size %llu is not a power of two",
 			      (unsigned long long)v);
 	h->chunk_size = (uint32_t)v;
 	if (r == 0)
-		r = json_u64(root, "created", 0, INT64_MAX, &v);
+		r = ecfs_json_u64(root, "header", "created", 0, INT64_MAX, &v);
 	h->created = (int64_t)v;
 	if (r == 0)
-		r = json_field(root, "label", json_type_string, &f);
+		r = ecfs_json_field(root, "header", "label", json_type_string, &f);
 	if (r == 0 && json_object_get_string_len(f) > ECFS_LABEL_MAX)
 		r = ecfs_fail(-EUCLEAN, "the label is longer than %d bytes", ECFS_LABEL_MAX);
 	if (r == 0 && strlen(json_object_get_string(f)) != (size_t)json_object_get_string_len(f))
 		r = ecfs_fail(-EUCLEAN, "the label contains a NUL byte");
 	if (r == 0)
-		memcpy(h->label, json_object_get_string(f), (size_t)json_object_get_string_len(f) + 1);
+		memcpy(h->label, json_object_get_string(f),
+		       (size_t)json_object_get_string_len(f) + 1);
 	if (r == 0)
-		r = json_b64(root, "uuid", uuid, ECFS_UUID_SIZE);
+		r = ecfs_json_b64(root, "header", "uuid", uuid, ECFS_UUID_SIZE);
 	if (r == 0 && memcmp(uuid, h->uuid, ECFS_UUID_SIZE) != 0)
 		r = ecfs_fail(-EUCLEAN, "the UUID in the JSON area differs from the prefix");
 	if (r == 0)
-		r = json_field(root, "canary", json_type_object, &canary);
+		r = ecfs_json_field(root, "header", "canary", json_type_object, &canary);
 	if (r == 0)
-		r = json_b64(canary, "nonce", h->canary_nonce, ECFS_CANARY_NONCE);
+		r = ecfs_json_b64(canary, "header", "nonce", h->canary_nonce, ECFS_CANARY_NONCE);
 	if (r == 0)
-		r = json_b64(canary, "data", h->canary, sizeof(h->canary));
+		r = ecfs_json_b64(canary, "header", "data", h->canary, sizeof(h->canary));
 	return r == 0 ? parse_slots(root, h) : r;
 }
 
@@ -353,8 +305,9 @@ static int check_prefix(const uint8_t *buf, size_t len, size_t *json_len)
 	psize = get_be(buf + OFF_PREFIX_SIZE, 2);
 	jsize = get_be(buf + OFF_JSON_SIZE, 4);
 	if (psize != PREFIX_SIZE || jsize == 0 || jsize > JSON_MAX || len != PREFIX_SIZE + jsize)
-		return ecfs_fail(-EUCLEAN, "header sizes are inconsistent (prefix %llu, json %llu, "
-					   "file %zu)",
+		return ecfs_fail(-EUCLEAN,
+				 "header sizes are inconsistent (prefix %llu, json %llu, "
+				 "file %zu)",
 				 (unsigned long long)psize, (unsigned long long)jsize, len);
 	if (get_be(buf + OFF_RESERVED, 8) != 0)
 		return ecfs_fail(-EUCLEAN, "header reserved bytes are not zero");
@@ -398,7 +351,8 @@ static json_object *slot_json(const struct ecfs_slot *s)
 	bool pass = s->type == ECFS_SLOT_PASSPHRASE;
 
 	json_object_object_add(o, "type", json_object_new_string(ecfs_slot_type_name(s->type)));
-	json_object_object_add(o, "kek_generation", json_object_new_int64((int64_t)s->kek_generation));
+	json_object_object_add(o, "kek_generation",
+			       json_object_new_int64((int64_t)s->kek_generation));
 	json_object_object_add(o, "created", json_object_new_int64(s->created));
 	if (s->type == ECFS_SLOT_KMS) {
 		json_object_object_add(o, "kms", kms_json(&s->kms));
@@ -406,16 +360,19 @@ static json_object *slot_json(const struct ecfs_slot *s)
 	}
 	kdf = json_object_new_object();
 	wrap = json_object_new_object();
-	json_object_object_add(kdf, "type", json_object_new_string(pass ? "argon2id" : "hkdf-sha256"));
-	json_object_object_add(kdf, "salt", b64_string(s->salt, ECFS_SALT_SIZE));
+	json_object_object_add(kdf, "type",
+			       json_object_new_string(pass ? "argon2id" : "hkdf-sha256"));
+	json_object_object_add(kdf, "salt", ecfs_json_b64_string(s->salt, ECFS_SALT_SIZE));
 	if (pass) {
 		json_object_object_add(kdf, "time", json_object_new_int64(s->argon2.t_cost));
 		json_object_object_add(kdf, "memory", json_object_new_int64(s->argon2.m_cost_kib));
-		json_object_object_add(kdf, "parallel", json_object_new_int64(s->argon2.parallelism));
+		json_object_object_add(kdf, "parallel",
+				       json_object_new_int64(s->argon2.parallelism));
 	}
 	json_object_object_add(o, "kdf", kdf);
 	json_object_object_add(wrap, "type", json_object_new_string("aes-256-kw"));
-	json_object_object_add(wrap, "dek", b64_string(s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE));
+	json_object_object_add(wrap, "dek",
+			       ecfs_json_b64_string(s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE));
 	json_object_object_add(o, "wrap", wrap);
 	return o;
 }
@@ -425,15 +382,16 @@ static json_object *body_json(const struct ecfs_header *h)
 	json_object *root = json_object_new_object(), *feat = json_object_new_object();
 	json_object *canary = json_object_new_object(), *slots = json_object_new_object();
 
-	json_object_object_add(root, "uuid", b64_string(h->uuid, ECFS_UUID_SIZE));
+	json_object_object_add(root, "uuid", ecfs_json_b64_string(h->uuid, ECFS_UUID_SIZE));
 	json_object_object_add(root, "label", json_object_new_string(h->label));
 	json_object_object_add(root, "created", json_object_new_int64(h->created));
 	json_object_object_add(feat, "incompat", json_object_new_array());
 	json_object_object_add(root, "features", feat);
 	json_object_object_add(root, "cipher", json_object_new_string(ecfs_cipher_name(h->cipher)));
 	json_object_object_add(root, "chunk_size", json_object_new_int64(h->chunk_size));
-	json_object_object_add(canary, "nonce", b64_string(h->canary_nonce, ECFS_CANARY_NONCE));
-	json_object_object_add(canary, "data", b64_string(h->canary, sizeof(h->canary)));
+	json_object_object_add(canary, "nonce",
+			       ecfs_json_b64_string(h->canary_nonce, ECFS_CANARY_NONCE));
+	json_object_object_add(canary, "data", ecfs_json_b64_string(h->canary, sizeof(h->canary)));
 	json_object_object_add(root, "canary", canary);
 	for (int i = 0; i < ECFS_MAX_SLOTS; i++) {
 		char key[4];
@@ -452,7 +410,7 @@ int ecfs_header_serialize(const struct ecfs_header *h, const uint8_t mac_key[32]
 {
 	json_object *root = body_json(h);
 	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								JSON_C_TO_STRING_NOSLASHESCAPE);
+								    JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t jlen = strlen(text), len = PREFIX_SIZE + jlen;
 	uint8_t *buf = calloc(1, len);
 	int r;
