@@ -34,9 +34,12 @@ static void usage(FILE *f)
 		"exit codes: 0 clean, 1 errors corrected, 4 errors left, 8 operational error,\n"
 		"16 usage error, 32 cancelled (added together when several apply)\n",
 		PROG);
+	fprintf(f, "KMS options (a volume with a KMS slot and no other key option unlocks with "
+		   "it):\n");
+	ecfs_kms_opts_help(f, false);
 }
 
-enum { OPT_JSON = 256, OPT_KEYFILE, OPT_OLDKEY, OPT_PASSFILE, OPT_EXPORT, OPT_NOKEY };
+enum { OPT_JSON = 256, OPT_KEYFILE, OPT_OLDKEY, OPT_PASSFILE, OPT_EXPORT, OPT_NOKEY, OPT_KMS };
 
 static const struct option long_opts[] = {
     {"force", no_argument, NULL, 'f'},
@@ -99,22 +102,37 @@ static int parse_one(struct fsck_opts *o, int c, bool *mode_given)
 		o->no_key = true;
 		return 0;
 	default:
-		return -1;
+		return ecfs_kms_getopt_set(PROG, &o->keys.kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
 	}
 }
 
 static bool key_given(const struct ecfs_keyopts *k)
 {
-	return k->key_file || k->old_key_file || k->passphrase_file || k->export_file;
+	return k->key_file || k->old_key_file || k->passphrase_file || k->export_file ||
+	       ecfs_kms_opts_given(&k->kms);
+}
+
+/* Whether to unlock, and with what: a KMS slot unlocks with no key option, and then nothing
+ * is prompted for. keys.prompt also tells volume_open_unlock that a key is wanted; with a
+ * KMS credential loaded the tool never prompts. */
+static void choose_keys(struct fsck_opts *o)
+{
+	o->keys.prompt = !o->no_key && !key_given(&o->keys) && isatty(STDIN_FILENO);
+	if (o->no_key)
+		return;
+	ecfs_tool_keyopts_for_dir(&o->keys, o->dir);
+	o->keys.prompt = o->keys.prompt || o->keys.kms_use;
 }
 
 /* Returns 0 to go on, 1 after --help or --version, -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct fsck_opts *o)
 {
+	struct option opts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_KMS_NOPTS];
 	bool mode_given = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "nypafvVh", long_opts, NULL)) != -1) {
+	ecfs_kms_getopt_merge(long_opts, OPT_KMS, opts);
+	while ((c = getopt_long(argc, argv, "nypafvVh", opts, NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			if (c == 'h')
 				usage(stdout);
@@ -136,9 +154,9 @@ static int parse_args(int argc, char **argv, struct fsck_opts *o)
 	/* Without a terminal to ask on, nothing may be repaired: behave as -n. */
 	if (!mode_given && !isatty(STDIN_FILENO))
 		o->mode = MODE_NO;
-	/* A prompt only when the user can answer it; otherwise check without a key. */
-	o->keys.prompt = !o->no_key && !key_given(&o->keys) && isatty(STDIN_FILENO);
 	o->dir = argv[optind];
+	/* A prompt only when the user can answer it; otherwise check without a key. */
+	choose_keys(o);
 	return 0;
 }
 

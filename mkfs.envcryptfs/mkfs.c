@@ -15,6 +15,7 @@ struct mkfs_opts {
 	const char *key_files[ECFS_MAX_SLOTS];
 	const char *pass_files[ECFS_MAX_SLOTS];
 	int nkey_files, npass_files, nprompts;
+	struct ecfs_kms_opts kms; /* --kms-url and --kms-key: a KMS slot */
 	bool quiet;
 	const char *dir;
 };
@@ -28,16 +29,20 @@ static void usage(FILE *f)
 		   "  --key-file FILE        a key slot opened by this key file (32+ bytes)\n"
 		   "  --passphrase-file FILE a key slot opened by the passphrase in FILE\n"
 		   "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
+		   "  --kms-url URL --kms-key NAME [KMS options]\n"
+		   "                         a key slot opened by a Vault Transit key\n"
 		   "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
 		   "                         Argon2id costs (default: calibrated to about 1 s)\n"
 		   "  --force                use a non-empty directory (nothing is deleted)\n"
 		   "  -q, --quiet            print nothing but errors\n"
 		   "  -V, --version, -h, --help\n",
 		prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
+	fprintf(f, "KMS options:\n");
+	ecfs_kms_opts_help(f, false);
 }
 
 enum { OPT_CIPHER = 256, OPT_CHUNK, OPT_LABEL, OPT_KEYFILE, OPT_PASSFILE, OPT_PASS, OPT_AT,
-       OPT_AM, OPT_AP, OPT_FORCE };
+       OPT_AM, OPT_AP, OPT_FORCE, OPT_KMS };
 
 static const struct option long_opts[] = {
 	{ "cipher", required_argument, NULL, OPT_CIPHER },
@@ -115,16 +120,24 @@ static int parse_one(struct mkfs_opts *o, int c)
 		o->quiet = true;
 		return 0;
 	default:
-		return -1;
+		return ecfs_kms_getopt_set(prog, &o->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
 	}
+}
+
+/* How many slots the command line asks for. */
+static int nkeys(const struct mkfs_opts *o)
+{
+	return o->nkey_files + o->npass_files + o->nprompts + ecfs_kms_opts_given(&o->kms);
 }
 
 static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 {
+	struct option opts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_KMS_NOPTS];
 	struct ecfs_argon2_params *a = &o->p.argon2;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "qVh", long_opts, NULL)) != -1) {
+	ecfs_kms_getopt_merge(long_opts, OPT_KMS, opts);
+	while ((c = getopt_long(argc, argv, "qVh", opts, NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			if (c == 'h')
 				usage(stdout);
@@ -144,12 +157,14 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 		ecfs_tool_error(prog, "give all three Argon2 costs or none");
 		return -1;
 	}
-	if (o->nkey_files + o->npass_files + o->nprompts == 0) {
-		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file or "
-				      "--passphrase");
+	if (nkeys(o) == 0) {
+		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file, "
+				      "--passphrase or --kms-url with --kms-key");
 		return -1;
 	}
-	if (o->nkey_files + o->npass_files + o->nprompts > ECFS_MAX_SLOTS) {
+	if (ecfs_kms_opts_given(&o->kms) && ecfs_kms_check_target(prog, &o->kms) < 0)
+		return -1;
+	if (nkeys(o) > ECFS_MAX_SLOTS) {
 		ecfs_tool_error(prog, "at most %d keys", ECFS_MAX_SLOTS);
 		return -1;
 	}
@@ -182,6 +197,17 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 	return r;
 }
 
+/* The KMS's own line when wrapping the key with it failed, else the library's. */
+static void report_create_failure(const struct ecfs_creds *creds, int r)
+{
+	const char *msg = NULL;
+
+	if (creds->kms && ecfs_tool_kms_last(creds->kms, &msg) == r)
+		ecfs_tool_error(prog, "%s", msg);
+	else
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+}
+
 int main(int argc, char **argv)
 {
 	struct mkfs_opts o = { 0 };
@@ -196,23 +222,25 @@ int main(int argc, char **argv)
 		return ECFS_EXIT_USAGE;
 	/* ecfs_creds holds at most 4; a volume made by mkfs with more keys is rare enough to
 	 * load them in two batches of credentials. */
-	if (o.nkey_files + o.npass_files + o.nprompts > ECFS_TOOL_MAX_CREDS) {
+	if (nkeys(&o) > ECFS_TOOL_MAX_CREDS) {
 		ecfs_tool_error(prog, "at most %d keys at creation; add more with envcryptfsctl",
 				ECFS_TOOL_MAX_CREDS);
 		return ECFS_EXIT_USAGE;
 	}
 	r = load_keys(&o, &creds);
+	if (r == 0 && ecfs_kms_opts_given(&o.kms))
+		r = ecfs_tool_load_kms(prog, &o.kms, &creds);
 	if (r != 0) {
 		ecfs_tool_free_creds(&creds);
 		return r;
 	}
 	memcpy(cred, creds.cred, creds.n * sizeof(cred[0]));
 	r = ecfs_volume_create(o.dir, &o.p, cred, creds.n, &v);
+	if (r < 0)
+		report_create_failure(&creds, r);
 	ecfs_tool_free_creds(&creds);
-	if (r < 0) {
-		ecfs_tool_error(prog, "%s", ecfs_last_error());
+	if (r < 0)
 		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
-	}
 	ecfs_volume_get_info(v, &info);
 	if (!o.quiet)
 		printf("created envcryptfs volume in %s\nUUID: %s\ncipher: %s, chunk size: %u, "

@@ -19,7 +19,10 @@ enum {
 	OPT_SLOT,
 	OPT_OUT,
 	OPT_FORCE,
-	OPT_JSON
+	OPT_JSON,
+	OPT_KMS_ROTATE,
+	OPT_KMS_CHECK,
+	OPT_KMS /* the first of ECFS_KMS_NOPTS */
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +39,8 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"force", no_argument, NULL, OPT_FORCE},
     {"json", no_argument, NULL, OPT_JSON},
+    {"kms-rotate", no_argument, NULL, OPT_KMS_ROTATE},
+    {"kms-check", no_argument, NULL, OPT_KMS_CHECK},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -82,8 +87,12 @@ static unsigned group_of(int c)
 		return CTL_O_FORCE;
 	case OPT_JSON:
 		return CTL_O_JSON;
+	case OPT_KMS_ROTATE:
+		return CTL_O_KMS_ROTATE;
+	case OPT_KMS_CHECK:
+		return CTL_O_KMS_CHECK;
 	default:
-		return 0;
+		return c >= OPT_KMS && c < OPT_KMS + ECFS_KMS_NOPTS ? CTL_O_KMS : 0;
 	}
 }
 
@@ -149,9 +158,33 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_KMS_ROTATE:
+		a->kms_rotate = true;
+		return 0;
+	case OPT_KMS_CHECK:
+		a->kms_check = true;
+		return 0;
 	default:
-		return -1;
+		return ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
 	}
+}
+
+/* The KMS options name a new key where the command installs one; they authorize as well,
+ * but only through a KMS slot the volume has (no other unlock option given). For `slot add`
+ * the named key is the new slot's alone; rotate may rewrap a slot whose KMS moved. */
+static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
+{
+	a->unlock.kms = a->kms;
+	if (!(act->opts & CTL_O_NEWKEY))
+		return;
+	a->unlock.kms_only_auto = true;
+	if (ecfs_kms_target_given(&a->kms)) {
+		a->newkey.kms = true;
+		a->newkey.count++;
+	}
+	if (act->opts & CTL_O_KMS_NEW)
+		a->unlock.kms.v[ECFS_KMS_URL] = a->unlock.kms.v[ECFS_KMS_MOUNT] =
+		    a->unlock.kms.v[ECFS_KMS_KEY] = NULL;
 }
 
 /* Checks that belong to the whole command line rather than to one option. */
@@ -164,9 +197,14 @@ static int check_combination(const struct ctl_action *act, const struct ctl_args
 	    !(p->t_cost && p->m_cost_kib && p->parallelism))
 		msg = "give all three Argon2 costs or none";
 	else if (a->newkey.count > 1)
-		msg = "give one new key: --key-file, --passphrase-file or --passphrase";
-	else if ((act->opts & CTL_O_NEWKEY) && a->newkey.count == 0)
-		msg = "no new key given: use --key-file, --passphrase-file or --passphrase";
+		msg = "give one new key: --key-file, --passphrase-file, --passphrase or --kms-key";
+	else if ((act->opts & CTL_O_NEWKEY) && !(act->opts & CTL_O_KMS_ROTATE) &&
+		 a->newkey.count == 0)
+		msg = "no new key given: use --key-file, --passphrase-file, --passphrase or "
+		      "--kms-url with --kms-key";
+	else if ((act->opts & CTL_O_KMS_NEW) && a->newkey.kms &&
+		 !(a->kms.v[ECFS_KMS_URL] && a->kms.v[ECFS_KMS_KEY]))
+		msg = "a KMS key slot needs --kms-url and --kms-key";
 	else if ((act->opts & CTL_O_OUT) && !a->out)
 		msg = "--out FILE is required";
 	if (msg)
@@ -182,14 +220,16 @@ static const char *bad_option(char **argv)
 
 int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct ctl_args *out)
 {
+	struct option opts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_KMS_NOPTS];
 	int c, idx;
 
+	ecfs_kms_getopt_merge(long_opts, OPT_KMS, opts);
 	memset(out, 0, sizeof(*out));
 	out->slot = -1;
 	out->unlock.prompt = true;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		if (c == 'h') {
 			ctl_action_usage(stdout, act);
 			return ECFS_EXIT_OK;
@@ -201,10 +241,10 @@ int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct c
 		}
 		if (!(group_of(c) & act->opts)) {
 			ecfs_tool_error(CTL_PROG, "%s: option --%s does not apply", act->name,
-					long_opts[idx].name);
+					opts[idx].name);
 			return ECFS_EXIT_USAGE;
 		}
-		if (parse_one(out, c, long_opts[idx].name) < 0)
+		if (parse_one(out, c, opts[idx].name) < 0)
 			return ECFS_EXIT_USAGE;
 	}
 	if (argc - optind != act->npos) {
@@ -215,5 +255,6 @@ int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct c
 	}
 	for (int i = 0; i < act->npos; i++)
 		out->pos[out->npos++] = argv[optind + i];
+	kms_roles(act, out);
 	return check_combination(act, out) < 0 ? ECFS_EXIT_USAGE : -1;
 }

@@ -13,7 +13,19 @@ static bool copy_in_use(const struct ecfs_volume_info *in)
 
 /* ---- text -------------------------------------------------------------------------------- */
 
-static void print_slot(const struct ecfs_slot_info *s)
+/* Where a KMS slot's key lives, its version, and when the KMS last wrapped the volume key. */
+static void print_kms(const struct ctl_args *a, const struct ecfs_slot_info *s)
+{
+	char when[32];
+
+	ctl_format_time(s->kms.rewrapped, when, sizeof(when));
+	printf("    KMS: url %s, mount %s, key %s, key version %llu, last rewrap %s\n", s->kms.url,
+	       s->kms.mount, s->kms.key, (unsigned long long)s->kms.key_version,
+	       s->kms.rewrapped ? when : "never");
+	ctl_info_kms_text(a, s);
+}
+
+static void print_slot(const struct ctl_args *a, const struct ecfs_slot_info *s)
 {
 	char when[32];
 
@@ -26,16 +38,18 @@ static void print_slot(const struct ecfs_slot_info *s)
 	if (s->type == ECFS_SLOT_KMS)
 		printf(", %s %s/%s", s->kms.url, s->kms.mount, s->kms.key);
 	printf("\n");
+	if (s->type == ECFS_SLOT_KMS)
+		print_kms(a, s);
 }
 
-static void print_slots(const struct ecfs_volume_info *in)
+static void print_slots(const struct ctl_args *a, const struct ecfs_volume_info *in)
 {
 	printf("key slots: %d of %d in use\n", in->nslots, ECFS_MAX_SLOTS);
 	for (int i = 0; i < in->nslots; i++)
-		print_slot(&in->slots[i]);
+		print_slot(a, &in->slots[i]);
 }
 
-static void print_info(const struct ecfs_volume_info *in)
+static void print_info(const struct ctl_args *a, const struct ecfs_volume_info *in)
 {
 	char when[32];
 
@@ -47,7 +61,7 @@ static void print_info(const struct ecfs_volume_info *in)
 	       in->chunk_size, when, (unsigned long long)in->seqid,
 	       ctl_header_state_name(in->primary_state), ctl_header_state_name(in->copy_state),
 	       copy_in_use(in) ? "copy" : "primary");
-	print_slots(in);
+	print_slots(a, in);
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
@@ -60,7 +74,7 @@ static json_object *time_json(int64_t t)
 	return json_object_new_string(when);
 }
 
-static json_object *slot_json(const struct ecfs_slot_info *s)
+static json_object *slot_json(const struct ctl_args *a, const struct ecfs_slot_info *s)
 {
 	json_object *o = json_object_new_object(), *x;
 
@@ -81,21 +95,26 @@ static json_object *slot_json(const struct ecfs_slot_info *s)
 		json_object_object_add(x, "url", json_object_new_string(s->kms.url));
 		json_object_object_add(x, "mount", json_object_new_string(s->kms.mount));
 		json_object_object_add(x, "key", json_object_new_string(s->kms.key));
+		json_object_object_add(x, "key_version",
+				       json_object_new_uint64(s->kms.key_version));
+		json_object_object_add(x, "last_rewrap",
+				       s->kms.rewrapped ? time_json(s->kms.rewrapped) : NULL);
+		json_object_object_add(x, "server", ctl_info_kms_json(a, s));
 		json_object_object_add(o, "kms", x);
 	}
 	return o;
 }
 
-static json_object *slots_json(const struct ecfs_volume_info *in)
+static json_object *slots_json(const struct ctl_args *a, const struct ecfs_volume_info *in)
 {
-	json_object *a = json_object_new_array();
+	json_object *arr = json_object_new_array();
 
 	for (int i = 0; i < in->nslots; i++)
-		json_object_array_add(a, slot_json(&in->slots[i]));
-	return a;
+		json_object_array_add(arr, slot_json(a, &in->slots[i]));
+	return arr;
 }
 
-static json_object *info_json(const struct ecfs_volume_info *in)
+static json_object *info_json(const struct ctl_args *a, const struct ecfs_volume_info *in)
 {
 	json_object *o = json_object_new_object(), *h = json_object_new_object();
 
@@ -112,7 +131,7 @@ static json_object *info_json(const struct ecfs_volume_info *in)
 			       json_object_new_string(ctl_header_state_name(in->copy_state)));
 	json_object_object_add(h, "copy_used", json_object_new_boolean(copy_in_use(in)));
 	json_object_object_add(o, "header", h);
-	json_object_object_add(o, "slots", slots_json(in));
+	json_object_object_add(o, "slots", slots_json(a, in));
 	return o;
 }
 
@@ -145,9 +164,9 @@ int cmd_info(const struct ctl_args *a)
 	if (r != ECFS_EXIT_OK)
 		return r;
 	if (a->json)
-		print_json(info_json(&in));
+		print_json(info_json(a, &in));
 	else
-		print_info(&in);
+		print_info(a, &in);
 	return ECFS_EXIT_OK;
 }
 
@@ -159,8 +178,8 @@ int cmd_slot_list(const struct ctl_args *a)
 	if (r != ECFS_EXIT_OK)
 		return r;
 	if (a->json)
-		print_json(slots_json(&in));
+		print_json(slots_json(a, &in));
 	else
-		print_slots(&in);
+		print_slots(a, &in);
 	return ECFS_EXIT_OK;
 }

@@ -157,6 +157,45 @@ static const char *why_no_answer(int err)
 	}
 }
 
+/* The daemon's view of its KMS: it last asked at kms_last_check (0: only to unlock). */
+static void print_kms_text(const struct ecfs_status *st)
+{
+	char when[32], checked[32];
+
+	ctl_format_time(st->kms_last_rewrap, when, sizeof(when));
+	ctl_format_time(st->kms_last_check, checked, sizeof(checked));
+	printf("KMS: %s key '%s'\nKMS key version: %llu\nKMS last rewrap: %s\n", st->kms_url,
+	       st->kms_key, (unsigned long long)st->kms_key_version,
+	       st->kms_last_rewrap ? when : "never");
+	if (!st->kms_last_check)
+		printf("KMS reachable: yes, at mount (not asked since: no kms_rewrap_interval)\n");
+	else if (st->kms_last_error[0])
+		printf("KMS reachable: no: %s (asked %s)\n", st->kms_last_error, checked);
+	else
+		printf("KMS reachable: yes (asked %s)\n", checked);
+}
+
+static json_object *kms_json(const struct ecfs_status *st)
+{
+	json_object *o = json_object_new_object();
+	char when[32];
+
+	json_object_object_add(o, "url", json_object_new_string(st->kms_url));
+	json_object_object_add(o, "key", json_object_new_string(st->kms_key));
+	json_object_object_add(o, "key_version", json_object_new_uint64(st->kms_key_version));
+	ctl_format_time(st->kms_last_rewrap, when, sizeof(when));
+	json_object_object_add(o, "last_rewrap",
+			       st->kms_last_rewrap ? json_object_new_string(when) : NULL);
+	ctl_format_time(st->kms_last_check, when, sizeof(when));
+	json_object_object_add(o, "last_check",
+			       st->kms_last_check ? json_object_new_string(when) : NULL);
+	json_object_object_add(o, "reachable", json_object_new_boolean(!st->kms_last_error[0]));
+	json_object_object_add(o, "last_error",
+			       st->kms_last_error[0] ? json_object_new_string(st->kms_last_error)
+						     : NULL);
+	return o;
+}
+
 static void print_text(const char *mnt, const struct ecfs_status *st)
 {
 	char when[32];
@@ -175,6 +214,8 @@ static void print_text(const char *mnt, const struct ecfs_status *st)
 	       (long long)st->pid, when, (long long)(up < 0 ? 0 : up),
 	       (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
 	       (unsigned long long)st->auth_failures);
+	if (st->kms_url[0])
+		print_kms_text(st);
 }
 
 static void print_json(const char *mnt, const struct ecfs_status *st)
@@ -199,6 +240,8 @@ static void print_json(const char *mnt, const struct ecfs_status *st)
 	json_object_object_add(o, "bytes_read", json_object_new_uint64(st->bytes_read));
 	json_object_object_add(o, "bytes_written", json_object_new_uint64(st->bytes_written));
 	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
+	if (st->kms_url[0])
+		json_object_object_add(o, "kms", kms_json(st));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

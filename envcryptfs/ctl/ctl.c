@@ -4,26 +4,31 @@
 
 #include <string.h>
 
-#define UNLOCK_NEW (CTL_O_UNLOCK | CTL_O_NEWKEY | CTL_O_ARGON2)
+#define UNLOCK_NEW (CTL_O_UNLOCK | CTL_O_NEWKEY | CTL_O_ARGON2 | CTL_O_KMS)
+#define INFO_KMS   (CTL_O_JSON | CTL_O_KMS | CTL_O_KMS_CHECK)
 
 static const struct ctl_action actions[] = {
-    {"info", cmd_info, "DIR [--json]",
-     "show the header: UUID, label, cipher, key slots, header copies (no key needed)", CTL_O_JSON,
-     1},
-    {"slot list", cmd_slot_list, "DIR [--json]", "list the key slots (no key needed)", CTL_O_JSON,
-     1},
+    {"info", cmd_info, "DIR [--json] [--kms-check] [KMS]",
+     "show the header: UUID, label, cipher, key slots, header copies (no key needed); with a "
+     "KMS token or --kms-check, whether each KMS slot's KMS answers",
+     INFO_KMS, 1},
+    {"slot list", cmd_slot_list, "DIR [--json] [--kms-check] [KMS]",
+     "list the key slots (no key needed)", INFO_KMS, 1},
     {"slot add", cmd_slot_add, "DIR UNLOCK-KEY NEW-KEY [ARGON2]",
-     "add a key slot opened by NEW-KEY", UNLOCK_NEW, 1},
+     "add a key slot opened by NEW-KEY", UNLOCK_NEW | CTL_O_KMS_NEW, 1},
     {"slot remove", cmd_slot_remove, "DIR N UNLOCK-KEY [--force]",
-     "remove key slot N (the last one only with --force)", CTL_O_UNLOCK | CTL_O_FORCE, 2},
-    {"rotate", cmd_rotate, "DIR [--slot N] UNLOCK-KEY NEW-KEY [ARGON2]",
-     "replace slot N's key (default: the slot UNLOCK-KEY opens), bumping its KEK generation",
-     UNLOCK_NEW | CTL_O_SLOT, 1},
+     "remove key slot N (the last one only with --force)", CTL_O_UNLOCK | CTL_O_FORCE | CTL_O_KMS,
+     2},
+    {"rotate", cmd_rotate, "DIR [--slot N] UNLOCK-KEY [NEW-KEY] [ARGON2] [--kms-rotate]",
+     "replace slot N's key (default: the slot UNLOCK-KEY opens), bumping its KEK generation; "
+     "a KMS slot without NEW-KEY is rewrapped to its KMS key's latest version, which becomes "
+     "its KEK generation (--kms-rotate: the KMS key gets a new version first)",
+     UNLOCK_NEW | CTL_O_SLOT | CTL_O_KMS_ROTATE, 1},
     {"check-key", cmd_check_key, "DIR UNLOCK-KEY",
-     "exit 0 when the key opens the volume, 3 when it does not", CTL_O_UNLOCK, 1},
+     "exit 0 when the key opens the volume, 3 when it does not", CTL_O_UNLOCK | CTL_O_KMS, 1},
     {"export", cmd_export, "DIR UNLOCK-KEY --out FILE [PASSWORD] [ARGON2]",
      "write the volume key, sealed under a password, to the new file FILE",
-     CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT, 1},
+     CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT | CTL_O_KMS, 1},
     {"header-backup", cmd_header_backup, "DIR FILE",
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
     {"header-restore", cmd_header_restore, "DIR FILE [--force]",
@@ -42,8 +47,8 @@ static void help(FILE *f)
 	for (size_t i = 0; i < NACTIONS; i++)
 		fprintf(f, "  %s %s\n      %s\n", actions[i].name, actions[i].usage,
 			actions[i].help);
-	fprintf(f, "\nUNLOCK-KEY, the key that authorizes the command (none given: a passphrase "
-		   "prompt):\n"
+	fprintf(f, "\nUNLOCK-KEY, the key that authorizes the command (none given: the volume's "
+		   "KMS slot,\nelse a passphrase prompt):\n"
 		   "  --unlock-key-file FILE        a key file that opens a slot\n"
 		   "  --unlock-passphrase-file FILE a passphrase (with --unlock-export: the "
 		   "export's password)\n"
@@ -53,10 +58,16 @@ static void help(FILE *f)
 		   "  --key-file FILE               a key file (32 bytes to 64 KiB)\n"
 		   "  --passphrase-file FILE        the passphrase in FILE\n"
 		   "  --passphrase                  a passphrase asked twice on the terminal\n"
+		   "  --kms-url URL --kms-key NAME  a Vault Transit key (a KMS slot)\n"
 		   "PASSWORD of an export: --passphrase-file FILE or --passphrase (the default)\n"
 		   "ARGON2, costs for a new passphrase slot or an export (all three or none; "
 		   "default:\ncalibrated to about 1 s): --argon2-time N, --argon2-memory KIB, "
-		   "--argon2-parallel N\n\n"
+		   "--argon2-parallel N\n"
+		   "KMS, for KMS slots: the KMS's authentication and TLS; for unlocking, URL, "
+		   "mount and key\noverride the slot's (a KMS that moved):\n");
+	ecfs_kms_opts_help(f, false);
+	fprintf(f, "  --kms-rotate           rotate: give the KMS key a new version first\n"
+		   "  --kms-check            info: ask each KMS slot's KMS even without a token\n\n"
 		   "Exit status: 0 success, 1 error, 2 usage, 3 wrong key (check-key: the key does "
 		   "not\nopen the volume), 4 damaged or unsupported header, 5 not an envcryptfs "
 		   "mount or\nthe daemon does not answer. See envcryptfsctl(8).\n");

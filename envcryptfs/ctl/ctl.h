@@ -22,6 +22,10 @@ enum {
 	CTL_O_FORCE = 1u << 5,
 	CTL_O_SLOT = 1u << 6,
 	CTL_O_OUT = 1u << 7,
+	CTL_O_KMS = 1u << 8,	     /* --kms-url ... --kms-jwt-file (tool_kms.h) */
+	CTL_O_KMS_NEW = 1u << 9,     /* --kms-url, --kms-mount, --kms-key name the new slot's key */
+	CTL_O_KMS_ROTATE = 1u << 10, /* --kms-rotate; a KMS slot is rotated without a new key */
+	CTL_O_KMS_CHECK = 1u << 11,  /* --kms-check */
 };
 
 /* The key that a new slot (or an export's password) comes from; at most one is set. */
@@ -29,7 +33,8 @@ struct ctl_newkey {
 	const char *key_file;
 	const char *passphrase_file;
 	bool prompt;
-	int count; /* how many of the three were given */
+	bool kms;  /* a KMS key (--kms-url, --kms-mount or --kms-key) */
+	int count; /* how many of the four were given */
 };
 
 struct ctl_args {
@@ -41,6 +46,8 @@ struct ctl_args {
 	int slot;			  /* --slot, -1 when not given */
 	const char *out;
 	bool force, json;
+	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */
+	bool kms_rotate, kms_check;
 };
 
 struct ctl_action {
@@ -61,7 +68,8 @@ int ctl_parse_slot(const char *s);
 
 /* keyargs.c: the authorizing key and the new key, the same for every command. */
 int ctl_open_unlocked(const struct ctl_args *a, const char *dir, struct ecfs_volume **v, int *slot);
-/* Loads the new key into out->cred[0] (confirming a prompted passphrase). Exit code. */
+/* Loads the new key into out->cred[0] (confirming a prompted passphrase; a KMS key from the
+ * KMS options). Exit code. */
 int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_creds *out);
 /* The Argon2 costs given, or NULL to let the library calibrate. */
 const struct ecfs_argon2_params *ctl_argon2(const struct ctl_args *a);
@@ -92,6 +100,14 @@ int cmd_slot_list(const struct ctl_args *a);
 int cmd_slot_add(const struct ctl_args *a);
 int cmd_slot_remove(const struct ctl_args *a);
 int cmd_rotate(const struct ctl_args *a);
+/* cmd_rotate_kms.c: rotate of KMS slot s without a new key: the KMS key rotated (with
+ * --kms-rotate), then the slot rewrapped to its latest version. */
+int ctl_rotate_kms(const struct ctl_args *a, struct ecfs_volume *v, const struct ecfs_slot_info *s);
+/* cmd_info_kms.c: what the KMS of slot s says (reachability, latest key version), when a
+ * token is at hand or --kms-check asks; never fails. */
+void ctl_info_kms_text(const struct ctl_args *a, const struct ecfs_slot_info *s);
+struct json_object;
+struct json_object *ctl_info_kms_json(const struct ctl_args *a, const struct ecfs_slot_info *s);
 int cmd_check_key(const struct ctl_args *a);
 int cmd_export(const struct ctl_args *a);
 int cmd_header_backup(const struct ctl_args *a);

@@ -32,6 +32,8 @@ int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_c
 				 .passphrase_file = a->newkey.passphrase_file};
 
 	memset(out, 0, sizeof(*out));
+	if (a->newkey.kms)
+		return ecfs_tool_load_kms(CTL_PROG, &a->kms, out);
 	if (k.key_file || k.passphrase_file)
 		return ecfs_tool_load_creds(CTL_PROG, &k, true, out);
 	return prompt_new(prompt, out);

@@ -48,16 +48,21 @@ void fs_translate_stat(struct inode *inode, struct stat *st)
 int fs_stat_inode(struct inode *inode, struct stat *st)
 {
 	bool reg = S_ISREG(inode->type);
-	int r;
+	int fd = inode_fd_get(inode), r;
 
+	if (fd < 0)
+		return fd;
 	/* A write in progress may be between its chunk writes: its lock gives a whole size. */
 	if (reg)
 		pthread_rwlock_rdlock(&inode->io);
-	r = fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		r = -errno;
 	if (reg)
 		pthread_rwlock_unlock(&inode->io);
+	inode_fd_put(inode, fd);
 	if (r < 0)
-		return -errno;
+		return r;
 	fs_translate_stat(inode, st);
 	return 0;
 }
@@ -77,24 +82,33 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static int set_mode(struct inode *inode, struct fuse_file_info *fi, mode_t mode)
 {
 	char proc[32];
+	int fd, r;
 
 	if (S_ISLNK(inode->type))
 		return -EOPNOTSUPP;
 	if (fi)
 		return fchmod(fh_of(fi)->fd, mode) < 0 ? -errno : 0;
 	/* O_PATH descriptors take no fchmod; the /proc link reaches the same inode. */
-	fs_proc_path(inode->fd, proc);
-	return chmod(proc, mode) < 0 ? -errno : 0;
+	fd = inode_fd_get(inode);
+	if (fd < 0)
+		return fd;
+	fs_proc_path(fd, proc);
+	r = chmod(proc, mode) < 0 ? -errno : 0;
+	inode_fd_put(inode, fd);
+	return r;
 }
 
 static int set_owner(struct inode *inode, const struct stat *attr, int valid)
 {
 	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+	int fd = inode_fd_get(inode), r;
 
-	if (fchownat(inode->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	if (fd < 0)
+		return fd;
+	r = fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	inode_fd_put(inode, fd);
+	return r;
 }
 
 static int set_size(struct inode *inode, struct fuse_file_info *fi, off_t size)
@@ -125,7 +139,7 @@ static int set_times(struct inode *inode, struct fuse_file_info *fi, const struc
 {
 	struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 	char proc[32];
-	int r;
+	int fd = -1, r;
 
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
@@ -135,15 +149,38 @@ static int set_times(struct inode *inode, struct fuse_file_info *fi, const struc
 		tv[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
-	if (fi) {
-		r = futimens(fh_of(fi)->fd, tv);
-	} else if (S_ISLNK(inode->type)) {
-		r = utimensat(inode->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (fi)
+		return futimens(fh_of(fi)->fd, tv) < 0 ? -errno : 0;
+	fd = inode_fd_get(inode);
+	if (fd < 0)
+		return fd;
+	if (S_ISLNK(inode->type)) {
+		r = utimensat(fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	} else {
-		fs_proc_path(inode->fd, proc);
+		fs_proc_path(fd, proc);
 		r = utimensat(AT_FDCWD, proc, tv, 0);
 	}
-	return r < 0 ? -errno : 0;
+	r = r < 0 ? -errno : 0;
+	inode_fd_put(inode, fd);
+	return r;
+}
+
+static int kill_privs(struct inode *inode, struct fuse_file_info *fi)
+{
+	char proc[32];
+	int fd, r;
+
+	if (fi) {
+		r = fs_kill_suidgid(fh_of(fi)->fd, NULL);
+	} else {
+		fd = inode_fd_get(inode);
+		if (fd < 0)
+			return fd;
+		fs_proc_path(fd, proc);
+		r = fs_kill_suidgid(-1, proc);
+		inode_fd_put(inode, fd);
+	}
+	return r < 0 ? r : 0;
 }
 
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
@@ -158,6 +195,12 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		r = set_owner(inode, attr, valid);
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
 		r = set_size(inode, fi, attr->st_size);
+	/* killpriv v2: a truncate by an unprivileged caller, or a chown, clears the set-ID bits
+	 * (FATTR_KILL_SUIDGID, which libfuse passes on as this bit). */
+	if (r == 0 && fs.killpriv && (valid & FUSE_SET_ATTR_KILL_SUID) &&
+	    (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    S_ISREG(inode->type))
+		r = kill_privs(inode, fi);
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
 		r = set_times(inode, fi, attr, valid);
 	if (r < 0)
@@ -206,10 +249,16 @@ int fs_check_access(fuse_req_t req, const struct stat *st, int mask)
 
 void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	struct inode *inode = inode_of(ino);
 	struct stat st;
-	int r = fstatat(inode_of(ino)->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	int fd = inode_fd_get(inode), r = fd;
 
-	r = r < 0 ? -errno : fs_check_access(req, &st, mask);
+	if (fd >= 0) {
+		r = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+		inode_fd_put(inode, fd);
+	}
+	if (r == 0)
+		r = fs_check_access(req, &st, mask);
 	fuse_reply_err(req, -r);
 }
 

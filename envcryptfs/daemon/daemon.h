@@ -37,6 +37,7 @@ struct ecfs_fs {
 	bool want_writeback; /* -o writeback_cache (default) or no_writeback_cache */
 	bool writeback;	     /* the kernel agreed to the writeback cache (set by init) */
 	bool is_root;	     /* new entries are chowned to the caller */
+	bool killpriv;	     /* the kernel agreed to killpriv v2 (set by INIT, killpriv.c) */
 	unsigned max_write;
 	unsigned max_read;
 	struct inode_table itab;
@@ -81,6 +82,19 @@ static inline struct open_file *fh_of(const struct fuse_file_info *fi)
 {
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
+
+/* ---- killpriv.c: FUSE_HANDLE_KILLPRIV_V2 through libfuse's custom-I/O hooks ------------ */
+
+/* In fi->flags of a write or open: the kernel asks us to clear the set-ID bits. */
+#define FS_O_KILL_SUIDGID (1 << 30)
+/* Installs the hooks on the mounted session, before INIT is read. */
+int fs_killpriv_hook(struct fuse_session *se);
+/* Clears set-user-ID, and set-group-ID when group-executable, of the regular file open as fd
+ * (or at path when fd < 0), as a local file system does on an unprivileged write. Returns 1
+ * when it changed the mode, 0 when there was nothing to clear, or -errno. */
+int fs_kill_suidgid(int fd, const char *path);
+/* The same for inode's open fd during a write or open, telling the kernel the mode changed. */
+void fs_kill_suidgid_notify(struct inode *inode, int fd);
 
 /* ---- log.c: syslog or stderr, and things logged once ------------------------------------ */
 

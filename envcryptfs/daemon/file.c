@@ -12,16 +12,21 @@
 int file_open_backing(struct inode *inode, int flags)
 {
 	char proc[32];
-	int fd;
+	int pfd, fd, r;
 
 	if (!S_ISREG(inode->type))
 		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
-	fs_proc_path(inode->fd, proc);
+	pfd = inode_fd_get(inode);
+	if (pfd < 0)
+		return pfd;
+	fs_proc_path(pfd, proc);
 	/* Writes of partial chunks read the rest of the chunk: O_RDWR even for O_WRONLY. */
 	fd = fs.read_only ? -1 : open(proc, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && (fs.read_only || (flags & O_ACCMODE) == O_RDONLY))
 		fd = open(proc, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	r = fd < 0 ? -errno : fd;
+	inode_fd_put(inode, pfd);
+	return r;
 }
 
 static int write_header(int fd, uint8_t hdr[ECFS_BLOB_HEADER_SIZE])

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ int itab_init(struct inode_table *t)
 	t->nbuckets = ITAB_MIN_BUCKETS;
 	t->count = 0;
 	t->generation = 0;
+	t->mount_fd = -1;
+	t->nfds = 0;
 	pthread_mutex_init(&t->lock, NULL);
 	return 0;
 }
@@ -55,7 +58,26 @@ static void itab_grow(struct inode_table *t)
 	t->nbuckets = n;
 }
 
-static struct inode *inode_new(int fd, const struct stat *st)
+/* The file handle of the entry open as fd, or NULL. */
+static struct file_handle *handle_of(int fd)
+{
+	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ), *small;
+	int mount_id;
+
+	if (!h)
+		return NULL;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) < 0) {
+		free(h);
+		return NULL;
+	}
+	small = realloc(h, sizeof(*h) + h->handle_bytes);
+	return small ? small : h;
+}
+
+/* A new inode for the entry open as fd. It takes fd over later (itab_get), unless parked:
+ * then it keeps a handle and fd stays the caller's. */
+static struct inode *inode_new(struct inode_table *t, int fd, const struct stat *st)
 {
 	struct inode *p = calloc(1, sizeof(*p));
 
@@ -66,18 +88,63 @@ static struct inode *inode_new(int fd, const struct stat *st)
 	p->ino = st->st_ino;
 	p->type = st->st_mode & S_IFMT;
 	p->nlookup = 1;
+	if (t->mount_fd >= 0 && !S_ISDIR(st->st_mode) && st->st_dev == t->mount_dev &&
+	    __atomic_load_n(&t->nfds, __ATOMIC_RELAXED) >= t->fd_budget) {
+		p->handle = handle_of(fd);
+		if (p->handle)
+			p->fd = -1;
+	}
 	pthread_rwlock_init(&p->io, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
 }
 
-static void inode_free(struct inode *p)
+static void inode_free(struct inode_table *t, struct inode *p)
 {
-	close(p->fd);
+	if (p->fd >= 0) {
+		close(p->fd);
+		__atomic_sub_fetch(&t->nfds, 1, __ATOMIC_RELAXED);
+	}
+	free(p->handle);
 	ecfs_file_key_free(p->key);
 	pthread_rwlock_destroy(&p->io);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void itab_enable_parking(struct inode_table *t, int mount_fd, size_t fd_budget)
+{
+	struct file_handle *h = handle_of(mount_fd);
+	struct stat st;
+	int fd = h ? open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC) : -1;
+
+	free(h);
+	if (fd < 0 || fstat(mount_fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		close(mount_fd);
+		return;
+	}
+	close(fd);
+	t->mount_dev = st.st_dev;
+	t->fd_budget = fd_budget;
+	t->mount_fd = mount_fd;
+}
+
+int inode_fd_get(const struct inode *inode)
+{
+	int fd;
+
+	if (inode->fd >= 0)
+		return inode->fd;
+	fd = open_by_handle_at(fs.itab.mount_fd, inode->handle, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+void inode_fd_put(const struct inode *inode, int fd)
+{
+	if (fd >= 0 && fd != inode->fd)
+		close(fd);
 }
 
 struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
@@ -95,7 +162,7 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 			break;
 		/* Allocate outside the lock, then look again: another thread may have won. */
 		pthread_mutex_unlock(&t->lock);
-		fresh = inode_new(*fd, st);
+		fresh = inode_new(t, *fd, st);
 		if (!fresh)
 			return NULL;
 		pthread_mutex_lock(&t->lock);
@@ -110,12 +177,16 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 		t->buckets[k] = p;
 		t->count++;
 		itab_grow(t);
+		if (p->fd >= 0)
+			__atomic_add_fetch(&t->nfds, 1, __ATOMIC_RELAXED);
+		else
+			close(*fd); /* parked: the handle names it */
 		*fd = -1;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (fresh) {
 		fresh->fd = -1; /* still the caller's */
-		inode_free(fresh);
+		inode_free(t, fresh);
 	}
 	return p;
 }
@@ -150,7 +221,7 @@ void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n)
 		itab_remove(t, inode);
 	pthread_mutex_unlock(&t->lock);
 	if (gone)
-		inode_free(inode);
+		inode_free(t, inode);
 }
 
 void itab_destroy(struct inode_table *t)
@@ -160,11 +231,14 @@ void itab_destroy(struct inode_table *t)
 
 		for (; p; p = next) {
 			next = p->hnext;
-			inode_free(p);
+			inode_free(t, p);
 		}
 	}
 	free(t->buckets);
 	t->buckets = NULL;
 	t->nbuckets = t->count = 0;
+	if (t->mount_fd >= 0)
+		close(t->mount_fd);
+	t->mount_fd = -1;
 	pthread_mutex_destroy(&t->lock);
 }

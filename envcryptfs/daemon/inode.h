@@ -17,7 +17,9 @@
  */
 struct inode {
 	/* Set when the inode is made, then read-only. */
-	int fd; /* O_PATH | O_NOFOLLOW on the backing entry; keeps it alive after unlink */
+	int fd; /* O_PATH | O_NOFOLLOW on the backing entry; keeps it alive after unlink. -1 for
+		 * a parked inode: see inode_fd_get */
+	struct file_handle *handle; /* names a parked inode's backing entry */
 	dev_t dev;
 	ino_t ino;
 	mode_t type; /* S_IFMT bits */
@@ -48,6 +50,16 @@ struct inode {
 };
 
 struct inode_table {
+	/* Parking (set before the session starts, then read-only): once nfds inodes hold a
+	 * descriptor, new inodes other than directories on the volume's file system (mount_dev)
+	 * keep a file handle instead, opened by handle for each operation (mount_fd; -1: never
+	 * park). Every inode the kernel knows holding a descriptor made RLIMIT_NOFILE (20000
+	 * here, and root cannot always raise it) the limit on the inodes of a mount. */
+	int mount_fd;
+	dev_t mount_dev;
+	size_t fd_budget;
+	size_t nfds; /* inodes holding a descriptor (atomic) */
+
 	pthread_mutex_t lock;
 	/* protected by lock */
 	struct inode **buckets;
@@ -64,5 +76,14 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st);
 void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n);
 /* Frees every inode left (at unmount, when the kernel no longer holds any). */
 void itab_destroy(struct inode_table *t);
+/* Enables parking with a directory descriptor of the volume's root (taken over), when file
+ * handles work there (CAP_DAC_READ_SEARCH and a file system that gives handles). */
+void itab_enable_parking(struct inode_table *t, int mount_fd, size_t fd_budget);
+
+/* An O_PATH descriptor of inode's backing entry for one operation: its own, or for a parked
+ * inode one opened by its handle. -errno on failure (ESTALE: a parked inode that is gone).
+ * inode_fd_put closes a descriptor opened by inode_fd_get. */
+int inode_fd_get(const struct inode *inode);
+void inode_fd_put(const struct inode *inode, int fd);
 
 #endif /* ECFS_DAEMON_INODE_H */

@@ -77,7 +77,7 @@ static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 			struct fuse_init_out *out = iov[1].iov_base;
 
 			init_unique = 0;
-			if (o->error == 0 && init_offered && fs.want_killpriv) {
+			if (o->error == 0 && init_offered) {
 				out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 				fs.killpriv = true;
 			}
@@ -111,5 +111,13 @@ int fs_kill_suidgid(int fd, const char *path)
 	if (m == (st.st_mode & 07777))
 		return 0;
 	r = fd >= 0 ? fchmod(fd, m) : chmod(path, m);
-	return r < 0 ? -errno : 0;
+	return r < 0 ? -errno : 1;
+}
+
+void fs_kill_suidgid_notify(struct inode *inode, int fd)
+{
+	/* The kernel keeps the mode it cached across a write or an open: have it ask again.
+	 * Only attributes (offset -1); this waits for no lock the request holds. */
+	if (fs_kill_suidgid(fd, NULL) > 0)
+		fuse_lowlevel_notify_inval_inode(fs.se, ino_of(inode), -1, 0);
 }

@@ -90,10 +90,14 @@ static uint64_t inode_key(const struct inode *inode, uint64_t kind)
 static void backing_path(const struct inode *inode, char *out, size_t outsz)
 {
 	char proc[32];
-	ssize_t n;
+	int fd = inode_fd_get(inode);
+	ssize_t n = -1;
 
-	fs_proc_path(inode->fd, proc);
-	n = readlink(proc, out, outsz - 1);
+	if (fd >= 0) {
+		fs_proc_path(fd, proc);
+		n = readlink(proc, out, outsz - 1);
+		inode_fd_put(inode, fd);
+	}
 	if (n < 0)
 		n = snprintf(out, outsz, "?");
 	out[n] = '\0';

@@ -1,6 +1,7 @@
 /* main.c - the envcryptfs daemon: options, unlocking, the volume lock, mounting, the
  * session loop and unwinding, in that order. */
 #include "daemon.h"
+#include "kms_rewrap.h"
 #include "status.h"
 #include "tool.h"
 
@@ -31,6 +32,10 @@ struct options {
 	char *old_key_file;
 	char *passphrase_file;
 	char *key_export;
+	struct ecfs_kms_opts kms; /* kms_url= ... (tool_kms.h) */
+	unsigned kms_wait;	  /* seconds to wait for a KMS that is down */
+	char *kms_rewrap_interval;
+	uint64_t kms_rewrap_s;
 	int ro;
 	int writeback;
 	unsigned max_write;
@@ -56,6 +61,8 @@ static const struct fuse_opt option_table[] = {
     OPT("old_key_file=%s", old_key_file, 0),
     OPT("passphrase_file=%s", passphrase_file, 0),
     OPT("key_export=%s", key_export, 0),
+    OPT("kms_wait=%u", kms_wait, 0),
+    OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
     OPT("writeback_cache", writeback, 1),
     OPT("no_writeback_cache", writeback, 0),
     OPT("max_write=%u", max_write, 0),
@@ -108,7 +115,15 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 		/* x-* (systemd, fstab tools) and comment= are for others. */
 		if (!strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8))
 			return 0;
-		return 1;
+		/* kms_url= and its kin come from the table every tool shares (tool_kms.c). */
+		switch (ecfs_kms_mount_opt(PROG, &o->kms, arg)) {
+		case 1:
+			return 0;
+		case 0:
+			return 1;
+		default:
+			return -1;
+		}
 	case KEY_DISCARD:
 		return 0;
 	case KEY_FSNAME:
@@ -148,6 +163,13 @@ static void help(void)
 	       "    -o no_writeback_cache   write through to the volume on every write\n"
 	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
 	       "    -o allow_other          let other users in (adds default_permissions)\n"
+	       "\nKMS options (with no other key option, a KMS slot unlocks):\n");
+	ecfs_kms_opts_help(stdout, true);
+	printf("    -o kms_wait=SECONDS     wait for a KMS that is down or sealed (1 s\n"
+	       "                            doubling to 30 s between attempts; default 0)\n"
+	       "    -o kms_rewrap_interval=DURATION\n"
+	       "                            rewrap the KMS slot to the key's latest version\n"
+	       "                            this often (30s, 10m, 12h, 7d)\n"
 	       "\nFUSE options:\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -206,6 +228,16 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 		ecfs_tool_error(PROG, "max_write must be between 4096 and %u", FS_MAX_WRITE);
 		return ECFS_EXIT_USAGE;
 	}
+	if (o->kms_rewrap_interval &&
+	    ecfs_tool_parse_duration(o->kms_rewrap_interval, &o->kms_rewrap_s) < 0) {
+		ecfs_tool_error(PROG,
+				"kms_rewrap_interval '%s' is not a duration (30s, 10m, 12h, 7d)",
+				o->kms_rewrap_interval);
+		return ECFS_EXIT_USAGE;
+	}
+	/* The daemon moves to /, and TLS files are read at every connection to the KMS. */
+	if (ecfs_kms_opts_absolute(PROG, &o->kms) < 0)
+		return ECFS_EXIT_ERROR;
 	return -1;
 }
 
@@ -375,17 +407,50 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .lseek = fs_op_lseek,
 };
 
-/* Every inode the kernel knows of holds a descriptor: allow as many as we may. */
+/* Every inode the kernel knows of holds a descriptor: allow as many as we may. With
+ * CAP_SYS_RESOURCE (root) that is the system's per-process ceiling (fs.nr_open), not just the
+ * hard limit we were started with (often 1024 to 20000, which a walk of a large tree
+ * exhausts: lookups then fail with EMFILE). */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
+	unsigned long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (nr_open > rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = nr_open, .rlim_max = nr_open};
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			ecfs_tool_warn(PROG, "cannot raise the open file limit: %s",
 				       strerror(errno));
 	}
+}
+
+/* Inodes park (keep a file handle instead of a descriptor) past half the open file limit,
+ * leaving the rest for open files, directory streams and the like. */
+static void enable_parking(void)
+{
+	struct rlimit rl;
+	int fd = openat(ecfs_volume_dirfd(fs.vol), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t budget = 1u << 20;
+
+	if (fd < 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		budget = (size_t)rl.rlim_cur / 2;
+	itab_enable_parking(&fs.itab, fd, budget);
 }
 
 /* The root inode, from the volume's own directory descriptor. */
@@ -421,6 +486,7 @@ static int fs_setup(const struct options *o)
 		close(fd);
 		return -ENOMEM;
 	}
+	enable_parking();
 	return 0;
 }
 
@@ -441,7 +507,7 @@ static int status_fill(void *arg, struct ecfs_status *st)
 	struct ecfs_volume_info info;
 
 	(void)arg;
-	ecfs_volume_get_info(fs.vol, &info);
+	kms_header_info(&info); /* the KMS rewrap thread may be rewriting the header */
 	snprintf(st->cipher, sizeof(st->cipher), "%s", ecfs_cipher_name(info.cipher));
 	st->unlocked_slot = fs.unlocked_slot;
 	for (int i = 0; i < info.nslots; i++)
@@ -453,6 +519,7 @@ static int status_fill(void *arg, struct ecfs_status *st)
 	st->auth_failures = __atomic_load_n(&fs.auth_failures, __ATOMIC_RELAXED);
 	snprintf(st->backing_dir, sizeof(st->backing_dir), "%s", fs.backing_dir);
 	snprintf(st->mountpoint, sizeof(st->mountpoint), "%s", fs.mountpoint);
+	kms_rewrap_fill(&info, st);
 	return 0;
 }
 
@@ -463,7 +530,7 @@ static struct ecfs_status_server *status_start(void)
 	struct ecfs_status_server *srv = NULL;
 	int r;
 
-	ecfs_volume_get_info(fs.vol, &info);
+	kms_header_info(&info);
 	fs.started = (int64_t)time(NULL);
 	r = ecfs_status_server_start(info.uuid_str, status_fill, NULL, &srv);
 	if (r < 0)
@@ -567,6 +634,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
+	if (fs_killpriv_hook(se) != 0)
+		fs_log(LOG_WARNING, "cannot hook the FUSE device; writes cost a GETXATTR each");
 	if (*notify >= 0)
 		background_ready(notify);
 	mnt_real = realpath(cmd->mountpoint, NULL);
@@ -590,6 +659,48 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 	return code;
+}
+
+/* ---- the KMS ----------------------------------------------------------------------------- */
+
+static const struct ecfs_slot_info *unlocking_kms_slot(const struct ecfs_volume_info *info)
+{
+	for (int i = 0; i < info->nslots; i++)
+		if (info->slots[i].index == fs.unlocked_slot &&
+		    info->slots[i].type == ECFS_SLOT_KMS)
+			return &info->slots[i];
+	return NULL;
+}
+
+/* Unlocked by a KMS slot: report the KMS in status and, with kms_rewrap_interval, keep the
+ * slot rewrapped. The volume is unlocked already, so nothing here is fatal. */
+static void kms_duties_start(const struct options *o)
+{
+	struct ecfs_volume_info info;
+	const struct ecfs_slot_info *s;
+	struct ecfs_kms *k = NULL;
+	uint64_t every = o->kms_rewrap_s;
+
+	ecfs_volume_get_info(fs.vol, &info);
+	s = unlocking_kms_slot(&info);
+	if (!s) {
+		if (every)
+			ecfs_tool_warn(PROG,
+				       "kms_rewrap_interval ignored: not unlocked by a KMS slot");
+		return;
+	}
+	if (every && fs.read_only) {
+		ecfs_tool_warn(PROG, "kms_rewrap_interval ignored on a read-only mount");
+		every = 0;
+	}
+	/* Quick: a rewrap that fails is tried again at the next interval anyway, and an
+	 * unmount waits for a request under way. */
+	if (ecfs_tool_kms_new(&o->kms, &s->kms, true, &k) < 0) {
+		ecfs_tool_warn(PROG, "no KMS rewrap: %s", ecfs_last_error());
+		return;
+	}
+	if (kms_rewrap_start(k, s->index, every) < 0)
+		ecfs_tool_warn(PROG, "cannot start the KMS rewrap thread");
 }
 
 int main(int argc, char *argv[])
@@ -620,7 +731,10 @@ int main(int argc, char *argv[])
 				     .old_key_file = o.old_key_file,
 				     .passphrase_file = o.passphrase_file,
 				     .export_file = o.key_export,
-				     .prompt = true};
+				     .prompt = true,
+				     .kms = o.kms,
+				     .kms_wait = o.kms_wait};
+	/* In the child when in the background: any kms_wait happens here, the parent waits. */
 	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, &fs.unlocked_slot);
 	if (code != ECFS_EXIT_OK)
 		goto out;
@@ -638,8 +752,10 @@ int main(int argc, char *argv[])
 	/* Modes come from the kernel with the caller's umask already applied. */
 	umask(0);
 	lock_note_pid(lockfd);
+	kms_duties_start(&o);
 	code = serve(&args, &cmd, &notify);
 out:
+	kms_rewrap_stop(); /* before the volume it rewrites goes */
 	if (fs.vol)
 		fs_teardown();
 	if (lockfd >= 0)
@@ -652,6 +768,8 @@ out:
 	free(o.old_key_file);
 	free(o.passphrase_file);
 	free(o.key_export);
+	free(o.kms_rewrap_interval);
+	ecfs_kms_opts_free(&o.kms);
 	fuse_opt_free_args(&args);
 	return code;
 }

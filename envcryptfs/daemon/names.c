@@ -242,13 +242,18 @@ int names_describe(struct inode *inode, char *out, size_t outsz)
 {
 	char proc[32], path[4096], *rest, *comp, *save = NULL;
 	size_t rootlen = strlen(fs.backing_dir);
-	int dirfd = fs.root->fd, next;
+	int dirfd = fs.root->fd, next, fd = inode_fd_get(inode);
 	ssize_t n;
 
-	fs_proc_path(inode->fd, proc);
+	if (fd < 0)
+		return fd;
+	fs_proc_path(fd, proc);
 	n = readlink(proc, path, sizeof(path) - 1);
 	if (n < 0)
-		return -errno;
+		n = -errno;
+	inode_fd_put(inode, fd);
+	if (n < 0)
+		return (int)n;
 	path[n] = '\0';
 	out[0] = '\0';
 	if (strcmp(path, fs.backing_dir) == 0) {

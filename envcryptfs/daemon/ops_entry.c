@@ -182,11 +182,16 @@ static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct make
 static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
 {
 	char proc[32];
+	int fd = inode_fd_get(m->inode), r;
 
 	(void)req;
+	if (fd < 0)
+		return fd;
 	/* linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for all. */
-	fs_proc_path(m->inode->fd, proc);
-	return linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	fs_proc_path(fd, proc);
+	r = linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	inode_fd_put(m->inode, fd);
+	return r;
 }
 
 /* Undoes a new regular file whose header could not be written. */
@@ -278,16 +283,20 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct inode *inode = inode_of(ino);
 	struct ecfs_crypto *c = fs_crypto();
 	char stored[PATH_MAX + 1], target[PATH_MAX + 1];
+	int fd = inode_fd_get(inode), r;
 	ssize_t n;
-	int r;
 
-	if (!c) {
-		fuse_reply_err(req, ENOMEM);
+	if (!c || fd < 0) {
+		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
+		inode_fd_put(inode, fd);
 		return;
 	}
-	n = readlinkat(inode->fd, "", stored, sizeof(stored));
+	n = readlinkat(fd, "", stored, sizeof(stored));
+	if (n < 0)
+		n = -errno;
+	inode_fd_put(inode, fd);
 	if (n < 0 || n == sizeof(stored)) {
-		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
+		fuse_reply_err(req, n < 0 ? (int)-n : ENAMETOOLONG);
 		return;
 	}
 	stored[n] = '\0';

@@ -129,7 +129,10 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *inode = inode_of(ino);
 	struct open_file *fh;
+	bool kill = fi->flags & FS_O_KILL_SUIDGID;
 	int acc = fi->flags & O_ACCMODE, fd, r = 0;
+
+	fi->flags &= ~FS_O_KILL_SUIDGID;
 
 	if (fs.read_only && (acc != O_RDONLY || (fi->flags & O_TRUNC))) {
 		fuse_reply_err(req, EROFS);
@@ -144,6 +147,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
 		pthread_rwlock_wrlock(&inode->io);
 		r = file_truncate(inode, fd, 0);
+		if (r == 0 && kill)
+			fs_kill_suidgid_notify(inode, fd);
 		pthread_rwlock_unlock(&inode->io);
 	}
 	fh = r < 0 ? NULL : handle_new(inode, fd, fi->flags);
@@ -203,6 +208,10 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	}
 	pthread_rwlock_wrlock(&fh->inode->io);
 	n = file_key(fh->inode, fh->fd, true, &key);
+	/* killpriv v2: an unprivileged write clears the set-ID bits (the kernel says when). A
+	 * failure to clear them is not the write's: the kernel ignores it as well. */
+	if (n == 0 && (fi->flags & FS_O_KILL_SUIDGID))
+		fs_kill_suidgid_notify(fh->inode, fh->fd);
 	/* O_APPEND without the writeback cache: the end is known only here, under the lock. */
 	if (n == 0 && fh->append)
 		n = file_plain_size(fh->fd, &pos);

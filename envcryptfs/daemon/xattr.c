@@ -43,11 +43,15 @@ static int backing_name(const char *name, char out[XATTR_NAME_LIMIT + 1])
 
 /* The attribute calls on the backing inode. Symlinks carry no user attributes on Linux and
  * their /proc link cannot name the symlink itself, so they are answered here. */
-static int target(struct inode *inode, char proc[32], int symlink_err)
+static int target(struct inode *inode, char proc[32], int symlink_err, int *fd)
 {
+	*fd = -1;
 	if (S_ISLNK(inode->type))
 		return symlink_err;
-	fs_proc_path(inode->fd, proc);
+	*fd = inode_fd_get(inode);
+	if (*fd < 0)
+		return *fd;
+	fs_proc_path(*fd, proc);
 	return 0;
 }
 
@@ -57,16 +61,17 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
 	struct ecfs_crypto *c = fs_crypto();
 	uint8_t *sealed = NULL;
-	int r = fs.read_only ? -EROFS : backing_name(name, bname);
+	int fd = -1, r = fs.read_only ? -EROFS : backing_name(name, bname);
 
 	if (r == 0)
-		r = target(inode_of(ino), proc, -EPERM);
+		r = target(inode_of(ino), proc, -EPERM, &fd);
 	if (r == 0 && !(sealed = malloc(size + ECFS_SEAL_OVERHEAD)))
 		r = -ENOMEM;
 	if (r == 0)
 		r = ecfs_seal(c, XATTR_DOMAIN, (const uint8_t *)value, size, sealed);
 	if (r >= 0)
 		r = setxattr(proc, bname, sealed, (size_t)r, flags) < 0 ? -errno : 0;
+	inode_fd_put(inode_of(ino), fd);
 	free(sealed);
 	fuse_reply_err(req, fs_errno(r));
 }
@@ -104,14 +109,16 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	struct inode *inode = inode_of(ino);
 	uint8_t *value = NULL;
 	ssize_t n = backing_name(name, bname);
+	int fd = -1;
 
 	if (n == 0)
-		n = target(inode, proc, -ENODATA);
+		n = target(inode, proc, -ENODATA, &fd);
 	if (n == 0 && size == 0) {
 		/* The length alone: the sealed value is longer by a fixed amount. */
 		n = getxattr(proc, bname, NULL, 0);
 		if (n < 0)
 			n = -errno;
+		inode_fd_put(inode, fd);
 		if (n >= 0)
 			fuse_reply_xattr(
 			    req, n >= ECFS_SEAL_OVERHEAD ? (size_t)n - ECFS_SEAL_OVERHEAD : 0);
@@ -121,6 +128,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	}
 	if (n == 0)
 		n = get_value(inode, proc, bname, size, &value);
+	inode_fd_put(inode, fd);
 	if (n < 0) {
 		fuse_reply_err(req, fs_errno((int)n));
 		return;
@@ -178,11 +186,13 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct inode *inode = inode_of(ino);
 	char proc[32], *list = NULL, *out = NULL;
-	ssize_t n = 0;
+	int fd, r = target(inode, proc, 1, &fd);
+	ssize_t n = r < 0 ? r : 0;
 	size_t used = 0;
 
-	if (target(inode, proc, 1) == 0)
+	if (r == 0)
 		n = backing_list(proc, &list);
+	inode_fd_put(inode, fd);
 	if (n > 0 && !(out = malloc((size_t)n)))
 		n = -ENOMEM;
 	if (n > 0)
@@ -202,11 +212,12 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
-	int r = fs.read_only ? -EROFS : backing_name(name, bname);
+	int fd = -1, r = fs.read_only ? -EROFS : backing_name(name, bname);
 
 	if (r == 0)
-		r = target(inode_of(ino), proc, -ENODATA);
+		r = target(inode_of(ino), proc, -ENODATA, &fd);
 	if (r == 0 && removexattr(proc, bname) < 0)
 		r = -errno;
+	inode_fd_put(inode_of(ino), fd);
 	fuse_reply_err(req, -r);
 }

@@ -49,6 +49,8 @@ bool ecfs_cipher_is_authenticated(enum ecfs_cipher c)
 	return m && m->authenticated;
 }
 
+#define NONCE_POOL 4096
+
 struct ecfs_crypto {
 	const struct ecfs_volume *vol;
 	const struct ecfs_mode *mode;
@@ -63,9 +65,12 @@ struct ecfs_crypto {
 	struct ecfs_helpers helpers; /* offer NULL: none */
 	/* GCM nonces are drawn from RAND_bytes in batches: one call per chunk costs more than
 	 * encrypting a 4 KiB chunk. Each byte of the pool is used once. */
-	uint8_t nonce_pool[4096];
+	uint8_t *nonce_pool; /* NONCE_POOL bytes in nonce_mem */
 	size_t nonce_pos;
-	pid_t nonce_pid; /* a forked child must not reuse its parent's pool */
+	/* Secret memory, so MADV_WIPEONFORK: a forked child finds the pool all zeros, and as a
+	 * nonce of zeros is never used, it skips them all and draws a pool of its own. (A
+	 * getpid() per chunk did the same at the cost of a system call per 4 KiB.) */
+	struct ecfs_secret *nonce_mem;
 	/* The key the GCM context is set up with, so that consecutive chunks of one file skip
 	 * the key schedule. */
 	uint8_t gcm_key[32];
@@ -149,6 +154,7 @@ void ecfs_crypto_free(struct ecfs_crypto *c)
 	ecfs_xts_free(c->xts);
 	ecfs_siv_free(c->names);
 	ecfs_siv_free(c->seal);
+	ecfs_secret_free(c->nonce_mem); /* wipes it */
 	if (c->scratch)
 		ecfs_wipe(c->scratch, c->scratch_len);
 	free(c->scratch);
@@ -172,14 +178,17 @@ int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out)
 		return -ENOMEM;
 	c->vol = v;
 	c->mode = ecfs_mode_get(v->hdr.cipher);
-	c->nonce_pos = sizeof(c->nonce_pool);
+	c->nonce_pos = NONCE_POOL;
 	r = ecfs_siv_new(c->mode->block, k->names, c->mode->siv_key_len, &c->names);
 	if (r == 0)
 		r = ecfs_siv_new(c->mode->block, k->seal, c->mode->siv_key_len, &c->seal);
 	if (r == 0 && c->mode->authenticated) {
 		c->gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 		c->gcm = EVP_CIPHER_CTX_new();
-		if (!c->gcm_cipher || !c->gcm)
+		c->nonce_mem = ecfs_secret_new(NONCE_POOL);
+		if (c->nonce_mem)
+			c->nonce_pool = ecfs_secret_data(c->nonce_mem);
+		if (!c->gcm_cipher || !c->gcm || !c->nonce_mem)
 			r = ecfs_fail(-ENOMEM, "cannot set up AES-256-GCM");
 	} else if (r == 0) {
 		r = ecfs_xts_new(c->mode->block, k->contents, c->mode->contents_key_len, &c->xts);
@@ -331,13 +340,9 @@ static void gcm_ad(const struct ecfs_crypto *c, const struct ecfs_file_key *k, u
  * chunk is never all zeros (a hole). */
 static int next_nonce(struct ecfs_crypto *c, uint8_t *out)
 {
-	if (c->nonce_pid != getpid()) {
-		c->nonce_pid = getpid();
-		c->nonce_pos = sizeof(c->nonce_pool);
-	}
 	do {
-		if (c->nonce_pos + ECFS_CANARY_NONCE > sizeof(c->nonce_pool)) {
-			int r = ecfs_random(c->nonce_pool, sizeof(c->nonce_pool));
+		if (c->nonce_pos + ECFS_CANARY_NONCE > NONCE_POOL) {
+			int r = ecfs_random(c->nonce_pool, NONCE_POOL);
 
 			if (r < 0)
 				return r;

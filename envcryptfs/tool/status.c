@@ -85,6 +85,18 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 
 /* ---- the wire format --------------------------------------------------------------------- */
 
+/* Fields added after version 1 shipped: old clients ignore them, new ones find them absent
+ * in an old daemon's answer. */
+static void add_kms(json_object *o, const struct ecfs_status *st)
+{
+	json_object_object_add(o, "kms_url", json_object_new_string(st->kms_url));
+	json_object_object_add(o, "kms_key", json_object_new_string(st->kms_key));
+	json_object_object_add(o, "kms_key_version", json_object_new_uint64(st->kms_key_version));
+	json_object_object_add(o, "kms_last_rewrap", json_object_new_int64(st->kms_last_rewrap));
+	json_object_object_add(o, "kms_last_check", json_object_new_int64(st->kms_last_check));
+	json_object_object_add(o, "kms_last_error", json_object_new_string(st->kms_last_error));
+}
+
 static char *status_json(const struct ecfs_status *st)
 {
 	json_object *o = json_object_new_object();
@@ -102,6 +114,8 @@ static char *status_json(const struct ecfs_status *st)
 	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
 	json_object_object_add(o, "backing_dir", json_object_new_string(st->backing_dir));
 	json_object_object_add(o, "mountpoint", json_object_new_string(st->mountpoint));
+	if (st->kms_url[0])
+		add_kms(o, st);
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -159,6 +173,12 @@ static int parse_fields(json_object *o, struct ecfs_status *st)
 	get_num(o, "pid", &st->pid);
 	get_str(o, "backing_dir", st->backing_dir, sizeof(st->backing_dir));
 	get_str(o, "mountpoint", st->mountpoint, sizeof(st->mountpoint));
+	get_str(o, "kms_url", st->kms_url, sizeof(st->kms_url));
+	get_str(o, "kms_key", st->kms_key, sizeof(st->kms_key));
+	get_u64(o, "kms_key_version", &st->kms_key_version);
+	get_num(o, "kms_last_rewrap", &st->kms_last_rewrap);
+	get_num(o, "kms_last_check", &st->kms_last_check);
+	get_str(o, "kms_last_error", st->kms_last_error, sizeof(st->kms_last_error));
 	return 0;
 }
 

@@ -34,6 +34,13 @@ struct ecfs_status {
 	uint64_t auth_failures;	 /* chunks, names and values that failed authentication */
 	char backing_dir[PATH_MAX];
 	char mountpoint[PATH_MAX];
+	/* A daemon unlocked by a KMS slot (kms_url is "" otherwise); optional on the wire. */
+	char kms_url[512];
+	char kms_key[128];
+	uint64_t kms_key_version; /* the slot's key version (its KEK generation) */
+	int64_t kms_last_rewrap;  /* when the slot's ciphertext was last made */
+	int64_t kms_last_check;	  /* when the daemon last asked the KMS (0: only to unlock) */
+	char kms_last_error[512]; /* why that failed, "" when the KMS answered */
 };
 
 /* ---- server (the daemon) ----------------------------------------------------------------- */

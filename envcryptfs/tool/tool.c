@@ -151,15 +151,18 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 		r = load_key_file(prog, o->old_key_file, out);
 	if (r == 0 && o->export_file) {
 		r = load_export(prog, o, out);
-	} else if (r == 0 && (o->passphrase_file || (o->prompt && out->n == 0))) {
+	} else if (r == 0 && (o->passphrase_file || (o->prompt && out->n == 0 && !o->kms_use))) {
 		r = load_passphrase(prog, o, confirm, "Passphrase: ", &s);
 		if (r == 0)
 			add_cred(out, ECFS_SLOT_PASSPHRASE, s,
 				 o->passphrase_file ? o->passphrase_file : "the passphrase entered");
 	}
+	/* Last: local keys open the volume without waiting for a KMS that is down. */
+	if (r == 0 && o->kms_use)
+		r = ecfs_tool_load_kms(prog, &o->kms, out);
 	if (r == 0 && out->n == 0) {
-		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, or a "
-				      "terminal for a passphrase prompt)");
+		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, a KMS, "
+				      "or a terminal for a passphrase prompt)");
 		r = ECFS_EXIT_USAGE;
 	}
 	if (r != 0)
@@ -174,35 +177,24 @@ void ecfs_tool_free_creds(struct ecfs_creds *c)
 		ecfs_secret_free(c->password[i]);
 		c->secret[i] = c->password[i] = NULL;
 	}
+	ecfs_tool_kms_ctx_free(c->kms);
+	c->kms = NULL;
 	c->n = 0;
 }
 
-int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
-			    struct ecfs_volume **out, int *slot)
+int ecfs_tool_load_kms(const char *prog, const struct ecfs_kms_opts *k, struct ecfs_creds *out)
 {
-	struct ecfs_volume *v;
-	struct ecfs_creds creds;
-	int r = ecfs_volume_open(dir, &v);
-
-	if (r < 0) {
-		ecfs_tool_error(prog, "%s", ecfs_last_error());
-		return ecfs_tool_exit_code(r);
+	if (out->kms || out->n == ECFS_TOOL_MAX_CREDS) {
+		ecfs_tool_error(prog, "too many keys at once");
+		return ECFS_EXIT_USAGE;
 	}
-	if (*ecfs_last_error())
-		ecfs_tool_warn(prog, "%s", ecfs_last_error());
-	r = ecfs_tool_load_creds(prog, o, false, &creds);
-	if (r != 0) {
-		ecfs_volume_close(v);
-		return r;
+	if (ecfs_tool_kms_ctx_new(k, &out->kms) < 0) {
+		ecfs_tool_error(prog, "out of memory");
+		return ECFS_EXIT_ERROR;
 	}
-	r = ecfs_volume_unlock(v, creds.cred, creds.n, slot);
-	ecfs_tool_free_creds(&creds);
-	if (r < 0) {
-		ecfs_tool_error(prog, "%s", ecfs_last_error());
-		ecfs_volume_close(v);
-		return ecfs_tool_exit_code(r);
-	}
-	*out = v;
+	ecfs_tool_kms_credential(out->kms, &out->cred[out->n]);
+	out->secret[out->n] = out->password[out->n] = NULL;
+	out->n++;
 	return ECFS_EXIT_OK;
 }
 
@@ -226,5 +218,31 @@ int ecfs_tool_parse_size(const char *s, uint64_t *out)
 	if (v > UINT64_MAX / mul)
 		return -EINVAL;
 	*out = v * mul;
+	return 0;
+}
+
+int ecfs_tool_parse_duration(const char *s, uint64_t *seconds)
+{
+	static const struct {
+		char unit;
+		uint64_t mul;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	uint64_t v, mul = 0;
+	char *end;
+
+	errno = 0;
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || (end[0] && end[1]))
+		return -EINVAL;
+	if (!end[0])
+		mul = 1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (end[0] == units[i].unit)
+			mul = units[i].mul;
+	if (!mul || v == 0 || v > UINT64_MAX / mul / 1000)
+		return -EINVAL;
+	*seconds = v * mul;
 	return 0;
 }

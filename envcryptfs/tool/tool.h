@@ -7,6 +7,7 @@
 #define ECFS_TOOL_H
 
 #include "envcryptfs.h"
+#include "tool_kms.h"
 
 /* Exit codes shared by mkfs.envcryptfs, envcryptfs and envcryptfsctl (see their man pages). */
 enum ecfs_exit {
@@ -26,6 +27,12 @@ struct ecfs_keyopts {
 	const char *passphrase_file;
 	const char *export_file;
 	bool prompt; /* ask on the terminal when nothing else is given */
+	/* The KMS options; any of them asks for a KMS credential unless kms_only_auto (they
+	 * name a new slot), and ecfs_tool_keyopts_for_volume sets kms_use. */
+	struct ecfs_kms_opts kms;
+	bool kms_only_auto;
+	bool kms_use;	   /* offer a KMS credential (tried after the others) */
+	unsigned kms_wait; /* seconds to wait for a KMS that is down or sealed (the daemon) */
 };
 
 #define ECFS_TOOL_MAX_CREDS 4
@@ -34,6 +41,7 @@ struct ecfs_creds {
 	struct ecfs_credential cred[ECFS_TOOL_MAX_CREDS];
 	struct ecfs_secret *secret[ECFS_TOOL_MAX_CREDS];
 	struct ecfs_secret *password[ECFS_TOOL_MAX_CREDS]; /* export passwords */
+	struct ecfs_tool_kms *kms; /* the KMS credential's context, when there is one */
 	size_t n;
 };
 
@@ -46,6 +54,17 @@ void ecfs_tool_set_log(void (*fn)(int is_error, const char *line));
 /* The exit code for a library error. */
 int ecfs_tool_exit_code(int err);
 
+/* Decides whether o offers a KMS credential for volume v: when KMS options ask for one, or
+ * when no other key is given and v has a KMS slot. A volume with a KMS slot is never asked a
+ * passphrase for on the terminal. */
+void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volume *v);
+/* The same for the volume in dir, read without a key; a volume that does not open changes
+ * nothing (the caller reports that). */
+void ecfs_tool_keyopts_for_dir(struct ecfs_keyopts *o, const char *dir);
+/* Adds a KMS credential for the options k to out (a new slot's key when k names one). Exit
+ * code. */
+int ecfs_tool_load_kms(const char *prog, const struct ecfs_kms_opts *k, struct ecfs_creds *out);
+
 /* Loads the keys named in o (reading files, or prompting; confirm asks twice). Warns about
  * key files readable by group or others. Returns an exit code. */
 int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool confirm,
@@ -53,11 +72,14 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 void ecfs_tool_free_creds(struct ecfs_creds *c);
 
 /* Opens the volume in dir and unlocks it with the keys in o, printing one line on failure
- * and a note when the header copy was used. Returns an exit code. */
+ * and a note when the header copy was used. With o->kms_wait, a KMS that is down is asked
+ * again with backoff until it answers or the time is up. Returns an exit code. */
 int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
 			    struct ecfs_volume **out, int *slot);
 
 /* Parses a size such as 4096, 64k, 64KiB, 1M; -EINVAL when malformed. */
 int ecfs_tool_parse_size(const char *s, uint64_t *out);
+/* Parses a duration in seconds: 90, 30s, 10m, 12h, 7d; -EINVAL when malformed or zero. */
+int ecfs_tool_parse_duration(const char *s, uint64_t *seconds);
 
 #endif /* ECFS_TOOL_H */

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tool_kms.h - the KMS options every tool spells alike (--kms-url on a command line, kms_url=
+ * under -o) and KMS credentials: the callbacks that wrap and unwrap a volume's DEK with a
+ * Vault Transit key through the client in kms/ (ecfs_kms.h).
+ */
+#ifndef ECFS_TOOL_KMS_H
+#define ECFS_TOOL_KMS_H
+
+#include "ecfs_kms.h"
+#include "envcryptfs.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* ---- options (tool_kms.c) ----------------------------------------------------------------- */
+
+enum ecfs_kms_opt {
+	ECFS_KMS_URL,
+	ECFS_KMS_MOUNT,
+	ECFS_KMS_KEY,
+	ECFS_KMS_TOKEN_FILE,
+	ECFS_KMS_NAMESPACE,
+	ECFS_KMS_CACERT,
+	ECFS_KMS_CERT,
+	ECFS_KMS_CLIENT_KEY,
+	ECFS_KMS_ROLE,
+	ECFS_KMS_JWT_FILE,
+	ECFS_KMS_NOPTS
+};
+
+/* The values given, indexed by enum ecfs_kms_opt (NULL: not given). URL, mount and key name
+ * the key of a new slot, or override a slot's when unlocking (a KMS that moved); the others
+ * are authentication and TLS. A token never comes from the command line: a file or
+ * $VAULT_TOKEN. */
+struct ecfs_kms_opts {
+	const char *v[ECFS_KMS_NOPTS];
+	char *owned[ECFS_KMS_NOPTS]; /* copies of -o values, freed by ecfs_kms_opts_free */
+};
+
+/* For getopt_long: copies base (NULL-terminated) into out and adds the --kms-* options, whose
+ * val is first_val + their enum ecfs_kms_opt; out has room for ECFS_KMS_NOPTS more entries. */
+void ecfs_kms_getopt_merge(const struct option *base, int first_val, struct option *out);
+/* Takes getopt_long's answer c: 1 when it is a --kms-* option (value borrowed, not copied),
+ * 0 when it is not, -1 after reporting an empty or repeated value. */
+int ecfs_kms_getopt_set(const char *prog, struct ecfs_kms_opts *k, int first_val, int c,
+			const char *value);
+/* Takes one -o option "kms_NAME=VALUE" (a copy is kept): 1 when taken, 0 when it is not a KMS
+ * option, -1 after reporting an error. */
+int ecfs_kms_mount_opt(const char *prog, struct ecfs_kms_opts *k, const char *opt);
+/* Makes the file options absolute (owned copies), for a daemon that leaves its directory:
+ * the TLS files are read at every connection. 0, or -1 after a message. */
+int ecfs_kms_opts_absolute(const char *prog, struct ecfs_kms_opts *k);
+void ecfs_kms_opts_free(struct ecfs_kms_opts *k);
+bool ecfs_kms_opts_given(const struct ecfs_kms_opts *k);
+/* Whether a KMS key is named (URL, mount or key given). */
+bool ecfs_kms_target_given(const struct ecfs_kms_opts *k);
+/* The key of a new slot needs a URL and a key name: 0, or -1 after saying what is missing. */
+int ecfs_kms_check_target(const char *prog, const struct ecfs_kms_opts *k);
+/* One help line per option: "--kms-url URL" style, or "-o kms_url=URL" when mount_style. */
+void ecfs_kms_opts_help(FILE *f, bool mount_style);
+
+/* ---- clients and credentials (tool_kmscred.c) --------------------------------------------- */
+
+/* A client for the key of slot s (NULL: the key the options name); the options' URL, mount
+ * and key override the slot's. quick: a 3 s timeout and no retries (for reports). */
+int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
+		      struct ecfs_kms **out);
+
+/* Errors a KMS that is down or starting gives: waiting may help (kms_wait). */
+bool ecfs_tool_kms_retryable(int err);
+/* The KMS no longer has the key, or refuses to use it: only an export file helps then. */
+bool ecfs_tool_kms_key_gone(int err);
+/* A short phrase for a KMS error ("connection refused"), or NULL when the client's own
+ * message says it best. */
+const char *ecfs_tool_kms_cause(int err);
+
+/* What a KMS credential's callbacks need: the options, and the last failure for messages. */
+struct ecfs_tool_kms;
+
+int ecfs_tool_kms_ctx_new(const struct ecfs_kms_opts *k, struct ecfs_tool_kms **out);
+void ecfs_tool_kms_ctx_free(struct ecfs_tool_kms *c);
+/* Makes cred an ECFS_SLOT_KMS credential using c; for a new slot, its target is the key the
+ * options name. */
+void ecfs_tool_kms_credential(struct ecfs_tool_kms *c, struct ecfs_credential *cred);
+/* The error of the last KMS request made through c that failed (0: none), and a one-line
+ * message naming the URL, the key and the cause. */
+int ecfs_tool_kms_last(const struct ecfs_tool_kms *c, const char **msg);
+/* Forgets failures, so that the next unlock asks the KMS again. */
+void ecfs_tool_kms_reset(struct ecfs_tool_kms *c);
+
+#endif /* ECFS_TOOL_KMS_H */

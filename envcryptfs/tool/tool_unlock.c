@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* tool_unlock.c - unlocking a volume for a tool: which keys to offer (a KMS slot needs no key
+ * option), waiting for a KMS that is down, and the message when nothing opens it. */
+#include "tool.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+/* kms_wait: 1 s doubling to 30 s between attempts. */
+#define WAIT_FIRST_S 1
+#define WAIT_MAX_S   30
+
+static bool has_kms_slot(const struct ecfs_volume *v)
+{
+	struct ecfs_volume_info info;
+
+	ecfs_volume_get_info(v, &info);
+	for (int i = 0; i < info.nslots; i++)
+		if (info.slots[i].type == ECFS_SLOT_KMS)
+			return true;
+	return false;
+}
+
+void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volume *v)
+{
+	bool other = o->key_file || o->old_key_file || o->passphrase_file || o->export_file;
+	bool has_kms = has_kms_slot(v);
+
+	o->kms_use = (!o->kms_only_auto && ecfs_kms_opts_given(&o->kms)) || (!other && has_kms);
+	/* A KMS slot unlocks without anyone at a terminal: a prompt would only hold up a boot
+	 * or a sidecar when the KMS fails. An export's password is still asked for. */
+	if (has_kms && !o->export_file)
+		o->prompt = false;
+}
+
+void ecfs_tool_keyopts_for_dir(struct ecfs_keyopts *o, const char *dir)
+{
+	struct ecfs_volume *v;
+
+	if (ecfs_volume_open(dir, &v) < 0)
+		return;
+	ecfs_tool_keyopts_for_volume(o, v);
+	ecfs_volume_close(v);
+}
+
+static int64_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* The KMS's own line when a KMS request is why r failed, else NULL. */
+static const char *kms_failure(const struct ecfs_creds *c, int r)
+{
+	const char *msg;
+
+	return c->kms && r < 0 && ecfs_tool_kms_last(c->kms, &msg) == r ? msg : NULL;
+}
+
+/* Unlocks, asking a KMS that is down again until wait_s seconds have passed. */
+static int unlock_waiting(const char *prog, struct ecfs_volume *v, struct ecfs_creds *c,
+			  unsigned wait_s, int *slot)
+{
+	int64_t deadline = now_s() + wait_s, left;
+	unsigned delay = WAIT_FIRST_S, d;
+	const char *msg;
+	int r;
+
+	for (;;) {
+		r = ecfs_volume_unlock(v, c->cred, c->n, slot);
+		msg = kms_failure(c, r);
+		left = deadline - now_s();
+		if (!msg || !ecfs_tool_kms_retryable(r) || left <= 0)
+			break;
+		d = (int64_t)delay < left ? delay : (unsigned)left;
+		ecfs_tool_warn(prog, "%s; asking again in %u s (kms_wait: %lld s left)", msg, d,
+			       (long long)left);
+		sleep(d);
+		delay = delay * 2 > WAIT_MAX_S ? WAIT_MAX_S : delay * 2;
+		ecfs_tool_kms_reset(c->kms);
+	}
+	if (msg && wait_s && ecfs_tool_kms_retryable(r))
+		ecfs_tool_warn(prog, "the KMS did not come back within kms_wait=%u s", wait_s);
+	return r;
+}
+
+static void report_failure(const char *prog, const struct ecfs_creds *c, int r)
+{
+	const char *msg = kms_failure(c, r);
+
+	ecfs_tool_error(prog, "%s", msg ? msg : ecfs_last_error());
+	if (msg && ecfs_tool_kms_key_gone(r))
+		ecfs_tool_error(prog, "the KMS no longer unwraps this volume's key: an export file "
+				      "made earlier with 'envcryptfsctl export' recovers it (mount "
+				      "-o key_export=FILE,passphrase_file=P, or --unlock-export "
+				      "FILE)");
+}
+
+int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
+			    struct ecfs_volume **out, int *slot)
+{
+	struct ecfs_keyopts k = *o;
+	struct ecfs_volume *v;
+	struct ecfs_creds creds;
+	int r = ecfs_volume_open(dir, &v);
+
+	if (r < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ecfs_tool_exit_code(r);
+	}
+	if (*ecfs_last_error())
+		ecfs_tool_warn(prog, "%s", ecfs_last_error());
+	ecfs_tool_keyopts_for_volume(&k, v);
+	r = ecfs_tool_load_creds(prog, &k, false, &creds);
+	if (r != 0) {
+		ecfs_volume_close(v);
+		return r;
+	}
+	r = unlock_waiting(prog, v, &creds, k.kms_wait, slot);
+	if (r < 0)
+		report_failure(prog, &creds, r);
+	ecfs_tool_free_creds(&creds);
+	if (r < 0) {
+		ecfs_volume_close(v);
+		return ecfs_tool_exit_code(r);
+	}
+	*out = v;
+	return ECFS_EXIT_OK;
+}
