@@ -108,8 +108,9 @@ fuzz:
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-			-Ienvcryptfs/include -Ienvcryptfs/lib -Ikms/include $(PKG_CFLAGS) \
-			-o build-fuzz/$$n $$f $(LIB_SRC) $(wildcard kms/proto/*.c) $(PKG_LIBS) -lpthread; \
+			-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include \
+			$(PKG_CFLAGS) -o build-fuzz/$$n $$f $(LIB_SRC) $(wildcard kms/proto/*.c) \
+			envcryptfs/tool/status.c $(PKG_LIBS) -lpthread; \
 		mkdir -p build-fuzz/corpus-$$n; \
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$n \
 			$$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ); \
@@ -123,7 +124,6 @@ install: all
 	install -m 0755 $(addprefix $(BUILD)/,$(PROGS)) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
-	$(if $(filter envcryptfs,$(PROGS)),ln -sf envcryptfs $(DESTDIR)$(SBINDIR)/mount.fuse.envcryptfs)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

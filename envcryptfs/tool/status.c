@@ -182,7 +182,7 @@ static int parse_fields(json_object *o, struct ecfs_status *st)
 	return 0;
 }
 
-static int status_parse(const char *text, size_t len, struct ecfs_status *st)
+int ecfs_status_parse(const char *text, size_t len, struct ecfs_status *st)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *o;
@@ -495,7 +495,7 @@ static int ask(const char *path, int timeout_ms, struct ecfs_status *st)
 	if (r == 0)
 		r = read_reply(fd, deadline, buf, &len);
 	if (r == 0)
-		r = status_parse(buf, len, st);
+		r = ecfs_status_parse(buf, len, st);
 	if (fd >= 0)
 		close(fd);
 	free(buf);

@@ -76,4 +76,7 @@ void ecfs_status_server_stop(struct ecfs_status_server *s);
 int ecfs_status_query(const char *uuid_str, uid_t owner, int timeout_ms, struct ecfs_status *st,
 		      char *path, size_t pathlen);
 
+/* Parses one reply line into st: 0, -EACCES (the daemon refused us), -EPROTO or -EIO. */
+int ecfs_status_parse(const char *text, size_t len, struct ecfs_status *st);
+
 #endif /* ECFS_STATUS_H */
