@@ -16,13 +16,21 @@
 #define KMSD_PROG	   "envcryptfs-kmsd"
 #define KMSD_TOKEN_NAME	   "token"
 #define KMSD_DEFAULT_MOUNT "transit"
+#define KMSD_MAX_ISSUED	   64 /* tokens from Kubernetes logins kept; the oldest go first */
+#define KMSD_ISSUED_LEN	   53 /* "kmsd." and 48 hex digits */
 
 /* ---- routes.c, sys.c, transit.c ------------------------------------------------------------- */
 
 struct kmsd_server {
 	struct kmsd_store *store;
 	struct kmsd_seal seal;
-	uint8_t token_hash[32]; /* SHA-256 of the token: compared in constant time */
+	uint8_t token_hash[32];		     /* SHA-256 of the token: compared in constant time */
+	uint8_t issued[KMSD_MAX_ISSUED][32]; /* SHA-256 of tokens from Kubernetes logins */
+	size_t nissued, next_issued;
+	const char *k8s_role;	  /* NULL: no Kubernetes login */
+	uint8_t k8s_jwt_hash[32]; /* SHA-256 of the one accepted service-account JWT */
+	const char *namespace_;	  /* NULL: X-Vault-Namespace is not checked */
+	bool client_certs;	  /* every request needs a verified client certificate */
 	const char *mount;
 	char cluster_id[37];
 	bool verbose;
@@ -47,6 +55,19 @@ bool kmsd_sys_is_open(const char *path);
 void kmsd_transit(struct kmsd_server *srv, const char *method, const char *path, const char *body,
 		  size_t len, struct kmsd_reply *rp);
 
+/* ---- auth.c, mtls.c ------------------------------------------------------------------------- */
+
+/* Whether token is the root token or one issued by a Kubernetes login. */
+bool kmsd_token_ok(const struct kmsd_server *srv, const char *token);
+/* Whether the request names the server's namespace (always true without one). */
+bool kmsd_namespace_ok(const struct kmsd_server *srv, struct MHD_Connection *c);
+/* POST /v1/auth/kubernetes/login. */
+void kmsd_k8s_login(struct kmsd_server *srv, const char *method, const char *body, size_t len,
+		    struct kmsd_reply *rp);
+/* NULL when the connection has a client certificate verified against --tls-client-ca (for
+ * TLS clients), else why not. */
+const char *kmsd_client_cert_problem(struct MHD_Connection *c);
+
 /* The microhttpd access handler (cls is the struct kmsd_server) and completion callback. */
 enum MHD_Result kmsd_on_request(void *cls, struct MHD_Connection *c, const char *url,
 				const char *method, const char *version, const char *upload,
@@ -59,6 +80,7 @@ void kmsd_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 struct kmsd_listen {
 	const char *addr; /* HOST:PORT, [V6]:PORT */
 	const char *tls_cert, *tls_key;
+	const char *tls_client_ca; /* PEM CA bundle: client certificates are asked for */
 	bool insecure_http;
 };
 

@@ -2,7 +2,8 @@
 /*
  * listen.c - the listening socket and TLS: HTTPS (TLS 1.2+, libmicrohttpd over GnuTLS) with
  * the given PEM certificate and key, or plain HTTP only when asked for and only on a loopback
- * address, so that tokens and plaintexts never cross a network in clear.
+ * address, so that tokens and plaintexts never cross a network in clear. With a client CA,
+ * client certificates are asked for (and verified per request by mtls.c).
  */
 #include "kmsd.h"
 #include "../client/client.h"
@@ -15,6 +16,7 @@
 struct kmsd_daemon {
 	struct MHD_Daemon *mhd;
 	char *cert;		 /* PEM, NUL-terminated */
+	char *client_ca;	 /* PEM, NUL-terminated; NULL: no client certificates */
 	struct ecfs_secret *key; /* PEM, NUL-terminated, locked */
 };
 
@@ -97,6 +99,15 @@ static int load_tls(const struct kmsd_listen *l, struct kmsd_daemon *d)
 	ecfs_secret_free(cert);
 	if (!d->cert)
 		return ecfs_fail(-ENOMEM, "out of memory");
+	if (l->tls_client_ca) {
+		r = read_pem(l->tls_client_ca, "client CA", &cert);
+		if (r < 0)
+			return r;
+		d->client_ca = strdup((const char *)ecfs_secret_data(cert));
+		ecfs_secret_free(cert);
+		if (!d->client_ca)
+			return ecfs_fail(-ENOMEM, "out of memory");
+	}
 	return read_pem(l->tls_key, "key", &d->key);
 }
 
@@ -134,6 +145,10 @@ static struct MHD_Daemon *start(const struct addr *a, bool tls, struct kmsd_daem
 		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, ecfs_secret_data(d->key)};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
 						    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+		/* Makes microhttpd ask for a client certificate; mtls.c verifies it. */
+		if (d->client_ca)
+			opts[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, d->client_ca};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	if (a->v6)
@@ -152,6 +167,8 @@ int kmsd_listen_start(const struct kmsd_listen *l, struct kmsd_server *srv,
 
 	if (r < 0)
 		return r;
+	if (l->insecure_http && l->tls_client_ca)
+		return ecfs_fail(-EINVAL, "--tls-client-ca needs HTTPS, not --insecure-http");
 	if (l->insecure_http && !kms_host_is_loopback(a.host))
 		return ecfs_fail(-EINVAL,
 				 "--insecure-http is allowed only on a loopback address, "
@@ -186,6 +203,7 @@ void kmsd_listen_stop(struct kmsd_daemon *d)
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
 	free(d->cert);
+	free(d->client_ca);
 	ecfs_secret_free(d->key);
 	free(d);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * routes.c - the HTTP front of envcryptfs-kmsd: collects a request body (bounded, in locked
- * memory), checks seal and token as Vault does (sealed first: 503; then the token: 403),
- * dispatches to sys.c or transit.c, and sends the JSON reply from locked memory.
+ * memory), checks a client certificate when asked to (403), then seal, namespace and token
+ * as Vault does (sealed first: 503; then the namespace and the token: 403), dispatches to
+ * sys.c, transit.c or the Kubernetes login (auth.c), and sends the JSON reply from locked
+ * memory.
  */
 #include "kmsd.h"
 
@@ -62,28 +64,22 @@ static bool token_ok(const struct kmsd_server *srv, struct MHD_Connection *c)
 {
 	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Vault-Token");
 	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	uint8_t h[32];
-	bool ok;
 
 	if (!t && auth && strncasecmp(auth, "Bearer ", 7) == 0)
 		t = auth + 7;
-	if (!t)
-		return false;
-	/* Hashes compare in constant time whatever the lengths. */
-	ecfs_sha256(t, strlen(t), h);
-	ok = ecfs_memcmp_ct(h, srv->token_hash, sizeof(h)) == 0;
-	ecfs_wipe(h, sizeof(h));
-	return ok;
+	return t && kmsd_token_ok(srv, t);
 }
 
-/* Vault's order: a sealed server answers 503 before looking at the token. */
-static bool gate(const struct kmsd_server *srv, struct MHD_Connection *c, struct kmsd_reply *rp)
+/* Vault's order: a sealed server answers 503 before looking at the namespace and token. */
+static bool gate(const struct kmsd_server *srv, struct MHD_Connection *c, bool need_token,
+		 struct kmsd_reply *rp)
 {
 	if (srv->seal.sealed) {
 		kmsd_reply_error(rp, 503, "Vault is sealed");
 		return false;
 	}
-	if (!token_ok(srv, c)) {
+	/* A wrong or missing namespace is refused like a bad token: 403. */
+	if (!kmsd_namespace_ok(srv, c) || (need_token && !token_ok(srv, c))) {
 		kmsd_reply_error(rp, 403, "permission denied");
 		return false;
 	}
@@ -103,11 +99,17 @@ static void route(struct kmsd_server *srv, struct MHD_Connection *c, const char 
 	}
 	path = url + 4;
 	if (strncmp(path, "sys/", 4) == 0) {
-		if (kmsd_sys_is_open(path + 4) || gate(srv, c, rp))
+		/* The open sys paths (health, seal status, unseal) are the root namespace's. */
+		if (kmsd_sys_is_open(path + 4) || gate(srv, c, true, rp))
 			kmsd_sys(srv, method, path + 4, body, len, rp);
 		return;
 	}
-	if (!gate(srv, c, rp))
+	if (srv->k8s_role && strcmp(path, "auth/kubernetes/login") == 0) {
+		if (gate(srv, c, false, rp))
+			kmsd_k8s_login(srv, method, body, len, rp);
+		return;
+	}
+	if (!gate(srv, c, true, rp))
 		return;
 	if (strncmp(path, srv->mount, ml) == 0 && path[ml] == '/') {
 		kmsd_transit(srv, method, path + ml + 1, body, len, rp);
@@ -188,7 +190,7 @@ enum MHD_Result kmsd_on_request(void *cls, struct MHD_Connection *c, const char 
 	struct kmsd_server *srv = cls;
 	struct conn_state *st = *con_cls;
 	struct kmsd_reply rp = {0};
-	const char *body;
+	const char *body, *why;
 
 	(void)version;
 	if (!st) {
@@ -202,7 +204,9 @@ enum MHD_Result kmsd_on_request(void *cls, struct MHD_Connection *c, const char 
 		return MHD_YES;
 	}
 	kms_jw_init(&rp.body);
-	if (st->too_big) {
+	if (srv->client_certs && (why = kmsd_client_cert_problem(c))) {
+		kmsd_reply_error(&rp, 403, why);
+	} else if (st->too_big) {
 		kmsd_reply_error(&rp, 413, "request body too large");
 	} else {
 		body = st->body ? (const char *)ecfs_secret_data(st->body) : "";

@@ -17,6 +17,7 @@
 
 struct serve_opts {
 	const char *store, *token_file, *mount;
+	const char *k8s_role, *k8s_jwt_file, *namespace_;
 	struct kmsd_listen listen;
 	const char *shares[KMSD_MAX_SHARES];
 	unsigned nshares;
@@ -32,9 +33,13 @@ static void usage(FILE *f)
 		"127.0.0.1:8200; port 0 picks one)\n"
 		"  --tls-cert FILE        PEM certificate (chain) for HTTPS\n"
 		"  --tls-key FILE         PEM private key for HTTPS\n"
+		"  --tls-client-ca FILE   require client certificates signed by this PEM CA\n"
 		"  --insecure-http        plain HTTP, allowed on a loopback address only\n"
 		"  --token-file FILE      the client token (default DIR/token)\n"
 		"  --mount NAME           the Transit mount path (default transit)\n"
+		"  --namespace NAME       require X-Vault-Namespace: NAME\n"
+		"  --k8s-role NAME        accept Kubernetes logins for this role ...\n"
+		"  --k8s-jwt-file FILE    ... with exactly this service account token\n"
 		"  --unseal-share FILE    a share file; given threshold times, start unsealed\n"
 		"  -v, --verbose          log every request (never bodies or tokens)\n"
 		"  -h, --help\n",
@@ -47,6 +52,10 @@ static const struct option long_opts[] = {
     {"tls-cert", required_argument, NULL, 'c'},
     {"tls-key", required_argument, NULL, 'k'},
     {"insecure-http", no_argument, NULL, 'i'},
+    {"tls-client-ca", required_argument, NULL, 'C'},
+    {"namespace", required_argument, NULL, 'n'},
+    {"k8s-role", required_argument, NULL, 'r'},
+    {"k8s-jwt-file", required_argument, NULL, 'j'},
     {"token-file", required_argument, NULL, 't'},
     {"mount", required_argument, NULL, 'm'},
     {"unseal-share", required_argument, NULL, 'u'},
@@ -71,6 +80,17 @@ static bool valid_mount(const char *s)
 	}
 }
 
+/* Visible ASCII, not ending in '/' (a request's trailing '/' is dropped before comparing). */
+static bool valid_header_value(const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return false;
+	return n && s[n - 1] != '/';
+}
+
 static int parse_one(struct serve_opts *o, int c)
 {
 	switch (c) {
@@ -88,6 +108,18 @@ static int parse_one(struct serve_opts *o, int c)
 		return 0;
 	case 'i':
 		o->listen.insecure_http = true;
+		return 0;
+	case 'C':
+		o->listen.tls_client_ca = optarg;
+		return 0;
+	case 'n':
+		o->namespace_ = optarg;
+		return 0;
+	case 'r':
+		o->k8s_role = optarg;
+		return 0;
+	case 'j':
+		o->k8s_jwt_file = optarg;
 		return 0;
 	case 't':
 		o->token_file = optarg;
@@ -133,6 +165,14 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 		ecfs_tool_error(KMSD_PROG, "invalid --mount '%s'", o->mount);
 		return -1;
 	}
+	if (!o->k8s_role != !o->k8s_jwt_file) {
+		ecfs_tool_error(KMSD_PROG, "--k8s-role and --k8s-jwt-file go together");
+		return -1;
+	}
+	if (o->namespace_ && !valid_header_value(o->namespace_)) {
+		ecfs_tool_error(KMSD_PROG, "invalid --namespace '%s'", o->namespace_);
+		return -1;
+	}
 	if (o->listen.insecure_http && (o->listen.tls_cert || o->listen.tls_key)) {
 		ecfs_tool_error(KMSD_PROG, "--insecure-http and --tls-cert/--tls-key exclude each "
 					   "other");
@@ -141,28 +181,30 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	return 0;
 }
 
-/* Reads the token, drops a trailing newline, and keeps only its hash. */
-static int load_token(const char *path, uint8_t hash[32])
+/* Reads a token file, drops trailing whitespace (as the client does), and keeps only its
+ * hash. */
+static int load_hash(const char *path, const char *what, size_t min, uint8_t hash[32])
 {
 	struct ecfs_secret *s;
 	bool loose = false;
 	size_t n;
 	const uint8_t *p;
-	int r = ecfs_secret_read_file(path, 1, 4096, &s, &loose);
+	int r = ecfs_secret_read_file(path, 1, 64 * 1024, &s, &loose);
 
 	if (r < 0)
 		return r;
 	p = ecfs_secret_data(s);
 	n = ecfs_secret_len(s);
-	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	if (n < TOKEN_MIN)
-		r = ecfs_fail(-EINVAL, "token file '%s' holds fewer than %d characters", path,
-			      TOKEN_MIN);
+	if (n < min)
+		r = ecfs_fail(-EINVAL, "%s file '%s' holds fewer than %zu characters", what, path,
+			      min);
 	else
 		ecfs_sha256(p, n, hash);
 	if (r == 0 && loose)
-		ecfs_tool_warn(KMSD_PROG, "token file '%s' is readable by group or others", path);
+		ecfs_tool_warn(KMSD_PROG, "%s file '%s' is readable by group or others", what,
+			       path);
 	ecfs_secret_free(s);
 	return r;
 }
@@ -226,7 +268,10 @@ static int run(struct serve_opts *o, struct kmsd_server *srv)
 	int r;
 
 	snprintf(default_token, sizeof(default_token), "%s/%s", o->store, KMSD_TOKEN_NAME);
-	r = load_token(o->token_file ? o->token_file : default_token, srv->token_hash);
+	r = load_hash(o->token_file ? o->token_file : default_token, "token", TOKEN_MIN,
+		      srv->token_hash);
+	if (r == 0 && o->k8s_jwt_file)
+		r = load_hash(o->k8s_jwt_file, "Kubernetes JWT", 1, srv->k8s_jwt_hash);
 	if (r < 0) {
 		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
 		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
@@ -266,6 +311,9 @@ int kmsd_serve_main(int argc, char **argv)
 	}
 	srv.mount = o.mount;
 	srv.verbose = o.verbose;
+	srv.k8s_role = o.k8s_role;
+	srv.namespace_ = o.namespace_;
+	srv.client_certs = o.listen.tls_client_ca != NULL;
 	pthread_mutex_init(&srv.lock, NULL);
 	r = kmsd_seal_init(&srv.seal, srv.store);
 	if (r == 0)
@@ -277,6 +325,7 @@ int kmsd_serve_main(int argc, char **argv)
 	kmsd_seal_free(&srv.seal);
 	kmsd_store_free(srv.store);
 	ecfs_wipe(srv.token_hash, sizeof(srv.token_hash));
+	ecfs_wipe(srv.issued, sizeof(srv.issued));
 	pthread_mutex_destroy(&srv.lock);
 	return r;
 }

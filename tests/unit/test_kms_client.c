@@ -71,7 +71,19 @@ static void path(char *buf, const char *name)
 	snprintf(buf, PATH_MAX, "%s/%s", dir, name);
 }
 
-/* A test CA, a server certificate for IP 127.0.0.1 signed by it, and an unrelated CA. */
+/* A client certificate NAME.pem/NAME.key (clientAuth) signed by the CA CA.pem. */
+static void make_client_cert(const char *name, const char *ca)
+{
+	sh("cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	   "-keyout %s.key -out %s.csr -subj /CN=%s 2>/dev/null && "
+	   "printf 'extendedKeyUsage=clientAuth\\n' >%s.ext && "
+	   "openssl x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -CAcreateserial -out %s.pem "
+	   "-days 2 -extfile %s.ext 2>/dev/null",
+	   dir, name, name, name, name, name, ca, ca, name, name);
+}
+
+/* A test CA, a server certificate for IP 127.0.0.1 signed by it, an unrelated CA, and a client
+ * certificate from each CA. */
 static void make_certs(void)
 {
 	const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
@@ -85,6 +97,8 @@ static void make_certs(void)
 	   "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
 	   "-days 2 -extfile ext 2>/dev/null",
 	   dir, ec, ec, ec);
+	make_client_cert("cli", "ca");
+	make_client_cert("cli2", "ca2");
 }
 
 static void setup(void)
@@ -119,8 +133,9 @@ static int wait_listening(const char *log)
 	return -1;
 }
 
-/* Starts envcryptfs-kmsd serve with the given unseal share numbers (0-terminated list). */
-static void start_server(bool insecure, const int *shares)
+/* Starts envcryptfs-kmsd serve with the given unseal share numbers (0-terminated list) and
+ * extra arguments (NULL-terminated; NULL: none). */
+static void start_server_with(bool insecure, const int *shares, const char *const *extra)
 {
 	char *argv[32], log[PATH_MAX], st[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
 	char share[5][PATH_MAX];
@@ -149,6 +164,8 @@ static void start_server(bool insecure, const int *shares)
 		argv[n++] = "--unseal-share";
 		argv[n++] = share[i];
 	}
+	for (int i = 0; extra && extra[i]; i++)
+		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
 	server = fork();
 	cr_assert(server >= 0);
@@ -161,6 +178,11 @@ static void start_server(bool insecure, const int *shares)
 		_exit(127);
 	}
 	port = wait_listening(log);
+}
+
+static void start_server(bool insecure, const int *shares)
+{
+	start_server_with(insecure, shares, NULL);
 }
 
 /* SIGTERM must stop the server cleanly: exit 0 (under ASan, also no leak). */
@@ -196,11 +218,14 @@ struct opts {
 	const char *token; /* file in dir; default st/token */
 	bool http;
 	int retries;
+	const char *cert;	/* "NAME": NAME.pem and NAME.key in dir, for mTLS */
+	const char *namespace_; /* X-Vault-Namespace */
+	const char *role, *jwt; /* Kubernetes login (jwt: file in dir) instead of a token */
 };
 
 static struct ecfs_kms *client(struct opts o)
 {
-	char url[128], ca[PATH_MAX], token[PATH_MAX];
+	char url[128], ca[PATH_MAX], token[PATH_MAX], jwt[PATH_MAX], cert[PATH_MAX], ckey[PATH_MAX];
 	struct ecfs_kms_config cfg = {0};
 	struct ecfs_kms *k = NULL;
 
@@ -215,6 +240,19 @@ static struct ecfs_kms *client(struct opts o)
 		cfg.cacert = NULL;
 	cfg.timeout_ms = 5000;
 	cfg.retries = o.retries;
+	cfg.namespace_ = o.namespace_;
+	if (o.role) {
+		path(jwt, o.jwt);
+		cfg.token_file = NULL;
+		cfg.role = o.role;
+		cfg.jwt_file = jwt;
+	}
+	if (o.cert) {
+		snprintf(cert, sizeof(cert), "%s/%s.pem", dir, o.cert);
+		snprintf(ckey, sizeof(ckey), "%s/%s.key", dir, o.cert);
+		cfg.cert = cert;
+		cfg.client_key = ckey;
+	}
 	cr_assert_eq(ecfs_kms_new(&cfg, &k), 0, "%s", ecfs_last_error());
 	return k;
 }
@@ -511,30 +549,108 @@ Test(kms_client, plain_http_on_loopback)
 	stop_server();
 }
 
-Test(kms_client, kubernetes_login_is_attempted)
+/* Encrypts and decrypts "x" with k: 0 or the first failure. */
+static int round_trip(struct ecfs_kms *k)
 {
-	struct ecfs_kms_config cfg = {0};
-	struct ecfs_kms *k;
-	char url[64], jwt[PATH_MAX];
+	struct ecfs_secret *out = NULL;
 	uint64_t v;
-	char *ct;
+	char *ct = NULL;
+	int r = ecfs_kms_encrypt(k, (const uint8_t *)"x", 1, &ct, &v);
 
-	start_server(false, three);
+	if (r == 0)
+		r = ecfs_kms_decrypt(k, ct, &out);
+	if (r == 0)
+		cr_assert(ecfs_secret_len(out) == 1 && *(char *)ecfs_secret_data(out) == 'x');
+	ecfs_secret_free(out);
+	free(ct);
+	return r;
+}
+
+/* The login's error, and that it names the login. */
+static void assert_login_fails(const char *role, const char *jwt, int err, const char *why)
+{
+	struct ecfs_kms *k = client((struct opts){.role = role, .jwt = jwt, .retries = -1});
+
+	cr_assert_eq(round_trip(k), err, "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "Kubernetes login"), "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), why), "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+}
+
+Test(kms_client, kubernetes_login)
+{
+	char jwt[PATH_MAX];
+	const char *args[] = {"--k8s-role", "envcryptfs", "--k8s-jwt-file", jwt, NULL};
+	struct ecfs_kms *k;
+
+	path(jwt, "jwt");
+	sh("printf 'eyJhbGciOiJSUzI1NiJ9.e30.sig\\n' >%s && chmod 600 %s", jwt, jwt);
+	sh("printf 'eyJhbGciOiJSUzI1NiJ9.e30.other\\n' >%s/jwt-bad", dir);
+	start_server_with(false, three, args);
+	/* No token file and no $VAULT_TOKEN: the token comes from the login alone. */
+	k = client((struct opts){.role = "envcryptfs", .jwt = "jwt"});
+	cr_assert_eq(round_trip(k), 0, "%s", ecfs_last_error());
+	cr_assert(k->token && ecfs_secret_len(k->token) == 53);
+	cr_assert_eq(memcmp(ecfs_secret_data(k->token), "kmsd.", 5), 0);
+	ecfs_kms_free(k);
+	assert_login_fails("envcryptfs", "jwt-bad", -EACCES, "permission denied");
+	/* Vault answers an unknown role with 400 "invalid role name". */
+	assert_login_fails("other", "jwt", -EINVAL, "invalid role name");
+	stop_server();
+}
+
+Test(kms_client, kubernetes_login_without_k8s_auth_is_refused)
+{
+	char jwt[PATH_MAX];
+
 	path(jwt, "jwt");
 	sh("printf 'eyJhbGciOiJSUzI1NiJ9.e30.sig\\n' >%s", jwt);
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	start_server(false, three);
+	assert_login_fails("envcryptfs", "jwt", -EACCES, "permission denied");
+	stop_server();
+}
+
+Test(kms_client, mtls_client_certificates)
+{
 	char ca[PATH_MAX];
+	const char *args[] = {"--tls-client-ca", ca, NULL};
+	struct ecfs_kms *k;
+
 	path(ca, "ca.pem");
-	cfg = (struct ecfs_kms_config){.url = url,
-				       .key = "vol1",
-				       .role = "envcryptfs",
-				       .jwt_file = jwt,
-				       .cacert = ca,
-				       .retries = -1};
-	cr_assert_eq(ecfs_kms_new(&cfg, &k), 0, "%s", ecfs_last_error());
-	/* kmsd has no Kubernetes auth: the login itself is refused. */
-	cr_assert_eq(ecfs_kms_encrypt(k, (const uint8_t *)"x", 1, &ct, &v), -EACCES);
-	cr_assert(strstr(ecfs_last_error(), "Kubernetes login"), "%s", ecfs_last_error());
+	start_server_with(false, three, args);
+	k = client((struct opts){.cert = "cli"});
+	cr_assert_eq(round_trip(k), 0, "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+	/* microhttpd only asks for a certificate: kmsd refuses each request itself, with 403. */
+	k = client((struct opts){.retries = -1});
+	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "client certificate required"), "%s",
+		  ecfs_last_error());
+	ecfs_kms_free(k);
+	k = client((struct opts){.cert = "cli2", .retries = -1});
+	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "client certificate not trusted"), "%s",
+		  ecfs_last_error());
+	ecfs_kms_free(k);
+	stop_server();
+}
+
+Test(kms_client, namespace_is_required)
+{
+	const char *args[] = {"--namespace", "team1", NULL};
+	struct ecfs_kms *k;
+
+	start_server_with(false, three, args);
+	k = client((struct opts){.namespace_ = "team1"});
+	cr_assert_eq(round_trip(k), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_kms_health(k), 0, "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+	k = client((struct opts){.retries = -1});
+	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "permission denied"), "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+	k = client((struct opts){.namespace_ = "team2", .retries = -1});
+	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
 	ecfs_kms_free(k);
 	stop_server();
 }
