@@ -215,7 +215,7 @@ static void verify_chunks(struct worker *w, struct job *j, const struct ecfs_fil
 	posix_fadvise(j->fd, (off_t)pos, (off_t)(stop - pos), POSIX_FADV_SEQUENTIAL);
 	while (pos < stop && !fsck_cancelled) {
 		size_t len = stop - pos < w->buf_len ? (size_t)(stop - pos) : w->buf_len;
-		ssize_t got = pread_full(j->fd, w->buf, len, pos);
+		ssize_t got = ecfs_pread_full(j->fd, w->buf, len, pos);
 
 		if (got != (ssize_t)len) {
 			fsck_operr(f, PASS_BLOB, j->b->path, j->b->backing, "cannot read: %s",
@@ -244,7 +244,7 @@ static void check_job(struct worker *w, struct job *j)
 	struct ecfs_file_key *k = NULL;
 	uint64_t start = ecfs_chunk_offset(f->vol, j->first);
 	uint64_t stop = ecfs_chunk_offset(f->vol, j->first + j->count);
-	ssize_t got = pread_full(j->fd, hdr, sizeof(hdr), 0);
+	ssize_t got = ecfs_pread_full(j->fd, hdr, sizeof(hdr), 0);
 	int r = got < 0 ? (int)got : ecfs_blob_header_parse(hdr, (size_t)got, id);
 
 	if (got >= 0 && r < 0 && j->first == 0)

@@ -37,7 +37,7 @@ static ssize_t read_side(struct dir *d, const char *side, char *full)
 
 	if (fd < 0)
 		return -1;
-	n = pread_full(fd, full, ECFS_ENCODED_NAME_MAX, 0);
+	n = ecfs_pread_full(fd, full, ECFS_ENCODED_NAME_MAX, 0);
 	close(fd);
 	if (n <= 0 || n >= ECFS_ENCODED_NAME_MAX)
 		return -1;

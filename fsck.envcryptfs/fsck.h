@@ -181,7 +181,6 @@ void blob_pool_finish(struct fsck *f);
 char *path_join(const char *dir, const char *name);
 /* The path shown for an entry: plaintext when names are known, else the backing path. */
 const char *shown_path(const char *plain, const char *backing);
-ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* openat for reading (O_NOATIME when allowed); writable asks for O_RDWR and falls back. */
 int open_entry(int dirfd, const char *name, int flags, bool writable, bool *got_writable);
 

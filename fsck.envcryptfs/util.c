@@ -29,24 +29,6 @@ const char *shown_path(const char *plain, const char *backing)
 	return plain ? plain : backing;
 }
 
-ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* O_NOATIME keeps a check from touching access times, but only the owner (or a capable
  * user) may ask for it. */
 static int open_noatime(int dirfd, const char *name, int flags)

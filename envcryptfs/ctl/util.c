@@ -29,21 +29,6 @@ int ctl_check_absent(const char *path, const char *what)
 	return ECFS_EXIT_OK;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
 int ctl_write_new_file(const char *path, const void *buf, size_t len, const char *what)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -57,7 +42,7 @@ int ctl_write_new_file(const char *path, const void *buf, size_t len, const char
 		return ECFS_EXIT_ERROR;
 	}
 	/* The umask may only narrow 0600, but say exactly what the file is. */
-	r = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, buf, len);
+	r = fchmod(fd, 0600) < 0 ? -errno : ecfs_write_full(fd, buf, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0) {

@@ -63,6 +63,14 @@ const char *ecfs_last_error(void);
 /* A short phrase for a negative errno, with the library's meanings above. */
 const char *ecfs_strerror(int err);
 
+/* ---- I/O ------------------------------------------------------------------------------- */
+
+/* Reads up to len bytes at off, retrying short reads; returns the bytes read (short only at
+ * end of file) or -errno. */
+ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Writes all len bytes, retrying short writes; 0 or -errno. */
+int ecfs_write_full(int fd, const void *buf, size_t len);
+
 /* ---- secrets: locked, wiped memory ------------------------------------------------------ */
 
 struct ecfs_secret;

@@ -189,24 +189,6 @@ uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx)
 	return ECFS_BLOB_HEADER_SIZE + idx * stored_chunk(v);
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -273,7 +255,7 @@ static ssize_t read_stored(struct ecfs_crypto *c, int fd, uint64_t first, uint64
 	*stored = ecfs_crypto_scratch(c, want);
 	if (!*stored)
 		return -ENOMEM;
-	return pread_full(fd, *stored, want, ecfs_chunk_offset(v, first));
+	return ecfs_pread_full(fd, *stored, want, ecfs_chunk_offset(v, first));
 }
 
 /* Reads and decrypts the whole chunks covering [off, off + len) into plain, which must hold

@@ -42,21 +42,6 @@ int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *le
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Test hook: ECFS_FAULT_AFTER=N makes the Nth atomic-write step fail, to prove that every
  * intermediate state still opens. */
 static int fault_step(void)
@@ -85,7 +70,7 @@ int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size
 		return ecfs_fail(-errno, "cannot create '%s': %s", tmp, strerror(errno));
 	r = fault_step();
 	if (r == 0)
-		r = write_all(fd, buf, len);
+		r = ecfs_write_full(fd, buf, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	close(fd);

@@ -110,21 +110,6 @@ int kmsd_share_decode(const uint8_t uuid[ECFS_UUID_SIZE], const char *text, size
 	return r;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int kmsd_share_write_file(const char *path, const uint8_t uuid[ECFS_UUID_SIZE],
 			  const struct kmsd_share *s, unsigned n, unsigned t)
 {
@@ -148,7 +133,7 @@ int kmsd_share_write_file(const char *path, const uint8_t uuid[ECFS_UUID_SIZE],
 	if (fd < 0) {
 		r = ecfs_fail(-errno, "cannot create share file '%s': %s", path, strerror(errno));
 	} else {
-		r = write_all(fd, (const char *)ecfs_secret_data(text), (size_t)len);
+		r = ecfs_write_full(fd, ecfs_secret_data(text), (size_t)len);
 		if (r == 0 && fsync(fd) < 0)
 			r = -errno;
 		close(fd);
