@@ -22,43 +22,56 @@ struct mkfs_opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s [options] DIR\n"
-		   "  --cipher NAME          aes-256-gcm (default), aes-256-xts, aes-128-xts, sm4-xts\n"
-		   "  --chunk-size SIZE      a power of two from 4k to 1M (default %uk)\n"
-		   "  --label TEXT           a label of up to %d bytes\n"
-		   "  --key-file FILE        a key slot opened by this key file (32+ bytes)\n"
-		   "  --passphrase-file FILE a key slot opened by the passphrase in FILE\n"
-		   "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
-		   "  --kms-url URL --kms-key NAME [KMS options]\n"
-		   "                         a key slot opened by a Vault Transit key\n"
-		   "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
-		   "                         Argon2id costs (default: calibrated to about 1 s)\n"
-		   "  --force                use a non-empty directory (nothing is deleted)\n"
-		   "  -q, --quiet            print nothing but errors\n"
-		   "  -V, --version, -h, --help\n",
-		prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
+	fprintf(
+	    f,
+	    "usage: %s [options] DIR\n"
+	    "  --cipher NAME          aes-256-gcm (default), aes-256-xts, aes-128-xts, sm4-xts\n"
+	    "  --chunk-size SIZE      a power of two from 4k to 1M (default %uk)\n"
+	    "  --label TEXT           a label of up to %d bytes\n"
+	    "  --key-file FILE        a key slot opened by this key file (32+ bytes)\n"
+	    "  --passphrase-file FILE a key slot opened by the passphrase in FILE\n"
+	    "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
+	    "  --kms-url URL --kms-key NAME [KMS options]\n"
+	    "                         a key slot opened by a Vault Transit key\n"
+	    "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
+	    "                         Argon2id costs (default: calibrated to about 1 s)\n"
+	    "  --force                use a non-empty directory (nothing is deleted)\n"
+	    "  -q, --quiet            print nothing but errors\n"
+	    "  -V, --version, -h, --help\n",
+	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
 	fprintf(f, "KMS options:\n");
 	ecfs_kms_opts_help(f, false);
 }
 
-enum { OPT_CIPHER = 256, OPT_CHUNK, OPT_LABEL, OPT_KEYFILE, OPT_PASSFILE, OPT_PASS, OPT_AT,
-       OPT_AM, OPT_AP, OPT_FORCE, OPT_KMS };
+enum {
+	OPT_CIPHER = 256,
+	OPT_CHUNK,
+	OPT_LABEL,
+	OPT_KEYFILE,
+	OPT_PASSFILE,
+	OPT_PASS,
+	OPT_AT,
+	OPT_AM,
+	OPT_AP,
+	OPT_FORCE,
+	OPT_KMS
+};
 
 static const struct option long_opts[] = {
-	{ "cipher", required_argument, NULL, OPT_CIPHER },
-	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "key-file", required_argument, NULL, OPT_KEYFILE },
-	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
-	{ "passphrase", no_argument, NULL, OPT_PASS },
-	{ "argon2-time", required_argument, NULL, OPT_AT },
-	{ "argon2-memory", required_argument, NULL, OPT_AM },
-	{ "argon2-parallel", required_argument, NULL, OPT_AP },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"cipher", required_argument, NULL, OPT_CIPHER},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"key-file", required_argument, NULL, OPT_KEYFILE},
+    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
+    {"passphrase", no_argument, NULL, OPT_PASS},
+    {"argon2-time", required_argument, NULL, OPT_AT},
+    {"argon2-memory", required_argument, NULL, OPT_AM},
+    {"argon2-parallel", required_argument, NULL, OPT_AP},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int parse_u32(const char *what, const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -91,8 +104,10 @@ static int parse_one(struct mkfs_opts *o, int c)
 	case OPT_CIPHER:
 		o->p.cipher = ecfs_cipher_from_name(optarg);
 		if (o->p.cipher == ECFS_CIPHER_NONE)
-			ecfs_tool_error(prog, "unknown cipher '%s' (aes-256-gcm, aes-256-xts, "
-					      "aes-128-xts, sm4-xts)", optarg);
+			ecfs_tool_error(prog,
+					"unknown cipher '%s' (aes-256-gcm, aes-256-xts, "
+					"aes-128-xts, sm4-xts)",
+					optarg);
 		return o->p.cipher == ECFS_CIPHER_NONE ? -1 : 0;
 	case OPT_CHUNK:
 		return parse_u32("chunk size", optarg, ECFS_MIN_CHUNK, ECFS_MAX_CHUNK,
@@ -179,7 +194,7 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 
 	memset(all, 0, sizeof(*all));
 	for (int i = 0; r == 0 && i < o->nkey_files + o->npass_files + o->nprompts; i++) {
-		struct ecfs_keyopts k = { 0 };
+		struct ecfs_keyopts k = {0};
 		struct ecfs_creds one;
 
 		if (i < o->nkey_files)
@@ -210,8 +225,8 @@ static void report_create_failure(const struct ecfs_creds *creds, int r)
 
 int main(int argc, char **argv)
 {
-	struct mkfs_opts o = { 0 };
-	struct ecfs_creds creds = { 0 };
+	struct mkfs_opts o = {0};
+	struct ecfs_creds creds = {0};
 	struct ecfs_credential cred[ECFS_MAX_SLOTS];
 	struct ecfs_volume *v;
 	struct ecfs_volume_info info;
@@ -240,7 +255,8 @@ int main(int argc, char **argv)
 		report_create_failure(&creds, r);
 	ecfs_tool_free_creds(&creds);
 	if (r < 0)
-		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
+		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE
+								 : ECFS_EXIT_ERROR;
 	ecfs_volume_get_info(v, &info);
 	if (!o.quiet)
 		printf("created envcryptfs volume in %s\nUUID: %s\ncipher: %s, chunk size: %u, "

@@ -19,7 +19,7 @@
  * kernel may keep them long (a 1 s timeout cost a LOOKUP or GETATTR per file for any walk of
  * a tree that takes longer). Absent names are kept briefly: the kernel cannot know of a name
  * put back into the backing directory by hand. */
-#define FS_TIMEOUT 60.0
+#define FS_TIMEOUT     60.0
 #define FS_NEG_TIMEOUT 1.0
 /* Largest write (and read) request we negotiate; libfuse 3.14 raises max_pages to match. */
 #define FS_MAX_WRITE (1024u * 1024u)

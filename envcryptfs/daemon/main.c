@@ -545,7 +545,8 @@ static bool mountinfo_field_is(const char *f, size_t len, const char *s)
 		char c = f[i];
 
 		if (c == '\\' && i + 3 < len && f[i + 1] >= '0' && f[i + 1] <= '3') {
-			c = (char)((f[i + 1] - '0') << 6 | (f[i + 2] - '0') << 3 | (f[i + 3] - '0'));
+			c = (char)((f[i + 1] - '0') << 6 | (f[i + 2] - '0') << 3 |
+				   (f[i + 3] - '0'));
 			i += 3;
 		}
 		if (*s != c)

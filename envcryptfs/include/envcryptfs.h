@@ -130,7 +130,7 @@ struct ecfs_kms_ops {
 struct ecfs_credential {
 	enum ecfs_slot_type type;
 	const struct ecfs_secret *secret;
-	const char *origin; /* for messages: a path or "passphrase prompt" */
+	const char *origin;		    /* for messages: a path or "passphrase prompt" */
 	const struct ecfs_secret *password; /* ECFS_KEY_EXPORT only */
 	/* ECFS_SLOT_KMS: the callbacks, and for a new slot the URL, mount and key to use. */
 	const struct ecfs_kms_ops *kms;
@@ -170,11 +170,11 @@ struct ecfs_argon2_params {
 int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out);
 
 struct ecfs_create_params {
-	enum ecfs_cipher cipher;  /* ECFS_CIPHER_NONE means the default, aes-256-gcm */
-	uint32_t chunk_size;	  /* 0 means ECFS_DEFAULT_CHUNK */
-	const char *label;	  /* may be NULL */
+	enum ecfs_cipher cipher;	  /* ECFS_CIPHER_NONE means the default, aes-256-gcm */
+	uint32_t chunk_size;		  /* 0 means ECFS_DEFAULT_CHUNK */
+	const char *label;		  /* may be NULL */
 	struct ecfs_argon2_params argon2; /* all zero: calibrate */
-	bool force;		  /* allow a non-empty directory (never deletes anything) */
+	bool force;			  /* allow a non-empty directory (never deletes anything) */
 };
 
 struct ecfs_slot_info {
@@ -187,10 +187,10 @@ struct ecfs_slot_info {
 };
 
 enum ecfs_header_state {
-	ECFS_HDR_OK = 0,	/* this copy parsed and matches the one in use */
-	ECFS_HDR_MISSING = 1,	/* the file is absent */
-	ECFS_HDR_DAMAGED = 2,	/* it failed structure or checksum checks */
-	ECFS_HDR_STALE = 3,	/* valid, but an older sequence number than the one in use */
+	ECFS_HDR_OK = 0,	  /* this copy parsed and matches the one in use */
+	ECFS_HDR_MISSING = 1,	  /* the file is absent */
+	ECFS_HDR_DAMAGED = 2,	  /* it failed structure or checksum checks */
+	ECFS_HDR_STALE = 3,	  /* valid, but an older sequence number than the one in use */
 	ECFS_HDR_UNSUPPORTED = 4, /* a version or feature this build does not know */
 };
 
@@ -209,7 +209,7 @@ struct ecfs_volume_info {
 	enum ecfs_header_state copy_state;
 	bool opened_from_copy; /* the primary was unusable and the copy was used */
 	bool unlocked;
-	int unlocked_slot; /* -1 until unlocked */
+	int unlocked_slot;  /* -1 until unlocked */
 	bool header_mac_ok; /* known only once unlocked */
 };
 
@@ -339,17 +339,17 @@ void ecfs_crypto_set_helpers(struct ecfs_crypto *c, const struct ecfs_helpers *h
 /* ---- names ------------------------------------------------------------------------------ */
 
 struct ecfs_disk_name {
-	char disk[ECFS_DISK_NAME_MAX];	 /* the entry's name in the backing directory */
+	char disk[ECFS_DISK_NAME_MAX];	  /* the entry's name in the backing directory */
 	char full[ECFS_ENCODED_NAME_MAX]; /* the full encoded name (== disk unless is_long) */
-	bool is_long;			 /* disk is a hash; full lives in disk + ".name" */
+	bool is_long;			  /* disk is a hash; full lives in disk + ".name" */
 };
 
 enum ecfs_name_kind {
-	ECFS_NAME_ENCRYPTED,	/* an encoded name of a user entry */
-	ECFS_NAME_LONG,		/* envcryptfs.long.<hash>: a user entry with a long name */
-	ECFS_NAME_LONG_SIDE,	/* envcryptfs.long.<hash>.name: holds the full encoded name */
-	ECFS_NAME_RESERVED,	/* header, header copy, dirid, temporary files */
-	ECFS_NAME_INVALID,	/* none of the above: not ours */
+	ECFS_NAME_ENCRYPTED, /* an encoded name of a user entry */
+	ECFS_NAME_LONG,	     /* envcryptfs.long.<hash>: a user entry with a long name */
+	ECFS_NAME_LONG_SIDE, /* envcryptfs.long.<hash>.name: holds the full encoded name */
+	ECFS_NAME_RESERVED,  /* header, header copy, dirid, temporary files */
+	ECFS_NAME_INVALID,   /* none of the above: not ours */
 };
 
 enum ecfs_name_kind ecfs_name_classify(const char *disk_name);

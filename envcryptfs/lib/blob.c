@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const uint8_t blob_magic[4] = { 'E', 'C', 'F', 'B' };
+static const uint8_t blob_magic[4] = {'E', 'C', 'F', 'B'};
 #define BLOB_VERSION 1
 
 const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
@@ -30,11 +30,11 @@ const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
 struct ecfs_work {
 	const struct ecfs_file_key *k;
 	bool enc;
-	uint64_t first, n;	 /* chunks [first, first + n) */
-	size_t cs, sc;		 /* plaintext and stored chunk sizes */
+	uint64_t first, n;     /* chunks [first, first + n) */
+	size_t cs, sc;	       /* plaintext and stored chunk sizes */
 	uint64_t per, npieces; /* chunks per piece, pieces */
-	uint64_t next;		 /* the next piece to take (atomic) */
-	uint8_t *stored;	 /* stored chunk i at i * sc: read (dec) or written (enc) */
+	uint64_t next;	       /* the next piece to take (atomic) */
+	uint8_t *stored;       /* stored chunk i at i * sc: read (dec) or written (enc) */
 	/* Encryption: chunk idx's plaintext is head for the first chunk and tail for the last
 	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
 	const uint8_t *buf, *head, *tail;
@@ -194,8 +194,8 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t r = pwrite(fd, (const uint8_t *)buf + done, len - done,
-				   (off_t)(off + done));
+		ssize_t r =
+		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -354,8 +354,8 @@ static int write_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 
 /* Rewrites chunk idx to hold its first len plaintext bytes (zeros past its old end): grows a
  * partial last chunk before a write or truncate goes past it, or cuts one short. */
-static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
-			 uint64_t idx, uint64_t len, uint64_t *bad)
+static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd, uint64_t idx,
+			 uint64_t len, uint64_t *bad)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
 	uint64_t cs = v->hdr.chunk_size;

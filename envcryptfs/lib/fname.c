@@ -40,7 +40,8 @@ enum ecfs_name_kind ecfs_name_classify(const char *n)
 	if (!strncmp(n, ECFS_LONG_PREFIX, pre)) {
 		if (len == pre + HASH_B64_LEN)
 			return ECFS_NAME_LONG;
-		if (len == pre + HASH_B64_LEN + suf && !strcmp(n + len - suf, ECFS_LONG_SIDE_SUFFIX))
+		if (len == pre + HASH_B64_LEN + suf &&
+		    !strcmp(n + len - suf, ECFS_LONG_SIDE_SUFFIX))
 			return ECFS_NAME_LONG_SIDE;
 		return ECFS_NAME_INVALID;
 	}
@@ -71,7 +72,7 @@ int ecfs_name_encrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SI
 		      const char *name, size_t len, struct ecfs_disk_name *out)
 {
 	uint8_t padded[ECFS_NAME_MAX + NAME_PAD], sealed[sizeof(padded) + ECFS_SIV_TAG_SIZE];
-	struct ecfs_iov ad = { dir_id, ECFS_DIR_ID_SIZE };
+	struct ecfs_iov ad = {dir_id, ECFS_DIR_ID_SIZE};
 	size_t plen = (len / NAME_PAD + 1) * NAME_PAD;
 	int r = check_plain_name(name, len);
 
@@ -97,7 +98,7 @@ int ecfs_name_decrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SI
 {
 	uint8_t sealed[ECFS_NAME_MAX + NAME_PAD + ECFS_SIV_TAG_SIZE];
 	uint8_t padded[sizeof(sealed)];
-	struct ecfs_iov ad = { dir_id, ECFS_DIR_ID_SIZE };
+	struct ecfs_iov ad = {dir_id, ECFS_DIR_ID_SIZE};
 	size_t plen, pad, elen = strlen(encoded);
 	int n, r;
 

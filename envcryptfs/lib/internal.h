@@ -69,10 +69,10 @@ int ecfs_xts_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
 		 struct ecfs_xts **out);
 /* One data unit: len >= 16 (ciphertext stealing for a partial last block). The tweak is the
  * 16-byte data unit number, little-endian, as IEEE 1619 defines it. in == out is allowed. */
-int ecfs_xts_encrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in,
-		     uint8_t *out, size_t len);
-int ecfs_xts_decrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in,
-		     uint8_t *out, size_t len);
+int ecfs_xts_encrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in, uint8_t *out,
+		     size_t len);
+int ecfs_xts_decrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in, uint8_t *out,
+		     size_t len);
 /* E_K2(tweak) and E_K1 of one block, for the short-tail rule in cipher.c. */
 int ecfs_xts_encrypt_tweak(struct ecfs_xts *x, const uint8_t tweak[16], uint8_t out[16]);
 int ecfs_xts_encrypt_block_k1(struct ecfs_xts *x, const uint8_t in[16], uint8_t out[16]);
@@ -107,7 +107,6 @@ int ecfs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 /* Standard base64 with padding, for JSON fields. */
 size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
 int ecfs_b64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
-
 
 /* ---- volume internals shared by header.c, header_io.c, slot.c, volume.c, cipher.c ----- */
 
@@ -156,11 +155,11 @@ struct ecfs_keys {
 struct ecfs_volume {
 	char *dir;
 	int dirfd;
-	struct ecfs_header hdr;	   /* the copy in use */
-	uint8_t *raw;		   /* its bytes, for the MAC */
+	struct ecfs_header hdr; /* the copy in use */
+	uint8_t *raw;		/* its bytes, for the MAC */
 	size_t raw_len;
-	struct ecfs_header other;  /* the other copy, when it parsed */
-	uint8_t *other_raw;	   /* NULL unless it parsed */
+	struct ecfs_header other; /* the other copy, when it parsed */
+	uint8_t *other_raw;	  /* NULL unless it parsed */
 	size_t other_raw_len;
 	enum ecfs_header_state primary_state, copy_state;
 	bool from_copy;
@@ -209,7 +208,8 @@ int ecfs_header_verify_mac(const uint8_t *buf, size_t len, const uint8_t mac_key
 /* Reads a header file (at most ECFS_HEADER_MAX bytes); -ENOENT when missing. */
 int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
 /* Writes name atomically: a temporary file, fsync, rename, fsync of the directory. */
-int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len, mode_t mode);
+int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len,
+			   mode_t mode);
 /* Bumps the seqid and writes the primary, then the copy. */
 int ecfs_header_store(struct ecfs_volume *v);
 

@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int argon2_or_calibrate(const struct ecfs_argon2_params *in,
-			       struct ecfs_argon2_params *out)
+static int argon2_or_calibrate(const struct ecfs_argon2_params *in, struct ecfs_argon2_params *out)
 {
 	if (in && in->t_cost && in->m_cost_kib && in->parallelism) {
 		*out = *in;
@@ -50,7 +49,7 @@ int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
 			 const struct ecfs_argon2_params *argon2, int *index)
 {
 	struct ecfs_header before = v->hdr;
-	struct ecfs_argon2_params a = { 0 };
+	struct ecfs_argon2_params a = {0};
 	int i, r = check_unlocked(v);
 
 	if (r == 0)
@@ -91,9 +90,10 @@ int ecfs_volume_slot_remove(struct ecfs_volume *v, int index, bool force)
 	if (index < 0 || index >= ECFS_MAX_SLOTS || v->hdr.slots[index].type == ECFS_SLOT_NONE)
 		return ecfs_fail(-ENOENT, "key slot %d is not in use", index);
 	if (nslots(v) == 1 && !force)
-		return ecfs_fail(-EBUSY, "slot %d is the last key slot: without it no key opens "
-					 "the volume and its data is lost unless an export file "
-					 "exists (use --force to remove it anyway)",
+		return ecfs_fail(-EBUSY,
+				 "slot %d is the last key slot: without it no key opens "
+				 "the volume and its data is lost unless an export file "
+				 "exists (use --force to remove it anyway)",
 				 index);
 	ecfs_wipe(&v->hdr.slots[index], sizeof(v->hdr.slots[index]));
 	v->hdr.slots[index].type = ECFS_SLOT_NONE;
@@ -104,7 +104,7 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 			    const struct ecfs_argon2_params *argon2)
 {
 	struct ecfs_header before = v->hdr;
-	struct ecfs_argon2_params a = { 0 };
+	struct ecfs_argon2_params a = {0};
 	uint64_t gen;
 	int r = check_unlocked(v);
 
@@ -169,8 +169,9 @@ int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool
 	if (r == 0 && memcmp(cur->hdr.uuid, h.uuid, ECFS_UUID_SIZE) != 0)
 		r = ecfs_fail(-EXDEV, "the backup belongs to another volume");
 	else if (r < 0 && !force)
-		r = ecfs_fail(r, "cannot check that the backup belongs to '%s' (%s); use --force "
-				 "to restore anyway",
+		r = ecfs_fail(r,
+			      "cannot check that the backup belongs to '%s' (%s); use --force "
+			      "to restore anyway",
 			      dir, ecfs_last_error());
 	else
 		r = 0;

@@ -45,13 +45,13 @@ static int canary_crypt(const struct ecfs_keys *k, const struct ecfs_header *h, 
 
 	if (!ctx)
 		return -ENOMEM;
-	ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->canary, h->canary_nonce,
-			       enc) == 1 &&
-	     EVP_CipherUpdate(ctx, NULL, &n, h->uuid, ECFS_UUID_SIZE) == 1 &&
-	     EVP_CipherUpdate(ctx, out, &n, in, ECFS_CANARY_SIZE) == 1 &&
-	     (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG, tag) == 1) &&
-	     EVP_CipherFinal_ex(ctx, out + n, &n) == 1 &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG, tag) == 1);
+	ok =
+	    EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->canary, h->canary_nonce, enc) == 1 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, h->uuid, ECFS_UUID_SIZE) == 1 &&
+	    EVP_CipherUpdate(ctx, out, &n, in, ECFS_CANARY_SIZE) == 1 &&
+	    (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG, tag) == 1) &&
+	    EVP_CipherFinal_ex(ctx, out + n, &n) == 1 &&
+	    (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG, tag) == 1);
 	EVP_CIPHER_CTX_free(ctx);
 	return ok ? 0 : -EBADMSG;
 }

@@ -16,7 +16,7 @@ struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
 int ecfs_seal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, size_t len,
 	      uint8_t *out)
 {
-	struct ecfs_iov ad[2] = { { domain, strlen(domain) }, { out, SEAL_NONCE } };
+	struct ecfs_iov ad[2] = {{domain, strlen(domain)}, {out, SEAL_NONCE}};
 	int r;
 
 	if (len > SEAL_MAX)
@@ -30,7 +30,7 @@ int ecfs_seal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, size
 int ecfs_unseal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, size_t len,
 		uint8_t *out)
 {
-	struct ecfs_iov ad[2] = { { domain, strlen(domain) }, { in, SEAL_NONCE } };
+	struct ecfs_iov ad[2] = {{domain, strlen(domain)}, {in, SEAL_NONCE}};
 	int r;
 
 	if (len < ECFS_SEAL_OVERHEAD || len > SEAL_MAX + ECFS_SEAL_OVERHEAD)

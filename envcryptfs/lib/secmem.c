@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 struct ecfs_secret {
-	size_t len;	 /* visible length */
-	size_t map_len;	 /* bytes mapped, this struct included */
-	bool locked;	 /* mlock succeeded (it may not, without CAP_IPC_LOCK) */
+	size_t len;		     /* visible length */
+	size_t map_len;		     /* bytes mapped, this struct included */
+	bool locked;		     /* mlock succeeded (it may not, without CAP_IPC_LOCK) */
 	_Alignas(16) uint8_t data[]; /* callers keep structs here */
 };
 

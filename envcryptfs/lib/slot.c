@@ -9,9 +9,9 @@
 #include <time.h>
 
 static const char *const slot_names[] = {
-	[ECFS_SLOT_KEYFILE] = "keyfile",
-	[ECFS_SLOT_PASSPHRASE] = "passphrase",
-	[ECFS_SLOT_KMS] = "kms",
+    [ECFS_SLOT_KEYFILE] = "keyfile",
+    [ECFS_SLOT_PASSPHRASE] = "passphrase",
+    [ECFS_SLOT_KMS] = "kms",
 };
 
 const char *ecfs_slot_type_name(enum ecfs_slot_type t)
@@ -108,8 +108,8 @@ int ecfs_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *c,
 		return -ENOMEM;
 	r = derive_kek(s, c, ecfs_secret_data(kek));
 	if (r == 0)
-		r = ecfs_keyunwrap(ecfs_secret_data(kek), 32, s->wrapped_dek,
-				   ECFS_WRAPPED_DEK_SIZE, dek);
+		r = ecfs_keyunwrap(ecfs_secret_data(kek), 32, s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE,
+				   dek);
 	ecfs_secret_free(kek);
 	return r == -EBADMSG ? -EKEYREJECTED : r;
 }
@@ -124,8 +124,8 @@ static uint64_t now_ms(void)
 
 int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out)
 {
-	struct ecfs_argon2_params p = { 1, min_kib, 4 };
-	uint8_t salt[ECFS_SALT_SIZE] = { 0 }, key[32];
+	struct ecfs_argon2_params p = {1, min_kib, 4};
+	uint8_t salt[ECFS_SALT_SIZE] = {0}, key[32];
 	uint64_t start, took;
 	int r;
 

@@ -123,15 +123,15 @@ int ecfs_volume_open(const char *dir, struct ecfs_volume **out)
 		ecfs_volume_close(v);
 		return ecfs_fail(-e, "cannot open volume directory '%s': %s", dir, strerror(e));
 	}
-	v->primary_state = load_copy(v, ECFS_HEADER_NAME, &v->hdr, &v->raw, &v->raw_len, why1,
-				     sizeof(why1));
-	v->copy_state = load_copy(v, ECFS_HEADER_COPY_NAME, &copy, &copy_raw, &copy_len, why2,
-				  sizeof(why2));
+	v->primary_state =
+	    load_copy(v, ECFS_HEADER_NAME, &v->hdr, &v->raw, &v->raw_len, why1, sizeof(why1));
+	v->copy_state =
+	    load_copy(v, ECFS_HEADER_COPY_NAME, &copy, &copy_raw, &copy_len, why2, sizeof(why2));
 	if (v->primary_state != ECFS_HDR_OK && v->copy_state != ECFS_HDR_OK) {
 		bool unsupported = v->primary_state == ECFS_HDR_UNSUPPORTED ||
 				   v->copy_state == ECFS_HDR_UNSUPPORTED;
-		bool none = v->primary_state == ECFS_HDR_MISSING &&
-			    v->copy_state == ECFS_HDR_MISSING;
+		bool none =
+		    v->primary_state == ECFS_HDR_MISSING && v->copy_state == ECFS_HDR_MISSING;
 
 		ecfs_volume_close(v);
 		if (none)
@@ -231,8 +231,8 @@ static bool other_copy_worth_trying(const struct ecfs_volume *v, int r)
 }
 
 /* Uses the other copy; the states describe the files, so the file that failed is marked. */
-static int unlock_other_copy(struct ecfs_volume *v, const struct ecfs_credential *creds,
-			     size_t n, struct ecfs_secret *ks, int *which, int first_error)
+static int unlock_other_copy(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t n,
+			     struct ecfs_secret *ks, int *which, int first_error)
 {
 	bool copy_was_in_use = v->from_copy || v->primary_state == ECFS_HDR_STALE;
 	int r;
@@ -303,9 +303,9 @@ void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *
 	memset(info, 0, sizeof(*info));
 	memcpy(info->uuid, u, ECFS_UUID_SIZE);
 	snprintf(info->uuid_str, sizeof(info->uuid_str),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+		 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+		 u[15]);
 	memcpy(info->label, v->hdr.label, sizeof(info->label));
 	info->format_version = v->hdr.version;
 	info->cipher = v->hdr.cipher;
@@ -318,8 +318,7 @@ void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *
 		if (s->type == ECFS_SLOT_NONE)
 			continue;
 		info->slots[info->nslots++] = (struct ecfs_slot_info){
-			i, s->type, s->kek_generation, s->created, s->argon2, s->kms
-		};
+		    i, s->type, s->kek_generation, s->created, s->argon2, s->kms};
 	}
 	info->primary_state = v->primary_state;
 	info->copy_state = v->copy_state;
@@ -395,8 +394,7 @@ static int make_slots(struct ecfs_volume *v, const struct ecfs_create_params *p,
 }
 
 int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
-		       const struct ecfs_credential *creds, size_t ncreds,
-		       struct ecfs_volume **out)
+		       const struct ecfs_credential *creds, size_t ncreds, struct ecfs_volume **out)
 {
 	struct ecfs_volume *v = volume_alloc(dir);
 	struct ecfs_keys *k;

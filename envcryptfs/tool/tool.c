@@ -74,7 +74,7 @@ static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_sec
 		return -E2BIG;
 	}
 	c->secret[c->n] = s;
-	c->cred[c->n] = (struct ecfs_credential){ .type = t, .secret = s, .origin = origin };
+	c->cred[c->n] = (struct ecfs_credential){.type = t, .secret = s, .origin = origin};
 	c->n++;
 	return 0;
 }
@@ -155,7 +155,8 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 		r = load_passphrase(prog, o, confirm, "Passphrase: ", &s);
 		if (r == 0)
 			add_cred(out, ECFS_SLOT_PASSPHRASE, s,
-				 o->passphrase_file ? o->passphrase_file : "the passphrase entered");
+				 o->passphrase_file ? o->passphrase_file
+						    : "the passphrase entered");
 	}
 	/* Last: local keys open the volume without waiting for a KMS that is down. */
 	if (r == 0 && o->kms_use)

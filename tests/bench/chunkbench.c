@@ -31,9 +31,9 @@ static void die(const char *what)
 static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool quiet)
 {
 	char vdir[4096], blob[4200];
-	struct ecfs_create_params p = { .cipher = cipher, .chunk_size = chunk, .force = true };
+	struct ecfs_create_params p = {.cipher = cipher, .chunk_size = chunk, .force = true};
 	struct ecfs_secret *key = ecfs_secret_new(32);
-	struct ecfs_credential cred = { ECFS_SLOT_KEYFILE, key, "bench" };
+	struct ecfs_credential cred = {ECFS_SLOT_KEYFILE, key, "bench"};
 	struct ecfs_volume *v;
 	struct ecfs_crypto *c;
 	struct ecfs_file_key *fk;
@@ -80,9 +80,10 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 			die("rread");
 	rndr = nrand / (now() - t);
 	if (!quiet)
-		printf("%-12s %7u  seq-write %6.0f MB/s  seq-read %6.0f MB/s  rand-4k-write %7.0f IOPS  "
-	       "rand-4k-read %7.0f IOPS\n",
-	       ecfs_cipher_name(cipher), chunk, seqw, seqr, rndw, rndr);
+		printf("%-12s %7u  seq-write %6.0f MB/s  seq-read %6.0f MB/s  rand-4k-write %7.0f "
+		       "IOPS  "
+		       "rand-4k-read %7.0f IOPS\n",
+		       ecfs_cipher_name(cipher), chunk, seqw, seqr, rndw, rndr);
 	close(fd);
 	unlink(blob);
 	ecfs_file_key_free(fk);
@@ -94,8 +95,8 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 
 int main(int argc, char **argv)
 {
-	static const uint32_t chunks[] = { 4096, 8192, 16384, 32768, 65536, 1048576 };
-	static const enum ecfs_cipher ciphers[] = { ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS };
+	static const uint32_t chunks[] = {4096, 8192, 16384, 32768, 65536, 1048576};
+	static const enum ecfs_cipher ciphers[] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS};
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: chunkbench DIR (a scratch directory, e.g. on tmpfs)\n");

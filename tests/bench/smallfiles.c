@@ -94,8 +94,7 @@ int main(int argc, char **argv)
 			die("rmdir", path);
 	}
 	t4 = now();
-	printf("create %.3f stat %.3f read %.3f delete %.3f\n", t1 - t0, t2 - t1, t3 - t2,
-	       t4 - t3);
+	printf("create %.3f stat %.3f read %.3f delete %.3f\n", t1 - t0, t2 - t1, t3 - t2, t4 - t3);
 	free(buf);
 	return 0;
 }

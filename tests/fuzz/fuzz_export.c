@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (ecfs_export_parse(data, size, &e) == 0) {
 		/* Every field of an accepted export is in range. */
-		if (e.cipher == ECFS_CIPHER_NONE || e.argon2.t_cost < 1 || e.argon2.m_cost_kib < 8 ||
-		    e.argon2.parallelism < 1)
+		if (e.cipher == ECFS_CIPHER_NONE || e.argon2.t_cost < 1 ||
+		    e.argon2.m_cost_kib < 8 || e.argon2.parallelism < 1)
 			__builtin_trap();
 	}
 	return 0;
