@@ -7,12 +7,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fs_thread {
 	struct ecfs_crypto *crypto;
-	void *buf;
+	void *buf; /* mmap()ed, bufsize bytes */
 	size_t bufsize;
+	time_t big_used; /* when a request last needed a buffer larger than BUF_SMALL */
 	/* protected by threads_lock */
 	struct fs_thread *prev, *next;
 };
@@ -23,13 +26,39 @@ static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
  * unmount too. protected by threads_lock */
 static struct fs_thread threads = {.prev = &threads, .next = &threads};
 
+/*
+ * Read buffers: requests up to BUF_SMALL get a buffer of that size, larger ones one of the
+ * largest request size (so that it grows once). A thread gives its large buffer back once
+ * it has gone BUF_IDLE seconds without a large request: after a burst of large I/O, every
+ * worker would otherwise keep a megabyte (and its crypto context another) for good, which
+ * a daemon then serving lookups of 100,000 files pays in resident memory. mmap, so that
+ * giving it back really returns the memory.
+ */
+#define BUF_SMALL (128u * 1024u)
+#define BUF_IDLE  2
+
+static void buf_drop(struct fs_thread *t)
+{
+	if (t->buf) {
+		explicit_bzero(t->buf, t->bufsize); /* plaintext */
+		munmap(t->buf, t->bufsize);
+	}
+	t->buf = NULL;
+	t->bufsize = 0;
+}
+
+static time_t coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
 static void thread_free(struct fs_thread *t)
 {
 	ecfs_crypto_free(t->crypto);
-	if (t->buf) {
-		explicit_bzero(t->buf, t->bufsize); /* plaintext */
-		free(t->buf);
-	}
+	buf_drop(t);
 	free(t);
 }
 
@@ -219,21 +248,28 @@ void *fs_buffer(size_t len)
 {
 	struct fs_thread *t = thread_get();
 
+	time_t now = coarse_now();
+	size_t want;
+	void *b;
+
 	if (!t)
 		return NULL;
-	if (t->bufsize < len) {
-		/* Grow straight to the largest request so that this happens once per thread. */
-		size_t want = len > fs.max_write ? len : fs.max_write;
-		void *b = malloc(want);
-
-		if (!b)
-			return NULL;
-		if (t->buf) {
-			explicit_bzero(t->buf, t->bufsize);
-			free(t->buf);
-		}
-		t->buf = b;
-		t->bufsize = want;
+	if (len > BUF_SMALL) {
+		t->big_used = now;
+		want = len > fs.max_write ? len : fs.max_write;
+	} else if (t->bufsize > BUF_SMALL && now - t->big_used >= BUF_IDLE) {
+		buf_drop(t);
+		want = BUF_SMALL;
+	} else {
+		want = BUF_SMALL;
 	}
+	if (t->bufsize >= len)
+		return t->buf;
+	b = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		return NULL;
+	buf_drop(t);
+	t->buf = b;
+	t->bufsize = want;
 	return t->buf;
 }

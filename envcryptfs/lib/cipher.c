@@ -9,14 +9,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static const struct ecfs_mode modes[] = {
-	{ ECFS_CIPHER_AES256_GCM, "aes-256-gcm", true, ECFS_BC_AES, 32, 64,
-	  ECFS_CANARY_NONCE + ECFS_GCM_TAG },
-	{ ECFS_CIPHER_AES256_XTS, "aes-256-xts", false, ECFS_BC_AES, 64, 64, 0 },
-	{ ECFS_CIPHER_AES128_XTS, "aes-128-xts", false, ECFS_BC_AES, 32, 64, 0 },
-	{ ECFS_CIPHER_SM4_XTS, "sm4-xts", false, ECFS_BC_SM4, 32, 32, 0 },
+    {ECFS_CIPHER_AES256_GCM, "aes-256-gcm", true, ECFS_BC_AES, 32, 64,
+     ECFS_CANARY_NONCE + ECFS_GCM_TAG},
+    {ECFS_CIPHER_AES256_XTS, "aes-256-xts", false, ECFS_BC_AES, 64, 64, 0},
+    {ECFS_CIPHER_AES128_XTS, "aes-128-xts", false, ECFS_BC_AES, 32, 64, 0},
+    {ECFS_CIPHER_SM4_XTS, "sm4-xts", false, ECFS_BC_SM4, 32, 32, 0},
 };
 
 const struct ecfs_mode *ecfs_mode_get(enum ecfs_cipher c)
@@ -59,8 +61,9 @@ struct ecfs_crypto {
 	struct ecfs_xts *xts;
 	struct ecfs_siv *names;
 	struct ecfs_siv *seal;
-	uint8_t *scratch; /* stored chunks for ranged I/O (blob.c) */
+	uint8_t *scratch; /* stored chunks for ranged I/O (blob.c); mmap()ed when large */
 	size_t scratch_len;
+	time_t scratch_big_used; /* when a call last needed more than SCRATCH_SMALL */
 	uint8_t *plain; /* two chunks of plaintext for partial chunks (blob.c), wiped after use */
 	struct ecfs_helpers helpers; /* offer NULL: none */
 	/* GCM nonces are drawn from RAND_bytes in batches: one call per chunk costs more than
@@ -92,7 +95,7 @@ struct ecfs_file_key {
  * broken list.
  */
 #define KEY_SLAB_BYTES 4000 /* with the secret's own header, one page */
-#define KEYS_PER_SLAB (KEY_SLAB_BYTES / sizeof(struct ecfs_file_key))
+#define KEYS_PER_SLAB  (KEY_SLAB_BYTES / sizeof(struct ecfs_file_key))
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ecfs_file_key **key_free; /* protected by key_lock */
@@ -145,6 +148,8 @@ static void key_release(struct ecfs_file_key *k)
 	pthread_mutex_unlock(&key_lock);
 }
 
+static void scratch_drop(struct ecfs_crypto *c);
+
 void ecfs_crypto_free(struct ecfs_crypto *c)
 {
 	if (!c)
@@ -155,9 +160,7 @@ void ecfs_crypto_free(struct ecfs_crypto *c)
 	ecfs_siv_free(c->names);
 	ecfs_siv_free(c->seal);
 	ecfs_secret_free(c->nonce_mem); /* wipes it */
-	if (c->scratch)
-		ecfs_wipe(c->scratch, c->scratch_len);
-	free(c->scratch);
+	scratch_drop(c);
 	if (c->plain)
 		ecfs_wipe(c->plain, 2 * (size_t)c->vol->hdr.chunk_size);
 	free(c->plain);
@@ -223,19 +226,48 @@ struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c)
 	return c->seal;
 }
 
+/* The scratch buffer: up to SCRATCH_SMALL on the heap; larger ones mmap()ed, and given back
+ * once no call has needed one for SCRATCH_IDLE seconds (a worker thread of the daemon keeps
+ * its context for good: after a burst of 1 MiB requests each would hold a megabyte). */
+#define SCRATCH_SMALL (132u * 1024u)
+#define SCRATCH_IDLE  2
+
+static void scratch_drop(struct ecfs_crypto *c)
+{
+	if (!c->scratch)
+		return;
+	ecfs_wipe(c->scratch, c->scratch_len);
+	if (c->scratch_len > SCRATCH_SMALL)
+		munmap(c->scratch, c->scratch_len);
+	else
+		free(c->scratch);
+	c->scratch = NULL;
+	c->scratch_len = 0;
+}
+
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len)
 {
-	if (len > c->scratch_len) {
-		uint8_t *p = malloc(len);
+	struct timespec ts;
+	uint8_t *p;
+	size_t want = len > SCRATCH_SMALL ? len : SCRATCH_SMALL;
 
-		if (!p)
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (len > SCRATCH_SMALL)
+		c->scratch_big_used = ts.tv_sec;
+	else if (c->scratch_len > SCRATCH_SMALL && ts.tv_sec - c->scratch_big_used >= SCRATCH_IDLE)
+		scratch_drop(c);
+	if (len <= c->scratch_len)
+		return c->scratch;
+	if (want > SCRATCH_SMALL) {
+		p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
 			return NULL;
-		if (c->scratch)
-			ecfs_wipe(c->scratch, c->scratch_len);
-		free(c->scratch);
-		c->scratch = p;
-		c->scratch_len = len;
+	} else if (!(p = malloc(want))) {
+		return NULL;
 	}
+	scratch_drop(c);
+	c->scratch = p;
+	c->scratch_len = want;
 	return c->scratch;
 }
 
@@ -424,8 +456,8 @@ static void xts_tweak(const struct ecfs_file_key *k, uint64_t idx, uint8_t tweak
 
 /* A final chunk shorter than one block cannot use XTS; it is XORed with a keystream block
  * E_K1(E_K2(T')) where T' is the chunk's tweak with its top bit flipped. */
-static int xts_short(struct ecfs_crypto *c, const uint8_t tweak[16], const uint8_t *in,
-		     size_t len, uint8_t *out)
+static int xts_short(struct ecfs_crypto *c, const uint8_t tweak[16], const uint8_t *in, size_t len,
+		     uint8_t *out)
 {
 	uint8_t t[16], pad[16];
 	int r;
