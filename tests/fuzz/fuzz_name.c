@@ -1,5 +1,6 @@
 /* fuzz_name.c - libFuzzer target: decrypting and classifying names, decrypting symlink targets. */
-#include "internal.h"
+#define FUZZ_NAME "fuzz_name"
+#include "fuzz_volume.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,47 +22,6 @@ static struct ecfs_volume *vols[2];
 static struct ecfs_crypto *cryptos[2];
 static const enum ecfs_cipher vol_ciphers[2] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_SM4_XTS};
 static const uint8_t dir_id[ECFS_DIR_ID_SIZE] = "fuzz dir id 16 b";
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_name: %s (last error: %s)\n", what, ecfs_last_error());
-	abort();
-}
-
-static struct ecfs_volume *pinned_volume(enum ecfs_cipher cipher)
-{
-	static const char keyfile[] = "fuzz key file: at least 32 bytes long";
-	struct ecfs_secret *key = ecfs_secret_new(sizeof(keyfile));
-	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .secret = key, .origin = "k"};
-	struct ecfs_create_params p = {.cipher = cipher, .chunk_size = 4096};
-	struct ecfs_volume *v = NULL;
-	struct ecfs_keys *k;
-	char dir[64], path[128];
-	static const char *const files[] = {ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME,
-					    ECFS_DIR_ID_NAME};
-
-	snprintf(dir, sizeof(dir), "/tmp/ecfs-fuzz-name.XXXXXX");
-	if (!key || !mkdtemp(dir))
-		die("setup");
-	memcpy(ecfs_secret_data(key), keyfile, sizeof(keyfile));
-	strcat(dir, "/v");
-	if (ecfs_volume_create(dir, &p, &cred, 1, &v) != 0)
-		die("cannot create a volume");
-	for (size_t i = 0; i < ECFS_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-	*strrchr(dir, '/') = '\0';
-	rmdir(dir);
-	ecfs_secret_free(key);
-	k = (struct ecfs_keys *)ecfs_secret_data(v->key_secret);
-	memset(k->dek, 0x42, sizeof(k->dek));
-	memset(v->hdr.uuid, 0x24, sizeof(v->hdr.uuid));
-	if (ecfs_keys_derive(k, &v->hdr) != 0)
-		die("cannot derive keys");
-	return v;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
