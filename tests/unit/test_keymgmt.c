@@ -1,6 +1,7 @@
 /* test_keymgmt.c - key slot management, export, header restore, and the status socket. */
 #include <criterion/criterion.h>
 
+#include "secret_helpers.h"
 #include "envcryptfs.h"
 #include "status.h"
 
@@ -26,24 +27,6 @@ static char vol[256];
 static struct ecfs_secret *key_a, *key_b, *pass;
 static struct ecfs_credential KA, KB, PW;
 static const struct ecfs_argon2_params fast = {1, 8192, 1};
-
-static struct ecfs_secret *secret_of(const void *p, size_t len)
-{
-	struct ecfs_secret *s = ecfs_secret_new(len);
-
-	cr_assert_not_null(s);
-	memcpy(ecfs_secret_data(s), p, len);
-	return s;
-}
-
-static struct ecfs_secret *key_secret(uint8_t seed)
-{
-	uint8_t b[48];
-
-	for (size_t i = 0; i < sizeof(b); i++)
-		b[i] = (uint8_t)(seed * 37 + i * 5 + 3);
-	return secret_of(b, sizeof(b));
-}
 
 static void setup(void)
 {

@@ -1,6 +1,7 @@
 /* test_volume.c - volume create/open/unlock, header damage and recovery, atomic-write faults. */
 #include <criterion/criterion.h>
 
+#include "secret_helpers.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -29,25 +30,6 @@ static char tmp[64];
 static char vol[256]; /* the volume directory under tmp */
 static struct ecfs_secret *key_a, *key_b, *key_c, *pass_a, *pass_b;
 static struct ecfs_credential KA, KB, KC, PA, PB;
-
-static struct ecfs_secret *secret_of(const void *p, size_t len)
-{
-	struct ecfs_secret *s = ecfs_secret_new(len);
-
-	cr_assert_not_null(s);
-	memcpy(ecfs_secret_data(s), p, len);
-	return s;
-}
-
-/* A 48-byte key file whose bytes depend on seed. */
-static struct ecfs_secret *key_secret(uint8_t seed)
-{
-	uint8_t b[48];
-
-	for (size_t i = 0; i < sizeof(b); i++)
-		b[i] = (uint8_t)(seed * 31 + i * 7 + 1);
-	return secret_of(b, sizeof(b));
-}
 
 static struct ecfs_credential cred(enum ecfs_slot_type t, const struct ecfs_secret *s,
 				   const char *origin)
