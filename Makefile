@@ -82,7 +82,7 @@ $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(cal
 
 $(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(KMSLIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath ../shared/testvectors)"' $(LDFLAGS) \
+	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath tests/vectors)"' $(LDFLAGS) \
 		-o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
 
 $(BUILD)/tools/%: tests/tools/%.c
@@ -90,6 +90,7 @@ $(BUILD)/tools/%: tests/tools/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
 unit: all $(UNIT_TESTS)
+	cd tests/vectors && sha256sum -c --quiet SHA256SUMS
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
 
 integration: all $(TEST_TOOLS)
