@@ -50,7 +50,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all check unit integration install clean fuzz bench format format-check
+.PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check
 all: $(addprefix $(BUILD)/,$(PROGS))
 
 $(BUILD)/obj/%.o: %.c
@@ -101,21 +101,35 @@ check:
 	$(MAKE) BUILD=build-san SANITIZE=1 all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_TESTS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
+	$(MAKE) fuzz-smoke
 
-# libFuzzer targets, one per parser: make fuzz FUZZ_SECONDS=60
+# libFuzzer targets, one per parser: `make fuzz FUZZ_SECONDS=60` runs each for that long;
+# `make fuzz-smoke` (part of `make check`) runs each over its seeds and for a few seconds.
+# The parsers they reach are compiled once into build-fuzz/libfuzz.a.
 FUZZ_SECONDS ?= 30
-fuzz:
-	@mkdir -p build-fuzz
-	@set -e; for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); \
-		clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-			-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include \
-			$(PKG_CFLAGS) -o build-fuzz/$$n $$f $(LIB_SRC) $(wildcard kms/proto/*.c) \
-			envcryptfs/tool/status.c $(PKG_LIBS) -lpthread; \
-		mkdir -p build-fuzz/corpus-$$n; \
-		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$n \
-			$$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ); \
-	done
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Ienvcryptfs/include -Ienvcryptfs/lib \
+	-Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) -MMD -MP
+FUZZ_LIB_SRC := $(LIB_SRC) $(wildcard kms/proto/*.c) envcryptfs/tool/status.c
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build-fuzz/libfuzz.a: $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIB_SRC))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libfuzz.a \
+		$(PKG_LIBS) -lpthread
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BINS)
 
 bench: all
 	tests/bench/run.sh
@@ -134,4 +148,4 @@ format-check:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
