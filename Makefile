@@ -26,6 +26,13 @@ else
 CFLAGS  += -D_FORTIFY_SOURCE=2
 endif
 
+# Fault injection (envcryptfs/lib/fault.c) goes into test builds only: by default with
+# SANITIZE=1, never into a plain `make`; `make check-no-fault-hooks` proves the latter.
+FAULT_INJECTION ?= $(SANITIZE)
+ifeq ($(FAULT_INJECTION),1)
+CFLAGS  += -DECFS_FAULT_INJECTION
+endif
+
 LIB_SRC   := $(wildcard envcryptfs/lib/*.c)
 TOOL_SRC  := $(wildcard envcryptfs/tool/*.c)
 # The KMS client (libcurl) and the Vault Transit JSON codec, shared by the tools and kmsd.
@@ -50,10 +57,17 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check
+.PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check \
+	check-no-fault-hooks FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
+# directory never mixes test and release objects.
+$(BUILD)/cflags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CFLAGS)' | cmp -s - $@ || echo '$(CFLAGS)' >$@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -102,6 +116,15 @@ check:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
 	$(MAKE) fuzz-smoke
+	$(MAKE) check-no-fault-hooks
+
+# The release binaries hold neither the fault variables' names nor the test version suffix.
+FAULT_MARKS := -e ECFS_FAULT_ -e fault-injection -e 'fault injected'
+check-no-fault-hooks:
+	$(MAKE) BUILD=build SANITIZE=0 FAULT_INJECTION=0 all
+	@if grep -l -a $(FAULT_MARKS) $(addprefix build/,$(PROGS)) build/libenvcryptfs.a; then \
+		echo "fault-injection hooks in the release binaries listed above" >&2; exit 1; fi
+	@echo "no fault-injection hooks in the release binaries"
 
 # libFuzzer targets, one per parser: `make fuzz FUZZ_SECONDS=60` runs each for that long;
 # `make fuzz-smoke` (part of `make check`) runs each over its seeds and for a few seconds.

@@ -24,7 +24,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A test build with fault injection says so wherever it reports its version. */
+#ifdef ECFS_FAULT_INJECTION
+#define ECFS_VERSION_STRING "0.1.0+fault-injection"
+#else
 #define ECFS_VERSION_STRING "0.1.0"
+#endif
 
 #define ECFS_FORMAT_VERSION 1
 #define ECFS_MAX_SLOTS	    8

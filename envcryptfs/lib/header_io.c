@@ -42,18 +42,25 @@ int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *le
 	return 0;
 }
 
-/* Test hook: ECFS_FAULT_AFTER=N makes the Nth atomic-write step fail, to prove that every
- * intermediate state still opens. */
-static int fault_step(void)
+/* Writes the temporary file's contents; an injected short write leaves half of them, then
+ * fails as a full disk does. */
+static int write_contents(int fd, const uint8_t *buf, size_t len, const char *name)
 {
-	static int steps;
-	const char *env = getenv("ECFS_FAULT_AFTER");
+	int fault = ecfs_fault_at(ECFS_STEP_WRITE, name);
+	int r;
 
-	if (env && ++steps > atoi(env))
-		return ecfs_fail(-EIO, "fault injected after step %d", atoi(env));
+	if (fault < 0)
+		return fault;
+	r = ecfs_write_full(fd, buf, fault == ECFS_FAULT_SHORT ? len / 2 : len);
+	if (r < 0)
+		return ecfs_fail(r, "%s", strerror(-r));
+	if (fault == ECFS_FAULT_SHORT)
+		return ecfs_fail(-ENOSPC, "short write injected: %s", strerror(ENOSPC));
 	return 0;
 }
 
+/* Each step asks ecfs_fault_at() first, so that tests can fail or end the process before any
+ * of them (a no-op outside test builds). */
 int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len, mode_t mode)
 {
 	char tmp[128];
@@ -68,24 +75,27 @@ int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ecfs_fail(-errno, "cannot create '%s': %s", tmp, strerror(errno));
-	r = fault_step();
+	r = write_contents(fd, buf, len, name);
 	if (r == 0)
-		r = ecfs_write_full(fd, buf, len);
+		r = ecfs_fault_at(ECFS_STEP_FSYNC, name);
 	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
+		r = ecfs_fail(-errno, "fsync: %s", strerror(errno));
 	close(fd);
 	if (r == 0)
-		r = fault_step();
+		r = ecfs_fault_at(ECFS_STEP_RENAME, name);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
+		r = ecfs_fail(-errno, "rename: %s", strerror(errno));
 	if (r < 0) {
 		unlinkat(dirfd, tmp, 0);
-		return ecfs_fail(r, "cannot write '%s': %s", name,
-				 *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+		return ecfs_fail(r, "cannot write '%s': %s", name, ecfs_last_error());
 	}
-	if (fsync(dirfd) < 0)
-		return ecfs_fail(-errno, "cannot sync the volume directory: %s", strerror(errno));
-	return fault_step();
+	r = ecfs_fault_at(ECFS_STEP_DIR_FSYNC, name);
+	if (r == 0 && fsync(dirfd) < 0)
+		r = ecfs_fail(-errno, "%s", strerror(errno));
+	if (r < 0)
+		return ecfs_fail(r, "cannot sync the volume directory after writing '%s': %s", name,
+				 ecfs_last_error());
+	return 0;
 }
 
 int ecfs_header_store(struct ecfs_volume *v)

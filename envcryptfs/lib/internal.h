@@ -19,6 +19,29 @@
 int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ecfs_clear_error(void);
 
+/* ---- fault.c: fault injection, in test builds only ---------------------------------------- */
+
+/* The steps of an atomic file update (ecfs_write_file_atomic), in order. */
+enum ecfs_step { ECFS_STEP_WRITE, ECFS_STEP_FSYNC, ECFS_STEP_RENAME, ECFS_STEP_DIR_FSYNC };
+
+/* ecfs_fault_at() asks the caller of a write step to write half of the data, then fail. */
+#define ECFS_FAULT_SHORT 1
+/* The exit status of a process that an injected crash ended. */
+#define ECFS_FAULT_CRASH_STATUS 99
+
+#ifdef ECFS_FAULT_INJECTION
+/* Before step of updating name: 0 to go on, a negative errno to fail as the test asked,
+ * ECFS_FAULT_SHORT at a write step; an injected crash does not return. */
+int ecfs_fault_at(enum ecfs_step step, const char *name);
+#else
+static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
+{
+	(void)step;
+	(void)name;
+	return 0;
+}
+#endif
+
 /* ---- secmem.c -------------------------------------------------------------------------- */
 
 void ecfs_wipe(void *p, size_t len);

@@ -51,6 +51,14 @@ mount_vol() {
 
 umount_vol() { fusermount3 -u "$1"; }
 
+# need_fault_injection: skips unless the tools were built with fault injection
+# (ECFS_FAULT_AFTER, ECFS_FAULT_KIND; make FAULT_INJECTION=1, the default with SANITIZE=1).
+FAULT_CRASH_STATUS=99
+need_fault_injection() {
+  [ -x "$CTL" ] || skip "$CTL not built"
+  "$CTL" --version | grep -q '+fault-injection' || skip "built without fault injection"
+}
+
 # ---- Helpers for the daemon tests (t1*) ----------------------------------------------------
 
 # need_progs: skips the test when mkfs.envcryptfs or envcryptfs has not been built.

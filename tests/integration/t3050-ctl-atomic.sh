@@ -5,7 +5,7 @@
 # fails once. After each run the volume must open with the old key or the new one, never
 # with neither, and the command's exit code and message must match what happened.
 . "$ECFS_TESTS/lib.sh"
-[ -x "$CTL" ] || skip "$CTL not built"
+need_fault_injection
 [ -x "$MKFS" ] || skip "$MKFS not built"
 
 A=$T/a B=$T/b C=$T/c

@@ -1,6 +1,7 @@
 /* test_keymgmt.c - key slot management, export, header restore, and the status socket. */
 #include <criterion/criterion.h>
 
+#include "fault_helpers.h"
 #include "secret_helpers.h"
 #include "envcryptfs.h"
 #include "status.h"
@@ -196,9 +197,11 @@ Test(keymgmt, restore_brings_back_the_old_slots_and_refuses_another_volume)
  */
 Test(keymgmt, a_failed_header_write_keeps_its_cause)
 {
-	struct ecfs_volume *v = unlocked(&KA);
+	struct ecfs_volume *v;
 	int r;
 
+	NEED_FAULT_INJECTION();
+	v = unlocked(&KA);
 	setenv("ECFS_FAULT_AFTER", "0", 1);
 	r = ecfs_volume_slot_add(v, &KB, NULL, NULL);
 	unsetenv("ECFS_FAULT_AFTER");

@@ -1,6 +1,7 @@
 /* test_volume.c - volume create/open/unlock, header damage and recovery, atomic-write faults. */
 #include <criterion/criterion.h>
 
+#include "fault_helpers.h"
 #include "secret_helpers.h"
 #include "internal.h"
 
@@ -1170,6 +1171,7 @@ Test(volume, write_failure_message_names_the_cause)
 {
 	struct ecfs_volume *v;
 
+	NEED_FAULT_INJECTION();
 	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
 	v = open_unlock(&KA, 0);
 	setenv("ECFS_FAULT_AFTER", "0", 1);
@@ -1177,7 +1179,7 @@ Test(volume, write_failure_message_names_the_cause)
 	unsetenv("ECFS_FAULT_AFTER");
 	cr_assert(strstr(ecfs_last_error(), "cannot write 'envcryptfs.header'"), "message: %s",
 		  ecfs_last_error());
-	cr_assert(strstr(ecfs_last_error(), "fault injected after step 0"), "message: %s",
+	cr_assert(strstr(ecfs_last_error(), "fault injected at step 0 (write of"), "message: %s",
 		  ecfs_last_error());
 	ecfs_volume_close(v);
 	assert_no_tmp_files();
@@ -1191,7 +1193,7 @@ static int faulty_store(int n, bool repair)
 	struct ecfs_credential c = cred(ECFS_SLOT_KEYFILE, k, "key A");
 	struct ecfs_volume *v = NULL;
 	char env[16];
-	int r, want = n < 6 ? -EIO : (repair ? 1 : 0);
+	int r, want = n < 8 ? -EIO : (repair ? 1 : 0);
 
 	if (ecfs_volume_open(vol, &v) < 0 || ecfs_volume_unlock(v, &c, 1, NULL) < 0)
 		return 10;
@@ -1224,8 +1226,10 @@ static void run_faulty_store(int n, bool repair)
 
 Test(volume, fault_during_header_store)
 {
+	NEED_FAULT_INJECTION();
 	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
-	for (int n = 0; n <= 6; n++) {
+	/* Four steps per copy (write, fsync, rename, directory fsync); 8 is past the last. */
+	for (int n = 0; n <= 8; n++) {
 		struct ecfs_volume *v;
 
 		run_faulty_store(n, false);
@@ -1238,7 +1242,8 @@ Test(volume, fault_during_header_store)
 
 Test(volume, fault_during_repair)
 {
-	for (int n = 0; n <= 6; n++) {
+	NEED_FAULT_INJECTION();
+	for (int n = 0; n <= 8; n++) {
 		struct ecfs_volume *v;
 		struct ecfs_volume_info info;
 		char sub[16];
@@ -1251,9 +1256,10 @@ Test(volume, fault_during_repair)
 		assert_no_tmp_files();
 		v = open_unlock(&KA, 0);
 		info = info_of(v);
-		/* Until the primary is renamed into place (step 2) the copy serves. */
-		cr_assert_eq(info.opened_from_copy, n < 2, "fault %d", n);
-		cr_assert_eq(ecfs_volume_repair_header(v), n < 5 ? 1 : 0, "fault %d", n);
+		/* Until the primary is renamed into place (step 2) the copy serves; until the
+		 * copy is (step 6) the copy is stale. */
+		cr_assert_eq(info.opened_from_copy, n < 3, "fault %d", n);
+		cr_assert_eq(ecfs_volume_repair_header(v), n < 7 ? 1 : 0, "fault %d", n);
 		ecfs_volume_close(v);
 		cr_assert(files_equal(ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME), "fault %d", n);
 		ecfs_volume_close(open_unlock(&KA, 0));

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fault.c - fault injection at each step of a header or key update, so that tests can prove
+ * every intermediate state opens. Compiled only into test builds (make FAULT_INJECTION=1,
+ * the default with SANITIZE=1); release builds get the empty inline in internal.h instead.
+ *
+ * ECFS_FAULT_AFTER=N lets N steps pass and injects the fault at the next one (0 = the first);
+ * ECFS_FAULT_KIND says which: eio (the default), enospc, short (at a write step: half the
+ * data, then ENOSPC, as on a full disk; elsewhere as eio) or crash (_exit with
+ * ECFS_FAULT_CRASH_STATUS before the step, as if the process had been killed).
+ */
+#include "internal.h"
+
+#ifdef ECFS_FAULT_INJECTION
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const step_names[] = {
+    [ECFS_STEP_WRITE] = "write",
+    [ECFS_STEP_FSYNC] = "fsync",
+    [ECFS_STEP_RENAME] = "rename",
+    [ECFS_STEP_DIR_FSYNC] = "directory fsync",
+};
+
+/* A result of kinds[] that is no errno: end the process. */
+#define FAULT_CRASH 2
+
+static const struct {
+	const char *name;
+	int result;
+} kinds[] = {
+    {"eio", -EIO},
+    {"enospc", -ENOSPC},
+    {"short", ECFS_FAULT_SHORT},
+    {"crash", FAULT_CRASH},
+};
+
+/* The index in kinds[] that ECFS_FAULT_KIND names; an unknown kind is a broken test. */
+static size_t fault_kind(void)
+{
+	const char *env = getenv("ECFS_FAULT_KIND");
+
+	for (size_t i = 0; env && i < ECFS_ARRAY_SIZE(kinds); i++)
+		if (strcmp(env, kinds[i].name) == 0)
+			return i;
+	if (env) {
+		(void)!write(STDERR_FILENO, "ECFS_FAULT_KIND: unknown kind\n", 30);
+		_exit(ECFS_FAULT_CRASH_STATUS);
+	}
+	return 0;
+}
+
+int ecfs_fault_at(enum ecfs_step step, const char *name)
+{
+	static atomic_int steps;
+	const char *env = getenv("ECFS_FAULT_AFTER");
+	int n, after;
+	size_t k;
+
+	if (!env)
+		return 0;
+	after = atoi(env);
+	n = atomic_fetch_add(&steps, 1);
+	if (n != after)
+		return 0;
+	k = fault_kind();
+	if (kinds[k].result == FAULT_CRASH)
+		_exit(ECFS_FAULT_CRASH_STATUS);
+	if (kinds[k].result == ECFS_FAULT_SHORT && step != ECFS_STEP_WRITE)
+		k = 0; /* only a write can be short */
+	if (kinds[k].result == ECFS_FAULT_SHORT)
+		return ECFS_FAULT_SHORT;
+	return ecfs_fail(kinds[k].result, "fault injected at step %d (%s of '%s'): %s", n,
+			 step_names[step], name, strerror(-kinds[k].result));
+}
+
+#else
+typedef int ecfs_fault_injection_disabled;
+#endif
