@@ -10,6 +10,9 @@ T=$(mktemp -d /tmp/ecfs-test.XXXXXX)
 MOUNTS=()
 # Fast Argon2 costs so that tests do not spend a second per passphrase.
 FAST_ARGON=(--argon2-time 1 --argon2-memory 8192 --argon2-parallel 1)
+# How long a wait may take before a test calls it a hang. Generous, because the suite runs on
+# shared, loaded machines: a passing test never waits this long, only a hung one does.
+HANG_SECS=${ECFS_HANG_SECS:-90}
 
 # A mount whose daemon died answers ENOTCONN to mountpoint(1); /proc/self/mounts still
 # lists it, so look there and detach lazily.
@@ -120,7 +123,7 @@ proc_alive() {
   [ -n "$st" ] && [ "$st" != Z ]
 }
 
-# umount_wait MNT: unmounts MNT and waits (20 s at most) for its daemon to exit, so that the
+# umount_wait MNT: unmounts MNT and waits (HANG_SECS at most) for its daemon to exit, so that the
 # volume is free for the next mount.
 umount_wait() {
   local mnt=$1 pid i
@@ -128,22 +131,22 @@ umount_wait() {
   fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt failed"
   ! mountpoint -q "$mnt" || fail "$mnt is still mounted after fusermount3 -u"
   if [ -n "$pid" ]; then
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < HANG_SECS * 10; i++)); do
       proc_alive "$pid" || return 0
       sleep 0.1
     done
-    fail "the daemon (pid $pid) for $mnt still runs 20 s after the unmount"
+    fail "the daemon (pid $pid) for $mnt still runs $HANG_SECS s after the unmount"
   fi
 }
 
 # remount DIR MNT [OPTS]: umount_wait, then mount_vol.
 remount() { umount_wait "$2"; mount_vol "$@"; }
 
-# wait_mounted MNT [PID]: waits (20 s at most) until MNT is a mount point; fails at once when
+# wait_mounted MNT [PID]: waits (HANG_SECS at most) until MNT is a mount point; fails at once when
 # PID (a foreground daemon) exits first.
 wait_mounted() {
   local mnt=$1 pid=${2:-} i
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < HANG_SECS * 10; i++)); do
     mountpoint -q "$mnt" && return 0
     if [ -n "$pid" ] && ! proc_alive "$pid"; then
       local rc=0
@@ -152,13 +155,13 @@ wait_mounted() {
     fi
     sleep 0.1
   done
-  fail "$mnt not mounted within 20 s"
+  fail "$mnt not mounted within $HANG_SECS s"
 }
 
-# wait_exit PID [SECS]: waits for the child PID to exit (20 s at most, then it is killed and
-# the test fails); its exit status is left in WAIT_RC.
+# wait_exit PID [SECS]: waits for the child PID to exit (SECS, by default HANG_SECS, at most;
+# then it is killed and the test fails); its exit status is left in WAIT_RC.
 wait_exit() {
-  local pid=$1 secs=${2:-20} i
+  local pid=$1 secs=${2:-$HANG_SECS} i
   for ((i = 0; i < secs * 10; i++)); do
     proc_alive "$pid" || break
     sleep 0.1

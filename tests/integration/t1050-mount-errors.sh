@@ -95,7 +95,7 @@ pid=$(daemon_pid "$mnt")
 echo "written before the kill" >"$mnt/before-kill"
 sync
 kill -9 "$pid"
-for ((i = 0; i < 100; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+for ((i = 0; i < HANG_SECS * 10; i++)); do proc_alive "$pid" || break; sleep 0.1; done
 ! proc_alive "$pid" || fail "the daemon survived kill -9"
 fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" || fail "cannot unmount the dead mount"
 not_mounted "$mnt"
@@ -136,7 +136,7 @@ fg_signal() {
     echo "held" >&9
   fi
   kill -"$sig" "$pid"
-  wait_exit "$pid" 20
+  wait_exit "$pid"
   [ -z "$held" ] || exec 9>&-
   [ "$WAIT_RC" -eq 0 ] || { cat "$T/fg.log" >&2; fail "after SIG$sig the foreground daemon exited $WAIT_RC, expected 0"; }
   not_mounted "$mnt"

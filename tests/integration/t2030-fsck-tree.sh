@@ -126,7 +126,7 @@ on_tty() {
 # wait_for FILE TEXT: waits (20 s at most) until FILE holds TEXT.
 wait_for() {
   local i
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < HANG_SECS * 10; i++)); do
     grep -q -- "$2" "$1" && return 0
     sleep 0.1
   done

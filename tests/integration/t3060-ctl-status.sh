@@ -50,7 +50,7 @@ note "a daemon that died: the mount is still there, nobody answers"
 pid=$(daemon_pid "$mnt")
 [ -n "$pid" ] || fail "no daemon found for $mnt"
 kill -9 "$pid"
-for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+for ((i = 0; i < HANG_SECS * 10; i++)); do proc_alive "$pid" || break; sleep 0.1; done
 expect_exit 5 "$CTL" status "$mnt"
 fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
 note "ok"

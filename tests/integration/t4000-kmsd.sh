@@ -12,7 +12,7 @@ SERVER=
 stop_server() {
   [ -n "$SERVER" ] || return 0
   kill -TERM "$SERVER" 2>/dev/null || true
-  wait_exit "$SERVER" 10
+  wait_exit "$SERVER"
   SERVER=
   [ "$WAIT_RC" -eq 0 ] || { cat "$T/serve.log" >&2; fail "kmsd exited $WAIT_RC on SIGTERM"; }
 }
@@ -34,8 +34,8 @@ start_server() {
   local i port
   "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 "$@" 2>"$T/serve.log" &
   SERVER=$!
-  for ((i = 0; i < 200; i++)); do
-    port=$(sed -n 's/.*listening on https*:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log")
+  for ((i = 0; i < HANG_SECS * 20; i++)); do
+    port=$(sed -n 's/.*listening on https*:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" 2>/dev/null || true)
     [ -n "$port" ] && break
     proc_alive "$SERVER" || { cat "$T/serve.log" >&2; fail "kmsd exited at start"; }
     sleep 0.05

@@ -61,12 +61,16 @@ stderr_has "connection refused"
 note "kms_wait=30: the mount waits until the KMS is back"
 "$ECFS" "$vol" "$mnt" -o "$KMS_O,kms_wait=30" </dev/null 2>"$T/wait.log" &
 waiter=$!
-sleep 2
-proc_alive "$waiter" || { cat "$T/wait.log" >&2; fail "the kms_wait mount gave up at once"; }
+# Start the KMS only once the mount has said that it waits, however slow the machine.
+for ((i = 0; i < HANG_SECS * 10; i++)); do
+  grep -q "asking again" "$T/wait.log" && break
+  proc_alive "$waiter" || { cat "$T/wait.log" >&2; fail "the kms_wait mount gave up at once"; }
+  sleep 0.1
+done
+grep -q "asking again" "$T/wait.log" || fail "the kms_wait mount did not say it waits"
 kms_start "$KMS_PORT"
 wait_exit "$waiter" 40
 [ "$WAIT_RC" -eq 0 ] || { cat "$T/wait.log" >&2; fail "the kms_wait mount exited $WAIT_RC"; }
-grep -q "asking again" "$T/wait.log" || fail "the kms_wait mount did not say it waits"
 mountpoint -q "$mnt" || fail "not mounted after kms_wait"
 cmp "$T/data" "$mnt/data" && cmp "$T/data2" "$mnt/data2" || fail "content after kms_wait"
 [ "$(cat "$mnt/log")" = "$(printf 'first\nsecond')" ] || fail "log content after kms_wait"
