@@ -116,6 +116,9 @@ void fs_log_damage(struct inode *inode, enum fs_damage kind, const char *fmt, ..
 void fs_log_bad_chunk(struct inode *inode, uint64_t bad_chunk);
 /* Logs a backing name of directory dir that cannot be used (why says so), once per name. */
 void fs_log_bad_name(struct inode *dir, const char *disk_name, const char *why);
+/* Logs that the backing file system is full (err: -ENOSPC or -EDQUOT), at most once a
+ * minute: a writer retrying on a full disk must not fill the log as well. */
+void fs_log_full(int err);
 
 /* ---- thread.c: per-worker crypto context and I/O buffer --------------------------------- */
 
@@ -258,6 +261,8 @@ void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
  * fails authentication, or a structure that is corrupt, is EIO. */
 static inline int fs_errno(int err)
 {
+	if (err == -ENOSPC || err == -EDQUOT)
+		fs_log_full(err);
 	if (err == -EBADMSG || err == -EUCLEAN || err == -EPROTONOSUPPORT)
 		return EIO;
 	return err < 0 ? -err : err;

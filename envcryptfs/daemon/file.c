@@ -29,17 +29,17 @@ int file_open_backing(struct inode *inode, int flags)
 	return r;
 }
 
+/* Writes a new blob header to an empty blob; on a failure (a full disk) the blob is left
+ * empty again, not holding part of a header. */
 static int write_header(int fd, uint8_t hdr[ECFS_BLOB_HEADER_SIZE])
 {
 	int r = ecfs_blob_header_new(hdr);
-	ssize_t n;
 
+	if (r == 0)
+		r = ecfs_pwrite_full(fd, hdr, ECFS_BLOB_HEADER_SIZE, 0);
 	if (r < 0)
-		return r;
-	n = pwrite(fd, hdr, ECFS_BLOB_HEADER_SIZE, 0);
-	if (n < 0)
-		return -errno;
-	return n == ECFS_BLOB_HEADER_SIZE ? 0 : -EIO;
+		(void)!ftruncate(fd, 0);
+	return r;
 }
 
 /* Reads (or with create, writes) the header and derives the key; inode->lock held. */

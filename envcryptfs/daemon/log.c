@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool use_syslog;
@@ -143,4 +144,20 @@ void fs_log_bad_name(struct inode *dir, const char *disk_name, const char *why)
 		snprintf(plain, sizeof(plain), "?");
 	backing_path(dir, path, sizeof(path));
 	fs_log(LOG_ERR, "directory '%s' (backing '%s'): '%s' %s", plain, path, disk_name, why);
+}
+
+#define FULL_LOG_INTERVAL 60 /* seconds */
+
+void fs_log_full(int err)
+{
+	static time_t last; /* atomic */
+	time_t now = time(NULL), prev = __atomic_load_n(&last, __ATOMIC_RELAXED);
+
+	if (prev && now >= prev && now - prev < FULL_LOG_INTERVAL)
+		return;
+	if (!__atomic_compare_exchange_n(&last, &prev, now, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return; /* another thread logs it */
+	fs_log(LOG_ERR, "backing file system full (%s): %s; the failed write was not stored",
+	       fs.backing_dir, strerror(-err));
 }

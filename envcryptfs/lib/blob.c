@@ -189,35 +189,19 @@ uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx)
 	return ECFS_BLOB_HEADER_SIZE + idx * stored_chunk(v);
 }
 
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+/* Starts a change to the blob open as fd and finds its plaintext size. */
+static int blob_begin(const struct ecfs_volume *v, int fd, struct ecfs_store *s, uint64_t *size)
 {
-	size_t done = 0;
+	int64_t n;
+	int r = ecfs_store_begin(s, fd);
 
-	while (done < len) {
-		ssize_t r =
-		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int blob_plain_size(const struct ecfs_volume *v, int fd, uint64_t *size)
-{
-	struct stat st;
-	int64_t s;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	s = ecfs_plain_size(v, (uint64_t)st.st_size);
-	if (s < 0)
-		return ecfs_fail((int)s, "blob size %lld is not a valid encrypted size",
-				 (long long)st.st_size);
-	*size = (uint64_t)s;
+	if (r < 0)
+		return r;
+	n = ecfs_plain_size(v, s->old_end);
+	if (n < 0)
+		return ecfs_fail((int)n, "blob size %llu is not a valid encrypted size",
+				 (unsigned long long)s->old_end);
+	*size = (uint64_t)n;
 	return 0;
 }
 
@@ -328,8 +312,8 @@ ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 	return got < 0 ? got : (ssize_t)out;
 }
 
-/* Encrypts plain (len bytes starting at chunk first's start) and writes it in one pwrite. */
-static int write_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+/* Encrypts plain (len bytes starting at chunk first's start) and stores it in one write. */
+static int write_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k, struct ecfs_store *s,
 			uint64_t first, const uint8_t *plain, size_t len)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
@@ -349,13 +333,35 @@ static int write_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 		pos += part;
 		out += part + over;
 	}
-	return pwrite_full(fd, stored, out, ecfs_chunk_offset(v, first));
+	return ecfs_store_write(s, stored, out, ecfs_chunk_offset(v, first));
+}
+
+/* Decrypts chunk idx as the blob held it before the change (its stored bytes end at the old
+ * end, whatever was written past it since) into plain. */
+static ssize_t load_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k,
+			  const struct ecfs_store *s, uint64_t idx, uint8_t *plain, uint64_t *bad)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	uint64_t start = ecfs_chunk_offset(v, idx), sc = stored_chunk(v);
+	size_t want =
+	    s->old_end <= start ? 0 : (size_t)(s->old_end - start < sc ? s->old_end - start : sc);
+	uint8_t *stored = ecfs_crypto_scratch(c, sc);
+	ssize_t got;
+
+	if (!stored)
+		return -ENOMEM;
+	if (want == 0)
+		return 0;
+	got = ecfs_pread_full(s->fd, stored, want, start);
+	if (got <= 0)
+		return got;
+	return decrypt_run(c, k, idx, stored, (size_t)got, plain, bad);
 }
 
 /* Rewrites chunk idx to hold its first len plaintext bytes (zeros past its old end): grows a
- * partial last chunk before a write or truncate goes past it, or cuts one short. */
-static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd, uint64_t idx,
-			 uint64_t len, uint64_t *bad)
+ * partial last chunk when a write or truncate goes past it, or cuts one short. */
+static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, struct ecfs_store *s,
+			 uint64_t idx, uint64_t len, uint64_t *bad)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
 	uint64_t cs = v->hdr.chunk_size;
@@ -366,8 +372,8 @@ static int rewrite_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 	if (!plain)
 		return -ENOMEM;
 	memset(plain, 0, cs);
-	got = read_chunks(c, k, fd, idx, 1, plain, bad);
-	r = got < 0 ? (int)got : write_chunks(c, k, fd, idx, plain, (size_t)len);
+	got = load_chunk(c, k, s, idx, plain, bad);
+	r = got < 0 ? (int)got : write_chunks(c, k, s, idx, plain, (size_t)len);
 	ecfs_wipe(plain, cs);
 	return r;
 }
@@ -417,10 +423,11 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	uint64_t cs = v->hdr.chunk_size, first = off / cs, end = off + len, size;
+	uint64_t cs = v->hdr.chunk_size, first = off / cs, end = off + len, size = 0;
 	uint64_t last, n;
 	size_t over = ecfs_chunk_overhead(v), out = 0;
 	uint8_t *tmp = NULL, *stored;
+	struct ecfs_store s;
 	struct write_run w;
 	bool head, tail;
 	int r;
@@ -431,15 +438,9 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 		return -EFBIG;
 	last = (end - 1) / cs;
 	n = last - first + 1;
-	r = blob_plain_size(v, fd, &size);
+	r = blob_begin(v, fd, &s, &size);
 	if (r < 0)
 		return r;
-	/* A partial last chunk before the written range must grow to a full chunk first. */
-	if (size % cs && size / cs < first) {
-		r = rewrite_chunk(c, k, fd, size / cs, cs, bad_chunk);
-		if (r < 0)
-			return r;
-	}
 	w = (struct write_run){.cs = cs, .off = off, .end = end, .size = size};
 	w.have = size > end ? (size < (last + 1) * cs ? size : (last + 1) * cs) : end;
 	/* Only the first and the last chunk can be covered in part: they are merged with their
@@ -475,41 +476,62 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 		out = (size_t)(w.have - first * cs) + (size_t)n * over;
 	}
 	if (r == 0)
-		r = pwrite_full(fd, stored, out, ecfs_chunk_offset(v, first));
+		r = ecfs_store_write(&s, stored, out, ecfs_chunk_offset(v, first));
 	if (head)
 		ecfs_wipe(tmp, cs);
 	if (tail)
 		ecfs_wipe(tmp + cs, cs);
-	return r < 0 ? r : (ssize_t)len;
+	/* A partial last chunk before the written range grows to a full chunk: last, as it is
+	 * rewritten in place. */
+	if (r == 0 && size % cs && size / cs < first)
+		r = rewrite_chunk(c, k, &s, size / cs, cs, bad_chunk);
+	return r < 0 ? ecfs_store_undo(&s, r) : (ssize_t)len;
+}
+
+/* Cuts the blob to new_size: the new last chunk is re-encrypted shorter (in place) first. */
+static int shrink(struct ecfs_crypto *c, const struct ecfs_file_key *k, struct ecfs_store *s,
+		  uint64_t new_size, uint64_t *bad)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	uint64_t cs = v->hdr.chunk_size, tail = new_size % cs;
+	int r = tail ? rewrite_chunk(c, k, s, new_size / cs, tail, bad) : 0;
+
+	return r < 0 ? r : ecfs_store_resize(s, ecfs_blob_size(v, new_size));
+}
+
+/* Grows the blob from size to new_size: the new size first, then the new partial last chunk,
+ * then the old partial last chunk in place, so that a failure is undone by cutting back. */
+static int grow(struct ecfs_crypto *c, const struct ecfs_file_key *k, struct ecfs_store *s,
+		uint64_t size, uint64_t new_size, uint64_t *bad)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	uint64_t cs = v->hdr.chunk_size, tail = new_size % cs;
+	bool same_chunk = new_size / cs == size / cs;
+	int r = ecfs_store_resize(s, ecfs_blob_size(v, new_size));
+
+	/* A new partial last chunk is written out, not left as a hole: a short XTS tail of
+	 * zeros on disk would not read back as zeros. */
+	if (r == 0 && tail && !(same_chunk && size % cs)) {
+		uint8_t *zeros = calloc(1, tail);
+
+		r = zeros ? write_chunks(c, k, s, new_size / cs, zeros, (size_t)tail) : -ENOMEM;
+		free(zeros);
+	}
+	if (r == 0 && size % cs)
+		r = rewrite_chunk(c, k, s, size / cs, same_chunk ? tail : cs, bad);
+	return r < 0 ? ecfs_store_undo(s, r) : 0;
 }
 
 int ecfs_blob_truncate(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 		       uint64_t new_size, uint64_t *bad_chunk)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	uint64_t cs = v->hdr.chunk_size, size, tail = new_size % cs;
-	bool same_chunk;
-	int r = blob_plain_size(v, fd, &size);
+	struct ecfs_store s;
+	uint64_t size = 0;
+	int r = blob_begin(v, fd, &s, &size);
 
 	if (r < 0 || new_size == size)
 		return r;
-	same_chunk = new_size / cs == size / cs;
-	if (new_size > size && size % cs) {
-		/* Grow the old partial last chunk in place, up to the new size or a full chunk. */
-		r = rewrite_chunk(c, k, fd, size / cs, same_chunk ? tail : cs, bad_chunk);
-	} else if (new_size < size && tail) {
-		/* Cut the new last chunk mid-way: re-encrypt its remaining bytes. */
-		r = rewrite_chunk(c, k, fd, new_size / cs, tail, bad_chunk);
-	}
-	if (r == 0 && ftruncate(fd, (off_t)ecfs_blob_size(v, new_size)) < 0)
-		r = -errno;
-	/* A new partial last chunk is written out, not left as a hole: a short XTS tail of
-	 * zeros on disk would not read back as zeros. */
-	if (r == 0 && new_size > size && tail && !(same_chunk && size % cs)) {
-		uint8_t *zeros = calloc(1, tail);
-
-		r = zeros ? write_chunks(c, k, fd, new_size / cs, zeros, (size_t)tail) : -ENOMEM;
-		free(zeros);
-	}
-	return r;
+	return new_size < size ? shrink(c, k, &s, new_size, bad_chunk)
+			       : grow(c, k, &s, size, new_size, bad_chunk);
 }

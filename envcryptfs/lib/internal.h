@@ -253,6 +253,25 @@ int ecfs_keys_derive(struct ecfs_keys *keys, const struct ecfs_header *h);
 int ecfs_canary_make(const struct ecfs_keys *keys, struct ecfs_header *h);
 int ecfs_canary_check(const struct ecfs_keys *keys, const struct ecfs_header *h);
 
+/* ---- blob_store.c: stored bytes written so that a failure leaves the old ones ----------- */
+
+/* One change to a blob: its size before the change and whether it may hold holes. */
+struct ecfs_store {
+	int fd;
+	uint64_t old_end;
+	bool sparse;
+};
+
+/* Starts a change to the blob open as fd (one fstat). */
+int ecfs_store_begin(struct ecfs_store *s, int fd);
+/* Writes len stored bytes at off: the part past the old end first, the part over old bytes
+ * last, after reserving it where it may fall into holes. 0 or -errno. */
+int ecfs_store_write(struct ecfs_store *s, const void *buf, size_t len, uint64_t off);
+/* Sets the blob's size to size (growing it before new chunks are written). */
+int ecfs_store_resize(struct ecfs_store *s, uint64_t size);
+/* After a failed change: cuts the blob back to its old size. Returns err. */
+int ecfs_store_undo(struct ecfs_store *s, int err);
+
 /* ---- export.c --------------------------------------------------------------------------- */
 
 struct ecfs_export {

@@ -22,6 +22,23 @@ ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)got;
 }
 
+int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r =
+		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 int ecfs_write_full(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
