@@ -49,12 +49,11 @@ static void report_restore_failure(const char *dir, const uint8_t *backup, size_
 		   memcmp(cur, backup, len) == 0;
 	ecfs_volume_close(v);
 	if (!restored)
-		ecfs_tool_warn(CTL_PROG, "the volume still uses its previous header");
+		ctl_report_outcome(CTL_NOT_DONE);
 	else if (in.primary_state == ECFS_HDR_OK && in.copy_state == ECFS_HDR_OK)
-		ecfs_tool_warn(CTL_PROG, "the backup is in both header copies all the same");
+		ctl_report_outcome(CTL_DONE);
 	else
-		ecfs_tool_warn(CTL_PROG, "the backup is the header in use, but not yet in both "
-					 "copies; run header-restore again");
+		ctl_report_outcome(CTL_DONE_COPY_STALE);
 }
 
 static int restore_failed(const char *dir, const uint8_t *buf, size_t len, int e)

@@ -88,6 +88,9 @@ const char *ctl_slot_type_name(enum ecfs_slot_type t);
 const char *ctl_header_state_name(enum ecfs_header_state s);
 /* Opens dir without a key, warning when the header copy had to be used. Exit code. */
 int ctl_open_volume(const char *dir, struct ecfs_volume **v);
+/* What a header update that failed part-way did; each has one message. */
+enum ctl_outcome { CTL_NOT_DONE, CTL_DONE, CTL_DONE_COPY_STALE };
+void ctl_report_outcome(enum ctl_outcome o);
 /* After a header update failed: says whether it took effect (the seqid on disk moved). */
 void ctl_report_update_failure(const char *dir, uint64_t seqid_before);
 /* Reports a failed key operation what on dir and, unless it was refused before anything was

@@ -131,6 +131,18 @@ int ctl_open_volume(const char *dir, struct ecfs_volume **v)
 	return ECFS_EXIT_OK;
 }
 
+void ctl_report_outcome(enum ctl_outcome o)
+{
+	static const char *const says[] = {
+	    [CTL_NOT_DONE] = "the change did not take effect; the volume is as it was",
+	    [CTL_DONE] = "the change took effect in both header copies",
+	    [CTL_DONE_COPY_STALE] = "the change took effect, but the header copy was not "
+				    "updated; the next key operation rewrites both",
+	};
+
+	ecfs_tool_warn(CTL_PROG, "%s", says[o]);
+}
+
 void ctl_report_update_failure(const char *dir, uint64_t seqid_before)
 {
 	struct ecfs_volume *v;
@@ -144,20 +156,18 @@ void ctl_report_update_failure(const char *dir, uint64_t seqid_before)
 	ecfs_volume_get_info(v, &info);
 	ecfs_volume_close(v);
 	if (info.seqid <= seqid_before)
-		ecfs_tool_warn(CTL_PROG, "the change did not take effect; the volume is as it was");
+		ctl_report_outcome(CTL_NOT_DONE);
 	else if (info.primary_state == ECFS_HDR_OK && info.copy_state == ECFS_HDR_OK)
-		ecfs_tool_warn(CTL_PROG, "the change took effect in both header copies");
+		ctl_report_outcome(CTL_DONE);
 	else
-		ecfs_tool_warn(CTL_PROG, "the change took effect in the primary header, but the "
-					 "copy still holds the previous one; the next key "
-					 "operation rewrites both");
+		ctl_report_outcome(CTL_DONE_COPY_STALE);
 }
 
-/* Refusals are decided before anything is written. */
+/* Refusals are decided before anything is written. ENOSPC is not one: besides "all slots
+ * in use" it is a full disk part-way through the update, so the header is read back. */
 static bool is_refusal(int err)
 {
-	return err == -ENOENT || err == -EBUSY || err == -ENOSPC || err == -EINVAL ||
-	       err == -ENOKEY || err == -EXDEV;
+	return err == -ENOENT || err == -EBUSY || err == -EINVAL || err == -ENOKEY || err == -EXDEV;
 }
 
 int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, int err)
