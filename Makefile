@@ -58,7 +58,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check \
-	check-no-fault-hooks FORCE
+	check-no-fault-hooks crash-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
 # Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
@@ -156,6 +156,15 @@ fuzz-smoke: $(FUZZ_BINS)
 
 bench: all
 	tests/bench/run.sh
+
+# A long crash run: the daemon killed CRASH_ROUNDS times under the crashload workload
+# (t5010; make check runs a short one). ECFS_CRASH_SEED=N in the environment replays a run.
+CRASH_ROUNDS ?= 60
+crash-test:
+	$(MAKE) BUILD=build-san SANITIZE=1 all build-san/tools/crashload
+	ECFS_CRASH_ROUNDS=$(CRASH_ROUNDS) ECFS_TEST_TIMEOUT=$$(( $(CRASH_ROUNDS) * 30 + 60 )) \
+		ECFS_BIN=$(abspath build-san) tests/integration/run.sh \
+		tests/integration/t5010-crash-daemon.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5

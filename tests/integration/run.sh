@@ -12,7 +12,7 @@ for t in "${tests[@]}"; do
   name=$(basename "$t" .sh)
   log=$(mktemp /tmp/ecfs-test-log.XXXXXX)
   start=$(date +%s)
-  timeout --foreground -k 10 600 bash "$t" >"$log" 2>&1
+  timeout --foreground -k 10 "${ECFS_TEST_TIMEOUT:-600}" bash "$t" >"$log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
   case $rc in
