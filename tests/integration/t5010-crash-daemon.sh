@@ -56,10 +56,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
   [ -n "$pid" ] || fail "round $r: no daemon serves $mnt"
   proc_alive "$lpid" || { cat "$T/load.out" >&2; fail "round $r: the workload ended before the kill"; }
   kill -KILL "$pid"
-  wait_exit "$lpid" 60
+  wait_exit "$lpid"
   [ "$WAIT_RC" -eq 0 ] || { cat "$T/load.out" >&2; fail "round $r (seed $SEED): the workload failed"; }
   note "round $r ($opts): $(tail -n 1 "$T/load.out")"
-  for ((i = 0; i < 100; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+  for ((i = 0; i < HANG_SECS * 10; i++)); do proc_alive "$pid" || break; sleep 0.1; done
   fusermount3 -u -z "$mnt" 2>/dev/null || umount -l "$mnt" || fail "cannot detach the dead mount"
   fsck_clean "$r"
 done
