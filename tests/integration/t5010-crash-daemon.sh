@@ -10,6 +10,8 @@
 . "$ECFS_TESTS/lib.sh"
 need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
+sanitizer_logs
+trap finish_test EXIT
 LOAD=$(ecfs_tool crashload)
 SEED=${ECFS_CRASH_SEED:-$(($(date +%s) % 1000000))}
 ROUNDS=${ECFS_CRASH_ROUNDS:-5}
