@@ -19,6 +19,11 @@
 #define SEGMENT_BYTES	  (8u << 20) /* a larger file is split so both workers read it */
 #define READ_BYTES	  (1u << 20) /* one pread; whole stored chunks */
 #define MAX_CHUNK_REPORTS 10	     /* per file; the rest are counted in one line */
+/* Up to this chunk size a failing chunk is tried at every shorter length, to find the chunk
+ * it was before an interrupted write grew it in place (one decryption per length: about
+ * 2 GiB of cipher work per failing chunk at 64 KiB). */
+#define PREFIX_SEARCH_MAX (64u * 1024u)
+#define NONCE_BYTES	  12
 
 /* One regular file, shared by its jobs; the last job to finish releases it. */
 struct blob {
@@ -160,6 +165,91 @@ static void truncated_tail(struct worker *w, struct job *j, uint64_t idx, size_t
 		     &fx);
 }
 
+/* The stored length shorter than n at which stored chunk idx authenticates, its plaintext
+ * left in w->plain: the chunk as it was before a write that grew it was interrupted (the
+ * daemon writes the new bytes past the old ones first). 0 when there is none. */
+static size_t old_length(struct worker *w, const struct ecfs_file_key *k, uint64_t idx,
+			 const uint8_t *stored, size_t n)
+{
+	static const uint8_t zero_nonce[NONCE_BYTES];
+	size_t over = ecfs_chunk_overhead(w->f->vol);
+
+	/* XTS chunks do not authenticate; a zero nonce is a hole, not a chunk. */
+	if (over <= NONCE_BYTES || ecfs_chunk_size(w->f->vol) > PREFIX_SEARCH_MAX ||
+	    memcmp(stored, zero_nonce, NONCE_BYTES) == 0)
+		return 0;
+	for (size_t len = over + 1; len < n; len++)
+		if (ecfs_chunk_decrypt(w->crypto, k, idx, stored, len, w->plain) >= 0)
+			return len;
+	return 0;
+}
+
+/* Rewriting a chunk that holds an interrupted write: its old plaintext, zeros after it. */
+struct interrupted {
+	struct ecfs_crypto *crypto;
+	const struct ecfs_file_key *k;
+	int fd;
+	uint64_t idx, at; /* chunk index and backing offset */
+	uint8_t *plain;	  /* old plaintext (keep bytes), room for len */
+	size_t keep, len; /* plaintext kept, plaintext length */
+	size_t sc, over;  /* stored chunk size, bytes a stored chunk adds */
+};
+
+static int fix_interrupted(void *arg)
+{
+	struct interrupted *in = arg;
+	uint8_t *out = malloc(in->sc);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	memset(in->plain + in->keep, 0, in->len - in->keep);
+	r = ecfs_chunk_encrypt(in->crypto, in->k, in->idx, in->plain, in->len, out);
+	if (r == 0)
+		r = ecfs_pwrite_full(in->fd, out, in->len + in->over, in->at);
+	if (r == 0 && fsync(in->fd) < 0)
+		r = -errno;
+	free(out);
+	return r;
+}
+
+/* Chunk idx (n stored bytes) authenticates at the shorter length old: reports an interrupted
+ * write and offers to keep the old bytes, zeros standing for the unfinished ones. */
+static void interrupted_write(struct worker *w, struct job *j, const struct ecfs_file_key *k,
+			      uint64_t idx, size_t old, size_t n)
+{
+	struct fsck *f = w->f;
+	size_t over = ecfs_chunk_overhead(f->vol);
+	uint64_t off = idx * ecfs_chunk_size(f->vol);
+	struct interrupted in = {.crypto = w->crypto,
+				 .k = k,
+				 .fd = j->fd,
+				 .idx = idx,
+				 .at = ecfs_chunk_offset(f->vol, idx),
+				 .plain = w->plain,
+				 .keep = old - over,
+				 .len = n - over,
+				 .sc = (size_t)stored_chunk(f),
+				 .over = over};
+	char detail[300];
+	struct fix fx;
+
+	snprintf(detail, sizeof(detail),
+		 "chunk %llu at plaintext offset %llu: plaintext bytes %llu-%llu are as stored "
+		 "before, bytes %llu-%llu belong to a write that did not finish",
+		 (unsigned long long)idx, (unsigned long long)off, (unsigned long long)off,
+		 (unsigned long long)(off + in.keep - 1), (unsigned long long)(off + in.keep),
+		 (unsigned long long)(off + in.len - 1));
+	fx = fix_of(FIX_SAFE, "Keep the stored bytes and zero the unfinished ones",
+		    "rewritten with the stored bytes and zeros", fix_interrupted, &in);
+	fx.needs_key = true;
+	fsck_problem(f,
+		     problem_chunk(PASS_BLOB, j->b->path, j->b->backing, "interrupted-write",
+				   "chunk holds an interrupted write", detail, (int64_t)idx,
+				   (int64_t)off),
+		     &fx);
+}
+
 static void bad_chunk(struct worker *w, struct job *j, uint64_t idx)
 {
 	uint64_t off = idx * ecfs_chunk_size(w->f->vol);
@@ -188,6 +278,7 @@ static void verify_buffer(struct worker *w, struct job *j, const struct ecfs_fil
 		uint64_t idx = first + o / sc;
 		size_t n = len - o < sc ? len - o : sc;
 		int r = ecfs_chunk_decrypt(w->crypto, k, idx, w->buf + o, n, w->plain);
+		size_t old;
 
 		if (r >= 0)
 			continue;
@@ -195,6 +286,9 @@ static void verify_buffer(struct worker *w, struct job *j, const struct ecfs_fil
 			fsck_operr(w->f, PASS_BLOB, j->b->path, j->b->backing,
 				   "chunk %llu cannot be checked: %s", (unsigned long long)idx,
 				   ecfs_strerror(r));
+		else if (atomic_load(&j->b->bad) < MAX_CHUNK_REPORTS &&
+			 (old = old_length(w, k, idx, w->buf + o, n)) != 0)
+			interrupted_write(w, j, k, idx, old, n);
 		else if (idx == j->b->nchunks - 1 && n < sc)
 			truncated_tail(w, j, idx, n);
 		else
@@ -370,7 +464,7 @@ static void queue_jobs(struct fsck *f, struct blob *b, int fd, int dirfd, const 
 
 void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path, const char *backing)
 {
-	bool want_write = f->o.mode == MODE_YES || f->o.mode == MODE_ASK, writable;
+	bool want_write = f->o.mode != MODE_NO, writable;
 	int fd = open_entry(dirfd, disk, 0, want_write, &writable);
 	struct blob *b;
 	struct stat st;

@@ -3,7 +3,9 @@
 # the writeback cache: appends, writes into holes and inside a file, extending truncates and
 # fallocate that run out of space fail with ENOSPC (never EIO); every byte stored before reads
 # as before (also after a remount); no chunk fails authentication; the log names the full
-# backing; after space is freed the files take writes again and fsck finds nothing to repair.
+# backing; a dd far larger than the backing fails with ENOSPC (at write(2) or at close with
+# the writeback cache) and leaves a file that reads; after space is freed the files take
+# writes again and fsck finds nothing to repair.
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
@@ -94,6 +96,16 @@ run() {
   r=$("$FSOP" fallocate "$mnt/keep3" 0 4194304)
   expect_failed "fallocate 4 MiB" "$r"
   same_prefix "$mnt/keep3" "$T/keep"
+
+  note "[$opts] dd of 40 MiB into what is left of 20 MB"
+  rm -f "$back/filler"
+  r=0
+  dd if=/dev/urandom of="$mnt/big" bs=1M count=40 2>"$T/dd.err" || r=$?
+  [ $r -ne 0 ] || fail "dd of 40 MiB into a 20 MB backing succeeded"
+  grep -q "No space left on device" "$T/dd.err" || { cat "$T/dd.err" >&2; fail "dd did not see ENOSPC"; }
+  ! grep -q "Input/output error" "$T/dd.err" || { cat "$T/dd.err" >&2; fail "dd saw EIO"; }
+  cat "$mnt/big" >/dev/null || fail "big cannot be read after the failed dd"
+  rm "$mnt/big"
 
   grep -q "backing file system full ($back/vol): No space left on device" "$log" ||
     { cat "$log" >&2; fail "the log does not name the full backing"; }
