@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -733,6 +735,63 @@ Test(contents, truncate_grows_and_shrinks)
 			blob_close(&b);
 		}
 	}
+}
+
+/* Caps the size any write may give a file at limit bytes (RLIM_INFINITY: none): a write
+ * across it is cut short and the next fails with EFBIG, as a write on a disk that fills up. */
+static void cap_file_size(rlim_t limit)
+{
+	struct rlimit rl;
+
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = limit;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static uint64_t blob_bytes(const struct blob *b)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(b->fd, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+/* A write, append or extending truncate that runs out of room part way (a short write, then
+ * an error) leaves the blob as it was: its size, and every byte stored before. */
+Test(contents, failed_writes_keep_stored_bytes)
+{
+	const uint64_t room[] = {0, 1, 100, 903, 2000, 4200, 9000};
+	uint8_t *data = xmalloc(20000);
+
+	signal(SIGXFSZ, SIG_IGN);
+	rng_state = 11;
+	fill(data, 20000);
+	for (size_t ci = 0; ci < ECFS_ARRAY_SIZE(ciphers); ci++) {
+		for (size_t ri = 0; ri < ECFS_ARRAY_SIZE(room); ri++) {
+			struct blob b;
+			uint64_t cs = 4096, old;
+			ssize_t r;
+
+			blob_open(&b, ciphers[ci], (uint32_t)cs);
+			bwrite(&b, 0, 5000, "before");
+			old = blob_bytes(&b);
+			cap_file_size((rlim_t)(old + room[ri]));
+			r = ecfs_blob_pwrite(b.x.c, b.k, b.fd, data, 20000, 5000, NULL);
+			cr_assert_lt(r, 0, "%s: append past a cap %llu bytes away succeeded",
+				     cname(&b.x), (unsigned long long)room[ri]);
+			bcheck(&b, "after a failed append");
+			r = ecfs_blob_pwrite(b.x.c, b.k, b.fd, data, 20000, 3 * cs + 10, NULL);
+			cr_assert_lt(r, 0);
+			bcheck(&b, "after a failed write past the end");
+			cr_assert_lt(ecfs_blob_truncate(b.x.c, b.k, b.fd, 60000, NULL), 0);
+			bcheck(&b, "after a failed extending truncate");
+			cap_file_size(RLIM_INFINITY);
+			bwrite(&b, 5000, 20000, "with room again");
+			bcheck(&b, "with room again");
+			blob_close(&b);
+		}
+	}
+	free(data);
 }
 
 /* Grown from empty on XTS: a 5-byte tail is written out, since zeros on disk would not read
