@@ -212,6 +212,12 @@ static int check_combination(const struct ctl_action *act, const struct ctl_args
 	return msg ? -1 : 0;
 }
 
+static const struct ecfs_keyopt_names unlock_option_names = {
+    .key_file = "--unlock-key-file FILE",
+    .kms = "--kms-url URL --kms-key NAME",
+    .export_file = "--unlock-export FILE",
+};
+
 /* The option that getopt_long could not take, for the message. */
 static const char *bad_option(char **argv)
 {
@@ -227,6 +233,7 @@ int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct c
 	memset(out, 0, sizeof(*out));
 	out->slot = -1;
 	out->unlock.prompt = true;
+	out->unlock.names = &unlock_option_names;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {

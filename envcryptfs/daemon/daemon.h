@@ -83,6 +83,18 @@ static inline struct open_file *fh_of(const struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
+/* ---- mountpoint.c: the mount point before unlocking ------------------------------------ */
+
+/* A dead mount at mnt (ENOTCONN after its daemon died): detaches it when it was the volume in
+ * dir's, else says what to run. Returns -1 to go on, or an exit code. */
+int mountpoint_clear_dead(const char *mnt, const char *dir);
+/* Refuses a mount point that is not a directory or (unless nonempty) not empty, with a
+ * message. Returns -1 to go on, or an exit code. */
+int mountpoint_check(const char *mnt, bool nonempty);
+/* True when field f of a /proc/self/mountinfo line, with its octal escapes (\040 for a
+ * space), is s. */
+bool mountinfo_field_is(const char *f, size_t len, const char *s);
+
 /* ---- killpriv.c: FUSE_HANDLE_KILLPRIV_V2 through libfuse's custom-I/O hooks ------------ */
 
 /* In fi->flags of a write or open: the kernel asks us to clear the set-ID bits. */

@@ -28,6 +28,7 @@ struct ecfs_fs fs;
 
 struct options {
 	const char *dir;
+	const char *mnt; /* as given; fuse_parse_cmdline resolves it */
 	char *key_file;
 	char *old_key_file;
 	char *passphrase_file;
@@ -40,6 +41,7 @@ struct options {
 	int writeback;
 	unsigned max_write;
 	unsigned max_read;
+	int nonempty;
 	bool fsname, subtype, allow_other, default_permissions;
 };
 
@@ -66,6 +68,8 @@ static const struct fuse_opt option_table[] = {
     OPT("writeback_cache", writeback, 1),
     OPT("no_writeback_cache", writeback, 0),
     OPT("max_write=%u", max_write, 0),
+    /* Ours, not libfuse's: it mounts over anything, which mountpoint.c refuses. */
+    OPT("nonempty", nonempty, 1),
     /* max_read is a mount option as well: libfuse checks that init() agrees with it. */
     OPT("max_read=%u", max_read, 0),
     FUSE_OPT_KEY("max_read=", KEY_KEEP),
@@ -110,6 +114,8 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 			o->dir = arg;
 			return 0;
 		}
+		if (!o->mnt)
+			o->mnt = arg;
 		return 1;
 	case FUSE_OPT_KEY_OPT:
 		/* x-* (systemd, fstab tools) and comment= are for others. */
@@ -203,9 +209,17 @@ static int add_defaults(struct fuse_args *args, const struct options *o)
  * or an exit code. */
 static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmdline_opts *cmd)
 {
+	int code;
+
 	o->writeback = 1;
-	if (fuse_opt_parse(args, o, option_table, option_proc) < 0 ||
-	    fuse_parse_cmdline(args, cmd) < 0) {
+	if (fuse_opt_parse(args, o, option_table, option_proc) < 0) {
+		usage(stderr);
+		return ECFS_EXIT_USAGE;
+	}
+	/* Before fuse_parse_cmdline, which cannot resolve a dead mount point's path. */
+	if (o->dir && o->mnt && (code = mountpoint_clear_dead(o->mnt, o->dir)) >= 0)
+		return code;
+	if (fuse_parse_cmdline(args, cmd) < 0) {
 		usage(stderr);
 		return ECFS_EXIT_USAGE;
 	}
@@ -240,6 +254,12 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 		return ECFS_EXIT_ERROR;
 	return -1;
 }
+
+static const struct ecfs_keyopt_names key_option_names = {
+    .key_file = "-o key_file=FILE",
+    .kms = "-o kms_url=URL,kms_key=NAME",
+    .export_file = "-o key_export=FILE",
+};
 
 /* ---- background ------------------------------------------------------------------------ */
 
@@ -538,23 +558,6 @@ static struct ecfs_status_server *status_start(void)
 	return srv;
 }
 
-/* True when field f of a mountinfo line, with its octal escapes (\040 for a space), is s. */
-static bool mountinfo_field_is(const char *f, size_t len, const char *s)
-{
-	for (size_t i = 0; i < len; i++, s++) {
-		char c = f[i];
-
-		if (c == '\\' && i + 3 < len && f[i + 1] >= '0' && f[i + 1] <= '3') {
-			c = (char)((f[i + 1] - '0') << 6 | (f[i + 2] - '0') << 3 |
-				   (f[i + 3] - '0'));
-			i += 3;
-		}
-		if (*s != c)
-			return false;
-	}
-	return *s == '\0';
-}
-
 /*
  * Raises the readahead of the mount at mnt to FS_READAHEAD_KB. The kernel gives a FUSE mount
  * 128 KiB, and the INIT reply can only lower that: uncached sequential reads then come as
@@ -615,24 +618,34 @@ static void serve_init(struct fuse_session *se)
 		raise_readahead(fs.mountpoint);
 }
 
-/* Mounts and serves until unmounted or signalled. Returns an exit code. */
-static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *notify)
+/*
+ * The session is made before anything is unlocked or prompted for: libfuse checks the
+ * options then, and names any it does not know. It opens nothing, so it survives the fork.
+ */
+static struct fuse_session *session_new(struct fuse_args *args)
+{
+	struct fuse_session *se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
+
+	if (!se) /* libfuse said which option it did not know */
+		ecfs_tool_error(PROG, "bad options (see above; " PROG " --help lists them)");
+	return se;
+}
+
+/* Mounts se and serves until unmounted or signalled. Returns an exit code. */
+static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *notify)
 {
 	/* libfuse's own defaults unless -o clone_fd or max_idle_threads= are given (its
 	 * "unset" value for the latter is out of range for the 3.2 loop API). */
 	struct fuse_loop_config loop = {.clone_fd = cmd->clone_fd,
 					.max_idle_threads = cmd->max_idle_threads};
 	bool defaults = !cmd->clone_fd && cmd->max_idle_threads == UINT_MAX;
-	struct fuse_session *se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
 	struct ecfs_status_server *status;
 	char *mnt_real;
 	int r, code = ECFS_EXIT_MOUNT;
 
-	if (!se)
-		return ECFS_EXIT_USAGE; /* libfuse said which option it did not know */
 	fs.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
+		return code;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
 	if (fs_killpriv_hook(se) != 0)
@@ -657,8 +670,6 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd, int *not
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
-out_destroy:
-	fuse_session_destroy(se);
 	return code;
 }
 
@@ -710,6 +721,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = {0};
 	struct options o = {0};
 	struct ecfs_keyopts keys = {0};
+	struct fuse_session *se = NULL;
 	char *real = NULL;
 	int code, lockfd = -1, notify = -1;
 
@@ -723,6 +735,14 @@ int main(int argc, char *argv[])
 		code = ECFS_EXIT_ERROR;
 		goto out;
 	}
+	se = session_new(&args);
+	if (!se) {
+		code = ECFS_EXIT_USAGE;
+		goto out;
+	}
+	code = mountpoint_check(cmd.mountpoint, o.nonempty);
+	if (code >= 0)
+		goto out;
 	if (!cmd.foreground && background_fork(&notify) < 0) {
 		ecfs_tool_error(PROG, "cannot fork: %s", strerror(errno));
 		code = ECFS_EXIT_ERROR;
@@ -733,6 +753,7 @@ int main(int argc, char *argv[])
 				     .passphrase_file = o.passphrase_file,
 				     .export_file = o.key_export,
 				     .prompt = true,
+				     .names = &key_option_names,
 				     .kms = o.kms,
 				     .kms_wait = o.kms_wait};
 	/* In the child when in the background: any kms_wait happens here, the parent waits. */
@@ -754,7 +775,7 @@ int main(int argc, char *argv[])
 	umask(0);
 	lock_note_pid(lockfd);
 	kms_duties_start(&o);
-	code = serve(&args, &cmd, &notify);
+	code = serve(se, &cmd, &notify);
 out:
 	kms_rewrap_stop(); /* before the volume it rewrites goes */
 	if (fs.vol)
@@ -763,6 +784,9 @@ out:
 		close(lockfd);
 	if (notify >= 0)
 		close(notify);
+	fs.se = NULL;
+	if (se)
+		fuse_session_destroy(se);
 	free(real);
 	free(cmd.mountpoint);
 	free(o.key_file);

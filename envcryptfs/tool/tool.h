@@ -33,6 +33,14 @@ struct ecfs_keyopts {
 	bool kms_only_auto;
 	bool kms_use;	   /* offer a KMS credential (tried after the others) */
 	unsigned kms_wait; /* seconds to wait for a KMS that is down or sealed (the daemon) */
+	/* How the tool spells its key options: with them, a prompt that no slot could accept
+	 * (the volume has no passphrase slot) is refused with the options that would open it. */
+	const struct ecfs_keyopt_names *names;
+};
+
+/* One tool's spelling of its unlock options, for messages ("-o key_file=FILE"). */
+struct ecfs_keyopt_names {
+	const char *key_file, *kms, *export_file;
 };
 
 #define ECFS_TOOL_MAX_CREDS 4

@@ -11,15 +11,45 @@
 #define WAIT_FIRST_S 1
 #define WAIT_MAX_S   30
 
-static bool has_kms_slot(const struct ecfs_volume *v)
+static bool has_slot(const struct ecfs_volume *v, enum ecfs_slot_type type)
 {
 	struct ecfs_volume_info info;
 
 	ecfs_volume_get_info(v, &info);
 	for (int i = 0; i < info.nslots; i++)
-		if (info.slots[i].type == ECFS_SLOT_KMS)
+		if (info.slots[i].type == type)
 			return true;
 	return false;
+}
+
+static bool has_kms_slot(const struct ecfs_volume *v)
+{
+	return has_slot(v, ECFS_SLOT_KMS);
+}
+
+/* Nothing but a prompt would be tried, and no slot takes a passphrase: instead of asking for
+ * one that cannot work, names the options that can. Returns an exit code, or -1 to go on. */
+static int refuse_useless_prompt(const char *prog, const char *dir, const struct ecfs_keyopts *o,
+				 const struct ecfs_volume *v)
+{
+	const struct ecfs_keyopt_names *n = o->names;
+	bool other = o->key_file || o->old_key_file || o->passphrase_file || o->export_file;
+	char opts[512];
+	int len = 0;
+
+	if (!n || !o->prompt || other || o->kms_use || has_slot(v, ECFS_SLOT_PASSPHRASE))
+		return -1;
+	if (has_slot(v, ECFS_SLOT_KEYFILE))
+		len += snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its key-file slot), ",
+				n->key_file);
+	if (has_slot(v, ECFS_SLOT_KMS))
+		len +=
+		    snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its KMS slot), ", n->kms);
+	snprintf(opts + len, sizeof(opts) - (size_t)len, "or %s (an export file)", n->export_file);
+	ecfs_tool_error(prog,
+			"'%s' has no passphrase slot, so a passphrase cannot open it; give %s", dir,
+			opts);
+	return ECFS_EXIT_USAGE;
 }
 
 void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volume *v)
@@ -114,7 +144,9 @@ int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs
 	if (*ecfs_last_error())
 		ecfs_tool_warn(prog, "%s", ecfs_last_error());
 	ecfs_tool_keyopts_for_volume(&k, v);
-	r = ecfs_tool_load_creds(prog, &k, false, &creds);
+	r = refuse_useless_prompt(prog, dir, &k, v);
+	if (r < 0)
+		r = ecfs_tool_load_creds(prog, &k, false, &creds);
 	if (r != 0) {
 		ecfs_volume_close(v);
 		return r;
