@@ -50,11 +50,12 @@ static bool mac_swapped(const struct fsck *f)
  * copies repairs every case. */
 static bool find_problem(const struct fsck *f, struct header_finding *h)
 {
-	const struct ecfs_volume_info *o = &f->opened;
+	/* Unlocked, the copy not in use has been checked against the header MAC as well. */
+	const struct ecfs_volume_info *o = f->have_key ? &f->info : &f->opened;
 
 	memset(h, 0, sizeof(*h));
 	if (mac_swapped(f)) {
-		h->primary = o->primary_state != ECFS_HDR_STALE;
+		h->primary = f->opened.primary_state != ECFS_HDR_STALE;
 		h->kind = h->primary ? "header-primary-mac" : "header-copy-mac";
 		h->what = "does not authenticate (MAC)";
 		snprintf(h->detail, sizeof(h->detail), "the %s was used",
@@ -79,6 +80,8 @@ static bool find_problem(const struct fsck *f, struct header_finding *h)
 	} else {
 		return false;
 	}
+	if (f->have_key)
+		ecfs_volume_header_problem(f->vol, h->detail, sizeof(h->detail));
 	return true;
 }
 

@@ -202,6 +202,7 @@ static void cleanup(struct fsck *f)
 	ecfs_volume_close(f->vol);
 	lock_release(f);
 	report_free(f->rep);
+	ecfs_kms_opts_free(&f->o.keys.kms);
 }
 
 int main(int argc, char **argv)
@@ -209,8 +210,14 @@ int main(int argc, char **argv)
 	struct fsck f = {.lock_fd = -1};
 	int r = parse_args(argc, argv, &f.o);
 
-	if (r != 0)
+	if (r != 0) {
+		ecfs_kms_opts_free(&f.o.keys.kms);
 		return r > 0 ? FSCK_OK : FSCK_USAGE;
+	}
+	if (!f.o.no_key && ecfs_kms_opts_load_config(PROG, &f.o.keys.kms) < 0) {
+		ecfs_kms_opts_free(&f.o.keys.kms);
+		return FSCK_OPERROR;
+	}
 	ecfs_harden_process();
 	install_signals();
 	if (report_new(&f) < 0) {

@@ -223,34 +223,30 @@ static void report_create_failure(const struct ecfs_creds *creds, int r)
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 }
 
-int main(int argc, char **argv)
+static int make(struct mkfs_opts *o)
 {
-	struct mkfs_opts o = {0};
 	struct ecfs_creds creds = {0};
 	struct ecfs_credential cred[ECFS_MAX_SLOTS];
 	struct ecfs_volume *v;
 	struct ecfs_volume_info info;
 	int r;
 
-	ecfs_harden_process();
-	if (parse_args(argc, argv, &o) < 0)
-		return ECFS_EXIT_USAGE;
 	/* ecfs_creds holds at most 4; a volume made by mkfs with more keys is rare enough to
 	 * load them in two batches of credentials. */
-	if (nkeys(&o) > ECFS_TOOL_MAX_CREDS) {
+	if (nkeys(o) > ECFS_TOOL_MAX_CREDS) {
 		ecfs_tool_error(prog, "at most %d keys at creation; add more with envcryptfsctl",
 				ECFS_TOOL_MAX_CREDS);
 		return ECFS_EXIT_USAGE;
 	}
-	r = load_keys(&o, &creds);
-	if (r == 0 && ecfs_kms_opts_given(&o.kms))
-		r = ecfs_tool_load_kms(prog, &o.kms, &creds);
+	r = load_keys(o, &creds);
+	if (r == 0 && ecfs_kms_opts_given(&o->kms))
+		r = ecfs_tool_load_kms(prog, &o->kms, &creds);
 	if (r != 0) {
 		ecfs_tool_free_creds(&creds);
 		return r;
 	}
 	memcpy(cred, creds.cred, creds.n * sizeof(cred[0]));
-	r = ecfs_volume_create(o.dir, &o.p, cred, creds.n, &v);
+	r = ecfs_volume_create(o->dir, &o->p, cred, creds.n, &v);
 	if (r < 0)
 		report_create_failure(&creds, r);
 	ecfs_tool_free_creds(&creds);
@@ -258,13 +254,29 @@ int main(int argc, char **argv)
 		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE
 								 : ECFS_EXIT_ERROR;
 	ecfs_volume_get_info(v, &info);
-	if (!o.quiet)
+	if (!o->quiet)
 		printf("created envcryptfs volume in %s\nUUID: %s\ncipher: %s, chunk size: %u, "
 		       "key slots: %d\n",
-		       o.dir, info.uuid_str, ecfs_cipher_name(info.cipher), info.chunk_size,
+		       o->dir, info.uuid_str, ecfs_cipher_name(info.cipher), info.chunk_size,
 		       info.nslots);
 	else
 		printf("%s\n", info.uuid_str);
 	ecfs_volume_close(v);
 	return ECFS_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct mkfs_opts o = {0};
+	int r;
+
+	ecfs_harden_process();
+	if (parse_args(argc, argv, &o) < 0)
+		return ECFS_EXIT_USAGE;
+	/* A new KMS slot's URL is the one given; the file may add TLS and token settings. */
+	r = ecfs_kms_opts_given(&o.kms) && ecfs_kms_opts_load_config(prog, &o.kms) < 0
+		? ECFS_EXIT_ERROR
+		: make(&o);
+	ecfs_kms_opts_free(&o.kms);
+	return r;
 }

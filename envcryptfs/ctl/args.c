@@ -171,20 +171,21 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 
 /* The KMS options name a new key where the command installs one; they authorize as well,
  * but only through a KMS slot the volume has (no other unlock option given). For `slot add`
- * the named key is the new slot's alone; rotate may rewrap a slot whose KMS moved. */
+ * the named key and mount are the new slot's alone, while the URL still names the one KMS a
+ * credential may go to; rotate may record a KMS that moved (unlocked by another key). */
 static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
 {
 	a->unlock.kms = a->kms;
 	if (!(act->opts & CTL_O_NEWKEY))
 		return;
 	a->unlock.kms_only_auto = true;
-	if (ecfs_kms_target_given(&a->kms)) {
+	/* A key name makes a new KMS key; a URL alone names the KMS that may unlock. */
+	if (a->kms.v[ECFS_KMS_KEY]) {
 		a->newkey.kms = true;
 		a->newkey.count++;
 	}
 	if (act->opts & CTL_O_KMS_NEW)
-		a->unlock.kms.v[ECFS_KMS_URL] = a->unlock.kms.v[ECFS_KMS_MOUNT] =
-		    a->unlock.kms.v[ECFS_KMS_KEY] = NULL;
+		a->unlock.kms.v[ECFS_KMS_MOUNT] = a->unlock.kms.v[ECFS_KMS_KEY] = NULL;
 }
 
 /* Checks that belong to the whole command line rather than to one option. */

@@ -5,7 +5,7 @@
 int cmd_check_key(const struct ctl_args *a)
 {
 	struct ecfs_volume *v;
-	int slot = -1, r = ctl_open_unlocked(a, a->pos[0], &v, &slot);
+	int slot = -1, r = ctl_open_unlocked(a, a->pos[0], false, &v, &slot);
 
 	if (r != ECFS_EXIT_OK)
 		return r; /* ECFS_EXIT_WRONG_KEY when no slot opens with it */

@@ -54,7 +54,7 @@ int cmd_export(const struct ctl_args *a)
 	int r = ctl_check_absent(a->out, "export");
 
 	if (r == ECFS_EXIT_OK)
-		r = ctl_open_unlocked(a, a->pos[0], &v, NULL);
+		r = ctl_open_unlocked(a, a->pos[0], false, &v, NULL);
 	if (r != ECFS_EXIT_OK)
 		return r;
 	r = write_export(a, v);

@@ -9,7 +9,8 @@
 #include <string.h>
 
 struct kms_answer {
-	bool checked; /* the KMS was asked */
+	bool checked; /* the KMS was asked, or refused to be */
+	bool refused; /* not the configured KMS: not contacted */
 	int health;   /* 0 reachable, -EAGAIN sealed, else unreachable (or the client refused) */
 	int key;      /* 0 when the key was read */
 	uint64_t latest, min_dec;
@@ -20,7 +21,8 @@ static bool have_token(const struct ctl_args *a)
 {
 	const char *env = getenv("VAULT_TOKEN");
 
-	return a->kms.v[ECFS_KMS_TOKEN_FILE] || a->kms.v[ECFS_KMS_ROLE] || (env && *env);
+	return ecfs_kms_opt(&a->kms, ECFS_KMS_TOKEN_FILE) || ecfs_kms_opt(&a->kms, ECFS_KMS_ROLE) ||
+	       (env && *env);
 }
 
 static void note(struct kms_answer *ans, int err)
@@ -35,7 +37,8 @@ static void note(struct kms_answer *ans, int err)
 		snprintf(ans->why, sizeof(ans->why), "%s", *msg ? msg : strerror(-err));
 }
 
-/* Asks the KMS of slot s. Without a token, only its health: the health endpoint needs none,
+/* Asks the KMS of slot s, when it is the configured one (a header is read without a key: its
+ * URL is never trusted). Without a token, only its health: the health endpoint needs none,
  * and a Kubernetes role (never used for it) lets the client start without one. */
 static void ask(const struct ctl_args *a, const struct ecfs_slot_info *s, struct kms_answer *ans)
 {
@@ -47,6 +50,11 @@ static void ask(const struct ctl_args *a, const struct ecfs_slot_info *s, struct
 	if (!a->kms_check && !token)
 		return;
 	ans->checked = true;
+	if (ecfs_tool_kms_allowed(&a->kms, &s->kms) < 0) {
+		ans->refused = true;
+		snprintf(ans->why, sizeof(ans->why), "%s", ecfs_last_error());
+		return;
+	}
 	if (!token)
 		o.v[ECFS_KMS_ROLE] = "envcryptfsctl-health-only";
 	ans->health = ecfs_tool_kms_new(&o, &s->kms, true, &k);
@@ -63,9 +71,11 @@ static void ask(const struct ctl_args *a, const struct ecfs_slot_info *s, struct
 	ecfs_kms_free(k);
 }
 
-static const char *health_word(int health)
+static const char *health_word(const struct kms_answer *ans)
 {
-	return health == 0 ? "reachable" : health == -EAGAIN ? "sealed" : "unreachable";
+	if (ans->refused)
+		return "not contacted";
+	return ans->health == 0 ? "reachable" : ans->health == -EAGAIN ? "sealed" : "unreachable";
 }
 
 void ctl_info_kms_text(const struct ctl_args *a, const struct ecfs_slot_info *s)
@@ -75,8 +85,8 @@ void ctl_info_kms_text(const struct ctl_args *a, const struct ecfs_slot_info *s)
 	ask(a, s, &ans);
 	if (!ans.checked)
 		return;
-	if (ans.health < 0)
-		printf("    KMS server: %s: %s\n", health_word(ans.health), ans.why);
+	if (ans.refused || ans.health < 0)
+		printf("    KMS server: %s: %s\n", health_word(&ans), ans.why);
 	else if (ans.key < 0 && !ans.why[0])
 		printf("    KMS server: reachable (no token: key version not read)\n");
 	else if (ans.key < 0)
@@ -97,7 +107,7 @@ json_object *ctl_info_kms_json(const struct ctl_args *a, const struct ecfs_slot_
 	if (!ans.checked)
 		return NULL;
 	o = json_object_new_object();
-	json_object_object_add(o, "state", json_object_new_string(health_word(ans.health)));
+	json_object_object_add(o, "state", json_object_new_string(health_word(&ans)));
 	json_object_object_add(o, "error", ans.why[0] ? json_object_new_string(ans.why) : NULL);
 	if (ans.key == 0) {
 		json_object_object_add(o, "latest_version", json_object_new_uint64(ans.latest));

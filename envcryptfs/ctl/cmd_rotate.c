@@ -88,7 +88,7 @@ int cmd_rotate(const struct ctl_args *a)
 	struct ecfs_volume_info in;
 	struct ecfs_volume *v;
 	const struct ecfs_slot_info *s;
-	int opened = -1, slot, r = ctl_open_unlocked(a, a->pos[0], &v, &opened);
+	int opened = -1, slot, r = ctl_open_unlocked(a, a->pos[0], true, &v, &opened);
 
 	if (r != ECFS_EXIT_OK)
 		return r;

@@ -15,7 +15,7 @@ int cmd_slot_add(const struct ctl_args *a)
 	const char *dir = a->pos[0];
 	struct ecfs_volume *v;
 	struct ecfs_creds nk;
-	int index = -1, e, r = ctl_open_unlocked(a, dir, &v, NULL);
+	int index = -1, e, r = ctl_open_unlocked(a, dir, true, &v, NULL);
 
 	if (r != ECFS_EXIT_OK)
 		return r;
@@ -55,7 +55,7 @@ int cmd_slot_remove(const struct ctl_args *a)
 				a->pos[1], ECFS_MAX_SLOTS - 1);
 		return ECFS_EXIT_USAGE;
 	}
-	r = ctl_open_unlocked(a, dir, &v, &opened);
+	r = ctl_open_unlocked(a, dir, true, &v, &opened);
 	if (r != ECFS_EXIT_OK)
 		return r;
 	before = seqid_of(v);

@@ -119,7 +119,14 @@ int main(int argc, char **argv)
 		return ECFS_EXIT_USAGE;
 	}
 	r = ctl_parse_args(act, argc - words, argv + words, &a);
-	if (r >= 0)
-		return r;
-	return act->handler(&a);
+	if (r < 0 && ecfs_kms_opts_load_config(CTL_PROG, &a.kms) < 0)
+		r = ECFS_EXIT_ERROR;
+	if (r < 0) {
+		/* The file's settings reach the unlocking key too (kms_roles copied the rest). */
+		memcpy(a.unlock.kms.conf, a.kms.conf, sizeof(a.kms.conf));
+		a.unlock.kms.conf_path = a.kms.conf_path;
+		r = act->handler(&a);
+	}
+	ecfs_kms_opts_free(&a.kms);
+	return r;
 }

@@ -67,7 +67,10 @@ void ctl_action_usage(FILE *f, const struct ctl_action *act);
 int ctl_parse_slot(const char *s);
 
 /* keyargs.c: the authorizing key and the new key, the same for every command. */
-int ctl_open_unlocked(const struct ctl_args *a, const char *dir, struct ecfs_volume **v, int *slot);
+/* Opens and unlocks dir with the authorizing key; a header copy that disagrees is named, and
+ * repaired when the command writes. Exit code. */
+int ctl_open_unlocked(const struct ctl_args *a, const char *dir, bool writes,
+		      struct ecfs_volume **v, int *slot);
 /* Loads the new key into out->cred[0] (confirming a prompted passphrase; a KMS key from the
  * KMS options). Exit code. */
 int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_creds *out);

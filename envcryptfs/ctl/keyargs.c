@@ -4,9 +4,15 @@
 
 #include <string.h>
 
-int ctl_open_unlocked(const struct ctl_args *a, const char *dir, struct ecfs_volume **v, int *slot)
+int ctl_open_unlocked(const struct ctl_args *a, const char *dir, bool writes,
+		      struct ecfs_volume **v, int *slot)
 {
-	return ecfs_tool_open_unlocked(CTL_PROG, dir, &a->unlock, v, slot);
+	struct ecfs_keyopts k = a->unlock;
+
+	/* A command that only reads (check-key, export) reports a header copy that disagrees
+	 * and leaves it: a check must not change what it checks. */
+	k.header = writes ? ECFS_TOOL_HDR_REPAIR : ECFS_TOOL_HDR_WARN;
+	return ecfs_tool_open_unlocked(CTL_PROG, dir, &k, v, slot);
 }
 
 /* A passphrase typed twice; the prompt says which key it is, since the authorizing key may

@@ -38,6 +38,7 @@ struct options {
 	char *kms_rewrap_interval;
 	uint64_t kms_rewrap_s;
 	int ro;
+	int header_fallback; /* a read-only mount may go on when a header copy disagrees */
 	int writeback;
 	unsigned max_write;
 	unsigned max_read;
@@ -65,6 +66,7 @@ static const struct fuse_opt option_table[] = {
     OPT("key_export=%s", key_export, 0),
     OPT("kms_wait=%u", kms_wait, 0),
     OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
+    OPT("header_fallback", header_fallback, 1),
     OPT("writeback_cache", writeback, 1),
     OPT("no_writeback_cache", writeback, 0),
     OPT("max_write=%u", max_write, 0),
@@ -166,6 +168,8 @@ static void help(void)
 	       "    -o key_export=FILE      unlock with an export file (envcryptfsctl export);\n"
 	       "                            its password from passphrase_file or the prompt\n"
 	       "    -o ro                   read-only: changes fail with EROFS\n"
+	       "    -o header_fallback      read-only even when a header copy disagrees (a\n"
+	       "                            read-write mount repairs it instead)\n"
 	       "    -o no_writeback_cache   write through to the volume on every write\n"
 	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
 	       "    -o allow_other          let other users in (adds default_permissions)\n"
@@ -250,7 +254,8 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 		return ECFS_EXIT_USAGE;
 	}
 	/* The daemon moves to /, and TLS files are read at every connection to the KMS. */
-	if (ecfs_kms_opts_absolute(PROG, &o->kms) < 0)
+	if (ecfs_kms_opts_absolute(PROG, &o->kms) < 0 ||
+	    ecfs_kms_opts_load_config(PROG, &o->kms) < 0)
 		return ECFS_EXIT_ERROR;
 	return -1;
 }
@@ -673,6 +678,15 @@ out_signals:
 	return code;
 }
 
+/* A read-write mount repairs a header copy that disagrees; a read-only one refuses unless
+ * header_fallback allows it. */
+static enum ecfs_tool_header_policy header_policy(const struct options *o)
+{
+	if (!o->ro)
+		return ECFS_TOOL_HDR_REPAIR;
+	return o->header_fallback ? ECFS_TOOL_HDR_WARN : ECFS_TOOL_HDR_REFUSE;
+}
+
 /* ---- the KMS ----------------------------------------------------------------------------- */
 
 static const struct ecfs_slot_info *unlocking_kms_slot(const struct ecfs_volume_info *info)
@@ -755,7 +769,8 @@ int main(int argc, char *argv[])
 				     .prompt = true,
 				     .names = &key_option_names,
 				     .kms = o.kms,
-				     .kms_wait = o.kms_wait};
+				     .kms_wait = o.kms_wait,
+				     .header = ECFS_TOOL_HDR_LATER};
 	/* In the child when in the background: any kms_wait happens here, the parent waits. */
 	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, &fs.unlocked_slot);
 	if (code != ECFS_EXIT_OK)
@@ -766,6 +781,10 @@ int main(int argc, char *argv[])
 		code = -lockfd;
 		goto out;
 	}
+	/* Under the lock: no other daemon is serving the header being repaired. */
+	code = ecfs_tool_header_check(PROG, fs.vol, header_policy(&o));
+	if (code != ECFS_EXIT_OK)
+		goto out;
 	if ((code = fs_setup(&o)) < 0) {
 		ecfs_tool_error(PROG, "cannot set up: %s", strerror(-code));
 		code = ECFS_EXIT_ERROR;

@@ -65,6 +65,9 @@
 
 /* The description of the calling thread's last library failure ("" when none). */
 const char *ecfs_last_error(void);
+/* Sets that description and returns err: also for the callbacks a tool gives the library (a
+ * KMS refused or failed), whose words the library passes on. */
+int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A short phrase for a negative errno, with the library's meanings above. */
 const char *ecfs_strerror(int err);
 
@@ -236,6 +239,9 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 /* Rewrites both header copies when the copy in use is not the primary or a copy is damaged
  * or stale. Needs an unlocked volume. Returns 1 when something was repaired. */
 int ecfs_volume_repair_header(struct ecfs_volume *v);
+/* When a header copy is missing, damaged, stale or (once unlocked) fails the header MAC:
+ * true, with one line in buf naming the file, the cause and the copy in use. */
+bool ecfs_volume_header_problem(const struct ecfs_volume *v, char *buf, size_t len);
 void ecfs_volume_close(struct ecfs_volume *v);
 
 /* ---- key management (envcryptfsctl); each needs an unlocked volume and rewrites the header

@@ -16,7 +16,6 @@
 /* ---- error.c --------------------------------------------------------------------------- */
 
 /* Records a one-line description for ecfs_last_error() and returns err (a negative errno). */
-int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ecfs_clear_error(void);
 
 /* ---- fault.c: fault injection, in test builds only ---------------------------------------- */
@@ -185,6 +184,7 @@ struct ecfs_volume {
 	uint8_t *other_raw;	  /* NULL unless it parsed */
 	size_t other_raw_len;
 	enum ecfs_header_state primary_state, copy_state;
+	char primary_why[200], copy_why[200]; /* why a state is not ECFS_HDR_OK */
 	bool from_copy;
 	struct ecfs_secret *key_secret; /* holds struct ecfs_keys once unlocked */
 	const struct ecfs_keys *keys;	/* NULL until unlocked */
@@ -225,6 +225,14 @@ int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h);
 int ecfs_header_serialize(const struct ecfs_header *h, const uint8_t mac_key[32], uint8_t **out,
 			  size_t *out_len);
 int ecfs_header_verify_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[32]);
+
+/* ---- header_copies.c: the two copies judged once the volume is unlocked ---------------- */
+
+/* Whether the copy file (not the primary) is the one in use. */
+bool ecfs_header_copy_in_use(const struct ecfs_volume *v);
+/* The copy not in use must authenticate under the unlocked key too; one that does not is
+ * marked damaged, with the reason. */
+void ecfs_header_judge_other(struct ecfs_volume *v);
 
 /* ---- header_io.c: reading both copies, atomic writes ------------------------------------ */
 

@@ -91,16 +91,27 @@ static int choose_copy(struct ecfs_volume *v, struct ecfs_header *copy, uint8_t 
 		v->raw = copy_raw;
 		v->raw_len = copy_len;
 		v->from_copy = v->primary_state != ECFS_HDR_OK;
-		if (v->primary_state == ECFS_HDR_OK)
+		if (v->primary_state == ECFS_HDR_OK) {
 			v->primary_state = ECFS_HDR_STALE;
+			snprintf(v->primary_why, sizeof(v->primary_why),
+				 "sequence number %llu, the copy's is %llu",
+				 (unsigned long long)v->other.seqid,
+				 (unsigned long long)copy->seqid);
+		}
 	} else {
 		v->other = *copy;
 		v->other_raw = copy_raw;
 		v->other_raw_len = copy_len;
-		if (copy->seqid < v->hdr.seqid)
+		if (copy->seqid < v->hdr.seqid) {
 			v->copy_state = ECFS_HDR_STALE;
-		else if (copy_len != v->raw_len || memcmp(copy_raw, v->raw, copy_len) != 0)
-			v->copy_state = ECFS_HDR_DAMAGED; /* same seqid, other bytes */
+			snprintf(v->copy_why, sizeof(v->copy_why),
+				 "sequence number %llu, the primary's is %llu",
+				 (unsigned long long)copy->seqid, (unsigned long long)v->hdr.seqid);
+		} else if (copy_len != v->raw_len || memcmp(copy_raw, v->raw, copy_len) != 0) {
+			v->copy_state = ECFS_HDR_DAMAGED;
+			snprintf(v->copy_why, sizeof(v->copy_why),
+				 "it differs from the primary at the same sequence number");
+		}
 	}
 	return 0;
 }
@@ -111,7 +122,6 @@ int ecfs_volume_open(const char *dir, struct ecfs_volume **out)
 	struct ecfs_header copy;
 	uint8_t *copy_raw = NULL;
 	size_t copy_len = 0;
-	char why1[256], why2[256];
 
 	ecfs_clear_error();
 	if (!v)
@@ -123,29 +133,30 @@ int ecfs_volume_open(const char *dir, struct ecfs_volume **out)
 		ecfs_volume_close(v);
 		return ecfs_fail(-e, "cannot open volume directory '%s': %s", dir, strerror(e));
 	}
-	v->primary_state =
-	    load_copy(v, ECFS_HEADER_NAME, &v->hdr, &v->raw, &v->raw_len, why1, sizeof(why1));
-	v->copy_state =
-	    load_copy(v, ECFS_HEADER_COPY_NAME, &copy, &copy_raw, &copy_len, why2, sizeof(why2));
+	v->primary_state = load_copy(v, ECFS_HEADER_NAME, &v->hdr, &v->raw, &v->raw_len,
+				     v->primary_why, sizeof(v->primary_why));
+	v->copy_state = load_copy(v, ECFS_HEADER_COPY_NAME, &copy, &copy_raw, &copy_len,
+				  v->copy_why, sizeof(v->copy_why));
 	if (v->primary_state != ECFS_HDR_OK && v->copy_state != ECFS_HDR_OK) {
 		bool unsupported = v->primary_state == ECFS_HDR_UNSUPPORTED ||
 				   v->copy_state == ECFS_HDR_UNSUPPORTED;
 		bool none =
 		    v->primary_state == ECFS_HDR_MISSING && v->copy_state == ECFS_HDR_MISSING;
+		int r = none ? ecfs_fail(-ENOENT, "'%s' holds no envcryptfs volume", dir)
+			     : ecfs_fail(unsupported ? -EPROTONOSUPPORT : -EUCLEAN,
+					 "volume header of '%s' is unusable: primary: %s; copy: %s",
+					 dir, v->primary_why, v->copy_why);
 
 		ecfs_volume_close(v);
-		if (none)
-			return ecfs_fail(-ENOENT, "'%s' holds no envcryptfs volume", dir);
-		return ecfs_fail(unsupported ? -EPROTONOSUPPORT : -EUCLEAN,
-				 "volume header of '%s' is unusable: primary: %s; copy: %s", dir,
-				 why1, why2);
+		return r;
 	}
 	choose_copy(v, &copy, copy_raw, copy_len);
 	if (v->copy_state != ECFS_HDR_OK && v->other_raw != copy_raw)
 		free(copy_raw);
 	ecfs_clear_error();
 	if (v->from_copy)
-		ecfs_fail(0, "primary header of '%s' is unusable (%s); using the copy", dir, why1);
+		ecfs_fail(0, "primary header of '%s' is unusable (%s); using the copy", dir,
+			  v->primary_why);
 	*out = v;
 	return 0;
 }
@@ -280,6 +291,7 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 	v->keys = (const struct ecfs_keys *)ecfs_secret_data(ks);
 	v->unlocked_slot = which;
 	v->mac_ok = true;
+	ecfs_header_judge_other(v);
 	if (slot)
 		*slot = which;
 	return 0;

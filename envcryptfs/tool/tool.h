@@ -19,6 +19,15 @@ enum ecfs_exit {
 	ECFS_EXIT_MOUNT = 5,	 /* mounting failed, or the volume is already mounted */
 };
 
+/* What a tool does, once unlocked, about a header copy that is missing, damaged, stale or
+ * fails the header MAC; each first says so in one line. */
+enum ecfs_tool_header_policy {
+	ECFS_TOOL_HDR_REPAIR = 0, /* rewrite both copies from the authenticated one (read-write) */
+	ECFS_TOOL_HDR_REFUSE,	  /* refuse (read-only use, not allowed by an option) */
+	ECFS_TOOL_HDR_WARN,	  /* go on with the authenticated copy (read-only, allowed) */
+	ECFS_TOOL_HDR_LATER,	  /* nothing: the caller calls ecfs_tool_header_check itself */
+};
+
 /* Where keys come from; each non-NULL member is tried, in this order. With export_file, the
  * passphrase (from passphrase_file or the prompt) is the export's password instead. */
 struct ecfs_keyopts {
@@ -33,6 +42,7 @@ struct ecfs_keyopts {
 	bool kms_only_auto;
 	bool kms_use;	   /* offer a KMS credential (tried after the others) */
 	unsigned kms_wait; /* seconds to wait for a KMS that is down or sealed (the daemon) */
+	enum ecfs_tool_header_policy header; /* after unlocking (ecfs_tool_header_check) */
 	/* How the tool spells its key options: with them, a prompt that no slot could accept
 	 * (the volume has no passphrase slot) is refused with the options that would open it. */
 	const struct ecfs_keyopt_names *names;
@@ -79,11 +89,17 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 			 struct ecfs_creds *out);
 void ecfs_tool_free_creds(struct ecfs_creds *c);
 
-/* Opens the volume in dir and unlocks it with the keys in o, printing one line on failure
- * and a note when the header copy was used. With o->kms_wait, a KMS that is down is asked
+/* Opens the volume in dir and unlocks it with the keys in o, printing one line on failure;
+ * then ecfs_tool_header_check with o->header. With o->kms_wait, a KMS that is down is asked
  * again with backoff until it answers or the time is up. Returns an exit code. */
 int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
 			    struct ecfs_volume **out, int *slot);
+
+/* Applies policy to the header copies of unlocked volume v: nothing to say, or one line
+ * naming the copy and why, then the repair, the refusal (with the options that help) or a
+ * warning. Returns an exit code. */
+int ecfs_tool_header_check(const char *prog, struct ecfs_volume *v,
+			   enum ecfs_tool_header_policy policy);
 
 /* Parses a size such as 4096, 64k, 64KiB, 1M; -EINVAL when malformed. */
 int ecfs_tool_parse_size(const char *s, uint64_t *out);

@@ -26,6 +26,8 @@ static const struct kms_opt_desc descs[ECFS_KMS_NOPTS] = {
     [ECFS_KMS_ROLE] = {"kms-role", "ROLE", "Kubernetes auth with this role (no token given)"},
     [ECFS_KMS_JWT_FILE] = {"kms-jwt-file", "FILE",
 			   "the service-account JWT (default: the pod's own)"},
+    [ECFS_KMS_CONFIG] = {"kms-config", "FILE",
+			 "the KMS configuration file (default " ECFS_KMS_CONFIG_FILE ")"},
 };
 
 void ecfs_kms_getopt_merge(const struct option *base, int first_val, struct option *out)
@@ -77,6 +79,16 @@ static const char *mount_value(int i, const char *opt)
 	return *opt == '=' ? opt + 1 : NULL;
 }
 
+int ecfs_kms_opt_lookup(const char *opt, const char **value)
+{
+	for (int i = 0; i < ECFS_KMS_NOPTS; i++) {
+		*value = mount_value(i, opt);
+		if (*value)
+			return i;
+	}
+	return -1;
+}
+
 int ecfs_kms_mount_opt(const char *prog, struct ecfs_kms_opts *k, const char *opt)
 {
 	for (int i = 0; i < ECFS_KMS_NOPTS; i++) {
@@ -101,7 +113,7 @@ int ecfs_kms_mount_opt(const char *prog, struct ecfs_kms_opts *k, const char *op
 static bool is_file_opt(int i)
 {
 	return i == ECFS_KMS_TOKEN_FILE || i == ECFS_KMS_CACERT || i == ECFS_KMS_CERT ||
-	       i == ECFS_KMS_CLIENT_KEY || i == ECFS_KMS_JWT_FILE;
+	       i == ECFS_KMS_CLIENT_KEY || i == ECFS_KMS_JWT_FILE || i == ECFS_KMS_CONFIG;
 }
 
 /* path made absolute against the current directory; NULL when out of memory. */
@@ -143,16 +155,29 @@ void ecfs_kms_opts_free(struct ecfs_kms_opts *k)
 		if (k->owned[i] && k->v[i] == k->owned[i])
 			k->v[i] = NULL;
 		free(k->owned[i]);
-		k->owned[i] = NULL;
+		free(k->conf[i]);
+		k->owned[i] = k->conf[i] = NULL;
 	}
+	free(k->conf_path);
+	k->conf_path = NULL;
 }
 
 bool ecfs_kms_opts_given(const struct ecfs_kms_opts *k)
 {
 	for (int i = 0; i < ECFS_KMS_NOPTS; i++)
-		if (k->v[i])
+		if (k->v[i] && i != ECFS_KMS_CONFIG)
 			return true;
 	return false;
+}
+
+const char *ecfs_kms_opt(const struct ecfs_kms_opts *k, enum ecfs_kms_opt i)
+{
+	return k->v[i] ? k->v[i] : k->conf[i];
+}
+
+const char *ecfs_kms_url_origin(const struct ecfs_kms_opts *k)
+{
+	return k->v[ECFS_KMS_URL] || !k->conf_path ? "--kms-url" : k->conf_path;
 }
 
 bool ecfs_kms_target_given(const struct ecfs_kms_opts *k)

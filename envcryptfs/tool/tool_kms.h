@@ -27,16 +27,25 @@ enum ecfs_kms_opt {
 	ECFS_KMS_CLIENT_KEY,
 	ECFS_KMS_ROLE,
 	ECFS_KMS_JWT_FILE,
+	ECFS_KMS_CONFIG, /* the configuration file to read instead of ECFS_KMS_CONFIG_FILE */
 	ECFS_KMS_NOPTS
 };
 
+/* The root-owned file naming the KMS when no option does (see tool_kmsconf.c). */
+#ifndef ECFS_KMS_CONFIG_FILE
+#define ECFS_KMS_CONFIG_FILE "/etc/envcryptfs/kms.conf"
+#endif
+
 /* The values given, indexed by enum ecfs_kms_opt (NULL: not given). URL, mount and key name
- * the key of a new slot, or override a slot's when unlocking (a KMS that moved); the others
- * are authentication and TLS. A token never comes from the command line: a file or
- * $VAULT_TOKEN. */
+ * the key of a new slot; when unlocking they name the only KMS key a credential is sent to
+ * (a slot's own URL is never contacted unless it is this one). The others are
+ * authentication and TLS. A token never comes from the command line: a file or
+ * $VAULT_TOKEN. conf holds what the configuration file says, used where v is NULL. */
 struct ecfs_kms_opts {
 	const char *v[ECFS_KMS_NOPTS];
 	char *owned[ECFS_KMS_NOPTS]; /* copies of -o values, freed by ecfs_kms_opts_free */
+	char *conf[ECFS_KMS_NOPTS];  /* from the configuration file, freed likewise */
+	char *conf_path;	     /* the file read, NULL when there was none */
 };
 
 /* For getopt_long: copies base (NULL-terminated) into out and adds the --kms-* options, whose
@@ -49,11 +58,29 @@ int ecfs_kms_getopt_set(const char *prog, struct ecfs_kms_opts *k, int first_val
 /* Takes one -o option "kms_NAME=VALUE" (a copy is kept): 1 when taken, 0 when it is not a KMS
  * option, -1 after reporting an error. */
 int ecfs_kms_mount_opt(const char *prog, struct ecfs_kms_opts *k, const char *opt);
+/* The option "kms_NAME=VALUE" names: its index with *value set, or -1. */
+int ecfs_kms_opt_lookup(const char *opt, const char **value);
 /* Makes the file options absolute (owned copies), for a daemon that leaves its directory:
  * the TLS files are read at every connection. 0, or -1 after a message. */
 int ecfs_kms_opts_absolute(const char *prog, struct ecfs_kms_opts *k);
 void ecfs_kms_opts_free(struct ecfs_kms_opts *k);
+/* Whether any KMS option was given on the command line (the configuration file aside). */
 bool ecfs_kms_opts_given(const struct ecfs_kms_opts *k);
+/* Option i as given, else as the configuration file says, else NULL. */
+const char *ecfs_kms_opt(const struct ecfs_kms_opts *k, enum ecfs_kms_opt i);
+
+/* ---- the configuration file (tool_kmsconf.c) ---------------------------------------------- */
+
+/* Reads the KMS configuration file (--kms-config, else ECFS_KMS_CONFIG_FILE when it exists)
+ * into k->conf. It must be a regular file owned by root and writable by no one else: it
+ * decides where credentials go. 0, or -1 after a message naming the file and the cause. */
+int ecfs_kms_opts_load_config(const char *prog, struct ecfs_kms_opts *k);
+/* Parses configuration text ("kms_url=URL" lines, '#' comments) into conf. 0, or -EINVAL
+ * with a message naming the line in err. For the fuzzer and the loader. */
+int ecfs_kms_conf_parse(const char *text, size_t len, char *conf[ECFS_KMS_NOPTS], char *err,
+			size_t errlen);
+/* Where the configured URL comes from, for messages: "--kms-url" or the file's path. */
+const char *ecfs_kms_url_origin(const struct ecfs_kms_opts *k);
 /* Whether a KMS key is named (URL, mount or key given). */
 bool ecfs_kms_target_given(const struct ecfs_kms_opts *k);
 /* The key of a new slot needs a URL and a key name: 0, or -1 after saying what is missing. */
@@ -63,8 +90,12 @@ void ecfs_kms_opts_help(FILE *f, bool mount_style);
 
 /* ---- clients and credentials (tool_kmscred.c) --------------------------------------------- */
 
-/* A client for the key of slot s (NULL: the key the options name); the options' URL, mount
- * and key override the slot's. quick: a 3 s timeout and no retries (for reports). */
+/* Whether a credential may go to the KMS of slot s: only when the configured URL (option or
+ * configuration file) is the slot's, and a configured mount and key are the slot's. 0, or
+ * -EINVAL (no KMS configured) or -EPERM (another one) with a message naming both. */
+int ecfs_tool_kms_allowed(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s);
+/* A client for the key of slot s (NULL: the key the options name), refused as by
+ * ecfs_tool_kms_allowed. quick: a 3 s timeout and no retries (for reports). */
 int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
 		      struct ecfs_kms **out);
 

@@ -4,8 +4,10 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define QUICK_TIMEOUT_MS 3000
 
@@ -20,31 +22,71 @@ struct ecfs_tool_kms {
 	char failed_ciphertext[1024];
 };
 
-static const char *pick(const char *given, const char *slot)
+/* URLs compare without a trailing '/' and without regard to case (scheme and host are
+ * case-blind; a path in a KMS URL is not expected). */
+static bool same_url(const char *a, const char *b)
 {
-	return given ? given : slot && slot[0] ? slot : NULL;
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la && a[la - 1] == '/')
+		la--;
+	while (lb && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+int ecfs_tool_kms_allowed(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s)
+{
+	const char *url = ecfs_kms_opt(k, ECFS_KMS_URL), *mount = ecfs_kms_opt(k, ECFS_KMS_MOUNT);
+	const char *key = ecfs_kms_opt(k, ECFS_KMS_KEY);
+
+	if (!url)
+		return ecfs_fail(
+		    -EINVAL,
+		    "the volume's KMS slot names %s, but no KMS is configured here: a "
+		    "credential only goes to a KMS named by --kms-url (-o kms_url=) or by "
+		    "kms_url= in %s, never to an address read from the volume",
+		    s->url, k->conf_path ? k->conf_path : ECFS_KMS_CONFIG_FILE);
+	if (!same_url(url, s->url))
+		return ecfs_fail(
+		    -EPERM,
+		    "the volume's KMS slot names %s, but the configured KMS is %s (%s): "
+		    "not contacted",
+		    s->url, url, ecfs_kms_url_origin(k));
+	if (mount && strcmp(mount, s->mount) != 0)
+		return ecfs_fail(
+		    -EPERM,
+		    "the volume's KMS slot uses Transit mount '%s', but the configured "
+		    "one is '%s': not contacted",
+		    s->mount, mount);
+	if (key && strcmp(key, s->key) != 0)
+		return ecfs_fail(-EPERM,
+				 "the volume's KMS slot uses key '%s', but the configured key is "
+				 "'%s': not contacted",
+				 s->key, key);
+	return 0;
 }
 
 int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
 		      struct ecfs_kms **out)
 {
-	const char *const *v = k->v;
 	struct ecfs_kms_config cfg = {
-	    .url = pick(v[ECFS_KMS_URL], s ? s->url : NULL),
-	    .mount = pick(v[ECFS_KMS_MOUNT], s ? s->mount : NULL),
-	    .key = pick(v[ECFS_KMS_KEY], s ? s->key : NULL),
-	    .token_file = v[ECFS_KMS_TOKEN_FILE],
-	    .namespace_ = v[ECFS_KMS_NAMESPACE],
-	    .cacert = v[ECFS_KMS_CACERT],
-	    .cert = v[ECFS_KMS_CERT],
-	    .client_key = v[ECFS_KMS_CLIENT_KEY],
-	    .role = v[ECFS_KMS_ROLE],
-	    .jwt_file = v[ECFS_KMS_JWT_FILE],
+	    .url = ecfs_kms_opt(k, ECFS_KMS_URL),
+	    .mount = s && s->mount[0] ? s->mount : ecfs_kms_opt(k, ECFS_KMS_MOUNT),
+	    .key = s && s->key[0] ? s->key : ecfs_kms_opt(k, ECFS_KMS_KEY),
+	    .token_file = ecfs_kms_opt(k, ECFS_KMS_TOKEN_FILE),
+	    .namespace_ = ecfs_kms_opt(k, ECFS_KMS_NAMESPACE),
+	    .cacert = ecfs_kms_opt(k, ECFS_KMS_CACERT),
+	    .cert = ecfs_kms_opt(k, ECFS_KMS_CERT),
+	    .client_key = ecfs_kms_opt(k, ECFS_KMS_CLIENT_KEY),
+	    .role = ecfs_kms_opt(k, ECFS_KMS_ROLE),
+	    .jwt_file = ecfs_kms_opt(k, ECFS_KMS_JWT_FILE),
 	    .timeout_ms = quick ? QUICK_TIMEOUT_MS : 0,
 	    .retries = quick ? -1 : 0,
 	};
+	int r = s ? ecfs_tool_kms_allowed(k, s) : 0;
 
-	return ecfs_kms_new(&cfg, out);
+	return r < 0 ? r : ecfs_kms_new(&cfg, out);
 }
 
 bool ecfs_tool_kms_retryable(int err)
@@ -100,8 +142,7 @@ static const char *detail_of(const char *msg)
 /* Keeps err with a line naming the URL and key of s, the cause, and the client's words. */
 static int note_failure(struct ecfs_tool_kms *c, const struct ecfs_kms_slot *s, int err)
 {
-	const struct ecfs_kms_opts *o = &c->opts;
-	const char *url = pick(o->v[ECFS_KMS_URL], s->url), *key = pick(o->v[ECFS_KMS_KEY], s->key);
+	const char *url = s->url[0] ? s->url : NULL, *key = s->key[0] ? s->key : NULL;
 	const char *cause = ecfs_tool_kms_cause(err), *detail = detail_of(ecfs_last_error());
 
 	if (!*detail)
@@ -135,6 +176,18 @@ static int decrypt_into(struct ecfs_kms *k, const char *ciphertext, uint8_t *dek
 	return r;
 }
 
+/* A slot whose KMS is not the configured one is never asked. The refusal is what unlocking
+ * reports unless a KMS that was asked failed: that failure says more (and may be waited
+ * for). */
+static int refused(struct ecfs_tool_kms *c, int err)
+{
+	if (c->err)
+		return c->err;
+	snprintf(c->msg, sizeof(c->msg), "%s", ecfs_last_error());
+	c->err = err;
+	return err;
+}
+
 static int kms_unwrap(void *arg, const struct ecfs_kms_slot *s, uint8_t *dek, size_t len)
 {
 	struct ecfs_tool_kms *c = arg;
@@ -143,6 +196,9 @@ static int kms_unwrap(void *arg, const struct ecfs_kms_slot *s, uint8_t *dek, si
 
 	if (failed_before(c, s))
 		return c->err;
+	r = ecfs_tool_kms_allowed(&c->opts, s);
+	if (r < 0)
+		return refused(c, r);
 	r = ecfs_tool_kms_new(&c->opts, s, false, &k);
 	if (r == 0)
 		r = decrypt_into(k, s->ciphertext, dek, len);
@@ -182,7 +238,8 @@ int ecfs_tool_kms_ctx_new(const struct ecfs_kms_opts *k, struct ecfs_tool_kms **
 
 	if (!c)
 		return -ENOMEM;
-	memcpy(c->opts.v, k->v, sizeof(c->opts.v));
+	c->opts = *k; /* borrowed: owned stays theirs, to be freed by them */
+	memset(c->opts.owned, 0, sizeof(c->opts.owned));
 	snprintf(c->target.url, sizeof(c->target.url), "%s",
 		 v[ECFS_KMS_URL] ? v[ECFS_KMS_URL] : "");
 	snprintf(c->target.mount, sizeof(c->target.mount), "%s",

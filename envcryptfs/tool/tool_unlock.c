@@ -141,8 +141,6 @@ int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ecfs_tool_exit_code(r);
 	}
-	if (*ecfs_last_error())
-		ecfs_tool_warn(prog, "%s", ecfs_last_error());
 	ecfs_tool_keyopts_for_volume(&k, v);
 	r = refuse_useless_prompt(prog, dir, &k, v);
 	if (r < 0)
@@ -158,6 +156,11 @@ int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs
 	if (r < 0) {
 		ecfs_volume_close(v);
 		return ecfs_tool_exit_code(r);
+	}
+	r = ecfs_tool_header_check(prog, v, o->header);
+	if (r != ECFS_EXIT_OK) {
+		ecfs_volume_close(v);
+		return r;
 	}
 	*out = v;
 	return ECFS_EXIT_OK;

@@ -18,9 +18,9 @@ stdout_has "slot 1: kms, KEK generation 1"
 stdout_has "KMS: url $KMS_URL, mount transit, key vol1, key version 1"
 stdout_has "KMS server: reachable; key 'vol1' latest version 1"
 stdout_has "slot 0: passphrase"
-expect_exit 2 "$MKFS" --kms-url "$KMS_URL" "${KMS_ARGS[@]}" "$T/nokey"
+expect_exit 2 "$MKFS" "${KMS_ARGS[@]}" "$T/nokey"
 stderr_has "needs --kms-url and --kms-key"
-expect_exit 2 "$MKFS" --kms-url http://10.1.2.3:8200 --kms-key k "${KMS_ARGS[@]}" "$T/http"
+expect_exit 2 "$MKFS" --kms-url http://10.1.2.3:8200 --kms-key k "${KMS_AUTH[@]}" "$T/http"
 stderr_has "loopback"
 
 note "mount with no key option: the KMS slot unlocks; status shows the KMS"
@@ -85,7 +85,9 @@ kms_start "$KMS_PORT"
 
 note "fsck.envcryptfs unlocks through the KMS, with options or without"
 expect_exit 0 "$FSCK" -n "${KMS_ARGS[@]}" "$vol"
-expect_exit 0 env VAULT_TOKEN="$(cat "$TOKEN_FILE")" "$FSCK" -n --kms-cacert "$T/ca.pem" "$vol"
-expect_exit 8 "$FSCK" -n --kms-cacert "$T/ca.pem" --kms-token-file "$T/nonexistent" "$vol"
+expect_exit 0 env VAULT_TOKEN="$(cat "$TOKEN_FILE")" "$FSCK" -n --kms-url "$KMS_URL" \
+  --kms-cacert "$T/ca.pem" "$vol"
+expect_exit 8 "$FSCK" -n --kms-url "$KMS_URL" --kms-cacert "$T/ca.pem" \
+  --kms-token-file "$T/nonexistent" "$vol"
 grep -q "nonexistent" "$T/stdout" "$T/stderr" || fail "fsck ignored --kms-token-file"
 note "all KMS mount checks passed"

@@ -16,7 +16,7 @@ gen_of() { "$CTL" slot list "$vol" --json | tr -d ' \n' | sed -n 's/.*"index":0,
 
 note "rotate --kms-rotate: KEK generation 2, info shows key version 2, the volume mounts"
 expect_exit 0 env VAULT_TOKEN="$(cat "$TOKEN_FILE")" "$CTL" rotate "$vol" --slot 0 \
-  --kms-rotate --kms-cacert "$T/ca.pem"
+  --kms-rotate --kms-url "$KMS_URL" --kms-cacert "$T/ca.pem"
 stdout_has "rotated key slot 0 to KEK generation 2"
 [ "$(gen_of)" = 2 ] || fail "KEK generation $(gen_of) after rotate --kms-rotate"
 expect_exit 0 "$CTL" info "$vol" "${KMS_ARGS[@]}"
@@ -78,9 +78,9 @@ cmp "$T/data" "$mnt/data" && [ "$(cat "$mnt/more")" = more ] || fail "content af
 umount_wait "$mnt"
 
 note "slot add: a second KMS slot, authorized through the first"
-expect_exit 2 "$CTL" slot add "$vol" --kms-url "$KMS_URL" "${KMS_ARGS[@]}"
-stderr_has "needs --kms-url and --kms-key"
-expect_exit 0 "$CTL" slot add "$vol" --kms-url "$KMS_URL" --kms-key vol2 "${KMS_ARGS[@]}"
+expect_exit 2 "$CTL" slot add "$vol" "${KMS_ARGS[@]}"
+stderr_has "--kms-url with --kms-key"
+expect_exit 0 "$CTL" slot add "$vol" --kms-key vol2 "${KMS_ARGS[@]}"
 stdout_has "added key slot 2 (kms)"
 expect_exit 0 "$CTL" info "$vol"
 stdout_has "key vol2, key version 1"

@@ -19,14 +19,15 @@ note "a wrong token: exit 1, permission denied"
 printf 'wrong-token-0123456789\n' >"$T/badtoken"
 chmod 600 "$T/badtoken"
 register_mount "$mnt"
-expect_exit 1 "$ECFS" "$vol" "$mnt" -o "kms_cacert=$T/ca.pem,kms_token_file=$T/badtoken" </dev/null
+expect_exit 1 "$ECFS" "$vol" "$mnt" -o "kms_url=$KMS_URL,kms_cacert=$T/ca.pem,kms_token_file=$T/badtoken" </dev/null
 stderr_has "$KMS_URL"
 stderr_has "permission denied"
-expect_exit 1 "$CTL" check-key "$vol" --kms-cacert "$T/ca.pem" --kms-token-file "$T/badtoken"
+expect_exit 1 "$CTL" check-key "$vol" --kms-url "$KMS_URL" --kms-cacert "$T/ca.pem" \
+  --kms-token-file "$T/badtoken"
 stderr_has "permission denied"
 
 note "a CA that did not sign the KMS's certificate: exit 1, a TLS message"
-expect_exit 1 "$ECFS" "$vol" "$mnt" -o "kms_cacert=$T/other-ca.pem,kms_token_file=$TOKEN_FILE" </dev/null
+expect_exit 1 "$ECFS" "$vol" "$mnt" -o "kms_url=$KMS_URL,kms_cacert=$T/other-ca.pem,kms_token_file=$TOKEN_FILE" </dev/null
 stderr_has "$KMS_URL"
 grep -qi "certificate" "$T/stderr" || { cat "$T/stderr" >&2; fail "no TLS certificate message"; }
 expect_exit 1 "$MKFS" --kms-url "$KMS_URL" --kms-key vol9 --kms-cacert "$T/other-ca.pem" \
@@ -34,7 +35,7 @@ expect_exit 1 "$MKFS" --kms-url "$KMS_URL" --kms-key vol9 --kms-cacert "$T/other
 grep -qi "TLS" "$T/stderr" || { cat "$T/stderr" >&2; fail "mkfs: no TLS message"; }
 
 note "no token: a clear error, no passphrase prompt"
-expect_exit 2 env -u VAULT_TOKEN "$ECFS" "$vol" "$mnt" -o "kms_cacert=$T/ca.pem" </dev/null
+expect_exit 2 env -u VAULT_TOKEN "$ECFS" "$vol" "$mnt" -o "kms_url=$KMS_URL,kms_cacert=$T/ca.pem" </dev/null
 stderr_has "no KMS token"
 ! mountpoint -q "$mnt" || fail "mounted without a token"
 
