@@ -133,7 +133,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Ienvcryptfs/include -Ienvcryptfs/lib \
 	-Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) -MMD -MP
-FUZZ_LIB_SRC := $(LIB_SRC) $(wildcard kms/proto/*.c) envcryptfs/tool/status.c
+# The tools' code too (status replies, the KMS configuration file), and with it the KMS client.
+FUZZ_LIB_SRC := $(LIB_SRC) $(KMS_SRC) $(TOOL_SRC)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 
 build-fuzz/obj/%.o: %.c
@@ -146,7 +147,7 @@ build-fuzz/libfuzz.a: $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIB_SRC))
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfuzz.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libfuzz.a \
-		$(PKG_LIBS) -lpthread
+		$(PKG_LIBS) -lcurl -lpthread
 
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -1056,6 +1056,33 @@ Test(volume, mac_fallback_reports_the_state_of_each_copy)
 		     info.copy_state);
 }
 
+/* Once unlocked, the copy not in use is held to the MAC too: an edit of the copy alone (its
+ * checksum recomputed) is reported, in one line naming the file and the cause, and repaired. */
+Test(volume, copy_failing_the_mac_is_reported_after_unlock)
+{
+	struct ecfs_volume *v;
+	struct ecfs_volume_info info;
+	char line[512];
+
+	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
+	edit_json(ECFS_HEADER_COPY_NAME, edit_chunk_4096);
+	v = open_ok();
+	cr_assert(ecfs_volume_header_problem(v, line, sizeof(line)), "same seqid, other bytes");
+	cr_assert(strstr(line, "not yet authenticated"), "%s", line);
+	cr_assert_eq(ecfs_volume_unlock(v, &KA, 1, NULL), 0, "%s", ecfs_last_error());
+	info = info_of(v);
+	cr_assert_not(info.opened_from_copy);
+	cr_assert_eq(info.copy_state, ECFS_HDR_DAMAGED);
+	cr_assert(ecfs_volume_header_problem(v, line, sizeof(line)));
+	cr_assert(strstr(line, "'" ECFS_HEADER_COPY_NAME "' is damaged (it fails the header MAC"),
+		  "%s", line);
+	cr_assert(strstr(line, "using '" ECFS_HEADER_NAME "', which authenticates"), "%s", line);
+	cr_assert_eq(ecfs_volume_repair_header(v), 1, "%s", ecfs_last_error());
+	cr_assert_not(ecfs_volume_header_problem(v, line, sizeof(line)), "%s", line);
+	ecfs_volume_close(v);
+	cr_assert(files_equal(ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME));
+}
+
 Test(volume, unknown_incompat_feature)
 {
 	struct ecfs_volume *v;
