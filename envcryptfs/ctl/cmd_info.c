@@ -56,7 +56,8 @@ static void print_info(const struct ctl_args *a, const struct ecfs_volume_info *
 	ctl_format_time(in->created, when, sizeof(when));
 	printf("UUID: %s\nlabel: %s\nformat version: %u\ncipher: %s\nchunk size: %u\n"
 	       "created: %s\nheader sequence: %llu\n"
-	       "header primary: %s\nheader copy: %s\nheader in use: %s\n",
+	       "header primary: %s\nheader copy: %s\nheader in use: %s\n"
+	       "header authenticated: no (read without a key; the MAC is checked on unlock)\n",
 	       in->uuid_str, in->label, in->format_version, ecfs_cipher_name(in->cipher),
 	       in->chunk_size, when, (unsigned long long)in->seqid,
 	       ctl_header_state_name(in->primary_state), ctl_header_state_name(in->copy_state),
@@ -130,6 +131,7 @@ static json_object *info_json(const struct ctl_args *a, const struct ecfs_volume
 	json_object_object_add(h, "copy",
 			       json_object_new_string(ctl_header_state_name(in->copy_state)));
 	json_object_object_add(h, "copy_used", json_object_new_boolean(copy_in_use(in)));
+	json_object_object_add(h, "authenticated", json_object_new_boolean(false));
 	json_object_object_add(o, "header", h);
 	json_object_object_add(o, "slots", slots_json(a, in));
 	return o;
