@@ -242,8 +242,10 @@ int ecfs_tool_kms_ctx_new(const struct ecfs_kms_opts *k, struct ecfs_tool_kms **
 	memset(c->opts.owned, 0, sizeof(c->opts.owned));
 	snprintf(c->target.url, sizeof(c->target.url), "%s",
 		 v[ECFS_KMS_URL] ? v[ECFS_KMS_URL] : "");
+	/* A new slot's URL and key are named on the command line; its mount may be the
+	 * configuration file's, which every later unlock will also require. */
 	snprintf(c->target.mount, sizeof(c->target.mount), "%s",
-		 v[ECFS_KMS_MOUNT] ? v[ECFS_KMS_MOUNT] : "transit");
+		 ecfs_kms_opt(k, ECFS_KMS_MOUNT) ? ecfs_kms_opt(k, ECFS_KMS_MOUNT) : "transit");
 	snprintf(c->target.key, sizeof(c->target.key), "%s",
 		 v[ECFS_KMS_KEY] ? v[ECFS_KMS_KEY] : "");
 	*out = c;
