@@ -91,6 +91,21 @@ expect_exit 1 "$ECFS" "$vol" "$mnt" -o "$KMS_O" </dev/null
 stderr_has "names $EVIL_URL, but the configured KMS is $KMS_URL"
 nothing_recorded "mismatch"
 
+note "a key-file volume given a KMS slot: the token in the environment goes nowhere"
+kvol=$T/kvol
+make_vol "$kvol" "$T/kvol.key" aes-256-gcm 4096
+plant_foreign_kms_slot "$kvol/envcryptfs.header" "$vol/envcryptfs.header.copy" "$EVIL_URL"
+expect_exit 0 env VAULT_TOKEN="$TOKEN" "$CTL" info "$kvol" --kms-check
+stdout_has "slot 1: kms"
+stdout_has "not contacted"
+expect_exit 2 env VAULT_TOKEN="$TOKEN" "$ECFS" "$kvol" "$mnt" </dev/null
+stderr_has "no KMS is configured"
+expect_exit 0 env VAULT_TOKEN="$TOKEN" "$ECFS" "$kvol" "$mnt" -o "key_file=$T/kvol.key" </dev/null
+stderr_has "fails the header MAC"
+umount_wait "$mnt"
+! grep -qF "$EVIL_URL" "$kvol/envcryptfs.header" || fail "the planted KMS slot survived the mount"
+nothing_recorded "key-file volume"
+
 note "the configuration file: used when root owns it and only root may write it"
 rm -rf "$vol" && kms_vol "$vol" vol1
 conf=$T/kms.conf
