@@ -218,6 +218,9 @@ static void check_entry(struct fsck *f, struct dir *d, struct entry *e)
 	case ECFS_NAME_LONG_SIDE:
 		names_check_side(f, d, e);
 		break;
+	case ECFS_NAME_LINK_SIDE:
+		links_note_side(f, d, e);
+		break;
 	default:
 		foreign(f, d, e, "its name is not an encoded name; left alone");
 	}
@@ -226,16 +229,12 @@ static void check_entry(struct fsck *f, struct dir *d, struct entry *e)
 static void check_symlink(struct fsck *f, struct dir *d, struct entry *e, const char *path,
 			  const char *backing)
 {
-	char stored[8192], target[PATH_MAX + 1];
-	ssize_t n = readlinkat(d->fd, e->disk, stored, sizeof(stored) - 1);
+	char stored[ECFS_SYMLINK_STORED_MAX], target[PATH_MAX + 1];
 	int r;
 
-	if (n < 0) {
-		fsck_operr(f, PASS_TREE, path, backing, "cannot read the link: %s",
-			   strerror(errno));
+	/* Side files are checked without a key too: each must be named by a symlink. */
+	if (links_load(f, d, e, stored, path, backing) < 0 || !f->have_key)
 		return;
-	}
-	stored[n] = '\0';
 	r = ecfs_symlink_decrypt(f->crypto, stored, target, sizeof(target));
 	if (r >= 0)
 		return;
@@ -256,7 +255,7 @@ static void check_file(struct fsck *f, struct dir *d, struct entry *e)
 	} else if (e->type == DT_REG) {
 		blob_submit(f, d->fd, e->disk, path, backing);
 	} else {
-		if (e->type == DT_LNK && f->have_key)
+		if (e->type == DT_LNK)
 			check_symlink(f, d, e, path, backing);
 		atomic_fetch_add(&f->n.files, 1);
 		report_checked(f, path);
@@ -362,6 +361,7 @@ void check_tree(struct fsck *f)
 		return;
 	}
 	walk(f, &root);
+	links_check_orphans(f, root.fd);
 	close(root.fd);
 	if (fsck_cancelled)
 		report_not_checked(f->rep, "the rest of the volume: the check was cancelled");

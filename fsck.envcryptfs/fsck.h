@@ -63,6 +63,11 @@ struct fsck {
 	struct report *rep;
 	struct progress *prog;
 	struct blob_pool *pool;
+	/* Side files of long symlink targets at the root, in name order, and whether a symlink
+	 * names each (check_links.c; the walking thread only). */
+	struct link_side *link_sides;
+	size_t n_link_sides;
+	atomic_bool tree_incomplete; /* an operational error in the tree pass */
 };
 
 /* Set by SIGINT and SIGTERM; every loop polls it and stops cleanly. */

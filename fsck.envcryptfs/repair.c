@@ -147,6 +147,8 @@ void fsck_operr(struct fsck *f, enum fsck_pass pass, const char *path, const cha
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	p = problem_of(pass, path, backing, "io-error", "operational error", detail);
+	if (pass == PASS_TREE)
+		atomic_store(&f->tree_incomplete, true);
 	report_lock(f->rep);
 	report_line_locked(f->rep, "%s: %s: %s", PROG, path, detail);
 	report_record_locked(f->rep, &p, false, FSCK_OPERROR);

@@ -38,6 +38,16 @@ void names_check_side(struct fsck *f, struct dir *d, struct entry *e);
 /* No two entries decrypt to the same name. */
 void names_check_duplicates(struct fsck *f, struct dir *d);
 
+/* check_links.c: pass 2, long symlink targets and their side files at the root. */
+/* A root entry named like a side file: noted, to find the ones no symlink names. */
+void links_note_side(struct fsck *f, struct dir *d, struct entry *e);
+/* The stored target of symlink e into stored (ECFS_SYMLINK_STORED_MAX bytes), from its side
+ * file when it names one (a missing or damaged one is reported). 0, or -1 when reported. */
+int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, const char *path,
+	       const char *backing);
+/* After the walk: reports (and with -p removes) side files that no symlink names. */
+void links_check_orphans(struct fsck *f, int rootfd);
+
 /* check_leftover.c: pass 4, temporary files and directories of interrupted operations. */
 void leftover_check(struct fsck *f, struct dir *d, struct entry *e);
 

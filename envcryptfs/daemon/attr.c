@@ -15,15 +15,6 @@ void fs_proc_path(int fd, char buf[32])
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
-/* A symlink stores base64url(nonce || SIV || target) without padding: its length gives the
- * target's length. */
-static off_t symlink_plain_size(off_t stored)
-{
-	off_t sealed = stored / 4 * 3 + (stored % 4 ? stored % 4 - 1 : 0);
-
-	return sealed >= ECFS_SEAL_OVERHEAD ? sealed - ECFS_SEAL_OVERHEAD : 0;
-}
-
 void fs_translate_stat(struct inode *inode, struct stat *st)
 {
 	if (S_ISREG(st->st_mode)) {
@@ -41,7 +32,7 @@ void fs_translate_stat(struct inode *inode, struct stat *st)
 		}
 		st->st_size = plain;
 	} else if (S_ISLNK(st->st_mode)) {
-		st->st_size = symlink_plain_size(st->st_size);
+		st->st_size = symlink_plain_size(inode, st);
 	}
 }
 

@@ -179,6 +179,20 @@ int names_describe(struct inode *inode, char *out, size_t outsz);
 /* Random "envcryptfs.tmp.<hex>" names for entries being built or taken apart. */
 int names_tmp(char out[64]);
 
+/* ---- symlink.c: stored symlink targets, inline or in a side file at the root ------------- */
+
+/* Makes backing symlink disk in dirfd for stored text (a side file first when it is long). */
+int symlink_store(int dirfd, const char *disk, const char *stored);
+/* The stored text of inode's backing symlink, open as fd, into stored
+ * (ECFS_SYMLINK_STORED_MAX bytes); a missing or damaged side file is -EBADMSG, logged. */
+int symlink_load(struct inode *inode, int fd, char *stored);
+/* The plaintext target length of a symlink whose backing stat is st; never decrypts. */
+off_t symlink_plain_size(struct inode *inode, const struct stat *st);
+/* When disk in dirfd is a symlink with a side file and this is its last link, puts the side
+ * file's name in side and returns 1 (remove it once disk is gone); else 0. */
+int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
+void symlink_side_remove(const char *side);
+
 /* ---- ops_entry.c: lookup and namespace changes ------------------------------------------ */
 
 /* Replies with e, undoing the lookup it carries when the kernel never gets it. */

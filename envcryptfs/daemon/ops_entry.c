@@ -163,19 +163,24 @@ static int make_dir(fuse_req_t req, int dirfd, const char *disk, struct maker *m
 static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
 {
 	struct ecfs_crypto *c = fs_crypto();
-	char stored[PATH_MAX];
+	char stored[ECFS_SYMLINK_STORED_MAX], side[ECFS_LINK_REF_LEN + 1];
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	r = ecfs_symlink_encrypt(c, m->target, stored, sizeof(stored));
+	if (r >= 0)
+		r = symlink_store(dirfd, disk, stored);
 	if (r < 0)
 		return r;
-	if (symlinkat(stored, dirfd, disk) < 0)
-		return -errno;
 	r = fs_chown_new(req, dirfd, -1, disk);
-	if (r < 0)
+	if (r < 0) {
+		bool has_side = symlink_side_if_last(dirfd, disk, side);
+
 		unlinkat(dirfd, disk, 0);
+		if (has_side)
+			symlink_side_remove(side);
+	}
 	return r;
 }
 
@@ -282,24 +287,20 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct inode *inode = inode_of(ino);
 	struct ecfs_crypto *c = fs_crypto();
-	char stored[PATH_MAX + 1], target[PATH_MAX + 1];
+	char stored[ECFS_SYMLINK_STORED_MAX], target[PATH_MAX + 1];
 	int fd = inode_fd_get(inode), r;
-	ssize_t n;
 
 	if (!c || fd < 0) {
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 		inode_fd_put(inode, fd);
 		return;
 	}
-	n = readlinkat(fd, "", stored, sizeof(stored));
-	if (n < 0)
-		n = -errno;
+	r = symlink_load(inode, fd, stored);
 	inode_fd_put(inode, fd);
-	if (n < 0 || n == sizeof(stored)) {
-		fuse_reply_err(req, n < 0 ? (int)-n : ENAMETOOLONG);
+	if (r < 0) {
+		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
-	stored[n] = '\0';
 	r = ecfs_symlink_decrypt(c, stored, target, sizeof(target));
 	if (r < 0) {
 		if (r == -EBADMSG)
@@ -316,13 +317,20 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inode *dir = inode_of(parent);
 	struct ecfs_disk_name dn;
+	char target_side[ECFS_LINK_REF_LEN + 1];
+	bool has_target_side = false;
 	int r = fs.read_only ? -EROFS : names_encrypt(dir, name, &dn);
 
+	if (r == 0)
+		has_target_side = symlink_side_if_last(dir->fd, dn.disk, target_side);
 	if (r == 0 && unlinkat(dir->fd, dn.disk, 0) < 0)
 		r = -errno;
-	/* The side file goes after the entry: an entry never lacks its full name. */
-	if (r == 0)
+	/* Side files go after the entry: an entry never lacks its full name or target. */
+	if (r == 0) {
 		names_side_remove(dir->fd, &dn);
+		if (has_target_side)
+			symlink_side_remove(target_side);
+	}
 	fuse_reply_err(req, fs_errno(r));
 }
 
@@ -376,8 +384,8 @@ static int rename_prepare_target(struct rename_args *a, char tmp[64])
 static int do_rename(struct rename_args *a)
 {
 	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd;
-	char tmp[64];
-	bool side_made;
+	char tmp[64], target_side[ECFS_LINK_REF_LEN + 1];
+	bool side_made, has_target_side = false;
 	int r;
 
 	/* An exchange keeps both names in use: their side files stay right where they are. */
@@ -386,6 +394,9 @@ static int do_rename(struct rename_args *a)
 	r = names_side_create(tofd, &a->to, &side_made);
 	if (r == 0)
 		r = rename_prepare_target(a, tmp);
+	/* A long symlink replaced by the rename takes its target's side file with it. */
+	if (r == 0 && !(a->flags & RENAME_NOREPLACE))
+		has_target_side = symlink_side_if_last(tofd, a->to.disk, target_side);
 	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0) {
 		r = -errno;
 		dir_restore_id(tofd, a->to.disk, tmp);
@@ -398,6 +409,8 @@ static int do_rename(struct rename_args *a)
 	if (r == 1)
 		return 0;
 	dir_discard_id(tofd, tmp);
+	if (has_target_side)
+		symlink_side_remove(target_side);
 	if (fromfd != tofd || strcmp(a->from.disk, a->to.disk) != 0)
 		names_side_remove(fromfd, &a->from);
 	return 0;

@@ -51,6 +51,8 @@
 #define ECFS_LONG_PREFIX      "envcryptfs.long."
 #define ECFS_LONG_SIDE_SUFFIX ".name"
 #define ECFS_TMP_PREFIX	      "envcryptfs.tmp."
+/* Side files at the root holding stored symlink targets too long for a backing symlink. */
+#define ECFS_LINK_PREFIX "envcryptfs.target."
 /* Held with flock() by a mounting daemon: a second mount fails, a killed one frees it. */
 #define ECFS_LOCK_NAME "envcryptfs.lock"
 
@@ -362,6 +364,7 @@ enum ecfs_name_kind {
 	ECFS_NAME_ENCRYPTED, /* an encoded name of a user entry */
 	ECFS_NAME_LONG,	     /* envcryptfs.long.<hash>: a user entry with a long name */
 	ECFS_NAME_LONG_SIDE, /* envcryptfs.long.<hash>.name: holds the full encoded name */
+	ECFS_NAME_LINK_SIDE, /* envcryptfs.target.<hash>: a long symlink target (root only) */
 	ECFS_NAME_RESERVED,  /* header, header copy, dirid, temporary files */
 	ECFS_NAME_INVALID,   /* none of the above: not ours */
 };
@@ -394,5 +397,23 @@ int ecfs_unseal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, si
 /* The symlink form: out receives NUL-terminated base64url text; outsz bounds it. */
 int ecfs_symlink_encrypt(struct ecfs_crypto *c, const char *target, char *out, size_t outsz);
 int ecfs_symlink_decrypt(struct ecfs_crypto *c, const char *stored, char *out, size_t outsz);
+
+/*
+ * Long symlink targets (man/envcryptfs.5, "Symbolic links"). A stored target longer than
+ * ECFS_LINK_INLINE_MAX does not fit in a backing symlink: it goes to a side file at the volume
+ * root named ECFS_LINK_PREFIX + base64url(SHA-256(stored)), and the backing symlink's target
+ * is that name, the reference. A reference is ECFS_LINK_REF_LEN (61) bytes long, a length
+ * that no base64url text has (none is 1 mod 4), so a stat tells it from a stored target.
+ */
+#define ECFS_LINK_INLINE_MAX 4095
+#define ECFS_LINK_REF_LEN    61
+/* Room for the stored form of the longest target (PATH_MAX - 1 = 4095 bytes) and a NUL. */
+#define ECFS_SYMLINK_STORED_MAX 5504
+/* The reference (and side-file name) for stored text. */
+void ecfs_link_ref_name(const char *stored, char ref[ECFS_LINK_REF_LEN + 1]);
+/* Whether a backing symlink's target (or a root entry's name) is a reference. */
+bool ecfs_link_is_ref(const char *s);
+/* The plaintext target length for stored text of stored_len bytes (0 when too short). */
+size_t ecfs_symlink_plain_len(size_t stored_len);
 
 #endif /* ENVCRYPTFS_H */

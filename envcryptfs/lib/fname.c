@@ -45,6 +45,8 @@ enum ecfs_name_kind ecfs_name_classify(const char *n)
 			return ECFS_NAME_LONG_SIDE;
 		return ECFS_NAME_INVALID;
 	}
+	if (ecfs_link_is_ref(n))
+		return ECFS_NAME_LINK_SIDE;
 	return ecfs_name_well_formed(n) ? ECFS_NAME_ENCRYPTED : ECFS_NAME_INVALID;
 }
 

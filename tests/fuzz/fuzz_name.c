@@ -11,7 +11,8 @@
  * The first input byte picks what the rest (up to its first NUL) is:
  *   0, 1: an encoded name for ecfs_name_decrypt on an aes-256-gcm (0) or sm4-xts (1) volume;
  *         a name that decrypts must encrypt back to the same text (one encoding per name);
- *   2:    a backing-directory entry name for ecfs_name_classify and friends;
+ *   2:    a backing-directory entry name for ecfs_name_classify and friends (long names,
+ *         symlink side files);
  *   3, 4: a stored symlink target for ecfs_symlink_decrypt (3: a roomy output buffer, 4: one
  *         of the size the second input byte gives).
  * The volumes are created once under /tmp, then their DEK and UUID are pinned so that
@@ -78,6 +79,10 @@ static void fuzz_classify(const char *s)
 		if (strncmp(s, ECFS_LONG_PREFIX, pre) != 0 ||
 		    strlen(s) != pre + 43 + (kind == ECFS_NAME_LONG_SIDE ? 5 : 0))
 			die("a long name of the wrong shape");
+		break;
+	case ECFS_NAME_LINK_SIDE:
+		if (!ecfs_link_is_ref(s) || strlen(s) != ECFS_LINK_REF_LEN)
+			die("a symlink side file name of the wrong shape");
 		break;
 	case ECFS_NAME_RESERVED:
 	case ECFS_NAME_INVALID:

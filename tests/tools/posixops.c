@@ -976,6 +976,22 @@ static void t_symlink(void)
 	CHECK(file_is_str(P("%s/tofile", d), "through link"), "open follows the symlink");
 	CHECK_ERR(symlink("x", P("%s/file", d)), EEXIST, "symlink onto an existing name: EEXIST");
 	CHECK_ERR(readlink(P("%s/file", d), buf, sizeof buf), EINVAL, "readlink of a file: EINVAL");
+	{
+		/* The longest target Linux takes (PATH_MAX - 1); envcryptfs keeps it in a side
+		 * file at the volume root. */
+		char *max = xmalloc(PATH_MAX), *back = xmalloc(PATH_MAX + 1);
+
+		long_target(max, PATH_MAX - 1);
+		CHECK(symlink(max, P("%s/max", d)) == 0, "symlink with a 4095-byte target");
+		n = readlink(P("%s/max", d), back, PATH_MAX + 1);
+		CHECK(n == PATH_MAX - 1 && !memcmp(back, max, PATH_MAX - 1),
+		      "readlink returns the 4095-byte target");
+		CHECK(lstat(P("%s/max", d), &st) == 0 && st.st_size == PATH_MAX - 1,
+		      "lstat size 4095");
+		CHECK(unlink(P("%s/max", d)) == 0, "unlink the 4095-byte symlink");
+		free(max);
+		free(back);
+	}
 	CHECK(rename(P("%s/long", d), P("%s/long2", d)) == 0 &&
 		  readlink(P("%s/long2", d), buf, sizeof buf) == 1000 && !memcmp(buf, tgt, 1000),
 	      "a renamed symlink keeps its target");

@@ -357,6 +357,53 @@ Test(names, classify_reserved_and_invalid)
 	cr_assert_eq(ecfs_name_classify(longname), ECFS_NAME_INVALID);
 }
 
+/* ---- long symlink targets ----------------------------------------------------------------- */
+
+Test(names, link_reference_names_a_side_file)
+{
+	char ref[ECFS_LINK_REF_LEN + 1], other[ECFS_LINK_REF_LEN + 1], bad[ECFS_LINK_REF_LEN + 2];
+
+	ecfs_link_ref_name("AAAAstoredtext", ref);
+	ecfs_link_ref_name("AAAAstoredtexu", other);
+	cr_assert_eq(strlen(ref), ECFS_LINK_REF_LEN);
+	cr_assert_str_neq(ref, other);
+	cr_assert(ecfs_link_is_ref(ref));
+	cr_assert_eq(ecfs_name_classify(ref), ECFS_NAME_LINK_SIDE);
+	/* No stored target (unpadded base64url) has a reference's length, 1 mod 4. */
+	cr_assert_eq(ECFS_LINK_REF_LEN % 4, 1);
+	cr_assert(!ecfs_name_well_formed(ref));
+	snprintf(bad, sizeof(bad), "%s", ref);
+	bad[ECFS_LINK_REF_LEN - 1] = '.';
+	cr_assert(!ecfs_link_is_ref(bad));
+	cr_assert_eq(ecfs_name_classify(bad), ECFS_NAME_INVALID);
+	snprintf(bad, sizeof(bad), "%sA", ref);
+	cr_assert(!ecfs_link_is_ref(bad));
+	cr_assert(!ecfs_link_is_ref(ref + 1));
+	cr_assert(!ecfs_link_is_ref(""));
+}
+
+Test(names, symlink_plain_len_inverts_the_stored_length)
+{
+	struct ecfs_crypto *c = cryptos[0];
+	char target[4096], stored[ECFS_SYMLINK_STORED_MAX];
+	size_t lens[] = {1, 2, 3, 4, 100, 3039, 3040, 4094, 4095};
+
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(lens); i++) {
+		size_t n = lens[i];
+		int r;
+
+		memset(target, 'x', n);
+		target[n] = '\0';
+		r = ecfs_symlink_encrypt(c, target, stored, sizeof(stored));
+		cr_assert_eq(r, (int)strlen(stored), "length %zu", n);
+		cr_assert_eq(ecfs_symlink_plain_len(strlen(stored)), n, "length %zu", n);
+		cr_assert_eq(strlen(stored) <= ECFS_LINK_INLINE_MAX, n <= 3039, "length %zu", n);
+		cr_assert_neq(strlen(stored) % 4, 1);
+	}
+	cr_assert_eq(ecfs_symlink_plain_len(0), 0);
+	cr_assert_eq(ecfs_symlink_plain_len(ECFS_LINK_REF_LEN - 30), 0);
+}
+
 /* ---- directory IDs ------------------------------------------------------------------------ */
 
 static int open_dir(const char *sub)
