@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -129,16 +130,27 @@ static bool gone(int err)
 	return err == ENOTCONN || err == ECONNABORTED;
 }
 
-/* An unexpected failure of a system call on the file system under test: exit 0 when the file
- * system went away (the crash the test made), else 1. */
+static int dirfd_top = -1;
+
+/* Whether the file system under test still answers: statfs always reaches the daemon. */
+static bool fs_gone(void)
+{
+	struct statfs sf;
+
+	return dirfd_top >= 0 && fstatfs(dirfd_top, &sf) < 0 && gone(errno);
+}
+
+/* A failure of a system call on the file system under test: exit 0 when the file system went
+ * away (the crash the test made), else 1. Writes the kernel had cached fail with EIO when the
+ * daemon dies before they reach it, so any error is first checked against a dead daemon. */
 static void __attribute__((noreturn)) die_errno(const char *what, const char *name)
 {
 	int e = errno;
 
-	if (gone(e)) {
+	if (gone(e) || fs_gone()) {
 		printf("crashload: the file system went away after %ld operations, during %s of "
-		       "'%s'\n",
-		       ops_done, what, name);
+		       "'%s' (%s)\n",
+		       ops_done, what, name, strerror(e));
 		exit(0);
 	}
 	fprintf(stderr, "crashload: %s '%s': %s\n", what, name, strerror(e));
@@ -172,7 +184,7 @@ static int ninodes;
 static int name_ino[NNAMES];	   /* -1: absent */
 static bool entry_dirty[NNAMES];   /* created, renamed, linked or unlinked since the last sync */
 static bool journal_clean[NNAMES]; /* the journal's last line for the name is S or A */
-static int dirfd_top, dirfd_sub, journal_fd;
+static int dirfd_sub, journal_fd;
 static uint64_t rng;
 
 static uint32_t pick(uint32_t n)
