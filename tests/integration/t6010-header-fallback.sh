@@ -75,6 +75,9 @@ grep -q "fails the header MAC" "$T/stdout" "$T/stderr" || { cat "$T/stdout" "$T/
 expect_exit 1 "$FSCK" -p --key-file "$key" "$vol" </dev/null
 repaired "fsck -p"
 expect_exit 0 "$FSCK" -n --key-file "$key" "$vol" </dev/null
+tamper envcryptfs.header
+expect_exit 1 "$FSCK" -y --key-file "$key" "$vol" </dev/null
+repaired "fsck -y"
 
 note "a stale copy (an update it missed) is named and brought up to date"
 cp "$vol/envcryptfs.header.copy" "$T/old"
