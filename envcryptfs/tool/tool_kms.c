@@ -28,7 +28,20 @@ static const struct kms_opt_desc descs[ECFS_KMS_NOPTS] = {
 			   "the service-account JWT (default: the pod's own)"},
     [ECFS_KMS_CONFIG] = {"kms-config", "FILE",
 			 "the KMS configuration file (default " ECFS_KMS_CONFIG_FILE ")"},
+    [ECFS_KMS_TIMEOUT] = {"kms-timeout", "SECONDS",
+			  "a deadline per KMS request, retries included (default 10 s)"},
 };
+
+#define TIMEOUT_MAX_S 600
+
+int ecfs_kms_timeout_s(const char *value)
+{
+	uint64_t s;
+
+	if (ecfs_tool_parse_duration(value, &s) < 0 || s > TIMEOUT_MAX_S)
+		return 0;
+	return (int)s;
+}
 
 void ecfs_kms_getopt_merge(const struct option *base, int first_val, struct option *out)
 {
@@ -50,6 +63,11 @@ static int set_value(const char *prog, struct ecfs_kms_opts *k, int i, const cha
 	}
 	if (k->v[i]) {
 		ecfs_tool_error(prog, "%s is given twice", spelled);
+		return -1;
+	}
+	if (i == ECFS_KMS_TIMEOUT && !ecfs_kms_timeout_s(value)) {
+		ecfs_tool_error(prog, "%s '%s' is not a number of seconds from 1 to %d", spelled,
+				value, TIMEOUT_MAX_S);
 		return -1;
 	}
 	k->v[i] = value;
@@ -165,7 +183,7 @@ void ecfs_kms_opts_free(struct ecfs_kms_opts *k)
 bool ecfs_kms_opts_given(const struct ecfs_kms_opts *k)
 {
 	for (int i = 0; i < ECFS_KMS_NOPTS; i++)
-		if (k->v[i] && i != ECFS_KMS_CONFIG)
+		if (k->v[i] && i != ECFS_KMS_CONFIG && i != ECFS_KMS_TIMEOUT)
 			return true;
 	return false;
 }
@@ -178,6 +196,13 @@ const char *ecfs_kms_opt(const struct ecfs_kms_opts *k, enum ecfs_kms_opt i)
 const char *ecfs_kms_url_origin(const struct ecfs_kms_opts *k)
 {
 	return k->v[ECFS_KMS_URL] || !k->conf_path ? "--kms-url" : k->conf_path;
+}
+
+int ecfs_kms_opts_timeout_ms(const struct ecfs_kms_opts *k)
+{
+	const char *t = ecfs_kms_opt(k, ECFS_KMS_TIMEOUT);
+
+	return t ? ecfs_kms_timeout_s(t) * 1000 : 0;
 }
 
 bool ecfs_kms_target_given(const struct ecfs_kms_opts *k)

@@ -27,7 +27,8 @@ enum ecfs_kms_opt {
 	ECFS_KMS_CLIENT_KEY,
 	ECFS_KMS_ROLE,
 	ECFS_KMS_JWT_FILE,
-	ECFS_KMS_CONFIG, /* the configuration file to read instead of ECFS_KMS_CONFIG_FILE */
+	ECFS_KMS_CONFIG,  /* the configuration file to read instead of ECFS_KMS_CONFIG_FILE */
+	ECFS_KMS_TIMEOUT, /* seconds, checked when given */
 	ECFS_KMS_NOPTS
 };
 
@@ -38,9 +39,10 @@ enum ecfs_kms_opt {
 
 /* The values given, indexed by enum ecfs_kms_opt (NULL: not given). URL, mount and key name
  * the key of a new slot; when unlocking they name the only KMS key a credential is sent to
- * (a slot's own URL is never contacted unless it is this one). The others are
- * authentication and TLS. A token never comes from the command line: a file or
- * $VAULT_TOKEN. conf holds what the configuration file says, used where v is NULL. */
+ * (a slot's own URL is never contacted unless it is this one). The timeout bounds each KMS
+ * request; the others are authentication and TLS. A token never comes from the command
+ * line: a file or $VAULT_TOKEN. conf holds what the configuration file says, used where v is
+ * NULL. */
 struct ecfs_kms_opts {
 	const char *v[ECFS_KMS_NOPTS];
 	char *owned[ECFS_KMS_NOPTS]; /* copies of -o values, freed by ecfs_kms_opts_free */
@@ -64,7 +66,8 @@ int ecfs_kms_opt_lookup(const char *opt, const char **value);
  * the TLS files are read at every connection. 0, or -1 after a message. */
 int ecfs_kms_opts_absolute(const char *prog, struct ecfs_kms_opts *k);
 void ecfs_kms_opts_free(struct ecfs_kms_opts *k);
-/* Whether any KMS option was given on the command line (the configuration file aside). */
+/* Whether any KMS option was given on the command line (the configuration file
+ * and the timeout aside). */
 bool ecfs_kms_opts_given(const struct ecfs_kms_opts *k);
 /* Option i as given, else as the configuration file says, else NULL. */
 const char *ecfs_kms_opt(const struct ecfs_kms_opts *k, enum ecfs_kms_opt i);
@@ -81,6 +84,10 @@ int ecfs_kms_conf_parse(const char *text, size_t len, char *conf[ECFS_KMS_NOPTS]
 			size_t errlen);
 /* Where the configured URL comes from, for messages: "--kms-url" or the file's path. */
 const char *ecfs_kms_url_origin(const struct ecfs_kms_opts *k);
+/* The timeout (option, else configuration file) in milliseconds; 0 when none is set. */
+int ecfs_kms_opts_timeout_ms(const struct ecfs_kms_opts *k);
+/* Seconds from 1 to 600 in value (90, 30s, 2m); 0 when malformed or out of range. */
+int ecfs_kms_timeout_s(const char *value);
 /* Whether a KMS key is named (URL, mount or key given). */
 bool ecfs_kms_target_given(const struct ecfs_kms_opts *k);
 /* The key of a new slot needs a URL and a key name: 0, or -1 after saying what is missing. */
@@ -95,7 +102,7 @@ void ecfs_kms_opts_help(FILE *f, bool mount_style);
  * -EINVAL (no KMS configured) or -EPERM (another one) with a message naming both. */
 int ecfs_tool_kms_allowed(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s);
 /* A client for the key of slot s (NULL: the key the options name), refused as by
- * ecfs_tool_kms_allowed. quick: a 3 s timeout and no retries (for reports). */
+ * ecfs_tool_kms_allowed. quick: at most a 3 s timeout and no retries (for reports). */
 int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
 		      struct ecfs_kms **out);
 

@@ -45,8 +45,14 @@ static int parse_line(char *line, int no, char *conf[ECFS_KMS_NOPTS], char *err,
 		snprintf(err, errlen, "line %d: set twice", no);
 		return -EINVAL;
 	}
+	if (i == ECFS_KMS_TIMEOUT && !ecfs_kms_timeout_s(value)) {
+		snprintf(err, errlen,
+			 "line %d: kms_timeout is not a number of seconds from 1 to 600", no);
+		return -EINVAL;
+	}
 	if (i != ECFS_KMS_URL && i != ECFS_KMS_MOUNT && i != ECFS_KMS_KEY &&
-	    i != ECFS_KMS_NAMESPACE && i != ECFS_KMS_ROLE && value[0] != '/') {
+	    i != ECFS_KMS_NAMESPACE && i != ECFS_KMS_ROLE && i != ECFS_KMS_TIMEOUT &&
+	    value[0] != '/') {
 		snprintf(err, errlen, "line %d: a file must be an absolute path", no);
 		return -EINVAL;
 	}

@@ -70,6 +70,7 @@ int ecfs_tool_kms_allowed(const struct ecfs_kms_opts *k, const struct ecfs_kms_s
 int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
 		      struct ecfs_kms **out)
 {
+	int timeout_ms = ecfs_kms_opts_timeout_ms(k);
 	struct ecfs_kms_config cfg = {
 	    .url = ecfs_kms_opt(k, ECFS_KMS_URL),
 	    .mount = s && s->mount[0] ? s->mount : ecfs_kms_opt(k, ECFS_KMS_MOUNT),
@@ -81,7 +82,8 @@ int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot 
 	    .client_key = ecfs_kms_opt(k, ECFS_KMS_CLIENT_KEY),
 	    .role = ecfs_kms_opt(k, ECFS_KMS_ROLE),
 	    .jwt_file = ecfs_kms_opt(k, ECFS_KMS_JWT_FILE),
-	    .timeout_ms = quick ? QUICK_TIMEOUT_MS : 0,
+	    .timeout_ms = quick && (!timeout_ms || timeout_ms > QUICK_TIMEOUT_MS) ? QUICK_TIMEOUT_MS
+										  : timeout_ms,
 	    .retries = quick ? -1 : 0,
 	};
 	int r = s ? ecfs_tool_kms_allowed(k, s) : 0;

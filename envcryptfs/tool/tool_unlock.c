@@ -129,12 +129,47 @@ static void report_failure(const char *prog, const struct ecfs_creds *c, int r)
 				      "FILE)");
 }
 
+/* Loads the keys of o and unlocks v with them: 0, a negative errno after its message, or the
+ * exit code of a key that could not be loaded (after its message). */
+static int unlock_with(const char *prog, struct ecfs_volume *v, const struct ecfs_keyopts *o,
+		       int *slot)
+{
+	struct ecfs_creds creds;
+	int r = ecfs_tool_load_creds(prog, o, false, &creds);
+
+	if (r != 0)
+		return r;
+	r = unlock_waiting(prog, v, &creds, o->kms_wait, slot);
+	if (r < 0)
+		report_failure(prog, &creds, r);
+	ecfs_tool_free_creds(&creds);
+	return r;
+}
+
+/* The old key file of a key rotation is read only when the key file does not open the volume,
+ * so that mounts go on once the old file is gone: the key file alone first, then every key. */
+static int unlock_key_first(const char *prog, struct ecfs_volume *v, const struct ecfs_keyopts *o,
+			    int *slot)
+{
+	struct ecfs_keyopts first = {.key_file = o->key_file};
+	struct ecfs_creds creds;
+	int r;
+
+	if (!o->key_file || !o->old_key_file)
+		return unlock_with(prog, v, o, slot);
+	r = ecfs_tool_load_creds(prog, &first, false, &creds);
+	if (r != 0)
+		return r;
+	r = ecfs_volume_unlock(v, creds.cred, creds.n, slot);
+	ecfs_tool_free_creds(&creds);
+	return r == 0 ? 0 : unlock_with(prog, v, o, slot);
+}
+
 int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
 			    struct ecfs_volume **out, int *slot)
 {
 	struct ecfs_keyopts k = *o;
 	struct ecfs_volume *v;
-	struct ecfs_creds creds;
 	int r = ecfs_volume_open(dir, &v);
 
 	if (r < 0) {
@@ -144,18 +179,10 @@ int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs
 	ecfs_tool_keyopts_for_volume(&k, v);
 	r = refuse_useless_prompt(prog, dir, &k, v);
 	if (r < 0)
-		r = ecfs_tool_load_creds(prog, &k, false, &creds);
+		r = unlock_key_first(prog, v, &k, slot);
 	if (r != 0) {
 		ecfs_volume_close(v);
-		return r;
-	}
-	r = unlock_waiting(prog, v, &creds, k.kms_wait, slot);
-	if (r < 0)
-		report_failure(prog, &creds, r);
-	ecfs_tool_free_creds(&creds);
-	if (r < 0) {
-		ecfs_volume_close(v);
-		return ecfs_tool_exit_code(r);
+		return r > 0 ? r : ecfs_tool_exit_code(r);
 	}
 	r = ecfs_tool_header_check(prog, v, o->header);
 	if (r != ECFS_EXIT_OK) {

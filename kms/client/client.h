@@ -22,6 +22,7 @@ struct ecfs_kms {
 	char *base; /* scheme://host[:port][/prefix], no trailing slash */
 	char *mount, *key, *namespace_, *cacert, *cert, *client_key, *role, *jwt_file;
 	int timeout_ms, retries;
+	int64_t deadline_ms;	   /* CLOCK_MONOTONIC: the call under way ends by then; 0: none */
 	struct ecfs_secret *token; /* NULL until a Kubernetes login */
 	bool k8s;		   /* the token comes from a Kubernetes login (renewable) */
 	void *curl;		   /* one easy handle, so connections and TLS sessions are reused */
@@ -44,10 +45,15 @@ struct kms_http_resp {
 };
 
 int kms_http_init(struct ecfs_kms *k);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t kms_now_ms(void);
+/* What is left of the call's deadline (timeout_ms outside a call); 0 when it has passed. */
+long kms_time_left_ms(const struct ecfs_kms *k);
 void kms_http_free(struct ecfs_kms *k);
-/* One exchange with k->base + path. 0 with the status and body for any HTTP answer; a
- * negative errno (and a message giving the cause) when none came: -ECONNREFUSED,
- * -EHOSTUNREACH, -ETIMEDOUT, -ECONNRESET, -EPROTO (TLS), -EBADMSG (over KMS_BODY_MAX). */
+/* One exchange with k->base + path, within what is left of the call's deadline. 0 with the status
+ * and body for any HTTP answer; a negative errno (and a message giving the cause) when none came:
+ * -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -ECONNRESET, -EPROTO (TLS), -EBADMSG (over
+ * KMS_BODY_MAX). */
 int kms_http_once(struct ecfs_kms *k, const char *method, const char *path, const char *body,
 		  size_t body_len, bool with_token, struct kms_http_resp *resp);
 /* Wipes and frees the body. */
@@ -70,8 +76,10 @@ enum kms_retry {
 	KMS_RETRY_TRANSPORT,  /* connection errors only; every HTTP answer is returned */
 };
 
-/* A request with retries; with KMS_RETRY_TRANSPORT any HTTP answer is returned as is,
- * otherwise a non-2xx status becomes a negative errno. op names the operation in messages
+/* A request with retries, all of it within timeout_ms (a call made inside another, such as a
+ * Kubernetes login, shares the outer call's deadline); with KMS_RETRY_TRANSPORT any HTTP answer is
+ * returned as is, otherwise a non-2xx status becomes a negative errno. op names the operation in
+ * messages
  * ("decrypt with key 'k'"). Callers hold k->lock. */
 int kms_call(struct ecfs_kms *k, const char *op, const char *method, const char *path,
 	     const char *body, size_t body_len, enum kms_retry retry, bool with_token,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
@@ -29,6 +30,24 @@ int kms_http_init(struct ecfs_kms *k)
 				 curl_easy_strerror(global_rc));
 	k->curl = curl_easy_init();
 	return k->curl ? 0 : ecfs_fail(-ENOMEM, "cannot create a libcurl handle");
+}
+
+int64_t kms_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long kms_time_left_ms(const struct ecfs_kms *k)
+{
+	int64_t left;
+
+	if (!k->deadline_ms)
+		return k->timeout_ms;
+	left = k->deadline_ms - kms_now_ms();
+	return left > 0 ? (long)left : 0;
 }
 
 void kms_http_free(struct ecfs_kms *k)
@@ -171,7 +190,8 @@ static void set_tls(struct ecfs_kms *k, CURL *c)
 	}
 }
 
-static int set_options(struct ecfs_kms *k, const char *url, struct sink *s, char *errbuf)
+static int set_options(struct ecfs_kms *k, const char *url, long timeout_ms, struct sink *s,
+		       char *errbuf)
 {
 	CURL *c = k->curl;
 
@@ -181,8 +201,9 @@ static int set_options(struct ecfs_kms *k, const char *url, struct sink *s, char
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)k->timeout_ms);
+	/* The whole exchange (connect, TLS, request, answer) ends by the call's deadline. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "envcryptfs/" ECFS_VERSION_STRING);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
@@ -231,6 +252,39 @@ static int connect_errno(CURL *c)
 	}
 }
 
+/* TLS alerts a server sends when it refuses the client's certificate (or the lack of one):
+ * in the handshake with TLS 1.2, on the first read after it with TLS 1.3 (OpenSSL's words). */
+static bool refuses_client_cert(const char *why)
+{
+	static const char *const alerts[] = {"alert bad certificate", "alert certificate",
+					     "alert unknown ca", "alert access denied",
+					     "alert unsupported certificate"};
+
+	for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++)
+		if (strcasestr(why, alerts[i]))
+			return true;
+	return false;
+}
+
+/* A TLS failure that concerns the client certificate: one line that names the option. */
+static int client_cert_error(struct ecfs_kms *k, CURLcode rc, const char *why)
+{
+	if (rc == CURLE_SSL_CERTPROBLEM)
+		return ecfs_fail(-EPROTO,
+				 "TLS failed: cannot use the client certificate '%s' or its key "
+				 "(--kms-cert, --kms-client-key): %s",
+				 k->cert ? k->cert : "", why);
+	if (k->cert)
+		return ecfs_fail(-EPROTO,
+				 "TLS failed: the server refused the client certificate '%s' "
+				 "(--kms-cert): %s",
+				 k->cert, why);
+	return ecfs_fail(-EPROTO,
+			 "TLS failed: the server wants a client certificate (--kms-cert and "
+			 "--kms-client-key): %s",
+			 why);
+}
+
 static int transport_error(struct ecfs_kms *k, CURLcode rc, const struct sink *s,
 			   const char *errbuf)
 {
@@ -244,7 +298,10 @@ static int transport_error(struct ecfs_kms *k, CURLcode rc, const struct sink *s
 				     ? "is the cacert file the CA that signed the server's "
 				       "certificate?"
 				     : "give the CA file that signed it with the cacert option");
-	if (is_tls_error(rc))
+	if (rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CLIENTCERT || refuses_client_cert(why))
+		return client_cert_error(k, rc, why);
+	/* Any other alert from the server ends the exchange for a reason a retry keeps. */
+	if (is_tls_error(rc) || strcasestr(why, " alert "))
 		return ecfs_fail(-EPROTO, "TLS failed: %s", why);
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -255,7 +312,8 @@ static int transport_error(struct ecfs_kms *k, CURLcode rc, const struct sink *s
 		return ecfs_fail(e, "cannot connect: %s", why);
 	}
 	case CURLE_OPERATION_TIMEDOUT:
-		return ecfs_fail(-ETIMEDOUT, "no answer within %d ms: %s", k->timeout_ms, why);
+		return ecfs_fail(-ETIMEDOUT, "timed out: no answer within %d ms: %s", k->timeout_ms,
+				 why);
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
@@ -277,14 +335,17 @@ int kms_http_once(struct ecfs_kms *k, const char *method, const char *path, cons
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct sink s = {0};
+	long left = kms_time_left_ms(k);
 	CURLcode rc;
 	char *url;
 	int r;
 
 	memset(resp, 0, sizeof(*resp));
+	if (left <= 0)
+		return ecfs_fail(-ETIMEDOUT, "timed out: no answer within %d ms", k->timeout_ms);
 	if (asprintf(&url, "%s%s", k->base, path) < 0)
 		return ecfs_fail(-ENOMEM, "out of memory");
-	r = set_options(k, url, &s, errbuf);
+	r = set_options(k, url, left, &s, errbuf);
 	if (r == 0)
 		r = build_headers(k, body != NULL, with_token, &hdrs);
 	if (r == 0) {

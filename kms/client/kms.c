@@ -93,25 +93,29 @@ static bool should_retry(int err, long status, enum kms_retry retry)
 }
 
 /* 200 ms doubling per attempt, with +-25% jitter so that many clients do not retry in step. */
-static void backoff(int attempt)
+static long backoff_ms(int attempt)
 {
 	long ms = (long)BACKOFF_MS << (attempt < 10 ? attempt : 10);
 	uint16_t rnd = 0;
-	struct timespec ts;
 
 	ecfs_random(&rnd, sizeof(rnd));
-	ms = ms * 3 / 4 + (long)((uint64_t)rnd * (uint64_t)ms / 2 / 65536);
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
+	return ms * 3 / 4 + (long)((uint64_t)rnd * (uint64_t)ms / 2 / 65536);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
-int kms_call(struct ecfs_kms *k, const char *op, const char *method, const char *path,
-	     const char *body, size_t body_len, enum kms_retry retry, bool with_token,
-	     struct kms_http_resp *resp)
+static int call_with_retries(struct ecfs_kms *k, const char *op, const char *method,
+			     const char *path, const char *body, size_t body_len,
+			     enum kms_retry retry, bool with_token, struct kms_http_resp *resp)
 {
 	bool relogged = false;
+	long delay;
 	int r;
 
 	for (int attempt = 0;; attempt++) {
@@ -131,14 +135,34 @@ int kms_call(struct ecfs_kms *k, const char *op, const char *method, const char 
 		}
 		if (attempt >= k->retries || !should_retry(r, r == 0 ? resp->status : 0, retry))
 			break;
+		/* No retry that the deadline would cut short: the last failure is the answer. */
+		delay = backoff_ms(attempt);
+		if (delay >= kms_time_left_ms(k))
+			break;
 		kms_http_resp_free(resp);
-		backoff(attempt);
+		sleep_ms(delay);
 	}
 	if (r == 0) {
 		r = status_error(resp);
 		kms_http_resp_free(resp);
 	}
 	return kms_fail_op(k, r, op);
+}
+
+int kms_call(struct ecfs_kms *k, const char *op, const char *method, const char *path,
+	     const char *body, size_t body_len, enum kms_retry retry, bool with_token,
+	     struct kms_http_resp *resp)
+{
+	/* The outermost call sets the deadline; a login inside it shares that deadline. */
+	bool outer = k->deadline_ms == 0;
+	int r;
+
+	if (outer)
+		k->deadline_ms = kms_now_ms() + k->timeout_ms;
+	r = call_with_retries(k, op, method, path, body, body_len, retry, with_token, resp);
+	if (outer)
+		k->deadline_ms = 0;
+	return r;
 }
 
 /* ---- the API ---------------------------------------------------------------------------- */

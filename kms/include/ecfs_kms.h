@@ -19,10 +19,12 @@
  *   -ECONNRESET    the connection broke during the exchange
  *   -EHOSTUNREACH  the host name does not resolve or the host cannot be reached
  *   -ETIMEDOUT     no answer within timeout_ms
- *   -EPROTO        TLS failed (an untrusted server certificate, a bad client certificate)
+ *   -EPROTO        TLS failed (an untrusted server certificate; a client certificate that
+ *                  cannot be read or that the server refuses)
  * Connection errors and 500/502/503/504 are retried (retries times, 200 ms doubling, with
- * jitter); 4xx never are. Rotation, which is not idempotent, is retried only when the request
- * cannot have reached the server (refused, unreachable, 503 sealed).
+ * jitter) while the call's timeout_ms allows; 4xx and TLS failures never are. Rotation, which is
+ * not idempotent, is retried only when the request cannot have reached the server (refused,
+ * unreachable, 503 sealed).
  *
  * A struct ecfs_kms may be shared between threads: requests on it are serialized.
  */
@@ -45,7 +47,8 @@ struct ecfs_kms_config {
 	const char *cert, *client_key; /* mTLS, optional (both or neither) */
 	const char *role;	       /* Kubernetes auth role */
 	const char *jwt_file; /* default /var/run/secrets/kubernetes.io/serviceaccount/token */
-	int timeout_ms;	      /* per request; default (0) 10000 */
+	int timeout_ms;	      /* per call, a deadline for all of it: every attempt, retry, backoff
+			       * and login ends within it; default (0) 10000 */
 	int retries;	      /* on connection errors and 5xx (not 4xx); 0 means the default 3, a
 			       * negative value none; backoff 200 ms doubling, with jitter */
 };

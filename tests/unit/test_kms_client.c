@@ -538,6 +538,48 @@ Test(kms_client, silent_server_is_etimedout)
 	close(s);
 }
 
+/* A socket on 127.0.0.1 that the kernel accepts connections on and nobody answers; its URL. */
+static int silent_listener(const char *scheme, char *url, size_t size)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(s, 8), 0);
+	getsockname(s, (struct sockaddr *)&sa, &len);
+	snprintf(url, size, "%s://127.0.0.1:%d", scheme, ntohs(sa.sin_port));
+	return s;
+}
+
+Test(kms_client, timeout_is_a_deadline_for_the_whole_call)
+{
+	struct ecfs_kms_config cfg = {0};
+	struct ecfs_kms *k;
+	struct ecfs_secret *plain = NULL;
+	char url[64], token[PATH_MAX], ca[PATH_MAX];
+	int s = silent_listener("https", url, sizeof(url));
+	double t0, dt;
+
+	/* Retries on: a timed-out attempt may be retried, but never past the call's deadline
+	 * (before, each of the 4 attempts had the whole timeout: 8 s and more here). */
+	path(token, "st/token");
+	path(ca, "ca.pem");
+	cfg = (struct ecfs_kms_config){
+	    .url = url, .key = "k", .token_file = token, .cacert = ca, .timeout_ms = 2000};
+	cr_assert_eq(ecfs_kms_new(&cfg, &k), 0);
+	t0 = now();
+	cr_assert_eq(ecfs_kms_decrypt(k, "vault:v1:AAAA", &plain), -ETIMEDOUT, "%s",
+		     ecfs_last_error());
+	dt = now() - t0;
+	cr_assert(dt < 7.0, "took %.2f s with a 2 s deadline", dt);
+	cr_assert(strstr(ecfs_last_error(), "timed out"), "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), url), "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+	close(s);
+}
+
 Test(kms_client, plain_http_on_loopback)
 {
 	struct ecfs_kms *k;
@@ -633,6 +675,78 @@ Test(kms_client, mtls_client_certificates)
 		  ecfs_last_error());
 	ecfs_kms_free(k);
 	stop_server();
+}
+
+/* openssl s_server on a free port that requires a client certificate signed by ca.pem and
+ * refuses the handshake otherwise, as Vault with tls_require_and_verify_client_cert does
+ * (kmsd itself answers 403); extra: "-tls1_2" or NULL. Returns its pid; sets port. */
+static pid_t start_strict_tls_server(const char *extra)
+{
+	char url[64], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], accept[32];
+	int s = silent_listener("https", url, sizeof(url)), c;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	pid_t pid;
+
+	port = atoi(strrchr(url, ':') + 1);
+	close(s); /* the port is free again for s_server */
+	path(cert, "srv.pem");
+	path(key, "srv.key");
+	path(ca, "ca.pem");
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert, "-key",
+		       key, "-CAfile", ca, "-Verify", "1", "-verify_return_error", "-www", "-quiet",
+		       extra, (char *)NULL);
+		_exit(127);
+	}
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	for (int i = 0; i < 500; i++) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		c = connect(s, (struct sockaddr *)&sa, sizeof(sa));
+		close(s);
+		if (c == 0)
+			return pid;
+		cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "openssl s_server exited");
+		usleep(20000);
+	}
+	cr_assert_fail("openssl s_server did not start listening");
+	return -1;
+}
+
+/* A refused client certificate fails at once as a TLS error that names the option. */
+static void assert_cert_refused(const char *cert, const char *phrase)
+{
+	struct ecfs_kms *k = client((struct opts){.cert = cert}); /* the default retries */
+
+	cr_assert_eq(ecfs_kms_health(k), -EPROTO, "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "--kms-cert"), "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), phrase), "%s", ecfs_last_error());
+	ecfs_kms_free(k);
+}
+
+Test(kms_client, refused_client_certificate_is_a_tls_error)
+{
+	const char *versions[] = {NULL, "-tls1_2"};
+
+	for (size_t i = 0; i < 2; i++) {
+		pid_t pid = start_strict_tls_server(versions[i]);
+
+		/* TLS 1.3 refuses after the handshake, on the first read; TLS 1.2 during it,
+		 * where a missing certificate is only a "handshake failure". */
+		assert_cert_refused("cli2", "refused the client certificate");
+		if (!versions[i])
+			assert_cert_refused(NULL, "wants a client certificate");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 }
 
 Test(kms_client, namespace_is_required)
