@@ -75,13 +75,35 @@ enum MHD_Result kmsd_on_request(void *cls, struct MHD_Connection *c, const char 
 void kmsd_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		       enum MHD_RequestTerminationCode toe);
 
+/* ---- deadline.c --------------------------------------------------------------------------- */
+
+struct kmsd_deadlines;
+
+struct kmsd_deadlines *kmsd_deadlines_new(unsigned timeout_s);
+/* After microhttpd has stopped. */
+void kmsd_deadlines_free(struct kmsd_deadlines *d);
+/* microhttpd's MHD_OPTION_NOTIFY_CONNECTION callback (cls is the struct kmsd_deadlines). */
+void kmsd_deadline_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe);
+/* A request on c is over: the next one has the whole timeout again. */
+void kmsd_deadline_restart(struct MHD_Connection *c);
+/* Shuts down every connection whose request has taken longer than the timeout. */
+void kmsd_deadlines_sweep(struct kmsd_deadlines *d);
+
 /* ---- listen.c ----------------------------------------------------------------------------- */
+
+#define KMSD_DEFAULT_REQUEST_TIMEOUT 10 /* seconds */
+#define KMSD_DEFAULT_MAX_CONNECTIONS 1024
+#define KMSD_DEFAULT_MAX_PER_CLIENT  64 /* per client IP address */
+#define KMSD_DEFAULT_THREADS	     4
 
 struct kmsd_listen {
 	const char *addr; /* HOST:PORT, [V6]:PORT */
 	const char *tls_cert, *tls_key;
 	const char *tls_client_ca; /* PEM CA bundle: client certificates are asked for */
 	bool insecure_http;
+	unsigned request_timeout; /* seconds for a whole request and its answer */
+	unsigned max_connections, max_per_client, threads;
 };
 
 struct kmsd_daemon;
@@ -89,6 +111,8 @@ struct kmsd_daemon;
 /* Starts serving srv; a plain-HTTP listener only on a loopback address. */
 int kmsd_listen_start(const struct kmsd_listen *l, struct kmsd_server *srv,
 		      struct kmsd_daemon **out);
+/* Once a second: closes the connections that are past their request's deadline. */
+void kmsd_listen_sweep(struct kmsd_daemon *d);
 void kmsd_listen_stop(struct kmsd_daemon *d);
 
 /* ---- main.c, init.c, serve.c -------------------------------------------------------------- */

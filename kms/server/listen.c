@@ -10,11 +10,14 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct kmsd_daemon {
 	struct MHD_Daemon *mhd;
+	struct kmsd_deadlines *deadlines;
 	char *cert;		 /* PEM, NUL-terminated */
 	char *client_ca;	 /* PEM, NUL-terminated; NULL: no client certificates */
 	struct ecfs_secret *key; /* PEM, NUL-terminated, locked */
@@ -111,12 +114,47 @@ static int load_tls(const struct kmsd_listen *l, struct kmsd_daemon *d)
 	return read_pem(l->tls_key, "key", &d->key);
 }
 
+/* microhttpd logs a line for each connection it drops: a few hundred slow clients would
+ * bury the log. At most LOG_PER_SECOND lines a second, then how many were left out. */
+#define LOG_PER_SECOND 5
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t log_second;		      /* protected by log_lock */
+static unsigned long log_lines, log_left_out; /* protected by log_lock */
+
+/* Whether a line may go out now; *left_out: lines left out in earlier seconds, to report. */
+static bool log_allowed(unsigned long *left_out)
+{
+	time_t now = time(NULL);
+	bool ok;
+
+	pthread_mutex_lock(&log_lock);
+	*left_out = 0;
+	if (now != log_second) {
+		*left_out = log_left_out;
+		log_left_out = log_lines = 0;
+		log_second = now;
+	}
+	ok = log_lines < LOG_PER_SECOND;
+	if (ok)
+		log_lines++;
+	else
+		log_left_out++;
+	pthread_mutex_unlock(&log_lock);
+	return ok;
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
+	unsigned long left_out;
 	size_t n;
 
 	(void)cls;
+	if (!log_allowed(&left_out))
+		return;
+	if (left_out)
+		kmsd_log("microhttpd: %lu more messages left out", left_out);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
@@ -124,11 +162,43 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	kmsd_log("microhttpd: %s", line);
 }
 
-static struct MHD_Daemon *start(const struct addr *a, bool tls, struct kmsd_daemon *d,
-				struct kmsd_server *srv)
+/* Room for every connection allowed, and some for the store, logs and listeners. */
+static void raise_fd_limit(unsigned max_connections)
+{
+	rlim_t want = (rlim_t)max_connections + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		kmsd_log("warning: only %llu file descriptors for --max-connections %u",
+			 (unsigned long long)rl.rlim_cur, max_connections);
+}
+
+/* The limits that keep the server answering while slow or idle clients hold connections. */
+static size_t limit_opts(const struct kmsd_listen *l, struct kmsd_daemon *d,
+			 struct MHD_OptionItem *o)
+{
+	size_t n = 0;
+
+	/* Idle time only; deadline.c bounds a whole request however slowly it comes. */
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, l->request_timeout, NULL};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+					 (intptr_t)kmsd_deadline_notify, d->deadlines};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, l->max_connections, NULL};
+	o[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->max_per_client, NULL};
+	if (l->threads > 1)
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, l->threads, NULL};
+	return n;
+}
+
+static struct MHD_Daemon *start(const struct kmsd_listen *l, const struct addr *a, bool tls,
+				struct kmsd_daemon *d, struct kmsd_server *srv)
 {
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem opts[12];
+	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 
 	/* The logger first, or microhttpd logs the options before it to stderr itself. */
@@ -136,8 +206,7 @@ static struct MHD_Daemon *start(const struct addr *a, bool tls, struct kmsd_daem
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)&a->sa};
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)kmsd_on_completed, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 256, NULL};
+	n += limit_opts(l, d, opts + n);
 	if (tls) {
 		flags |= MHD_USE_TLS;
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, d->cert};
@@ -181,7 +250,13 @@ int kmsd_listen_start(const struct kmsd_listen *l, struct kmsd_server *srv,
 		kmsd_listen_stop(d);
 		return r;
 	}
-	d->mhd = start(&a, !l->insecure_http, d, srv);
+	d->deadlines = kmsd_deadlines_new(l->request_timeout);
+	if (!d->deadlines) {
+		kmsd_listen_stop(d);
+		return ecfs_fail(-ENOMEM, "out of memory");
+	}
+	raise_fd_limit(l->max_connections);
+	d->mhd = start(l, &a, !l->insecure_http, d, srv);
 	if (!d->mhd) {
 		kmsd_listen_stop(d);
 		return ecfs_fail(-EADDRNOTAVAIL,
@@ -190,10 +265,18 @@ int kmsd_listen_start(const struct kmsd_listen *l, struct kmsd_server *srv,
 				 l->addr);
 	}
 	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	kmsd_log("listening on %s://%s:%u (%s)", l->insecure_http ? "http" : "https", a.host,
-		 info ? (unsigned)info->port : 0u, srv->seal.sealed ? "sealed" : "unsealed");
+	kmsd_log("listening on %s://%s:%u (%s; %u threads, at most %u connections, %u per "
+		 "client, %u s per request)",
+		 l->insecure_http ? "http" : "https", a.host, info ? (unsigned)info->port : 0u,
+		 srv->seal.sealed ? "sealed" : "unsealed", l->threads > 1 ? l->threads : 1,
+		 l->max_connections, l->max_per_client, l->request_timeout);
 	*out = d;
 	return 0;
+}
+
+void kmsd_listen_sweep(struct kmsd_daemon *d)
+{
+	kmsd_deadlines_sweep(d->deadlines);
 }
 
 void kmsd_listen_stop(struct kmsd_daemon *d)
@@ -202,6 +285,7 @@ void kmsd_listen_stop(struct kmsd_daemon *d)
 		return;
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
+	kmsd_deadlines_free(d->deadlines);
 	free(d->cert);
 	free(d->client_ca);
 	ecfs_secret_free(d->key);

@@ -224,8 +224,8 @@ void kmsd_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct conn_state *st = *con_cls;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	kmsd_deadline_restart(c);
 	if (st) {
 		ecfs_secret_free(st->body);
 		free(st);

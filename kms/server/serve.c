@@ -7,7 +7,9 @@
 #include "kmsd.h"
 #include "tool.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,12 @@ static void usage(FILE *f)
 		"  --tls-key FILE         PEM private key for HTTPS\n"
 		"  --tls-client-ca FILE   require client certificates signed by this PEM CA\n"
 		"  --insecure-http        plain HTTP, allowed on a loopback address only\n"
+		"  --request-timeout SECS a whole request and its answer within SECS (default "
+		"%d)\n"
+		"  --max-connections N    connections open at once (default %d)\n"
+		"  --max-per-client N     connections open at once per client address (default "
+		"%d)\n"
+		"  --threads N            threads serving connections (default %d)\n"
 		"  --token-file FILE      the client token (default DIR/token)\n"
 		"  --mount NAME           the Transit mount path (default transit)\n"
 		"  --namespace NAME       require X-Vault-Namespace: NAME\n"
@@ -43,7 +51,8 @@ static void usage(FILE *f)
 		"  --unseal-share FILE    a share file; given threshold times, start unsealed\n"
 		"  -v, --verbose          log every request (never bodies or tokens)\n"
 		"  -h, --help\n",
-		KMSD_PROG, KMSD_PROG);
+		KMSD_PROG, KMSD_PROG, KMSD_DEFAULT_REQUEST_TIMEOUT, KMSD_DEFAULT_MAX_CONNECTIONS,
+		KMSD_DEFAULT_MAX_PER_CLIENT, KMSD_DEFAULT_THREADS);
 }
 
 static const struct option long_opts[] = {
@@ -59,6 +68,10 @@ static const struct option long_opts[] = {
     {"token-file", required_argument, NULL, 't'},
     {"mount", required_argument, NULL, 'm'},
     {"unseal-share", required_argument, NULL, 'u'},
+    {"request-timeout", required_argument, NULL, 'T'},
+    {"max-connections", required_argument, NULL, 'M'},
+    {"max-per-client", required_argument, NULL, 'P'},
+    {"threads", required_argument, NULL, 'N'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -91,8 +104,51 @@ static bool valid_header_value(const char *s)
 	return n && s[n - 1] != '/';
 }
 
+/* A whole number from min to max for the option named; -1 after a message. */
+static int parse_count(const char *name, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(optarg, &end, 10);
+	if (errno || end == optarg || *end || optarg[0] == '-' || v < min || v > max) {
+		ecfs_tool_error(KMSD_PROG, "--%s needs a number from %u to %u, not '%s'", name, min,
+				max, optarg);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* The options that bound what clients may hold: a table, as they are parsed alike. */
+static int parse_limit(struct serve_opts *o, int c)
+{
+	static const struct {
+		int c;
+		const char *name;
+		unsigned min, max;
+		size_t off;
+	} limits[] = {
+	    {'T', "request-timeout", 1, 3600, offsetof(struct kmsd_listen, request_timeout)},
+	    {'M', "max-connections", 1, 65536, offsetof(struct kmsd_listen, max_connections)},
+	    {'P', "max-per-client", 1, 65536, offsetof(struct kmsd_listen, max_per_client)},
+	    {'N', "threads", 1, 64, offsetof(struct kmsd_listen, threads)},
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (limits[i].c == c)
+			return parse_count(limits[i].name, limits[i].min, limits[i].max,
+					   (unsigned *)((char *)&o->listen + limits[i].off));
+	return 1;
+}
+
 static int parse_one(struct serve_opts *o, int c)
 {
+	int r = parse_limit(o, c);
+
+	if (r <= 0)
+		return r;
 	switch (c) {
 	case 's':
 		o->store = optarg;
@@ -147,6 +203,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	int c;
 
 	o->listen.addr = "127.0.0.1:8200";
+	o->listen.request_timeout = KMSD_DEFAULT_REQUEST_TIMEOUT;
+	o->listen.max_connections = KMSD_DEFAULT_MAX_CONNECTIONS;
+	o->listen.max_per_client = KMSD_DEFAULT_MAX_PER_CLIENT;
+	o->listen.threads = KMSD_DEFAULT_THREADS;
 	o->mount = KMSD_DEFAULT_MOUNT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
@@ -171,6 +231,11 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	}
 	if (o->namespace_ && !valid_header_value(o->namespace_)) {
 		ecfs_tool_error(KMSD_PROG, "invalid --namespace '%s'", o->namespace_);
+		return -1;
+	}
+	if (o->listen.max_per_client > o->listen.max_connections) {
+		ecfs_tool_error(KMSD_PROG, "--max-per-client %u is above --max-connections %u",
+				o->listen.max_per_client, o->listen.max_connections);
 		return -1;
 	}
 	if (o->listen.insecure_http && (o->listen.tls_cert || o->listen.tls_key)) {
@@ -250,13 +315,16 @@ static int apply_shares(const struct serve_opts *o, struct kmsd_server *srv)
 	return 0;
 }
 
-/* Blocks the stop signals in every thread (microhttpd's inherit the mask) and waits. */
-static void wait_for_stop(const sigset_t *set)
+/* Waits for a stop signal (blocked in every thread: microhttpd's inherit the mask), closing
+ * the connections past their request's deadline once a second meanwhile. */
+static void wait_for_stop(const sigset_t *set, struct kmsd_daemon *d)
 {
-	int sig = 0;
+	const struct timespec second = {.tv_sec = 1};
+	int sig;
 
-	while (sigwait(set, &sig) != 0)
-		;
+	while ((sig = sigtimedwait(set, NULL, &second)) < 0)
+		if (errno == EAGAIN)
+			kmsd_listen_sweep(d);
 	kmsd_log("stopping on signal %d", sig);
 }
 
@@ -290,7 +358,7 @@ static int run(struct serve_opts *o, struct kmsd_server *srv)
 		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
 		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
 	}
-	wait_for_stop(&set);
+	wait_for_stop(&set, d);
 	kmsd_listen_stop(d);
 	return ECFS_EXIT_OK;
 }
