@@ -43,10 +43,9 @@ static void mac_failed(struct fsck *f)
 	report_not_checked(f->rep, "names, chunk contents: the header does not authenticate");
 }
 
-static int unlock(struct fsck *f, const struct ecfs_creds *creds)
+/* What unlocking with the keys given (r: its result) means for the check. */
+static int unlocked(struct fsck *f, int r)
 {
-	int r = ecfs_volume_unlock(f->vol, creds->cred, creds->n, NULL);
-
 	if (r == -EBADMSG) {
 		mac_failed(f);
 		return 0;
@@ -84,13 +83,20 @@ int volume_open_unlock(struct fsck *f)
 	snprintf(f->open_note, sizeof(f->open_note), "%s", ecfs_last_error());
 	ecfs_volume_get_info(f->vol, &f->opened);
 	if (want_key) {
-		/* The tool prints its own message (through report's log hook). */
-		if (ecfs_tool_load_creds(PROG, &f->o.keys, false, &creds) != 0) {
+		/* The tool prints its own message (through report's log hook). An old key file
+		 * is read only when the key file alone does not open the volume. */
+		r = ecfs_tool_unlock_key_file_alone(PROG, f->vol, &f->o.keys, NULL);
+		if (r < 0 && ecfs_tool_load_creds(PROG, &f->o.keys, false, &creds) == 0) {
+			r = ecfs_volume_unlock(f->vol, creds.cred, creds.n, NULL);
+			ecfs_tool_free_creds(&creds);
+		} else if (r < 0) {
+			r = 1;
+		}
+		if (r > 0) {
 			report_add_exit(f->rep, FSCK_OPERROR);
 			return FSCK_OPERROR;
 		}
-		r = unlock(f, &creds);
-		ecfs_tool_free_creds(&creds);
+		r = unlocked(f, r);
 		if (r != 0)
 			return r;
 	} else {

@@ -89,6 +89,13 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 			 struct ecfs_creds *out);
 void ecfs_tool_free_creds(struct ecfs_creds *c);
 
+/* An old key file is read only when the key file does not open the volume: with both in o,
+ * this tries the key file alone. 0 when it unlocked v; the exit code of a key file that could
+ * not be loaded (after its message); a negative errno when it did not open v, or when o does
+ * not name both (then every key is to be tried, the old key file among them). */
+int ecfs_tool_unlock_key_file_alone(const char *prog, struct ecfs_volume *v,
+				    const struct ecfs_keyopts *o, int *slot);
+
 /* Opens the volume in dir and unlocks it with the keys in o, printing one line on failure;
  * then ecfs_tool_header_check with o->header. With o->kms_wait, a KMS that is down is asked
  * again with backoff until it answers or the time is up. Returns an exit code. */

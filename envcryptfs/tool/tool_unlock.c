@@ -146,23 +146,31 @@ static int unlock_with(const char *prog, struct ecfs_volume *v, const struct ecf
 	return r;
 }
 
-/* The old key file of a key rotation is read only when the key file does not open the volume,
- * so that mounts go on once the old file is gone: the key file alone first, then every key. */
-static int unlock_key_first(const char *prog, struct ecfs_volume *v, const struct ecfs_keyopts *o,
-			    int *slot)
+int ecfs_tool_unlock_key_file_alone(const char *prog, struct ecfs_volume *v,
+				    const struct ecfs_keyopts *o, int *slot)
 {
 	struct ecfs_keyopts first = {.key_file = o->key_file};
 	struct ecfs_creds creds;
 	int r;
 
 	if (!o->key_file || !o->old_key_file)
-		return unlock_with(prog, v, o, slot);
+		return -ENOKEY;
 	r = ecfs_tool_load_creds(prog, &first, false, &creds);
 	if (r != 0)
 		return r;
 	r = ecfs_volume_unlock(v, creds.cred, creds.n, slot);
 	ecfs_tool_free_creds(&creds);
-	return r == 0 ? 0 : unlock_with(prog, v, o, slot);
+	return r;
+}
+
+/* The key file alone first, so that the old key file of a finished rotation need not exist;
+ * then every key. */
+static int unlock_key_first(const char *prog, struct ecfs_volume *v, const struct ecfs_keyopts *o,
+			    int *slot)
+{
+	int r = ecfs_tool_unlock_key_file_alone(prog, v, o, slot);
+
+	return r >= 0 ? r : unlock_with(prog, v, o, slot);
 }
 
 int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,
