@@ -1,12 +1,14 @@
 #!/bin/bash
 # envcryptfs-kmsd keeps answering while hundreds of slow or idle connections are open: 150
 # connections trickle a request header a byte a second and 150 stay idle (from other loopback
-# addresses), and meanwhile requests from 127.0.0.1 are answered; every one of the 300 is
-# closed once --request-timeout has passed, the trickling ones too. --max-per-client caps
-# the connections of one address, and other clients still get in.
+# addresses), and meanwhile requests from 127.0.0.1 are answered (curl, and a mount through
+# the KMS client); every one of the 300 is closed once --request-timeout has passed, the
+# trickling ones too. --max-per-client caps the connections of one address, and other
+# clients still get in.
 . "$ECFS_TESTS/lib.sh"
 KMSD="$ECFS_BIN/envcryptfs-kmsd"
 [ -x "$KMSD" ] || skip "$KMSD not built"
+need_progs
 command -v curl >/dev/null || skip "curl not installed"
 sanitizer_logs
 SLOWPEER=$(ecfs_tool slowpeer)
@@ -64,6 +66,12 @@ TOKEN=$(cat "$T/st/token")
 
 note "300 slow and idle connections, and other clients still answered"
 start_server --request-timeout 4
+# A volume whose key is wrapped by this kmsd (plain HTTP is allowed to loopback).
+KMS="kms_url=http://127.0.0.1:$PORT,kms_token_file=$T/st/token"
+answered -X POST -H "X-Vault-Token: $TOKEN" --data-binary '{}' \
+  "http://127.0.0.1:$PORT/v1/transit/keys/vol"
+"$MKFS" -q "${FAST_ARGON[@]}" --kms-url "http://127.0.0.1:$PORT" --kms-key vol \
+  --kms-token-file "$T/st/token" "$T/vol" >/dev/null || fail "mkfs with a KMS slot failed"
 peers trickle --count 150 --trickle --from 127.0.0.2,127.0.0.3,127.0.0.4 --seconds 60
 peers idle --count 150 --from 127.0.0.5,127.0.0.6,127.0.0.7 --seconds 60
 for i in 1 2 3; do
@@ -71,6 +79,10 @@ for i in 1 2 3; do
   answered -X POST -H "X-Vault-Token: $TOKEN" --data-binary '{}' \
     "http://127.0.0.1:$PORT/v1/transit/keys/k$i"
 done
+
+mount_vol "$T/vol" "$T/mnt" "$KMS,kms_timeout=60"
+echo through-kms >"$T/mnt/f"
+umount_wait "$T/mnt"
 
 note "the deadline closes every one of them, trickling or idle"
 for p in "${PEERS[@]}"; do
