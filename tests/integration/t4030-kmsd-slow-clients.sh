@@ -3,13 +3,14 @@
 # connections trickle a request header a byte a second and 150 stay idle (from other loopback
 # addresses), and meanwhile requests from 127.0.0.1 are answered (curl, and a mount through
 # the KMS client); every one of the 300 is closed once --request-timeout has passed, the
-# trickling ones too. --max-per-client caps the connections of one address, and other
-# clients still get in.
+# trickling ones too, over TLS as well. --max-per-client caps the connections of one address,
+# and other clients still get in.
 . "$ECFS_TESTS/lib.sh"
 KMSD="$ECFS_BIN/envcryptfs-kmsd"
 [ -x "$KMSD" ] || skip "$KMSD not built"
 need_progs
 command -v curl >/dev/null || skip "curl not installed"
+command -v openssl >/dev/null || skip "openssl not installed"
 sanitizer_logs
 SLOWPEER=$(ecfs_tool slowpeer)
 
@@ -24,13 +25,15 @@ stop_server() {
 trap 'rc=$?; set +e; for p in "${PEERS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
   [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null; (exit $rc); finish_test' EXIT
 
+# start_server [OPTIONS]: plain HTTP, unless OPTIONS give --tls-cert and --tls-key.
 start_server() {
-  local i port=
-  "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 --insecure-http \
+  local i port= http=--insecure-http
+  case " $* " in *" --tls-cert "*) http= ;; esac
+  "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 $http \
     --unseal-share "$T/st/share.1" "$@" 2>"$T/serve.log" &
   SERVER=$!
   for ((i = 0; i < HANG_SECS * 20; i++)); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" 2>/dev/null || true)
+    port=$(sed -n 's/.*listening on https*:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" 2>/dev/null || true)
     [ -n "$port" ] && break
     proc_alive "$SERVER" || { cat "$T/serve.log" >&2; fail "kmsd exited at start"; }
     sleep 0.05
@@ -104,8 +107,25 @@ grep -q "closed 5 of 15" "$T/greedy.out" || { cat "$T/greedy.out" >&2; fail "not
 PEERS=()
 answered "http://127.0.0.1:$PORT/v1/sys/health"
 
-note "bad limits are usage errors"
 stop_server
+
+note "over TLS: handshakes that trickle or never start are cut by the deadline too"
+(cd "$T" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout srv.key -out srv.pem -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -days 2) >/dev/null 2>&1 || fail "cannot make a test certificate"
+start_server --request-timeout 4 --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
+peers tlsslow --count 50 --trickle --tls --from 127.0.0.2 --seconds 60
+peers tlsidle --count 50 --from 127.0.0.3 --seconds 60
+answered --cacert "$T/srv.pem" "https://127.0.0.1:$PORT/v1/sys/health"
+for p in "${PEERS[@]}"; do
+  wait_exit "$p" 90
+  [ "$WAIT_RC" -eq 0 ] || { cat "$T"/tls*.out >&2; fail "slowpeer: TLS connections left open"; }
+done
+PEERS=()
+answered --cacert "$T/srv.pem" "https://127.0.0.1:$PORT/v1/sys/health"
+stop_server
+
+note "bad limits are usage errors"
 expect_exit 2 "$KMSD" serve --store "$T/st" --insecure-http --request-timeout 0
 stderr_has "--request-timeout"
 expect_exit 2 "$KMSD" serve --store "$T/st" --insecure-http --max-per-client 100 --max-connections 50

@@ -7,12 +7,13 @@
  *       127.0.0.1, default a free one), then accepts and holds every connection, silent,
  *       until killed.
  *
- *   slowpeer connect HOST:PORT --count N [--from ADDR[,ADDR...]] [--trickle]
+ *   slowpeer connect HOST:PORT --count N [--from ADDR[,ADDR...]] [--trickle] [--tls]
  *                    [--expect-closed M] [--seconds S]
  *       a client that opens N connections to HOST:PORT (a numeric IPv4 address), spread over
  *       the local source addresses given (127.0.0.2 and up are all local on Linux), prints
  *       "opened N", then keeps them open: idle, or with --trickle sending one byte of an
- *       endless request header per second on each. It counts the connections the server
+ *       endless request header per second on each (with --tls, of a TLS handshake record
+ *       that announces 16 KiB and never ends). It counts the connections the server
  *       closes and exits 0 once M of them (default all N) are closed, or prints the counts
  *       and exits 1 after S seconds (default 60). Exit 2 on a usage or setup error.
  *
@@ -39,6 +40,14 @@
 #define MAX_SOURCES 16
 
 static const char request_head[] = "POST /v1/sys/health HTTP/1.1\r\nHost: kms\r\nX-Slow: ";
+/* A TLS 1.0-framed handshake record of 16 KiB, then a ClientHello header of as much. */
+static const char tls_head[] = "\x16\x03\x01\x40\x00\x01\x00\x3f\xfc\x03\x03";
+
+struct head {
+	const char *bytes;
+	size_t len;
+	char fill; /* sent once the head is out */
+};
 
 struct peer {
 	int fd; /* -1 once the server closed it */
@@ -55,7 +64,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: slowpeer listen [PORT]\n"
 			"       slowpeer connect HOST:PORT --count N [--from ADDR[,ADDR...]] "
-			"[--trickle] [--expect-closed M] [--seconds S]\n");
+			"[--trickle] [--tls] [--expect-closed M] [--seconds S]\n");
 	exit(2);
 }
 
@@ -85,6 +94,7 @@ struct connect_opts {
 	struct in_addr from[MAX_SOURCES];
 	int nfrom, count, expect_closed, seconds;
 	bool trickle;
+	struct head head;
 };
 
 static void parse_addr(const char *s, struct sockaddr_in *sa)
@@ -117,11 +127,16 @@ static void parse_connect(int argc, char **argv, struct connect_opts *o)
 		usage();
 	parse_addr(argv[2], &o->to);
 	o->seconds = 60;
+	o->head = (struct head){request_head, sizeof(request_head) - 1, 'a'};
 	for (int i = 3; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--trickle") == 0) {
 			o->trickle = true;
+			continue;
+		}
+		if (strcmp(a, "--tls") == 0) {
+			o->head = (struct head){tls_head, sizeof(tls_head) - 1, '\0'};
 			continue;
 		}
 		if (!v)
@@ -174,10 +189,10 @@ static bool server_closed(struct peer *p)
 	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* One more byte of a request header that never ends. */
-static bool trickle_one(struct peer *p)
+/* One more byte of a request that never ends. */
+static bool trickle_one(const struct head *h, struct peer *p)
 {
-	char c = p->sent < sizeof(request_head) - 1 ? request_head[p->sent] : 'a';
+	char c = p->sent < h->len ? h->bytes[p->sent] : h->fill;
 
 	if (send(p->fd, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) {
 		p->sent++;
@@ -220,7 +235,7 @@ static int run_connect(int argc, char **argv)
 			return 0;
 		}
 		for (int i = 0; o.trickle && i < o.count; i++)
-			if (peers[i].fd >= 0 && !trickle_one(&peers[i])) {
+			if (peers[i].fd >= 0 && !trickle_one(&o.head, &peers[i])) {
 				close(peers[i].fd);
 				peers[i].fd = -1;
 			}
