@@ -172,6 +172,7 @@ static void help(void)
 	       "                            read-write mount repairs it instead)\n"
 	       "    -o no_writeback_cache   write through to the volume on every write\n"
 	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
+	       "    -o nonempty             mount over a mount point that is not empty\n"
 	       "    -o allow_other          let other users in (adds default_permissions)\n"
 	       "\nKMS options (with no other key option, a KMS slot unlocks):\n");
 	ecfs_kms_opts_help(stdout, true);
