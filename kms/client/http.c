@@ -312,8 +312,9 @@ static int transport_error(struct ecfs_kms *k, CURLcode rc, const struct sink *s
 		return ecfs_fail(e, "cannot connect: %s", why);
 	}
 	case CURLE_OPERATION_TIMEDOUT:
-		return ecfs_fail(-ETIMEDOUT, "timed out: no answer within %d ms: %s", k->timeout_ms,
-				 why);
+		return ecfs_fail(-ETIMEDOUT,
+				 "timed out: no answer within %d ms (--kms-timeout): %s",
+				 k->timeout_ms, why);
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
@@ -342,7 +343,8 @@ int kms_http_once(struct ecfs_kms *k, const char *method, const char *path, cons
 
 	memset(resp, 0, sizeof(*resp));
 	if (left <= 0)
-		return ecfs_fail(-ETIMEDOUT, "timed out: no answer within %d ms", k->timeout_ms);
+		return ecfs_fail(-ETIMEDOUT, "timed out: no answer within %d ms (--kms-timeout)",
+				 k->timeout_ms);
 	if (asprintf(&url, "%s%s", k->base, path) < 0)
 		return ecfs_fail(-ENOMEM, "out of memory");
 	r = set_options(k, url, left, &s, errbuf);
