@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -336,36 +337,77 @@ static void lock_report_holder(int fd, const char *dir)
 		ecfs_tool_error(PROG, "'%s' is already mounted", dir);
 }
 
-/* Takes the volume's flock. The kernel releases it when we die, so it never goes stale.
- * Returns the lock's descriptor (-1: none on a read-only backing file system) or an exit
- * code as a negative number. */
-static int lock_volume(const char *dir)
+/* Opens the lock file: created for a read-write mount; a read-only one may find a file that
+ * only others can write (a read-only backing) or none at all. -errno on failure. */
+static int lock_open(int dirfd, bool read_only)
 {
-	int dirfd = ecfs_volume_dirfd(fs.vol);
 	int fd = openat(dirfd, ECFS_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-	if (fd < 0 && (errno == EROFS || errno == EACCES))
+	if (fd < 0 && read_only && (errno == EROFS || errno == EACCES))
 		fd = openat(dirfd, ECFS_LOCK_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && fs.read_only && (errno == EROFS || errno == ENOENT)) {
+	return fd < 0 ? -errno : fd;
+}
+
+/* Why a read-write mount cannot take the lock, as the rest of "cannot mount 'DIR': ...". */
+static void lock_refuse_rw(const char *dir, int err)
+{
+	if (err == -EROFS)
+		ecfs_tool_error(PROG,
+				"cannot mount '%s' read-write: it is on a read-only file system "
+				"(mount it with -o ro)",
+				dir);
+	else
+		ecfs_tool_error(PROG,
+				"cannot mount '%s': its lock file '%s/%s' cannot be opened: %s; "
+				"without it two mounts could change the volume at once",
+				dir, dir, ECFS_LOCK_NAME, strerror(-err));
+}
+
+/*
+ * Takes the volume's flock, which the kernel releases when we die, so it never goes stale.
+ * A read-write mount never runs without it: two daemons writing one volume would corrupt it.
+ * A read-only mount goes without only where there is no lock file and none can be made (a
+ * read-only backing never mounted read-write). *lockfd is the lock's descriptor, or -1 with
+ * no lock. Returns an exit code.
+ */
+static int lock_volume(const char *dir, bool read_only, int *lockfd)
+{
+	struct stat st;
+	int fd = lock_open(ecfs_volume_dirfd(fs.vol), read_only);
+
+	*lockfd = -1;
+	if (fd == -ENOENT && read_only) {
 		ecfs_tool_warn(PROG, "'%s' cannot hold a lock file; mounting read-only without it",
 			       dir);
-		return -1;
+		return ECFS_EXIT_OK;
+	}
+	if (fd < 0 && !read_only) {
+		lock_refuse_rw(dir, fd);
+		return ECFS_EXIT_MOUNT;
+	}
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -EISDIR;
 	}
 	if (fd < 0) {
-		ecfs_tool_error(PROG, "cannot open '%s/%s': %s", dir, ECFS_LOCK_NAME,
-				strerror(errno));
-		return -ECFS_EXIT_ERROR;
+		ecfs_tool_error(PROG, "cannot mount '%s': its lock file '%s/%s' is unusable: %s",
+				dir, dir, ECFS_LOCK_NAME,
+				fd == -EISDIR ? "not a regular file" : strerror(-fd));
+		return ECFS_EXIT_MOUNT;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
+		int e = errno;
+
+		if (e == EWOULDBLOCK)
 			lock_report_holder(fd, dir);
 		else
-			ecfs_tool_error(PROG, "cannot lock '%s/%s': %s", dir, ECFS_LOCK_NAME,
-					strerror(errno));
+			ecfs_tool_error(PROG, "cannot mount '%s': cannot lock '%s/%s': %s", dir,
+					dir, ECFS_LOCK_NAME, strerror(e));
 		close(fd);
-		return errno == EWOULDBLOCK ? -ECFS_EXIT_MOUNT : -ECFS_EXIT_ERROR;
+		return ECFS_EXIT_MOUNT;
 	}
-	return fd;
+	*lockfd = fd;
+	return ECFS_EXIT_OK;
 }
 
 /* Records our pid in the lock file for the message a second mount prints. */
@@ -777,11 +819,9 @@ int main(int argc, char *argv[])
 	if (code != ECFS_EXIT_OK)
 		goto out;
 	fs.read_only = o.ro;
-	lockfd = lock_volume(o.dir);
-	if (lockfd < -1) {
-		code = -lockfd;
+	code = lock_volume(o.dir, o.ro, &lockfd);
+	if (code != ECFS_EXIT_OK)
 		goto out;
-	}
 	/* Under the lock: no other daemon is serving the header being repaired. */
 	code = ecfs_tool_header_check(PROG, fs.vol, header_policy(&o));
 	if (code != ECFS_EXIT_OK)
