@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	    "                         a key slot opened by a Vault Transit key\n"
 	    "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
 	    "                         Argon2id costs (default: calibrated to about 1 s)\n"
-	    "  --force                use a non-empty directory (nothing is deleted)\n"
+	    "  --force                use a non-empty directory (nothing of its own is\n"
+	    "                         deleted; what an interrupted mkfs left is)\n"
 	    "  -q, --quiet            print nothing but errors\n"
 	    "  -V, --version, -h, --help\n",
 	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
@@ -110,8 +111,15 @@ static int parse_one(struct mkfs_opts *o, int c)
 					optarg);
 		return o->p.cipher == ECFS_CIPHER_NONE ? -1 : 0;
 	case OPT_CHUNK:
-		return parse_u32("chunk size", optarg, ECFS_MIN_CHUNK, ECFS_MAX_CHUNK,
-				 &o->p.chunk_size);
+		if (parse_u32("chunk size", optarg, ECFS_MIN_CHUNK, ECFS_MAX_CHUNK,
+			      &o->p.chunk_size) < 0)
+			return -1;
+		if (o->p.chunk_size & (o->p.chunk_size - 1)) {
+			ecfs_tool_error(
+			    prog, "chunk size '%s' is not a power of two (4k, 8k, ... 1M)", optarg);
+			return -1;
+		}
+		return 0;
 	case OPT_LABEL:
 		o->p.label = optarg;
 		return 0;
@@ -213,23 +221,45 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 }
 
 /* The KMS's own line when wrapping the key with it failed, else the library's. */
-static void report_create_failure(const struct ecfs_creds *creds, int r)
+static void report_create_failure(const char *dir, const struct ecfs_creds *creds, int r)
 {
 	const char *msg = NULL;
 
 	if (creds->kms && ecfs_tool_kms_last(creds->kms, &msg) == r)
 		ecfs_tool_error(prog, "%s", msg);
-	else
+	else if (*ecfs_last_error())
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
+	else
+		ecfs_tool_error(prog, "cannot create a volume in '%s': %s", dir, strerror(-r));
+}
+
+/* The primary header is on disk and the update failed after it: the volume exists and opens
+ * with the keys given; says which part did not complete, as read back from disk. */
+static void report_copy_behind(const char *dir, int r)
+{
+	struct ecfs_volume *v;
+	struct ecfs_volume_info in = {.copy_state = ECFS_HDR_MISSING};
+	const char *what = "its header copy could not be written";
+
+	if (ecfs_volume_open(dir, &v) == 0) {
+		ecfs_volume_get_info(v, &in);
+		ecfs_volume_close(v);
+	}
+	if (in.primary_state == ECFS_HDR_OK && in.copy_state == ECFS_HDR_OK)
+		what = "its header could not be synced to disk";
+	ecfs_tool_error(prog,
+			"created the volume in '%s', which opens with the keys given, but %s "
+			"(%s); 'fsck.envcryptfs -p %s' finishes it",
+			dir, what, strerror(-r), dir);
 }
 
 static int make(struct mkfs_opts *o)
 {
 	struct ecfs_creds creds = {0};
 	struct ecfs_credential cred[ECFS_MAX_SLOTS];
-	struct ecfs_volume *v;
+	struct ecfs_volume *v = NULL;
 	struct ecfs_volume_info info;
-	int r;
+	int r, code = ECFS_EXIT_OK;
 
 	/* ecfs_creds holds at most 4; a volume made by mkfs with more keys is rare enough to
 	 * load them in two batches of credentials. */
@@ -247,12 +277,16 @@ static int make(struct mkfs_opts *o)
 	}
 	memcpy(cred, creds.cred, creds.n * sizeof(cred[0]));
 	r = ecfs_volume_create(o->dir, &o->p, cred, creds.n, &v);
-	if (r < 0)
-		report_create_failure(&creds, r);
+	if (r < 0 && !v)
+		report_create_failure(o->dir, &creds, r);
 	ecfs_tool_free_creds(&creds);
-	if (r < 0)
+	if (r < 0 && !v)
 		return ecfs_tool_exit_code(r) == ECFS_EXIT_USAGE ? ECFS_EXIT_USAGE
 								 : ECFS_EXIT_ERROR;
+	if (r < 0) {
+		report_copy_behind(o->dir, r);
+		code = ECFS_EXIT_COPY_BEHIND;
+	}
 	ecfs_volume_get_info(v, &info);
 	if (!o->quiet)
 		printf("created envcryptfs volume in %s\nUUID: %s\ncipher: %s, chunk size: %u, "
@@ -262,7 +296,7 @@ static int make(struct mkfs_opts *o)
 	else
 		printf("%s\n", info.uuid_str);
 	ecfs_volume_close(v);
-	return ECFS_EXIT_OK;
+	return code;
 }
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@ enum {
 	OPT_JSON,
 	OPT_KMS_ROTATE,
 	OPT_KMS_CHECK,
+	OPT_WAIT,
 	OPT_KMS /* the first of ECFS_KMS_NOPTS */
 };
 
@@ -41,6 +42,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"kms-rotate", no_argument, NULL, OPT_KMS_ROTATE},
     {"kms-check", no_argument, NULL, OPT_KMS_CHECK},
+    {"wait", required_argument, NULL, OPT_WAIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -91,6 +93,8 @@ static unsigned group_of(int c)
 		return CTL_O_KMS_ROTATE;
 	case OPT_KMS_CHECK:
 		return CTL_O_KMS_CHECK;
+	case OPT_WAIT:
+		return CTL_O_WAIT;
 	default:
 		return c >= OPT_KMS && c < OPT_KMS + ECFS_KMS_NOPTS ? CTL_O_KMS : 0;
 	}
@@ -163,6 +167,11 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		return 0;
 	case OPT_KMS_CHECK:
 		a->kms_check = true;
+		return 0;
+	case OPT_WAIT:
+		if (parse_u32("--wait", optarg, 0, 86400, &a->wait) < 0)
+			return -1;
+		ecfs_metalock_set_wait(a->wait);
 		return 0;
 	default:
 		return ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;

@@ -32,7 +32,7 @@ int cmd_header_backup(const struct ctl_args *a)
 }
 
 /* Whether the header dir now uses is the backup (after a restore failed part-way). */
-static void report_restore_failure(const char *dir, const uint8_t *backup, size_t len)
+static bool report_restore_failure(const char *dir, const uint8_t *backup, size_t len)
 {
 	struct ecfs_volume *v;
 	struct ecfs_volume_info in;
@@ -42,18 +42,22 @@ static void report_restore_failure(const char *dir, const uint8_t *backup, size_
 
 	if (ecfs_volume_open(dir, &v) < 0) {
 		ecfs_tool_warn(CTL_PROG, "the header of '%s' still cannot be read", dir);
-		return;
+		return false;
 	}
 	ecfs_volume_get_info(v, &in);
 	restored = ecfs_volume_header_bytes(v, &cur, &curlen) == 0 && curlen == len &&
 		   memcmp(cur, backup, len) == 0;
 	ecfs_volume_close(v);
-	if (!restored)
+	if (!restored) {
 		ctl_report_outcome(CTL_NOT_DONE);
-	else if (in.primary_state == ECFS_HDR_OK && in.copy_state == ECFS_HDR_OK)
+		return false;
+	}
+	if (in.primary_state == ECFS_HDR_OK && in.copy_state == ECFS_HDR_OK) {
 		ctl_report_outcome(CTL_DONE);
-	else
-		ctl_report_outcome(CTL_DONE_COPY_STALE);
+		return false;
+	}
+	ctl_report_outcome(CTL_DONE_COPY_STALE);
+	return true;
 }
 
 static int restore_failed(const char *dir, const uint8_t *buf, size_t len, int e)
@@ -61,13 +65,12 @@ static int restore_failed(const char *dir, const uint8_t *buf, size_t len, int e
 	int code = ecfs_tool_exit_code(e);
 
 	ctl_fail("header-restore", e, ECFS_EXIT_ERROR);
-	if (e == -EXDEV)
-		return ECFS_EXIT_ERROR;
+	if (e == -EXDEV || e == -EBUSY)
+		return ECFS_EXIT_ERROR; /* another volume's, or another writer at work */
 	/* A backup or volume header that does not parse was refused before any write. */
 	if (code == ECFS_EXIT_DAMAGED)
 		return code;
-	report_restore_failure(dir, buf, len);
-	return ECFS_EXIT_ERROR;
+	return report_restore_failure(dir, buf, len) ? ECFS_EXIT_COPY_BEHIND : ECFS_EXIT_ERROR;
 }
 
 static void report_restored(const char *dir, const char *file)

@@ -28,22 +28,30 @@ static int rotate(const struct ctl_args *a, struct ecfs_volume *v, int slot)
 	struct ecfs_volume_info in;
 	const struct ecfs_slot_info *s;
 	struct ecfs_creds nk;
+	struct ecfs_metalock *lock = NULL;
 	uint64_t before;
 	int e, r = ctl_load_new_key(a, "New passphrase: ", &nk);
 
 	if (r != ECFS_EXIT_OK)
 		return r;
+	r = ctl_lock_for_update("rotate", v, a->pos[0], &lock);
+	if (r != ECFS_EXIT_OK) {
+		ecfs_tool_free_creds(&nk);
+		return r;
+	}
 	ecfs_volume_get_info(v, &in);
 	before = in.seqid;
 	e = ecfs_volume_slot_rotate(v, slot, &nk.cred[0], ctl_argon2(a));
 	ecfs_tool_free_creds(&nk);
-	if (e < 0)
-		return ctl_update_failed("rotate", a->pos[0], before, e);
-	ecfs_volume_get_info(v, &in);
-	s = slot_info(&in, slot);
-	printf("rotated key slot %d to KEK generation %llu; its previous key no longer opens it\n",
-	       slot, s ? (unsigned long long)s->kek_generation : 0ULL);
-	return ECFS_EXIT_OK;
+	ecfs_metalock_release(lock);
+	if (ctl_took_effect(v, e)) {
+		ecfs_volume_get_info(v, &in);
+		s = slot_info(&in, slot);
+		printf("rotated key slot %d to KEK generation %llu; its previous key no longer "
+		       "opens it\n",
+		       slot, s ? (unsigned long long)s->kek_generation : 0ULL);
+	}
+	return ctl_update_result("rotate", v, a->pos[0], before, e);
 }
 
 /* Whether slot s is a KMS slot to rewrap in place: no new key, or only a new URL or mount

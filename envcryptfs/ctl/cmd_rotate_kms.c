@@ -58,25 +58,46 @@ static int rewrap(const struct ctl_args *a, const struct ecfs_slot_info *s,
 	return ECFS_EXIT_OK;
 }
 
+/* Whether slot s still holds the ciphertext that was rewrapped: another writer may have
+ * changed it while the KMS was asked. */
+static bool slot_unchanged(const struct ecfs_volume_info *in, const struct ecfs_slot_info *s)
+{
+	for (int i = 0; i < in->nslots; i++)
+		if (in->slots[i].index == s->index)
+			return in->slots[i].type == ECFS_SLOT_KMS &&
+			       strcmp(in->slots[i].kms.ciphertext, s->kms.ciphertext) == 0;
+	return false;
+}
+
 int ctl_rotate_kms(const struct ctl_args *a, struct ecfs_volume *v, const struct ecfs_slot_info *s)
 {
 	struct ecfs_volume_info in;
 	struct ecfs_kms_slot next;
+	struct ecfs_metalock *lock = NULL;
 	uint64_t before;
 	int e, r;
 
 	next_slot(a, s, &next);
 	r = rewrap(a, s, &next);
+	if (r == ECFS_EXIT_OK)
+		r = ctl_lock_for_update("rotate", v, a->pos[0], &lock);
 	if (r != ECFS_EXIT_OK)
 		return r;
 	ecfs_volume_get_info(v, &in);
 	before = in.seqid;
+	if (!slot_unchanged(&in, s)) {
+		ecfs_metalock_release(lock);
+		ecfs_tool_error(CTL_PROG, "rotate: key slot %d changed since it was read; rerun",
+				s->index);
+		return ECFS_EXIT_ERROR;
+	}
 	e = ecfs_volume_slot_set_kms(v, s->index, &next);
-	if (e < 0)
+	ecfs_metalock_release(lock);
+	if (!ctl_took_effect(v, e))
 		return ctl_update_failed("rotate", a->pos[0], before, e);
 	printf("rotated key slot %d to KEK generation %llu (KMS key '%s' version %llu%s)\n",
 	       s->index, (unsigned long long)next.key_version, next.key,
 	       (unsigned long long)next.key_version,
 	       next.key_version == s->kms.key_version ? ", unchanged" : "");
-	return ECFS_EXIT_OK;
+	return ctl_update_result("rotate", v, a->pos[0], before, e);
 }

@@ -14,23 +14,27 @@ int cmd_slot_add(const struct ctl_args *a)
 {
 	const char *dir = a->pos[0];
 	struct ecfs_volume *v;
-	struct ecfs_creds nk;
+	struct ecfs_creds nk = {0};
+	struct ecfs_metalock *lock = NULL;
 	int index = -1, e, r = ctl_open_unlocked(a, dir, true, &v, NULL);
 
 	if (r != ECFS_EXIT_OK)
 		return r;
 	r = ctl_load_new_key(a, "New passphrase: ", &nk);
+	if (r == ECFS_EXIT_OK)
+		r = ctl_lock_for_update("slot add", v, dir, &lock);
 	if (r == ECFS_EXIT_OK) {
 		uint64_t before = seqid_of(v);
 
 		e = ecfs_volume_slot_add(v, &nk.cred[0], ctl_argon2(a), &index);
-		if (e < 0)
-			r = ctl_update_failed("slot add", dir, before, e);
-		else
+		if (ctl_took_effect(v, e))
 			printf("added key slot %d (%s)\n", index,
 			       ctl_slot_type_name(nk.cred[0].type));
-		ecfs_tool_free_creds(&nk);
+		r = ctl_update_result("slot add", v, dir, before, e);
 	}
+	if (nk.n)
+		ecfs_tool_free_creds(&nk);
+	ecfs_metalock_release(lock);
 	ecfs_volume_close(v);
 	return r;
 }
@@ -47,6 +51,7 @@ int cmd_slot_remove(const struct ctl_args *a)
 {
 	const char *dir = a->pos[0];
 	struct ecfs_volume *v;
+	struct ecfs_metalock *lock = NULL;
 	uint64_t before;
 	int opened = -1, e, r, n = ctl_parse_slot(a->pos[1]);
 
@@ -58,11 +63,15 @@ int cmd_slot_remove(const struct ctl_args *a)
 	r = ctl_open_unlocked(a, dir, true, &v, &opened);
 	if (r != ECFS_EXIT_OK)
 		return r;
+	r = ctl_lock_for_update("slot remove", v, dir, &lock);
+	if (r != ECFS_EXIT_OK) {
+		ecfs_volume_close(v);
+		return r;
+	}
 	before = seqid_of(v);
 	e = ecfs_volume_slot_remove(v, n, a->force);
-	if (e < 0) {
-		r = ctl_update_failed("slot remove", dir, before, e);
-	} else {
+	r = ctl_update_result("slot remove", v, dir, before, e);
+	if (ctl_took_effect(v, e)) {
 		printf("removed key slot %d\n", n);
 		if (slots_left(v) == 0)
 			ecfs_tool_warn(CTL_PROG,
@@ -75,6 +84,7 @@ int cmd_slot_remove(const struct ctl_args *a)
 				       "opens the volume unless another slot takes it",
 				       n);
 	}
+	ecfs_metalock_release(lock);
 	ecfs_volume_close(v);
 	return r;
 }

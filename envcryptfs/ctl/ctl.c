@@ -14,16 +14,16 @@ static const struct ctl_action actions[] = {
      INFO_KMS, 1},
     {"slot list", cmd_slot_list, "DIR [--json] [--kms-check] [KMS]",
      "list the key slots (no key needed)", INFO_KMS, 1},
-    {"slot add", cmd_slot_add, "DIR UNLOCK-KEY NEW-KEY [ARGON2]",
-     "add a key slot opened by NEW-KEY", UNLOCK_NEW | CTL_O_KMS_NEW, 1},
-    {"slot remove", cmd_slot_remove, "DIR N UNLOCK-KEY [--force]",
-     "remove key slot N (the last one only with --force)", CTL_O_UNLOCK | CTL_O_FORCE | CTL_O_KMS,
-     2},
-    {"rotate", cmd_rotate, "DIR [--slot N] UNLOCK-KEY [NEW-KEY] [ARGON2] [--kms-rotate]",
+    {"slot add", cmd_slot_add, "DIR UNLOCK-KEY NEW-KEY [ARGON2] [--wait S]",
+     "add a key slot opened by NEW-KEY", UNLOCK_NEW | CTL_O_KMS_NEW | CTL_O_WAIT, 1},
+    {"slot remove", cmd_slot_remove, "DIR N UNLOCK-KEY [--force] [--wait S]",
+     "remove key slot N (the last one only with --force)",
+     CTL_O_UNLOCK | CTL_O_FORCE | CTL_O_KMS | CTL_O_WAIT, 2},
+    {"rotate", cmd_rotate, "DIR [--slot N] UNLOCK-KEY [NEW-KEY] [ARGON2] [--kms-rotate] [--wait S]",
      "replace slot N's key (default: the slot UNLOCK-KEY opens), bumping its KEK generation; "
      "a KMS slot without NEW-KEY is rewrapped to its KMS key's latest version, which becomes "
      "its KEK generation (--kms-rotate: the KMS key gets a new version first)",
-     UNLOCK_NEW | CTL_O_SLOT | CTL_O_KMS_ROTATE, 1},
+     UNLOCK_NEW | CTL_O_SLOT | CTL_O_KMS_ROTATE | CTL_O_WAIT, 1},
     {"check-key", cmd_check_key, "DIR UNLOCK-KEY",
      "exit 0 when the key opens the volume, 3 when it does not", CTL_O_UNLOCK | CTL_O_KMS, 1},
     {"export", cmd_export, "DIR UNLOCK-KEY --out FILE [PASSWORD] [ARGON2]",
@@ -31,8 +31,8 @@ static const struct ctl_action actions[] = {
      CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT | CTL_O_KMS, 1},
     {"header-backup", cmd_header_backup, "DIR FILE",
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
-    {"header-restore", cmd_header_restore, "DIR FILE [--force]",
-     "replace both header copies with the backup in FILE", CTL_O_FORCE, 2},
+    {"header-restore", cmd_header_restore, "DIR FILE [--force] [--wait S]",
+     "replace both header copies with the backup in FILE", CTL_O_FORCE | CTL_O_WAIT, 2},
     {"status", cmd_status, "MOUNTPOINT [--json]",
      "ask the daemon serving MOUNTPOINT how it is doing", CTL_O_JSON, 1},
 };
@@ -67,10 +67,13 @@ static void help(FILE *f)
 		   "mount and key\noverride the slot's (a KMS that moved):\n");
 	ecfs_kms_opts_help(f, false);
 	fprintf(f, "  --kms-rotate           rotate: give the KMS key a new version first\n"
-		   "  --kms-check            info: ask each KMS slot's KMS even without a token\n\n"
+		   "  --kms-check            info: ask each KMS slot's KMS even without a token\n"
+		   "  --wait SECONDS         how long a header change waits for another one to "
+		   "finish\n                         (the metadata lock; default 30)\n\n"
 		   "Exit status: 0 success, 1 error, 2 usage, 3 wrong key (check-key: the key does "
 		   "not\nopen the volume), 4 damaged or unsupported header, 5 not an envcryptfs "
-		   "mount or\nthe daemon does not answer. See envcryptfsctl(8).\n");
+		   "mount or\nthe daemon does not answer, 6 the change took effect but the header "
+		   "copy could not\nbe updated. See envcryptfsctl(8).\n");
 }
 
 /* Matches argv[1] (and argv[2] for two-word commands such as "slot add"). */

@@ -26,6 +26,7 @@ enum {
 	CTL_O_KMS_NEW = 1u << 9,     /* --kms-url, --kms-mount, --kms-key name the new slot's key */
 	CTL_O_KMS_ROTATE = 1u << 10, /* --kms-rotate; a KMS slot is rotated without a new key */
 	CTL_O_KMS_CHECK = 1u << 11,  /* --kms-check */
+	CTL_O_WAIT = 1u << 12,	     /* --wait SECONDS for the metadata lock */
 };
 
 /* The key that a new slot (or an export's password) comes from; at most one is set. */
@@ -48,6 +49,7 @@ struct ctl_args {
 	bool force, json;
 	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */
 	bool kms_rotate, kms_check;
+	uint32_t wait; /* --wait: seconds to wait for the metadata lock */
 };
 
 struct ctl_action {
@@ -99,6 +101,17 @@ void ctl_report_update_failure(const char *dir, uint64_t seqid_before);
 /* Reports a failed key operation what on dir and, unless it was refused before anything was
  * written, whether it took effect. Returns the exit code. */
 int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, int err);
+/* Takes the metadata lock of v's volume (waiting as --wait says) and re-reads the header under
+ * it, so that the change about to be made builds on every change made before. Exit code. */
+int ctl_lock_for_update(const char *what, struct ecfs_volume *v, const char *dir,
+			struct ecfs_metalock **lock);
+/* Whether a header update that returned err took effect: it succeeded, or reached the primary
+ * copy and only the second copy failed. */
+bool ctl_took_effect(const struct ecfs_volume *v, int err);
+/* The exit code of a header update that returned err; says what happened when it failed or
+ * only the copy was left behind (exit ECFS_EXIT_COPY_BEHIND). */
+int ctl_update_result(const char *what, const struct ecfs_volume *v, const char *dir,
+		      uint64_t seqid_before, int err);
 
 /* The commands. */
 int cmd_info(const struct ctl_args *a);

@@ -167,7 +167,41 @@ void ctl_report_update_failure(const char *dir, uint64_t seqid_before)
  * in use" it is a full disk part-way through the update, so the header is read back. */
 static bool is_refusal(int err)
 {
-	return err == -ENOENT || err == -EBUSY || err == -EINVAL || err == -ENOKEY || err == -EXDEV;
+	return err == -ENOENT || err == -EBUSY || err == -EINVAL || err == -ENOKEY ||
+	       err == -EXDEV || err == -ESTALE;
+}
+
+int ctl_lock_for_update(const char *what, struct ecfs_volume *v, const char *dir,
+			struct ecfs_metalock **lock)
+{
+	int r = ecfs_metalock_acquire_at(ecfs_volume_dirfd(v), dir, lock);
+
+	if (r == 0 && (r = ecfs_volume_refresh(v)) < 0) {
+		ecfs_metalock_release(*lock);
+		*lock = NULL;
+	}
+	if (r < 0)
+		return ctl_fail(what, r, r == -EBUSY ? ECFS_EXIT_ERROR : ecfs_tool_exit_code(r));
+	return ECFS_EXIT_OK;
+}
+
+bool ctl_took_effect(const struct ecfs_volume *v, int err)
+{
+	return err == 0 || ecfs_volume_copy_behind(v);
+}
+
+int ctl_update_result(const char *what, const struct ecfs_volume *v, const char *dir,
+		      uint64_t seqid_before, int err)
+{
+	if (err == 0)
+		return ECFS_EXIT_OK;
+	if (!ecfs_volume_copy_behind(v))
+		return ctl_update_failed(what, dir, seqid_before, err);
+	ecfs_tool_warn(CTL_PROG,
+		       "%s: the change took effect (the header copy could not be updated: %s); "
+		       "the next key operation or 'fsck.envcryptfs -p' rewrites it",
+		       what, strerror(-err));
+	return ECFS_EXIT_COPY_BEHIND;
 }
 
 int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, int err)

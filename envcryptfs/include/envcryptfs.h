@@ -55,6 +55,11 @@
 #define ECFS_LINK_PREFIX "envcryptfs.target."
 /* Held with flock() by a mounting daemon: a second mount fails, a killed one frees it. */
 #define ECFS_LOCK_NAME "envcryptfs.lock"
+/* Held with flock() by whoever writes the header (envcryptfsctl, the daemon's KMS rewrap,
+ * fsck repairs, mkfs), so that header updates happen one at a time. */
+#define ECFS_METALOCK_NAME "envcryptfs.metalock"
+/* Seconds a header writer waits for the metadata lock by default. */
+#define ECFS_METALOCK_WAIT 30
 
 /* Plaintext names up to this many bytes always work. */
 #define ECFS_NAME_MAX 255
@@ -228,7 +233,10 @@ struct ecfs_volume_info {
 
 struct ecfs_volume;
 
-/* Creates a volume in dir (made if missing) with one slot per credential. */
+/* Creates a volume in dir (made if missing) with one slot per credential. Every parameter is
+ * checked before dir is touched, and a failure before the header is written removes what
+ * was made. A failure once the primary header is on disk returns the error with *out set:
+ * the volume exists and opens (ecfs_volume_get_info tells the state of the copies). */
 int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 		       const struct ecfs_credential *creds, size_t ncreds,
 		       struct ecfs_volume **out);
@@ -245,6 +253,28 @@ int ecfs_volume_repair_header(struct ecfs_volume *v);
  * true, with one line in buf naming the file, the cause and the copy in use. */
 bool ecfs_volume_header_problem(const struct ecfs_volume *v, char *buf, size_t len);
 void ecfs_volume_close(struct ecfs_volume *v);
+/* Re-reads the header from disk into v, keeping its keys: an unlocked volume checks the new
+ * header with them (-EXDEV when it is another volume's). For a writer holding the metadata
+ * lock, so that what another writer changed is kept. */
+int ecfs_volume_refresh(struct ecfs_volume *v);
+/* True when the last header update reached the primary copy but not the second copy: the
+ * change took effect, the copy lags behind (the next update rewrites both). */
+bool ecfs_volume_copy_behind(const struct ecfs_volume *v);
+
+/* ---- the metadata lock (envcryptfs.metalock) ------------------------------------------- */
+
+/* Every header write of the library takes the lock of its volume and fails with -ESTALE when
+ * the header on disk changed since the volume read it. A tool that reads, decides and writes
+ * takes the lock around all of it (or refreshes under it). Within one thread the lock nests;
+ * other threads and processes wait, at most the time set here (default ECFS_METALOCK_WAIT
+ * seconds), then get -EBUSY with a message naming the holder. */
+struct ecfs_metalock;
+
+void ecfs_metalock_set_wait(unsigned seconds);
+int ecfs_metalock_acquire(const char *dir, struct ecfs_metalock **out);
+int ecfs_metalock_acquire_at(int dirfd, const char *dir, struct ecfs_metalock **out);
+/* NULL is fine. */
+void ecfs_metalock_release(struct ecfs_metalock *l);
 
 /* ---- key management (envcryptfsctl); each needs an unlocked volume and rewrites the header
  * atomically. No data is re-encrypted. ---------------------------------------------------- */

@@ -190,6 +190,11 @@ struct ecfs_volume {
 	const struct ecfs_keys *keys;	/* NULL until unlocked */
 	int unlocked_slot;
 	bool mac_ok;
+	/* The highest seqid of the copies on disk when last read or written: a header write
+	 * under the metadata lock finds another one there when another writer came between. */
+	uint64_t disk_seqid;
+	bool primary_written; /* the last update wrote the primary (the copy may have failed) */
+	bool copy_behind;     /* ... and the copy on disk is not the new header */
 };
 
 /* ---- cipher.c: the mode table --------------------------------------------------------- */
@@ -241,8 +246,13 @@ int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *le
 /* Writes name atomically: a temporary file, fsync, rename, fsync of the directory. */
 int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len,
 			   mode_t mode);
-/* Bumps the seqid and writes the primary, then the copy. */
+/* Under the metadata lock: checks that the header on disk is the one v read (-ESTALE when
+ * another writer changed it), bumps the seqid and writes the primary, then the copy. When
+ * only the copy fails, v holds the new header (primary_written), and copy_behind tells
+ * whether the copy on disk lags behind (else only syncing it failed). */
 int ecfs_header_store(struct ecfs_volume *v);
+/* The highest seqid among the header copies in dirfd that parse (0 when none does). */
+uint64_t ecfs_header_disk_seqid(int dirfd);
 
 /* ---- slot.c: key-encryption keys and DEK wrapping --------------------------------------- */
 

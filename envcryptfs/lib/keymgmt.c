@@ -35,12 +35,13 @@ static int check_new_credential(const struct ecfs_credential *c)
 	return 0;
 }
 
-/* Writes the header; on failure the in-memory header goes back to what is on disk. */
+/* Writes the header; on failure the in-memory header goes back to what is on disk (unless the
+ * primary took the change and only the copy failed). */
 static int store_or_undo(struct ecfs_volume *v, const struct ecfs_header *before)
 {
 	int r = ecfs_header_store(v);
 
-	if (r < 0)
+	if (r < 0 && !v->primary_written)
 		v->hdr = *before;
 	return r;
 }
@@ -161,6 +162,7 @@ int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool
 {
 	struct ecfs_header h;
 	struct ecfs_volume *cur = NULL;
+	struct ecfs_metalock *lock = NULL;
 	int dirfd, r = ecfs_header_parse(backup, len, &h);
 
 	if (r < 0)
@@ -181,9 +183,14 @@ int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return ecfs_fail(-errno, "cannot open '%s'", dir);
-	r = ecfs_write_file_atomic(dirfd, ECFS_HEADER_NAME, backup, len, 0600);
+	/* A restore replaces whatever is there on purpose: no seqid check, but no other writer
+	 * may be halfway through an update either. */
+	r = ecfs_metalock_acquire_at(dirfd, dir, &lock);
+	if (r == 0)
+		r = ecfs_write_file_atomic(dirfd, ECFS_HEADER_NAME, backup, len, 0600);
 	if (r == 0)
 		r = ecfs_write_file_atomic(dirfd, ECFS_HEADER_COPY_NAME, backup, len, 0600);
+	ecfs_metalock_release(lock);
 	close(dirfd);
 	return r;
 }

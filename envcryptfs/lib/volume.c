@@ -153,6 +153,9 @@ int ecfs_volume_open(const char *dir, struct ecfs_volume **out)
 	choose_copy(v, &copy, copy_raw, copy_len);
 	if (v->copy_state != ECFS_HDR_OK && v->other_raw != copy_raw)
 		free(copy_raw);
+	v->disk_seqid = v->hdr.seqid;
+	if (v->other_raw && v->other.seqid > v->disk_seqid)
+		v->disk_seqid = v->other.seqid;
 	ecfs_clear_error();
 	if (v->from_copy)
 		ecfs_fail(0, "primary header of '%s' is unusable (%s); using the copy", dir,
@@ -242,27 +245,28 @@ static bool other_copy_worth_trying(const struct ecfs_volume *v, int r)
 }
 
 /* Uses the other copy; the states describe the files, so the file that failed is marked. */
+static void use_other_copy(struct ecfs_volume *v)
+{
+	bool copy_was_in_use = v->from_copy || v->primary_state == ECFS_HDR_STALE;
+
+	swap_copies(v);
+	v->primary_state = copy_was_in_use ? ECFS_HDR_OK : ECFS_HDR_DAMAGED;
+	v->copy_state = copy_was_in_use ? ECFS_HDR_DAMAGED : ECFS_HDR_OK;
+	v->from_copy = !copy_was_in_use;
+}
+
+/* Unlocks with the other copy, which then becomes the one in use. */
 static int unlock_other_copy(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t n,
 			     struct ecfs_secret *ks, int *which, int first_error)
 {
-	bool copy_was_in_use = v->from_copy || v->primary_state == ECFS_HDR_STALE;
 	int r;
 
 	swap_copies(v);
 	r = try_slots(v, creds, n, ks, which);
-	if (r < 0) {
-		swap_copies(v);
+	swap_copies(v);
+	if (r < 0)
 		return first_error;
-	}
-	if (copy_was_in_use) {
-		v->copy_state = ECFS_HDR_DAMAGED;
-		v->primary_state = ECFS_HDR_OK;
-		v->from_copy = false;
-	} else {
-		v->primary_state = ECFS_HDR_DAMAGED;
-		v->copy_state = ECFS_HDR_OK;
-		v->from_copy = true;
-	}
+	use_other_copy(v);
 	return 0;
 }
 
@@ -299,13 +303,94 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 
 int ecfs_volume_repair_header(struct ecfs_volume *v)
 {
-	int r;
+	struct ecfs_metalock *lock;
+	int r = ecfs_metalock_acquire_at(v->dirfd, v->dir, &lock);
 
-	if (v->primary_state == ECFS_HDR_OK && v->copy_state == ECFS_HDR_OK && !v->from_copy)
+	/* What another writer did since v was read is the state to repair, not ours. */
+	if (r == 0)
+		r = ecfs_volume_refresh(v);
+	if (r == 0 && v->primary_state == ECFS_HDR_OK && v->copy_state == ECFS_HDR_OK &&
+	    !v->from_copy) {
+		ecfs_metalock_release(lock);
 		return 0;
-	v->hdr.seqid = v->hdr.seqid > v->other.seqid ? v->hdr.seqid : v->other.seqid;
-	r = ecfs_header_store(v);
+	}
+	if (r == 0) {
+		v->hdr.seqid = v->hdr.seqid > v->other.seqid ? v->hdr.seqid : v->other.seqid;
+		r = ecfs_header_store(v);
+	}
+	ecfs_metalock_release(lock);
 	return r < 0 ? r : 1;
+}
+
+bool ecfs_volume_copy_behind(const struct ecfs_volume *v)
+{
+	return v->copy_behind;
+}
+
+/* ---- refresh: the header on disk, checked with the keys in hand ------------------------ */
+
+/* Whether n, just read from disk, is still v's volume and opens with v's keys; with a copy in
+ * use whose MAC fails, the other copy is tried. */
+static int check_refreshed(const struct ecfs_volume *v, struct ecfs_volume *n)
+{
+	const struct ecfs_keys *k = v->keys;
+	bool in_use_ok = ecfs_canary_check(k, &n->hdr) == 0 &&
+			 ecfs_header_verify_mac(n->raw, n->raw_len, k->header_mac) == 0;
+
+	if (!in_use_ok && n->other_raw && ecfs_canary_check(k, &n->other) == 0 &&
+	    ecfs_header_verify_mac(n->other_raw, n->other_raw_len, k->header_mac) == 0) {
+		use_other_copy(n);
+		in_use_ok = true;
+	}
+	if (!in_use_ok)
+		return ecfs_fail(-EBADMSG, "the header of '%s' on disk fails authentication",
+				 v->dir);
+	/* The MAC key comes from the DEK alone: a header of another volume could verify. */
+	if (memcmp(n->hdr.uuid, v->hdr.uuid, ECFS_UUID_SIZE) != 0 ||
+	    n->hdr.cipher != v->hdr.cipher || n->hdr.chunk_size != v->hdr.chunk_size)
+		return ecfs_fail(-EXDEV, "the header of '%s' on disk now describes another volume",
+				 v->dir);
+	return 0;
+}
+
+/* Takes n's header into v. Only what a header update may change is written: the daemon's
+ * threads read the cipher, chunk size and UUID of v meanwhile. */
+static void adopt(struct ecfs_volume *v, struct ecfs_volume *n)
+{
+	uint8_t *raw = v->raw, *other_raw = v->other_raw;
+
+	v->hdr.seqid = n->hdr.seqid;
+	memcpy(v->hdr.label, n->hdr.label, sizeof(v->hdr.label));
+	memcpy(v->hdr.slots, n->hdr.slots, sizeof(v->hdr.slots));
+	v->other = n->other;
+	v->raw = n->raw;
+	v->raw_len = n->raw_len;
+	v->other_raw = n->other_raw;
+	v->other_raw_len = n->other_raw_len;
+	n->raw = raw;
+	n->other_raw = other_raw;
+	v->primary_state = n->primary_state;
+	v->copy_state = n->copy_state;
+	v->from_copy = n->from_copy;
+	v->disk_seqid = n->disk_seqid;
+	v->copy_behind = false;
+}
+
+int ecfs_volume_refresh(struct ecfs_volume *v)
+{
+	struct ecfs_volume *n;
+	int r = ecfs_volume_open(v->dir, &n);
+
+	if (r < 0)
+		return r;
+	if (v->keys)
+		r = check_refreshed(v, n);
+	else
+		v->hdr = n->hdr; /* nothing else reads a locked volume's header meanwhile */
+	if (r == 0)
+		adopt(v, n);
+	ecfs_volume_close(n);
+	return r;
 }
 
 void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info)
@@ -342,13 +427,41 @@ void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *
 
 /* ---- create ---------------------------------------------------------------------------- */
 
-/* A directory is fit for a new volume when it is empty (or force is set) and holds none. */
+/* The names an interrupted mkfs leaves behind in a directory that holds no header yet: the
+ * root's directory ID, temporary header files and the lock files. */
+static bool is_leftover(const char *name)
+{
+	return !strcmp(name, ECFS_DIR_ID_NAME) || !strcmp(name, ECFS_METALOCK_NAME) ||
+	       !strcmp(name, ECFS_LOCK_NAME) ||
+	       !strncmp(name, ECFS_TMP_PREFIX, strlen(ECFS_TMP_PREFIX));
+}
+
+/* Removes the leftovers of an interrupted mkfs (the lock files stay: we may hold one). */
+static int remove_leftovers(int dirfd, DIR *d, const char *dir)
+{
+	struct dirent *e;
+
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		if (!is_leftover(e->d_name) || !strcmp(e->d_name, ECFS_METALOCK_NAME) ||
+		    !strcmp(e->d_name, ECFS_LOCK_NAME))
+			continue;
+		if (unlinkat(dirfd, e->d_name, 0) < 0 && errno != ENOENT)
+			return ecfs_fail(-errno,
+					 "cannot remove '%s/%s', left by an interrupted mkfs: %s",
+					 dir, e->d_name, strerror(errno));
+	}
+	return 0;
+}
+
+/* A directory is fit for a new volume when it holds none and nothing but what an interrupted
+ * mkfs left (or force is set); those leftovers are removed. */
 static int check_target(int dirfd, const char *dir, bool force)
 {
 	DIR *d;
 	struct dirent *e;
 	bool empty = true;
-	int fd = dup(dirfd);
+	int r, fd = dup(dirfd);
 
 	if (faccessat(dirfd, ECFS_HEADER_NAME, F_OK, 0) == 0 ||
 	    faccessat(dirfd, ECFS_HEADER_COPY_NAME, F_OK, 0) == 0) {
@@ -360,13 +473,14 @@ static int check_target(int dirfd, const char *dir, bool force)
 	if (!d)
 		return ecfs_fail(-errno, "cannot read '%s': %s", dir, strerror(errno));
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !is_leftover(e->d_name))
 			empty = false;
-	closedir(d);
 	if (!empty && !force)
-		return ecfs_fail(-ENOTEMPTY, "'%s' is not empty (use --force to create anyway)",
-				 dir);
-	return 0;
+		r = ecfs_fail(-ENOTEMPTY, "'%s' is not empty (use --force to create anyway)", dir);
+	else
+		r = remove_leftovers(dirfd, d, dir);
+	closedir(d);
+	return r;
 }
 
 static int fill_header(struct ecfs_header *h, const struct ecfs_create_params *p)
@@ -394,8 +508,6 @@ static int make_slots(struct ecfs_volume *v, const struct ecfs_create_params *p,
 	struct ecfs_argon2_params a = p->argon2;
 	int r = 0;
 
-	if (n == 0 || n > ECFS_MAX_SLOTS)
-		return ecfs_fail(-EINVAL, "a volume needs 1 to %d keys", ECFS_MAX_SLOTS);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (creds[i].type == ECFS_SLOT_PASSPHRASE && a.t_cost == 0)
 			r = ecfs_argon2_calibrate(1000, 65536, &a);
@@ -409,14 +521,23 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 		       const struct ecfs_credential *creds, size_t ncreds, struct ecfs_volume **out)
 {
 	struct ecfs_volume *v = volume_alloc(dir);
+	struct ecfs_metalock *lock = NULL;
 	struct ecfs_keys *k;
 	uint8_t dirid[ECFS_DIR_ID_SIZE];
+	bool made_dir = false, made_dirid = false;
 	int r;
 
 	ecfs_clear_error();
 	if (!v)
 		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* Every parameter is checked before the directory is touched. */
+	r = fill_header(&v->hdr, p);
+	if (r == 0 && (ncreds == 0 || ncreds > ECFS_MAX_SLOTS))
+		r = ecfs_fail(-EINVAL, "a volume needs 1 to %d keys", ECFS_MAX_SLOTS);
+	if (r < 0)
+		goto fail;
+	made_dir = mkdir(dir, 0700) == 0;
+	if (!made_dir && errno != EEXIST) {
 		r = ecfs_fail(-errno, "cannot create '%s': %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -425,9 +546,10 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 		r = ecfs_fail(-errno, "cannot open '%s': %s", dir, strerror(errno));
 		goto fail;
 	}
-	r = check_target(v->dirfd, dir, p->force);
+	/* No other mkfs or key tool may work in the directory meanwhile. */
+	r = ecfs_metalock_acquire_at(v->dirfd, dir, &lock);
 	if (r == 0)
-		r = fill_header(&v->hdr, p);
+		r = check_target(v->dirfd, dir, p->force);
 	v->key_secret = ecfs_secret_new(sizeof(*k));
 	if (r == 0 && !v->key_secret)
 		r = -ENOMEM;
@@ -442,17 +564,30 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 		r = ecfs_canary_make(k, &v->hdr);
 	if (r == 0)
 		r = make_slots(v, p, creds, ncreds);
-	/* The root's directory ID first: a header never points at a volume without one. */
-	if (r == 0)
-		r = ecfs_dirid_create(v->dirfd, dirid);
+	/* The root's directory ID first and the header last: a header never points at a volume
+	 * without one, and until the header is there a rerun finds only leftovers. */
+	if (r == 0 && (r = ecfs_dirid_create(v->dirfd, dirid)) < 0)
+		r = ecfs_fail(r, "cannot create '%s/%s': %s", dir, ECFS_DIR_ID_NAME, strerror(-r));
+	made_dirid = r == 0;
 	if (r == 0)
 		r = ecfs_header_store(v);
-	if (r < 0)
+	/* Once a header is on disk the volume exists: nothing of it may go. */
+	if (r < 0 && !v->primary_written &&
+	    faccessat(v->dirfd, ECFS_HEADER_NAME, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		goto fail;
+	ecfs_metalock_release(lock);
 	v->unlocked_slot = 0;
 	*out = v;
-	return 0;
+	return r; /* the volume exists and opens; the caller says what did not complete */
 fail:
+	/* Nothing of a volume without a header stays: what we made goes again. */
+	if (made_dirid)
+		unlinkat(v->dirfd, ECFS_DIR_ID_NAME, 0);
+	if (made_dir && v->dirfd >= 0)
+		unlinkat(v->dirfd, ECFS_METALOCK_NAME, 0);
+	ecfs_metalock_release(lock);
+	if (made_dir)
+		rmdir(dir);
 	ecfs_volume_close(v);
 	return r;
 }

@@ -17,6 +17,8 @@ enum ecfs_exit {
 	ECFS_EXIT_WRONG_KEY = 3, /* no key slot opens with the key given */
 	ECFS_EXIT_DAMAGED = 4,	 /* the volume is damaged, or of an unsupported version */
 	ECFS_EXIT_MOUNT = 5,	 /* mounting failed, or the volume is already mounted */
+	/* The header change took effect, but the second header copy could not be updated. */
+	ECFS_EXIT_COPY_BEHIND = 6,
 };
 
 /* What a tool does, once unlocked, about a header copy that is missing, damaged, stale or

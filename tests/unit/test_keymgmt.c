@@ -189,6 +189,94 @@ Test(keymgmt, restore_brings_back_the_old_slots_and_refuses_another_volume)
 	free(backup);
 }
 
+/* ---- concurrent header writers ---------------------------------------------------------- */
+
+/* Two writers that read the same header: the second write would undo the first, so it is
+ * refused until it re-reads; then both changes are kept. */
+Test(keymgmt, a_writer_with_an_old_header_is_refused_until_it_refreshes)
+{
+	struct ecfs_volume *v1 = unlocked(&KA), *v2 = unlocked(&KA);
+
+	cr_assert_eq(ecfs_volume_slot_add(v1, &KB, NULL, NULL), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_volume_slot_add(v2, &PW, &fast, NULL), -ESTALE);
+	cr_assert_not_null(strstr(ecfs_last_error(), "changed since it was read"), "%s",
+			   ecfs_last_error());
+	cr_assert_eq(info_of(v2).nslots, 1, "a refused add changed the volume in memory");
+	cr_assert_eq(ecfs_volume_refresh(v2), 0, "%s", ecfs_last_error());
+	cr_assert_eq(info_of(v2).nslots, 2);
+	cr_assert_eq(ecfs_volume_slot_add(v2, &PW, &fast, NULL), 0, "%s", ecfs_last_error());
+	ecfs_volume_close(v1);
+	ecfs_volume_close(v2);
+	cr_assert(opens(&KA));
+	cr_assert(opens(&KB), "the first writer's slot was lost");
+	cr_assert(opens(&PW));
+}
+
+/* In a child: takes the lock without waiting; exits 0 when it got it, 1 when it was busy
+ * and the message names the holder, 2 otherwise. */
+static void try_lock_in_child(pid_t holder)
+{
+	struct ecfs_metalock *l;
+	char want[64];
+	int r;
+
+	ecfs_metalock_set_wait(0);
+	r = ecfs_metalock_acquire(vol, &l);
+	snprintf(want, sizeof(want), "held by pid %ld", (long)holder);
+	if (r == 0)
+		_exit(0);
+	_exit(r == -EBUSY && strstr(ecfs_last_error(), want) ? 1 : 2);
+}
+
+static int child_result(pid_t holder)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		try_lock_in_child(holder);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(keymgmt, the_metadata_lock_nests_and_shuts_out_other_processes)
+{
+	struct ecfs_metalock *l1, *l2;
+	int r;
+
+	cr_assert_eq(ecfs_metalock_acquire(vol, &l1), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_metalock_acquire(vol, &l2), 0, "the lock does not nest");
+	r = child_result(getpid());
+	cr_assert_eq(r, 1, "another process got the lock, or no holder: %d", r);
+	ecfs_metalock_release(l2);
+	cr_assert_eq(child_result(getpid()), 1, "the inner release dropped the lock");
+	ecfs_metalock_release(l1);
+	cr_assert_eq(child_result(getpid()), 0, "the lock stayed taken");
+}
+
+/* The primary written and the copy not: the change took effect, and says so. */
+Test(keymgmt, a_failed_copy_write_leaves_the_change_in_effect)
+{
+	struct ecfs_volume *v = unlocked(&KA);
+	int r;
+
+	/* Four steps write the primary; the copy's first one fails. */
+	setenv("ECFS_FAULT_AFTER", "4", 1);
+	r = ecfs_volume_slot_add(v, &KB, NULL, NULL);
+	unsetenv("ECFS_FAULT_AFTER");
+	cr_assert_eq(r, -EIO);
+	cr_assert(ecfs_volume_copy_behind(v));
+	cr_assert_eq(info_of(v).nslots, 2, "the slot was undone in memory");
+	cr_assert_eq(info_of(v).copy_state, ECFS_HDR_STALE);
+	ecfs_volume_close(v);
+	cr_assert(opens(&KB), "the change did not take effect");
+	v = unlocked(&KA);
+	cr_assert_eq(ecfs_volume_repair_header(v), 1, "%s", ecfs_last_error());
+	cr_assert_not(ecfs_volume_copy_behind(v));
+	ecfs_volume_close(v);
+}
+
 /*
  * Library bug: ecfs_fail() formats into the thread's last-error buffer while an argument
  * (ecfs_last_error()) points into that same buffer, so wrapped messages lose their cause
