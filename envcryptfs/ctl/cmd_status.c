@@ -216,6 +216,8 @@ static void print_text(const char *mnt, const struct ecfs_status *st)
 	       (unsigned long long)st->auth_failures);
 	if (st->kms_url[0])
 		print_kms_text(st);
+	if (st->kms_rewrap_error[0])
+		printf("KMS rewrap: failed: %s\n", st->kms_rewrap_error);
 }
 
 static void print_json(const char *mnt, const struct ecfs_status *st)
@@ -242,6 +244,9 @@ static void print_json(const char *mnt, const struct ecfs_status *st)
 	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
 	if (st->kms_url[0])
 		json_object_object_add(o, "kms", kms_json(st));
+	if (st->kms_rewrap_error[0])
+		json_object_object_add(o, "kms_rewrap_error",
+				       json_object_new_string(st->kms_rewrap_error));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

@@ -1,7 +1,9 @@
 /* kms_rewrap.c - the daemon's KMS duties: a lock around the header, which the status thread
  * reads while the rewrap thread rewrites it, and the thread that keeps the KMS slot wrapped
- * under its key's latest version. The volume key stays in memory, so a KMS failure here is
- * logged and tried again at the next interval, never fatal. */
+ * under its key's latest version. The volume key stays in memory, so a failure here is
+ * logged, shown by `envcryptfsctl status` and tried again at the next interval, never fatal.
+ * envcryptfsctl may change the header of a mounted volume: each round re-reads it, and the
+ * new ciphertext is recorded under the volume's metadata lock, on the header as it is then. */
 #include "daemon.h"
 #include "kms_rewrap.h"
 #include "tool.h"
@@ -21,13 +23,13 @@ static struct {
 	int slot;
 	uint64_t interval_s;
 	bool started, running;
-	bool stale_logged; /* the rewrap thread's own */
 	pthread_t thread;
 	pthread_cond_t wake;
-	pthread_mutex_t lock; /* stop, last_check and last_error */
+	pthread_mutex_t lock; /* stop, last_check, last_error and header_error */
 	bool stop;
-	int64_t last_check; /* 0: not asked since the unlock */
-	char last_error[512];
+	int64_t last_check;	/* 0: not asked since the unlock */
+	char last_error[512];	/* the KMS's answer */
+	char header_error[512]; /* recording the rewrap in the header */
 } rw = {.lock = PTHREAD_MUTEX_INITIALIZER, .slot = -1};
 
 void kms_header_info(struct ecfs_volume_info *info)
@@ -94,61 +96,97 @@ static void record(int r)
 	pthread_mutex_unlock(&rw.lock);
 }
 
-/* Whether the header on disk is still the one this daemon holds: envcryptfsctl may change
- * a mounted volume's header, and writing ours would undo that. -ESTALE when it moved on. */
-static int header_unchanged(const struct ecfs_volume_info *mine)
+/* The same for a rewrap the KMS made but the header could not take ("" once it could). */
+static void record_header(const char *why)
 {
-	struct ecfs_volume_info *disk = malloc(sizeof(*disk));
-	struct ecfs_volume *v;
-	int r = disk ? ecfs_volume_open(fs.backing_dir, &v) : -ENOMEM;
+	pthread_mutex_lock(&rw.lock);
+	if (why[0] && strcmp(why, rw.header_error) != 0)
+		fs_log(LOG_WARNING,
+		       "cannot record the KMS rewrap of slot %d (trying again in %llu s): %s",
+		       rw.slot, (unsigned long long)rw.interval_s, why);
+	snprintf(rw.header_error, sizeof(rw.header_error), "%s", why);
+	pthread_mutex_unlock(&rw.lock);
+}
 
-	if (r == 0) {
-		ecfs_volume_get_info(v, disk);
-		ecfs_volume_close(v);
-		r = disk->seqid == mine->seqid ? 0 : -ESTALE;
-	}
-	free(disk);
+/* Re-reads the header into the daemon's volume: envcryptfsctl may have changed it. */
+static int refresh(void)
+{
+	int r;
+
+	pthread_mutex_lock(&header_lock);
+	r = ecfs_volume_refresh(fs.vol);
+	pthread_mutex_unlock(&header_lock);
 	return r;
 }
 
-/* Stores the new ciphertext unless the header on disk moved on; that is no KMS failure. */
-static int store_if_ours(const struct ecfs_volume_info *info, struct ecfs_kms_slot *s,
-			 const char *ct)
+/* Records ct under the metadata lock, on the header as it is on disk then. -EAGAIN when the
+ * slot no longer holds the ciphertext was, that was rewrapped (another writer changed it). */
+static int store_locked(const struct ecfs_kms_slot *was, struct ecfs_kms_slot *s, const char *ct,
+			char *why, size_t len)
 {
-	int r = header_unchanged(info);
+	struct ecfs_volume_info info;
+	const struct ecfs_slot_info *si;
+	struct ecfs_metalock *lock;
+	int r = ecfs_metalock_acquire_at(ecfs_volume_dirfd(fs.vol), fs.backing_dir, &lock);
 
-	if (r == 0)
-		return store(s, ct);
-	if (r == -ESTALE && !rw.stale_logged)
-		fs_log(LOG_WARNING,
-		       "not rewrapping KMS slot %d: the header changed on disk since the mount "
-		       "(envcryptfsctl?); remount to pick it up",
-		       rw.slot);
-	rw.stale_logged = rw.stale_logged || r == -ESTALE;
-	return r == -ESTALE ? 0 : r;
+	if (r == 0 && (r = refresh()) == 0) {
+		kms_header_info(&info);
+		si = find_slot(&info);
+		if (!si)
+			r = -ENOENT;
+		else if (strcmp(si->kms.ciphertext, was->ciphertext) != 0)
+			r = -EAGAIN;
+		else
+			r = store(s, ct);
+	}
+	if (r == -ENOENT)
+		snprintf(why, len, "key slot %d is no longer a KMS slot", rw.slot);
+	else if (r < 0)
+		snprintf(why, len, "%s", *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+	ecfs_metalock_release(lock);
+	return r;
 }
 
+/* One round: the header as it is now, the KMS asked for a newer version, the result stored.
+ * A slot another writer changed meanwhile is rewrapped again from its new state. */
 static void rewrap_once(void)
 {
 	struct ecfs_volume_info info;
 	const struct ecfs_slot_info *si;
-	struct ecfs_kms_slot s;
-	uint64_t latest = 0;
-	char *ct = NULL;
-	int r;
+	struct ecfs_kms_slot s, was;
+	char why[sizeof(rw.header_error)] = "";
+	int r, kms = 0, attempt = 0;
+	bool asked = false;
 
-	kms_header_info(&info);
-	si = find_slot(&info);
-	if (!si)
-		return; /* only this process changes the header it holds */
-	s = si->kms;
-	r = ecfs_kms_key_info(rw.kms, &latest, NULL);
-	if (r == 0 && latest > s.key_version)
-		r = ecfs_kms_rewrap(rw.kms, s.ciphertext, &ct, &s.key_version);
-	if (r == 0 && ct)
-		r = store_if_ours(&info, &s, ct);
-	free(ct);
-	record(r);
+	do {
+		char *ct = NULL;
+		uint64_t latest = 0;
+
+		why[0] = '\0';
+		r = refresh();
+		if (r < 0) {
+			snprintf(why, sizeof(why), "cannot re-read the header: %s",
+				 *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+			break;
+		}
+		kms_header_info(&info);
+		si = find_slot(&info);
+		if (!si) {
+			snprintf(why, sizeof(why), "key slot %d is no longer a KMS slot", rw.slot);
+			break;
+		}
+		was = s = si->kms;
+		asked = true;
+		kms = ecfs_kms_key_info(rw.kms, &latest, NULL);
+		if (kms == 0 && latest > s.key_version)
+			kms = ecfs_kms_rewrap(rw.kms, s.ciphertext, &ct, &s.key_version);
+		if (kms == 0 && ct)
+			r = store_locked(&was, &s, ct, why, sizeof(why));
+		free(ct);
+	} while (r == -EAGAIN && ++attempt < 3);
+	if (asked)
+		record(kms);
+	record_header(why);
 }
 
 /* Sleeps one interval; true when asked to stop meanwhile. Called with rw.lock held. */
@@ -226,6 +264,11 @@ void kms_rewrap_fill(const struct ecfs_volume_info *info, struct ecfs_status *st
 {
 	const struct ecfs_slot_info *s = rw.started ? find_slot(info) : NULL;
 
+	if (rw.started) {
+		pthread_mutex_lock(&rw.lock);
+		snprintf(st->kms_rewrap_error, sizeof(st->kms_rewrap_error), "%s", rw.header_error);
+		pthread_mutex_unlock(&rw.lock);
+	}
 	if (!s)
 		return;
 	snprintf(st->kms_url, sizeof(st->kms_url), "%s", s->kms.url);

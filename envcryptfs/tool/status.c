@@ -95,6 +95,7 @@ static void add_kms(json_object *o, const struct ecfs_status *st)
 	json_object_object_add(o, "kms_last_rewrap", json_object_new_int64(st->kms_last_rewrap));
 	json_object_object_add(o, "kms_last_check", json_object_new_int64(st->kms_last_check));
 	json_object_object_add(o, "kms_last_error", json_object_new_string(st->kms_last_error));
+	json_object_object_add(o, "kms_rewrap_error", json_object_new_string(st->kms_rewrap_error));
 }
 
 static char *status_json(const struct ecfs_status *st)
@@ -179,6 +180,7 @@ static int parse_fields(json_object *o, struct ecfs_status *st)
 	get_num(o, "kms_last_rewrap", &st->kms_last_rewrap);
 	get_num(o, "kms_last_check", &st->kms_last_check);
 	get_str(o, "kms_last_error", st->kms_last_error, sizeof(st->kms_last_error));
+	get_str(o, "kms_rewrap_error", st->kms_rewrap_error, sizeof(st->kms_rewrap_error));
 	return 0;
 }
 

@@ -41,6 +41,9 @@ struct ecfs_status {
 	int64_t kms_last_rewrap;  /* when the slot's ciphertext was last made */
 	int64_t kms_last_check;	  /* when the daemon last asked the KMS (0: only to unlock) */
 	char kms_last_error[512]; /* why that failed, "" when the KMS answered */
+	/* Why the last KMS rewrap could not be recorded in the header (the metadata lock held
+	 * too long, the slot gone, a failed write); "" when it could. */
+	char kms_rewrap_error[512];
 };
 
 /* ---- server (the daemon) ----------------------------------------------------------------- */
