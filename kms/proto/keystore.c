@@ -281,17 +281,56 @@ static int derive_store_key(const uint8_t *master, const uint8_t uuid[ECFS_UUID_
 	return 0;
 }
 
+/* The write counter of the store file on disk (0 when there is none yet). */
+static int disk_generation(struct kmsd_store *s, uint64_t *gen)
+{
+	struct kmsd_store peek = {.dirfd = s->dirfd, .dir = s->dir};
+	uint8_t *buf;
+	size_t len;
+	int r = read_store_file(s, &buf, &len);
+
+	*gen = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = header_decode(buf, len, &peek);
+	free(buf);
+	*gen = peek.generation;
+	return r;
+}
+
+/* Another process that wrote the store since we read it would lose its keys to our copy:
+ * refused, never overwritten. */
+static int check_not_newer(struct kmsd_store *s)
+{
+	uint64_t gen;
+	int r = disk_generation(s, &gen);
+
+	if (r == 0 && gen != s->generation)
+		r = ecfs_fail(-ESTALE,
+			      "the key store '%s/%s' on disk is not the one this process read "
+			      "(write counter %llu, ours %llu): another process wrote it; nothing "
+			      "was saved, restart to read it again",
+			      s->dir, KMSD_STORE_NAME, (unsigned long long)gen,
+			      (unsigned long long)s->generation);
+	return r;
+}
+
 /* Encrypts the payload of every key but keys[skip] and replaces the file. */
 static int save(struct kmsd_store *s, size_t skip)
 {
 	struct ecfs_secret *plain = NULL;
 	uint8_t nonce[KMSD_NONCE_SIZE], *file = NULL;
+	uint64_t on_disk;
 	size_t plen = 0;
 	int r;
 
 	if (!s->store_key)
 		return ecfs_fail(-EPERM, "the key store is sealed");
-	r = encode(s, skip, &plain);
+	r = check_not_newer(s);
+	if (r == 0)
+		r = encode(s, skip, &plain);
 	if (r == 0)
 		r = ecfs_random(nonce, sizeof(nonce));
 	if (r == 0) {
@@ -308,9 +347,13 @@ static int save(struct kmsd_store *s, size_t skip)
 		r = kmsd_gcm_seal(ecfs_secret_data(s->store_key), nonce, file, HDR_SIZE,
 				  ecfs_secret_data(plain), plen, file + HDR_SIZE);
 	}
-	if (r == 0)
+	if (r == 0) {
 		r = ecfs_write_file_atomic(s->dirfd, KMSD_STORE_NAME, file,
 					   HDR_SIZE + plen + KMSD_TAG_SIZE, 0600);
+		/* Unwritten, the counter stays what the file on disk holds. */
+		if (r < 0 && disk_generation(s, &on_disk) == 0 && on_disk != s->generation)
+			s->generation--;
+	}
 	ecfs_secret_free(plain);
 	free(file);
 	return r;

@@ -15,6 +15,8 @@
 
 #define KMSD_PROG	   "envcryptfs-kmsd"
 #define KMSD_TOKEN_NAME	   "token"
+#define KMSD_LOCK_NAME	   "kmsd.lock" /* held with flock(2) by the serve of the store */
+#define KMSD_EXIT_IN_USE   5	       /* the store is already served */
 #define KMSD_DEFAULT_MOUNT "transit"
 #define KMSD_MAX_ISSUED	   64 /* tokens from Kubernetes logins kept; the oldest go first */
 #define KMSD_ISSUED_LEN	   53 /* "kmsd." and 48 hex digits */
@@ -120,5 +122,8 @@ void kmsd_listen_stop(struct kmsd_daemon *d);
 void kmsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kmsd_init_main(int argc, char **argv);
 int kmsd_serve_main(int argc, char **argv);
+/* storelock.c: takes the serve lock of the store in dir (kmsd.lock); *lockfd is kept open
+ * while serving. Returns an exit code (KMSD_EXIT_IN_USE when another serve holds it). */
+int kmsd_store_lock(const char *dir, int *lockfd);
 
 #endif /* KMSD_H */

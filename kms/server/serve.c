@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOKEN_MIN 16
 
@@ -367,14 +368,18 @@ int kmsd_serve_main(int argc, char **argv)
 {
 	struct serve_opts o = {0};
 	struct kmsd_server srv = {0};
-	int r;
+	int r, lockfd;
 
 	ecfs_harden_process();
 	if (parse_args(argc, argv, &o) < 0)
 		return ECFS_EXIT_USAGE;
+	r = kmsd_store_lock(o.store, &lockfd);
+	if (r != ECFS_EXIT_OK)
+		return r;
 	r = kmsd_store_open(o.store, &srv.store);
 	if (r < 0) {
 		ecfs_tool_error(KMSD_PROG, "%s", ecfs_last_error());
+		close(lockfd);
 		return r == -EUCLEAN || r == -EPROTONOSUPPORT ? ECFS_EXIT_DAMAGED : ECFS_EXIT_ERROR;
 	}
 	srv.mount = o.mount;
@@ -395,5 +400,6 @@ int kmsd_serve_main(int argc, char **argv)
 	ecfs_wipe(srv.token_hash, sizeof(srv.token_hash));
 	ecfs_wipe(srv.issued, sizeof(srv.issued));
 	pthread_mutex_destroy(&srv.lock);
+	close(lockfd); /* after the last save */
 	return r;
 }
