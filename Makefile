@@ -117,6 +117,7 @@ check:
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
+	tests/lint/banned.sh
 
 # The release binaries hold neither the fault variables' names nor the test version suffix.
 FAULT_MARKS := -e ECFS_FAULT_ -e fault-injection -e 'fault injected'

@@ -42,11 +42,8 @@ char *entry_plain(const struct dir *d, const struct entry *e)
 		return NULL;
 	if (e->plain)
 		return path_join(d->plain, e->plain);
-	q = malloc(strlen(e->disk) + 2);
-	if (!q)
+	if (asprintf(&q, "?%s", e->disk) < 0)
 		return NULL;
-	q[0] = '?';
-	strcpy(q + 1, e->disk);
 	p = path_join(d->plain, q);
 	free(q);
 	return p;

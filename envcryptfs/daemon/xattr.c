@@ -177,7 +177,11 @@ static size_t decrypt_list(struct inode *inode, const char *list, size_t len, ch
 				      p);
 			continue;
 		}
-		used += (size_t)sprintf(out + used, "%s%s", USER_PREFIX, plain) + 1;
+		/* A plain name is never longer than its encrypted form, so out has room. */
+		memcpy(out + used, USER_PREFIX, USER_PREFIX_LEN);
+		used += USER_PREFIX_LEN;
+		memcpy(out + used, plain, strlen(plain) + 1);
+		used += strlen(plain) + 1;
 	}
 	return used;
 }

@@ -62,7 +62,7 @@ int ecfs_fault_at(enum ecfs_step step, const char *name)
 
 	if (!env)
 		return 0;
-	after = atoi(env);
+	after = (int)strtol(env, NULL, 10);
 	n = atomic_fetch_add(&steps, 1);
 	if (n != after)
 		return 0;

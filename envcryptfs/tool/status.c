@@ -79,7 +79,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
+	memcpy(sa->sun_path, path, strlen(path) + 1);
 	return 0;
 }
 

@@ -433,7 +433,7 @@ int kms_transit_parse_key_create_req(const char *body, size_t len, char *type, s
 	if (r == -ENOENT) {
 		if (strlen(KMS_KEY_TYPE) >= typesz)
 			return -ENOSPC;
-		strcpy(type, KMS_KEY_TYPE);
+		memcpy(type, KMS_KEY_TYPE, sizeof(KMS_KEY_TYPE));
 		return 0;
 	}
 	if (r == 0 && (v.type != KMS_JSON_STRING || kms_json_string(&v, type, typesz) < 0))

@@ -41,7 +41,7 @@ static bool parse_target(const char *path, struct target *t)
 	if (s2) {
 		if (strlen(s2 + 1) >= sizeof(t->action) || strchr(s2 + 1, '/'))
 			return false;
-		strcpy(t->action, s2 + 1);
+		memcpy(t->action, s2 + 1, strlen(s2 + 1) + 1);
 	}
 	return true;
 }
@@ -73,7 +73,7 @@ static int seal_text(const struct kmsd_key *k, const uint8_t *plain, size_t len,
 	if (r == 0)
 		r = kmsd_gcm_seal(kv->key, blob, NULL, 0, plain, len, blob + KMSD_NONCE_SIZE);
 	if (r == 0) {
-		int n = sprintf(text, "vault:v%u:", k->nversions);
+		int n = snprintf(text, 32, "vault:v%u:", k->nversions);
 
 		ecfs_b64_encode(blob, blen, text + n);
 		*out = text;
