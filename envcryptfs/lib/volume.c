@@ -371,6 +371,8 @@ static void adopt(struct ecfs_volume *v, struct ecfs_volume *n)
 	n->other_raw = other_raw;
 	v->primary_state = n->primary_state;
 	v->copy_state = n->copy_state;
+	memcpy(v->primary_why, n->primary_why, sizeof(v->primary_why));
+	memcpy(v->copy_why, n->copy_why, sizeof(v->copy_why));
 	v->from_copy = n->from_copy;
 	v->disk_seqid = n->disk_seqid;
 	v->copy_behind = false;
@@ -389,6 +391,9 @@ int ecfs_volume_refresh(struct ecfs_volume *v)
 		v->hdr = n->hdr; /* nothing else reads a locked volume's header meanwhile */
 	if (r == 0)
 		adopt(v, n);
+	/* As after unlocking: the copy not in use is held to the MAC as well. */
+	if (r == 0 && v->keys)
+		ecfs_header_judge_other(v);
 	ecfs_volume_close(n);
 	return r;
 }

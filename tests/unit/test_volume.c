@@ -1083,6 +1083,24 @@ Test(volume, copy_failing_the_mac_is_reported_after_unlock)
 	cr_assert(files_equal(ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME));
 }
 
+/* A header re-read under the metadata lock is judged as at unlock: a copy changed meanwhile
+ * without the key is named by its MAC, not merely as different. */
+Test(volume, refresh_holds_the_other_copy_to_the_mac)
+{
+	struct ecfs_volume *v;
+	char line[512];
+
+	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
+	v = open_unlock(&KA, 0);
+	cr_assert_not(ecfs_volume_header_problem(v, line, sizeof(line)), "%s", line);
+	edit_json(ECFS_HEADER_COPY_NAME, edit_chunk_4096);
+	cr_assert_eq(ecfs_volume_refresh(v), 0, "%s", ecfs_last_error());
+	cr_assert_eq(info_of(v).copy_state, ECFS_HDR_DAMAGED);
+	cr_assert(ecfs_volume_header_problem(v, line, sizeof(line)));
+	cr_assert(strstr(line, "fails the header MAC"), "%s", line);
+	ecfs_volume_close(v);
+}
+
 Test(volume, unknown_incompat_feature)
 {
 	struct ecfs_volume *v;
