@@ -204,6 +204,15 @@ static int punch_hole(struct inode *inode, int fd, uint64_t off, uint64_t len)
 	return r;
 }
 
+/* Gives back what a failed reservation may have left allocated past the blob's end [from,
+ * to) (tmpfs undoes it itself, ext4 keeps what it got). */
+static void give_back(int fd, uint64_t from, uint64_t to)
+{
+	if (to > from)
+		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+				(off_t)(to - from));
+}
+
 int file_fallocate(struct inode *inode, int fd, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t size, end = off + len, b0, b1;
@@ -219,18 +228,22 @@ int file_fallocate(struct inode *inode, int fd, int mode, uint64_t off, uint64_t
 	if (end < off || end > (uint64_t)INT64_MAX)
 		return -EFBIG;
 	r = file_plain_size(fd, &size);
-	if (r == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > size)
-		r = file_truncate(inode, fd, end);
 	if (r < 0)
 		return r;
-	/* Reserve the stored chunks too, so that later writes do not run out of space; a
-	 * backing file system without fallocate only loses that guarantee. */
+	/* Reserve the stored chunks first, so that neither the growth below nor later writes
+	 * run out of space, and a full disk fails the call before the size changes. A backing
+	 * file system without fallocate only loses that guarantee. */
 	b0 = ecfs_chunk_offset(fs.vol, off / fs.chunk_size);
 	b1 = ecfs_blob_size(fs.vol, end);
 	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)b0, (off_t)(b1 - b0)) < 0 &&
-	    errno != EOPNOTSUPP)
-		return -errno;
-	return 0;
+	    errno != EOPNOTSUPP) {
+		r = -errno;
+		give_back(fd, ecfs_blob_size(fs.vol, size), b1);
+		return r;
+	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size)
+		r = file_truncate(inode, fd, end);
+	return r;
 }
 
 static uint64_t stored_chunk(void)

@@ -96,6 +96,7 @@ run() {
   r=$("$FSOP" fallocate "$mnt/keep3" 0 4194304)
   expect_failed "fallocate 4 MiB" "$r"
   same_prefix "$mnt/keep3" "$T/keep"
+  [ "$(stat -c %s "$mnt/keep3")" -eq 5000 ] || fail "the failed fallocate changed the size"
 
   note "[$opts] dd of 40 MiB into what is left of 20 MB"
   rm -f "$back/filler"
