@@ -271,6 +271,14 @@ void fs_note_own_change(struct inode *inode, int fd);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     struct fuse_file_info *fi);
+
+/* ---- seek.c: SEEK_DATA and SEEK_HOLE, answered off the worker threads ------------------ */
+
+/* Starts the thread that answers LSEEK with the write-back cache (before the session loop). */
+void fs_seek_start(void);
+/* Stops it after the session loop; false when it stayed blocked in the kernel and was left
+ * behind (then the session must not be freed: close its descriptor instead). */
+bool fs_seek_stop(void);
 void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 
 /* ---- xattr.c: user.* extended attributes, names and values encrypted ---------------------- */

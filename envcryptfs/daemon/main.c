@@ -679,6 +679,10 @@ static struct fuse_session *session_new(struct fuse_args *args)
 	return se;
 }
 
+/* The lseek thread stayed blocked in the kernel at the end of the session (seek.c): the
+ * session must then stay allocated for it, and only its descriptor is closed. */
+static bool seek_left_behind;
+
 /* Mounts se and serves until unmounted or signalled. Returns an exit code. */
 static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *notify)
 {
@@ -706,8 +710,10 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 		fs_log(LOG_WARNING, "cannot change to /: %m");
 	status = status_start();
 	serve_init(se);
+	fs_seek_start();
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
+	seek_left_behind = !fs_seek_stop();
 	ecfs_status_server_stop(status);
 	fs.mountpoint = NULL;
 	free(mnt_real);
@@ -845,7 +851,9 @@ out:
 	if (notify >= 0)
 		close(notify);
 	fs.se = NULL;
-	if (se)
+	if (se && seek_left_behind)
+		close(fuse_session_fd(se)); /* aborts the connection, which frees the thread */
+	else if (se)
 		fuse_session_destroy(se);
 	free(real);
 	free(cmd.mountpoint);

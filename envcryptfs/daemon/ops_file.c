@@ -1,7 +1,7 @@
-/* ops_file.c - open regular files: create, open, read, write, release, fsync, fallocate,
- * lseek. One blob read or write per request, under the inode's io lock. There is no flush:
- * writes reach the backing file when they are made, so close has nothing to add, and the
- * kernel stops sending FLUSH (a round trip per close) once it is told ENOSYS. */
+/* ops_file.c - open regular files: create, open, read, write, release, fsync and fallocate
+ * (lseek is in seek.c). One blob read or write per request, under the inode's io lock. There
+ * is no flush: writes reach the backing file when they are made, so close has nothing to add,
+ * and the kernel stops sending FLUSH (a round trip per close) once it is told ENOSYS. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -267,27 +267,4 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 		fs_note_own_change(fh->inode, fh->fd);
 	pthread_rwlock_unlock(&fh->inode->io);
 	fuse_reply_err(req, fs_errno(r));
-}
-
-void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
-{
-	struct open_file *fh = fh_of(fi);
-	uint64_t pos = 0;
-	int r;
-
-	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	/* The kernel asks without writing back dirty pages first: have it do so now (the
-	 * invalidation waits for that), or holes it has filled would be reported. Not under
-	 * the io lock: the writes it causes need that. */
-	fuse_lowlevel_notify_inval_inode(fs.se, ino, 0, 0);
-	pthread_rwlock_rdlock(&fh->inode->io);
-	r = file_seek(fh->inode, fh->fd, (uint64_t)off, whence, &pos);
-	pthread_rwlock_unlock(&fh->inode->io);
-	if (r < 0)
-		fuse_reply_err(req, fs_errno(r));
-	else
-		fuse_reply_lseek(req, (off_t)pos);
 }
