@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ int itab_init(struct inode_table *t)
 	t->nbuckets = ITAB_MIN_BUCKETS;
 	t->count = 0;
 	t->generation = 0;
+	t->retired = NULL;
 	t->mount_fd = -1;
 	t->nfds = 0;
 	pthread_mutex_init(&t->lock, NULL);
@@ -147,6 +149,48 @@ void inode_fd_put(const struct inode *inode, int fd)
 		close(fd);
 }
 
+/* True when the entry open as fd is the one parked inode p names. A parked inode holds no
+ * descriptor, so its backing entry can be removed and its number given to a new entry while
+ * the kernel still knows it: the number alone does not say which entry it is. (An inode with
+ * a descriptor keeps its entry, and so its number, alive.) */
+static bool parked_is(const struct inode *p, int fd)
+{
+	struct file_handle *h = handle_of(fd);
+	bool same = h && h->handle_type == p->handle->handle_type &&
+		    h->handle_bytes == p->handle->handle_bytes &&
+		    memcmp(h->f_handle, p->handle->f_handle, h->handle_bytes) == 0;
+
+	free(h);
+	return same;
+}
+
+static void itab_remove(struct inode_table *t, struct inode *p);
+
+/* Moves p, whose number now names another entry, out of its bucket; it lives on until the
+ * kernel forgets it. Called with t->lock held. */
+static void itab_retire(struct inode_table *t, struct inode *p)
+{
+	itab_remove(t, p);
+	p->retired = true;
+	p->hnext = t->retired;
+	t->retired = p;
+}
+
+/* The inode of (dev, ino) in the table, for the entry open as fd; called with t->lock held. */
+static struct inode *itab_find(struct inode_table *t, int fd, const struct stat *st, size_t k)
+{
+	struct inode *p;
+
+	for (p = t->buckets[k]; p; p = p->hnext)
+		if (p->ino == st->st_ino && p->dev == st->st_dev)
+			break;
+	if (p && p->fd < 0 && !parked_is(p, fd)) {
+		itab_retire(t, p);
+		p = NULL;
+	}
+	return p;
+}
+
 struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 {
 	struct inode *p, *fresh = NULL;
@@ -155,9 +199,7 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		k = bucket_of(st->st_dev, st->st_ino, t->nbuckets);
-		for (p = t->buckets[k]; p; p = p->hnext)
-			if (p->ino == st->st_ino && p->dev == st->st_dev)
-				break;
+		p = itab_find(t, *fd, st, k);
 		if (p || fresh)
 			break;
 		/* Allocate outside the lock, then look again: another thread may have won. */
@@ -191,15 +233,17 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 	return p;
 }
 
-/* Unlinks p from its chain; called with t->lock held. */
+/* Unlinks p from its chain (a bucket, or the retired list); called with t->lock held. */
 static void itab_remove(struct inode_table *t, struct inode *p)
 {
-	struct inode **pp = &t->buckets[bucket_of(p->dev, p->ino, t->nbuckets)];
+	struct inode **pp =
+	    p->retired ? &t->retired : &t->buckets[bucket_of(p->dev, p->ino, t->nbuckets)];
 
 	while (*pp != p)
 		pp = &(*pp)->hnext;
 	*pp = p->hnext;
-	t->count--;
+	if (!p->retired)
+		t->count--;
 }
 
 void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n)
@@ -226,6 +270,12 @@ void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n)
 
 void itab_destroy(struct inode_table *t)
 {
+	while (t->retired) {
+		struct inode *p = t->retired;
+
+		t->retired = p->hnext;
+		inode_free(t, p);
+	}
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		struct inode *p = t->buckets[i], *next;
 

@@ -28,6 +28,7 @@ struct inode {
 	/* protected by inode_table.lock */
 	uint64_t nlookup; /* lookups the kernel holds; the inode goes away at zero */
 	struct inode *hnext;
+	bool retired; /* on inode_table.retired instead of in a bucket: see itab_get */
 
 	/* The blob's contents: shared by reads and lseek, exclusive for writes, truncation and
 	 * fallocate, which must not interleave their read-modify-write of chunks. */
@@ -66,6 +67,9 @@ struct inode_table {
 	size_t nbuckets;
 	size_t count;
 	uint64_t generation;
+	/* Parked inodes whose backing entry is gone and whose number the backing file system
+	 * gave to a new entry; the kernel still holds lookups of them (chained by hnext). */
+	struct inode *retired;
 };
 
 int itab_init(struct inode_table *t);
