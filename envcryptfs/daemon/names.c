@@ -108,11 +108,36 @@ static int side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MA
 	return 0;
 }
 
+/* True when entry disk of dirfd no longer exists. */
+static bool entry_gone(int dirfd, const char *disk)
+{
+	struct stat st;
+
+	return fstatat(dirfd, disk, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+}
+
+/* Reads the side file of long name disk, which a concurrent unlink or rename may be taking
+ * away: an entry goes before its side file, and a new one comes after its side file, so a
+ * missing side file is damage only while the entry is there. -ENOENT when the entry is gone. */
+static int side_read_racing(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
+{
+	int r = side_read(dirfd, disk, full);
+
+	if (r == -ENOENT) {
+		if (entry_gone(dirfd, disk))
+			return -ENOENT;
+		r = side_read(dirfd, disk, full); /* made again since the first read */
+	}
+	return r;
+}
+
 int names_check_side(struct inode *dir, const struct ecfs_disk_name *dn)
 {
 	char full[ECFS_ENCODED_NAME_MAX];
-	int r = side_read(dir->fd, dn->disk, full);
+	int r = side_read_racing(dir->fd, dn->disk, full);
 
+	if (r == -ENOENT && entry_gone(dir->fd, dn->disk))
+		return -ENOENT;
 	if (r == 0 && strcmp(full, dn->full) != 0)
 		r = -EBADMSG;
 	if (r < 0) {
@@ -177,12 +202,16 @@ static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *
 	char full[ECFS_ENCODED_NAME_MAX], hash[ECFS_DISK_NAME_MAX];
 	const char *encoded = disk;
 	struct ecfs_crypto *c = fs_crypto();
+	int r;
 
 	switch (ecfs_name_classify(disk)) {
 	case ECFS_NAME_ENCRYPTED:
 		break;
 	case ECFS_NAME_LONG:
-		if (side_read(dirfd, disk, full) < 0) {
+		r = side_read_racing(dirfd, disk, full);
+		if (r == -ENOENT && entry_gone(dirfd, disk))
+			return 1; /* removed or renamed since the listing was read */
+		if (r < 0) {
 			*why = "has a missing or unreadable side file; it is not listed";
 			return -EBADMSG;
 		}
