@@ -58,7 +58,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check \
-	check-no-fault-hooks crash-test FORCE
+	check-no-fault-hooks crash-test stress-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
 # Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
@@ -126,6 +126,16 @@ check-no-fault-hooks:
 	@if grep -l -a $(FAULT_MARKS) $(addprefix build/,$(PROGS)) build/libenvcryptfs.a; then \
 		echo "fault-injection hooks in the release binaries listed above" >&2; exit 1; fi
 	@echo "no fault-injection hooks in the release binaries"
+
+# The concurrency stress test (t5100, part of `make check` for a few seconds per cache mode)
+# for longer under ASan and UBSan: `make stress-test STRESS_SECONDS=600` runs each mode that
+# long.
+STRESS_SECONDS ?= 600
+stress-test:
+	$(MAKE) BUILD=build-san SANITIZE=1 all build-san/tools/stress
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		STRESS_SECONDS=$(STRESS_SECONDS) ECFS_TEST_TIMEOUT=$$((2 * $(STRESS_SECONDS) + 600)) \
+		ECFS_BIN=$(abspath build-san) tests/integration/run.sh tests/integration/t5100-stress.sh
 
 # libFuzzer targets, one per parser: `make fuzz FUZZ_SECONDS=60` runs each for that long;
 # `make fuzz-smoke` (part of `make check`) runs each over its seeds and for a few seconds.

@@ -232,3 +232,76 @@ finish_test() {
   cleanup
   exit $rc
 }
+
+# ---- Helpers for the concurrency tests (t51*) ----------------------------------------------
+
+# mount_fg DIR MNT OPTS LOG: runs the daemon in the foreground (its messages go to LOG, which
+# the background mode would send to syslog) and waits for the mount; DAEMON is its pid.
+mount_fg() {
+  register_mount "$2"
+  env --default-signal=INT,TERM "$ECFS" -f "$1" "$2" -o "$3" >"$4" 2>&1 &
+  DAEMON=$!
+  wait_mounted "$2" "$DAEMON"
+}
+
+# umount_fg MNT: unmounts a mount_fg mount and waits for its daemon's clean exit.
+umount_fg() {
+  fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
+  wait_exit "$DAEMON" 60
+  [ "$WAIT_RC" -eq 0 ] || fail "the daemon for $1 exited $WAIT_RC"
+}
+
+# fuse_abort MNT: aborts MNT's FUSE connection (through fusectl, mounted when missing), so
+# that processes waiting on a hung daemon get ENOTCONN instead of waiting for ever.
+fuse_abort() {
+  local dev conn=/sys/fs/fuse/connections
+  dev=$(awk -v m="$1" '$5 == m {print $3}' /proc/self/mountinfo | head -n 1)
+  [ -n "$dev" ] || return 0
+  [ -e "$conn/${dev#*:}" ] || mount -t fusectl none "$conn" 2>/dev/null || true
+  echo 1 >"$conn/${dev#*:}/abort" 2>/dev/null || true
+}
+
+# dump_threads PID: prints the kernel stacks of PID's threads, then its threads with gdb (for
+# 60 s at most: threads waiting in the kernel uninterruptibly may never stop for it).
+dump_threads() {
+  local s
+  echo "== kernel stacks of the threads of $1" >&2
+  for s in /proc/"$1"/task/*/stack; do
+    echo "-- $s" >&2
+    timeout 5 cat "$s" >&2 || true
+  done
+  echo "== gdb -p $1: thread apply all bt" >&2
+  timeout -k 5 60 gdb -batch -nx -p "$1" -ex "thread apply all bt" </dev/null >&2 2>&1 || true
+}
+
+# run_stress MNT PID ARGS...: runs tests/tools/stress.c with ARGS against the mount MNT served
+# by daemon PID. When a thread makes no progress the tool prints "stress: stalled" and exits;
+# then the daemon's threads are printed, the connection aborted and the daemon killed, so that
+# the test fails instead of hanging with them. (Nothing here reads the stuck process's /proc
+# files: those can hang too.)
+run_stress() {
+  local mnt=$1 pid=$2 out=$T/stress.out spid rc
+  shift 2
+  rm -f "$out.rc"
+  ("$STRESS" "$@" >"$out" 2>&1; echo $? >"$out.rc") &
+  spid=$!
+  while [ ! -s "$out.rc" ] && ! grep -q '^stress: stalled' "$out"; do sleep 0.5; done
+  if [ ! -s "$out.rc" ]; then
+    cat "$out" >&2
+    dump_threads "$pid"
+    fuse_abort "$mnt"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    fail "stress: a thread made no progress (the stacks are above)"
+  fi
+  wait "$spid" || true
+  rc=$(cat "$out.rc")
+  cat "$out"
+  [ "$rc" -eq 0 ] || fail "stress $* failed (exit $rc, output above)"
+}
+
+# log_clean LOG: the daemon logged no damage (side files, names, authentication) and no error.
+log_clean() {
+  ! grep -E -i 'damaged|side file|authentication|not listed|error|forget of' "$1" >&2 ||
+    fail "the daemon logged the lines above"
+}

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs every tests/integration/tNNNN-*.sh (or those named as arguments) against the programs
-# in $ECFS_BIN, each in its own scratch directory, and ends with "N passed, N failed".
+# in $ECFS_BIN, each in its own scratch directory (ECFS_TEST_TIMEOUT seconds at most, 600 by
+# default), and ends with "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${ECFS_BIN:?set ECFS_BIN to the build directory}"
