@@ -13,12 +13,12 @@ mount_fg "$vol" "$mnt" "key_file=$key" "$T/daemon.log"
 mkdir "$mnt/a" "$mnt/b"
 long=$(printf 'L%.0s' $(seq 200))
 # Enough entries that a listing takes several READDIR requests.
-for i in $(seq 10 69); do echo "$i" >"$mnt/a/$long$i"; done
+for i in $(seq 100 499); do echo "$i" >"$mnt/a/$long$i"; done
 
 mover() {
   local end=$((SECONDS + 8)) i
   while [ $SECONDS -lt $end ]; do
-    for i in $(seq 10 69); do
+    for i in $(seq 100 499); do
       mv "$mnt/a/$long$i" "$mnt/b/$long$i" 2>/dev/null || mv "$mnt/b/$long$i" "$mnt/a/$long$i"
     done
   done
@@ -27,7 +27,7 @@ lister() {
   local end=$((SECONDS + 8)) i
   while [ $SECONDS -lt $end ]; do
     ls -f "$mnt/a" "$mnt/b" >/dev/null || exit 1
-    for i in 10 33 69; do
+    for i in 100 333 499; do
       cat "$mnt/a/$long$i" "$mnt/b/$long$i" 2>&1 | grep -q 'Input/output error' && exit 1
     done
   done
@@ -42,6 +42,6 @@ l2=$!
 wait "$m" || fail "a rename failed"
 wait "$l1" || fail "a listing or read failed while the entries were renamed"
 wait "$l2" || fail "a listing or read failed while the entries were renamed"
-[ "$(ls "$mnt/a" "$mnt/b" | grep -c "^$long")" -eq 60 ] || fail "entries were lost"
+[ "$(ls "$mnt/a" "$mnt/b" | grep -c "^$long")" -eq 400 ] || fail "entries were lost"
 umount_fg "$mnt"
 log_clean "$T/daemon.log"
