@@ -96,8 +96,9 @@ int ctl_open_volume(const char *dir, struct ecfs_volume **v);
 /* What a header update that failed part-way did; each has one message. */
 enum ctl_outcome { CTL_NOT_DONE, CTL_DONE, CTL_DONE_COPY_STALE };
 void ctl_report_outcome(enum ctl_outcome o);
-/* After a header update failed: says whether it took effect (the seqid on disk moved). */
-void ctl_report_update_failure(const char *dir, uint64_t seqid_before);
+/* After a header update failed: says whether it took effect (the seqid on disk moved), and
+ * returns which of the outcomes it was. */
+enum ctl_outcome ctl_report_update_failure(const char *dir, uint64_t seqid_before);
 /* Reports a failed key operation what on dir and, unless it was refused before anything was
  * written, whether it took effect. Returns the exit code. */
 int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, int err);

@@ -136,31 +136,35 @@ void ctl_report_outcome(enum ctl_outcome o)
 	static const char *const says[] = {
 	    [CTL_NOT_DONE] = "the change did not take effect; the volume is as it was",
 	    [CTL_DONE] = "the change took effect in both header copies",
-	    [CTL_DONE_COPY_STALE] = "the change took effect, but the header copy was not "
-				    "updated; the next key operation rewrites both",
+	    [CTL_DONE_COPY_STALE] = "the change took effect (the header copy could not be "
+				    "updated); the next key operation or 'fsck.envcryptfs -p' "
+				    "rewrites it",
 	};
 
 	ecfs_tool_warn(CTL_PROG, "%s", says[o]);
 }
 
-void ctl_report_update_failure(const char *dir, uint64_t seqid_before)
+enum ctl_outcome ctl_report_update_failure(const char *dir, uint64_t seqid_before)
 {
 	struct ecfs_volume *v;
 	struct ecfs_volume_info info;
+	enum ctl_outcome o;
 
 	if (ecfs_volume_open(dir, &v) < 0) {
 		ecfs_tool_error(CTL_PROG, "the header of '%s' cannot be read back: %s", dir,
 				ecfs_last_error());
-		return;
+		return CTL_NOT_DONE;
 	}
 	ecfs_volume_get_info(v, &info);
 	ecfs_volume_close(v);
 	if (info.seqid <= seqid_before)
-		ctl_report_outcome(CTL_NOT_DONE);
+		o = CTL_NOT_DONE;
 	else if (info.primary_state == ECFS_HDR_OK && info.copy_state == ECFS_HDR_OK)
-		ctl_report_outcome(CTL_DONE);
+		o = CTL_DONE;
 	else
-		ctl_report_outcome(CTL_DONE_COPY_STALE);
+		o = CTL_DONE_COPY_STALE;
+	ctl_report_outcome(o);
+	return o;
 }
 
 /* Refusals are decided before anything is written. ENOSPC is not one: besides "all slots
@@ -209,8 +213,10 @@ int ctl_update_failed(const char *what, const char *dir, uint64_t seqid_before, 
 	int code = ecfs_tool_exit_code(err);
 
 	ctl_fail(what, err, ECFS_EXIT_ERROR);
-	if (!is_refusal(err))
-		ctl_report_update_failure(dir, seqid_before);
+	/* The primary in place but not the copy (its directory's fsync failed, say): exit
+	 * status 6, as when only the copy's write failed. */
+	if (!is_refusal(err) && ctl_report_update_failure(dir, seqid_before) == CTL_DONE_COPY_STALE)
+		return ECFS_EXIT_COPY_BEHIND;
 	/* A slot that is not in use is a refusal here, not a damaged volume. */
 	return err == -ENOENT || code == ECFS_EXIT_OK ? ECFS_EXIT_ERROR : code;
 }
