@@ -236,10 +236,12 @@ finish_test() {
 # ---- Helpers for the concurrency tests (t51*) ----------------------------------------------
 
 # mount_fg DIR MNT OPTS LOG: runs the daemon in the foreground (its messages go to LOG, which
-# the background mode would send to syslog) and waits for the mount; DAEMON is its pid.
+# the background mode would send to syslog) and waits for the mount; DAEMON is its pid. With
+# NOFILE=N the daemon may open N descriptors (inodes park past N/2).
 mount_fg() {
   register_mount "$2"
-  env --default-signal=INT,TERM "$ECFS" -f "$1" "$2" -o "$3" >"$4" 2>&1 &
+  env --default-signal=INT,TERM ${NOFILE:+prlimit --nofile=$NOFILE:$NOFILE} \
+    "$ECFS" -f "$1" "$2" -o "$3" >"$4" 2>&1 &
   DAEMON=$!
   wait_mounted "$2" "$DAEMON"
 }
