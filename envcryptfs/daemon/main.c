@@ -187,14 +187,15 @@ static void help(void)
 	fuse_lowlevel_help();
 }
 
-/* fsname=envcryptfs-DIR and subtype=envcryptfs unless given: mount(8) and /proc/mounts
- * then show which volume is mounted. */
+/* fsname=DIR (absolute) and subtype=envcryptfs unless given: the mount's source is then the
+ * volume, as mount(8) compares it, so that `findmnt -S DIR`, `umount DIR` and a second
+ * `mount -a` find it. Escaped: libfuse splits options at commas. */
 static int add_defaults(struct fuse_args *args, const struct options *o)
 {
 	char *opt = NULL, *name = NULL;
 	int r = 0;
 
-	if (!o->fsname && asprintf(&name, "fsname=" PROG "-%s", fs.backing_dir) < 0)
+	if (!o->fsname && asprintf(&name, "fsname=%s", fs.backing_dir) < 0)
 		return -1;
 	if (name)
 		r = fuse_opt_add_opt_escaped(&opt, name);

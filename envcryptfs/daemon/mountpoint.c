@@ -53,7 +53,8 @@ static char *absolute_mountpoint(const char *mnt)
 }
 
 /* What mountinfo says of the topmost mount at path: whether it is this volume's (type
- * fuse.envcryptfs, source envcryptfs-DIR) and its source, for the message. */
+ * fuse.envcryptfs, source DIR, or envcryptfs-DIR as older daemons named it) and its source,
+ * for the message. */
 struct mount_found {
 	bool found, ours;
 	char source[PATH_MAX];
@@ -85,8 +86,10 @@ static void mountinfo_find(const char *path, const char *own_source, struct moun
 			continue;
 		/* Later lines are mounts stacked on earlier ones: the last one is what we see. */
 		m->found = true;
-		m->ours = !strcmp(type, "fuse." PROG) &&
-			  mountinfo_field_is(source, strlen(source), own_source);
+		m->ours =
+		    !strcmp(type, "fuse." PROG) &&
+		    (mountinfo_field_is(source, strlen(source), own_source) ||
+		     mountinfo_field_is(source, strlen(source), own_source + strlen(PROG "-")));
 		snprintf(m->source, sizeof(m->source), "%s (%s)", source, type);
 	}
 	free(line);
