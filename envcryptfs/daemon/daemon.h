@@ -95,6 +95,18 @@ int mountpoint_check(const char *mnt, bool nonempty);
  * space), is s. */
 bool mountinfo_field_is(const char *f, size_t len, const char *s);
 
+/* ---- sdnotify.c: systemd's readiness protocol ------------------------------------------ */
+
+/* Takes $NOTIFY_SOCKET (and removes it from the environment); without it the rest does
+ * nothing. */
+void sdnotify_init(void);
+/* Sends READY=1 from a thread of its own once the mount at mnt answers (the session loop must
+ * be about to serve); sdnotify_ready_join waits for that thread, after the unmount. */
+void sdnotify_ready_start(const char *mnt);
+void sdnotify_ready_join(void);
+/* Sends STOPPING=1: the daemon is unmounting. */
+void sdnotify_stopping(void);
+
 /* ---- killpriv.c: FUSE_HANDLE_KILLPRIV_V2 through libfuse's custom-I/O hooks ------------ */
 
 /* In fi->flags of a write or open: the kernel asks us to clear the set-ID bits. */

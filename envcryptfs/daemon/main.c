@@ -712,8 +712,10 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 	status = status_start();
 	serve_init(se);
 	fs_seek_start();
+	sdnotify_ready_start(fs.mountpoint);
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
+	sdnotify_stopping();
 	seek_left_behind = !fs_seek_stop();
 	ecfs_status_server_stop(status);
 	fs.mountpoint = NULL;
@@ -723,6 +725,8 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 	if (r < 0)
 		fs_log(LOG_ERR, "session ended: %s", strerror(-r));
 	fuse_session_unmount(se);
+	/* The unmount closed the FUSE device: a stat still waiting for an answer has failed. */
+	sdnotify_ready_join();
 out_signals:
 	fuse_remove_signal_handlers(se);
 	return code;
@@ -793,6 +797,7 @@ int main(int argc, char *argv[])
 	code = parse_args(&args, &o, &cmd);
 	if (code >= 0)
 		goto out;
+	sdnotify_init();
 	real = realpath(o.dir, NULL);
 	fs.backing_dir = real ? real : o.dir;
 	if (add_defaults(&args, &o) < 0) {
