@@ -241,6 +241,10 @@ int kms_rewrap_start(struct ecfs_kms *k, int slot, uint64_t interval_s)
 	rw.slot = slot;
 	rw.interval_s = interval_s;
 	rw.started = true;
+	/* A lock held longer than an interval is tried again at the next one, not waited for. */
+	if (interval_s)
+		ecfs_metalock_set_wait(interval_s < ECFS_METALOCK_WAIT ? (unsigned)interval_s
+								       : ECFS_METALOCK_WAIT);
 	return interval_s ? start_thread() : 0;
 }
 

@@ -271,6 +271,7 @@ bool ecfs_volume_copy_behind(const struct ecfs_volume *v);
 struct ecfs_metalock;
 
 void ecfs_metalock_set_wait(unsigned seconds);
+/* *out is NULL after a failure, so that it may be released all the same. */
 int ecfs_metalock_acquire(const char *dir, struct ecfs_metalock **out);
 int ecfs_metalock_acquire_at(int dirfd, const char *dir, struct ecfs_metalock **out);
 /* NULL is fine. */

@@ -67,7 +67,7 @@ int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
 		r = ecfs_slot_create(&v->hdr.slots[i], c, &a, v->keys->dek);
 	if (r == 0)
 		r = store_or_undo(v, &before);
-	if (r == 0 && index)
+	if ((r == 0 || v->primary_written) && index)
 		*index = i;
 	return r;
 }

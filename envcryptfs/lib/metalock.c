@@ -141,6 +141,7 @@ int ecfs_metalock_acquire_at(int dirfd, const char *dir, struct ecfs_metalock **
 	unsigned secs;
 	int fd, r;
 
+	*out = NULL; /* releasing after a failure is a no-op */
 	if (fstat(dirfd, &st) < 0)
 		return ecfs_fail(-errno, "cannot stat '%s': %s", dir, strerror(errno));
 	pthread_mutex_lock(&held_mutex);
@@ -181,6 +182,7 @@ int ecfs_metalock_acquire(const char *dir, struct ecfs_metalock **out)
 {
 	int r, dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	*out = NULL;
 	if (dirfd < 0)
 		return ecfs_fail(-errno, "cannot open volume directory '%s': %s", dir,
 				 strerror(errno));
