@@ -44,8 +44,8 @@ void sdnotify_init(void)
 	memcpy(notify.addr.sun_path, path, n);
 	if (path[0] == '@')
 		notify.addr.sun_path[0] = '\0'; /* abstract: the name's length, no NUL */
-	notify.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
-				 (path[0] == '/' ? 1 : 0));
+	notify.len =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/' ? 1 : 0));
 }
 
 /* Sends msg (READY=1, STOPPING=1); a failure is logged, never fatal. */
