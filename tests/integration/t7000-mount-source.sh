@@ -77,6 +77,24 @@ done
 echo data >"$T/m1/g" || fail "cannot write through $T/m1"
 umount_source "$vol" "$T/m1"
 
+note "the fstab example of envcryptfs(8) mounts, with its options in force"
+example=$(grep '^/srv/data.enc /srv/data fuse.envcryptfs ' "$ECFS_TESTS/../../man/envcryptfs.8") ||
+  fail "no fstab example in envcryptfs(8)"
+mkdir -p "$T/mx"
+register_mount "$T/mx"
+echo "$example" | sed -e "s|^/srv/data.enc /srv/data |$vol $T/mx |" \
+  -e "s|/etc/envcryptfs/data.key|$key|" >"$T/fstab-example"
+mount -T "$T/fstab-example" -a 2>"$T/stderr" || {
+  cat "$T/stderr" >&2
+  fail "mount -a of the man page's fstab example failed"
+}
+[ "$(cat "$T/mx/g")" = data ] || fail "$T/mx does not show the volume"
+mopts=$(findmnt -n -M "$T/mx" -o VFS-OPTIONS)
+for o in nosuid nodev; do
+  [[ ",$mopts," == *",$o,"* ]] || fail "the fstab example mounts with $mopts, not $o"
+done
+umount_source "$vol" "$T/mx"
+
 note "an fstab line mounts once, however often mount -a runs"
 mkdir -p "$T/m2" "$T/m3"
 register_mount "$T/m2"
