@@ -175,6 +175,19 @@ wait_exit() {
   wait "$pid" || WAIT_RC=$?
 }
 
+# kmsd_port LOG PID: waits (HANG_SECS at most) until the envcryptfs-kmsd PID says in LOG
+# where it listens, and prints the port; fails when it exits first.
+kmsd_port() {
+  local log=$1 pid=$2 i port
+  for ((i = 0; i < HANG_SECS * 20; i++)); do
+    port=$(sed -n 's/.*listening on https*:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" 2>/dev/null || true)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    proc_alive "$pid" || { cat "$log" >&2; fail "kmsd exited at start"; }
+    sleep 0.05
+  done
+  fail "kmsd did not start listening within $HANG_SECS s"
+}
+
 # same_tree A B: both trees hold the same names, types and sizes, and equal regular files
 # (compared with cmp).
 same_tree() {

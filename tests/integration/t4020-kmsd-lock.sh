@@ -24,13 +24,7 @@ start_server() {
     --unseal-share "$st/share.1" 2>"$T/$name.log" &
   pid=$!
   SERVERS+=("$pid")
-  for ((i = 0; i < HANG_SECS * 20; i++)); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/$name.log" 2>/dev/null || true)
-    [ -n "$port" ] && break
-    proc_alive "$pid" || { cat "$T/$name.log" >&2; fail "kmsd $name exited at start"; }
-    sleep 0.05
-  done
-  [ -n "$port" ] || fail "kmsd $name did not start listening"
+  port=$(kmsd_port "$T/$name.log" "$pid")
   printf -v "PID_$name" '%s' "$pid"
   printf -v "URL_$name" '%s' "http://127.0.0.1:$port"
 }

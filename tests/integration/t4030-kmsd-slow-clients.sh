@@ -32,13 +32,7 @@ start_server() {
   "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 $http \
     --unseal-share "$T/st/share.1" "$@" 2>"$T/serve.log" &
   SERVER=$!
-  for ((i = 0; i < HANG_SECS * 20; i++)); do
-    port=$(sed -n 's/.*listening on https*:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" 2>/dev/null || true)
-    [ -n "$port" ] && break
-    proc_alive "$SERVER" || { cat "$T/serve.log" >&2; fail "kmsd exited at start"; }
-    sleep 0.05
-  done
-  [ -n "$port" ] || fail "kmsd did not start listening"
+  port=$(kmsd_port "$T/serve.log" "$SERVER")
   PORT=$port
 }
 
