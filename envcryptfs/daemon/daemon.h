@@ -66,17 +66,28 @@ static inline fuse_ino_t ino_of(const struct inode *inode)
 	return inode == fs.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)inode;
 }
 
+/* ---- handles.c: open files and directories the kernel has not released ----------------- */
+
+/* Every open file and directory stream is listed, so that an unmount by signal with some still
+ * open (their RELEASE or RELEASEDIR never comes) frees them. */
+struct fs_handle {
+	struct fs_handle *prev, *next; /* protected by the list's lock in handles.c */
+	/* Frees the handle; calls fs_handle_untrack first. */
+	void (*close)(struct fs_handle *h);
+};
+
+void fs_handle_track(struct fs_handle *h, void (*close)(struct fs_handle *h));
+void fs_handle_untrack(struct fs_handle *h);
+/* Closes the handles the kernel never released, at the end of the session. */
+void fs_close_all_handles(void);
+
 /* An open regular file: fi->fh points to one. */
 struct open_file {
+	struct fs_handle h; /* first: the list gives back this address */
 	struct inode *inode;
 	int fd;	     /* the backing file, O_RDWR whenever possible, never O_APPEND */
 	bool append; /* the daemon appends (O_APPEND without the writeback cache) */
-	/* All open handles, so that an unmount with files still open frees them. */
-	struct open_file *prev, *next; /* protected by open_files_lock in ops_file.c */
 };
-
-/* Closes the handles the kernel never released (an unmount by signal with files open). */
-void fs_close_all_handles(void);
 
 static inline struct open_file *fh_of(const struct fuse_file_info *fi)
 {

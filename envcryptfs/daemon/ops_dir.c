@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 struct dir_handle {
+	struct fs_handle h; /* first: the list gives back this address */
 	struct inode *inode;
 	DIR *dp;
 	off_t offset;	      /* where dp stands, in the offsets the kernel sees */
@@ -19,6 +20,15 @@ struct dir_handle {
 static struct dir_handle *dh_of(const struct fuse_file_info *fi)
 {
 	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+static void dir_handle_free(struct fs_handle *h)
+{
+	struct dir_handle *d = (struct dir_handle *)h;
+
+	fs_handle_untrack(h);
+	closedir(d->dp);
+	free(d);
 }
 
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -35,11 +45,10 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto fail;
 	}
 	d->inode = inode;
+	fs_handle_track(&d->h, dir_handle_free);
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0) {
-		closedir(d->dp);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		dir_handle_free(&d->h);
 	return;
 fail:
 	if (fd >= 0)
@@ -140,11 +149,8 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dir_handle *d = dh_of(fi);
-
 	(void)ino;
-	closedir(d->dp);
-	free(d);
+	dir_handle_free(&dh_of(fi)->h);
 	fuse_reply_err(req, 0);
 }
 

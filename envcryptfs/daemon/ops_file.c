@@ -10,8 +10,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct open_file *open_files; /* protected by open_files_lock */
+static void handle_free(struct fs_handle *h)
+{
+	struct open_file *fh = (struct open_file *)h;
+
+	fs_handle_untrack(h);
+	file_closed(fh->inode);
+	close(fh->fd);
+	free(fh);
+}
 
 static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 {
@@ -24,34 +31,8 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 	/* With the writeback cache the kernel places appended data itself. */
 	fh->append = (flags & O_APPEND) && !fs.writeback;
 	file_opened(inode);
-	pthread_mutex_lock(&open_files_lock);
-	fh->next = open_files;
-	if (open_files)
-		open_files->prev = fh;
-	open_files = fh;
-	pthread_mutex_unlock(&open_files_lock);
+	fs_handle_track(&fh->h, handle_free);
 	return fh;
-}
-
-static void handle_free(struct open_file *fh)
-{
-	pthread_mutex_lock(&open_files_lock);
-	if (fh->prev)
-		fh->prev->next = fh->next;
-	else
-		open_files = fh->next;
-	if (fh->next)
-		fh->next->prev = fh->prev;
-	pthread_mutex_unlock(&open_files_lock);
-	file_closed(fh->inode);
-	close(fh->fd);
-	free(fh);
-}
-
-void fs_close_all_handles(void)
-{
-	while (open_files)
-		handle_free(open_files);
 }
 
 /* True when the backing file is as it was at the last open, or as the daemon's own changes
@@ -120,7 +101,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	set_open_flags(fi, inode, fd);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		handle_free(fh);
+		handle_free(&fh->h);
 		itab_unref(&fs.itab, inode, 1);
 	}
 }
@@ -160,7 +141,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	set_open_flags(fi, inode, fd);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(fh);
+		handle_free(&fh->h);
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -233,7 +214,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	handle_free(fh_of(fi));
+	handle_free(&fh_of(fi)->h);
 	fuse_reply_err(req, 0);
 }
 
