@@ -276,23 +276,25 @@ fuse_abort() {
   echo 1 >"$conn/${dev#*:}/abort" 2>/dev/null || true
 }
 
-# dump_threads PID: prints the kernel stacks of PID's threads, then its threads with gdb (for
-# 60 s at most: threads waiting in the kernel uninterruptibly may never stop for it).
+# dump_threads PID: prints PID's threads with gdb (for 60 s at most: threads waiting in the
+# kernel uninterruptibly may never stop for it), then their kernel stacks (last, so that a
+# shortened log keeps them).
 dump_threads() {
   local s
+  echo "== gdb -p $1: thread apply all bt" >&2
+  timeout -k 5 60 gdb -batch -nx -p "$1" -ex "thread apply all bt" </dev/null >&2 2>&1 || true
   echo "== kernel stacks of the threads of $1" >&2
   for s in /proc/"$1"/task/*/stack; do
     echo "-- $s" >&2
     timeout 5 cat "$s" >&2 || true
   done
-  echo "== gdb -p $1: thread apply all bt" >&2
-  timeout -k 5 60 gdb -batch -nx -p "$1" -ex "thread apply all bt" </dev/null >&2 2>&1 || true
 }
 
 # run_stress MNT PID ARGS...: runs tests/tools/stress.c with ARGS against the mount MNT served
-# by daemon PID. When a thread makes no progress the tool prints "stress: stalled" and exits;
-# then the daemon's threads are printed, the connection aborted and the daemon killed, so that
-# the test fails instead of hanging with them. (Nothing here reads the stuck process's /proc
+# by daemon PID. When a thread makes no progress (in any phase) the tool prints the kernel
+# stacks of its threads and "stress: stalled" and exits; then the daemon's threads are printed
+# (before the tool's output), the connection aborted and the daemon killed, so that the test
+# fails instead of hanging with them. (Nothing here reads the stuck process's /proc
 # files: those can hang too.)
 run_stress() {
   local mnt=$1 pid=$2 out=$T/stress.out spid rc
@@ -302,8 +304,9 @@ run_stress() {
   spid=$!
   while [ ! -s "$out.rc" ] && ! grep -q '^stress: stalled' "$out"; do sleep 0.5; done
   if [ ! -s "$out.rc" ]; then
-    cat "$out" >&2
     dump_threads "$pid"
+    echo "== stress output (with the kernel stacks of its threads)" >&2
+    cat "$out" >&2
     fuse_abort "$mnt"
     kill -9 "$pid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true

@@ -19,7 +19,7 @@ for t in "${tests[@]}"; do
   case $rc in
     0) pass=$((pass + 1)); echo "ok   $name (${secs}s)";;
     77) skip=$((skip + 1)); echo "skip $name: $(tail -n 1 "$log")";;
-    *) fail=$((fail + 1)); failed+=("$name"); echo "FAIL $name (exit $rc, ${secs}s)"; sed 's/^/    /' "$log" | tail -n 60;;
+    *) fail=$((fail + 1)); failed+=("$name"); echo "FAIL $name (exit $rc, ${secs}s)"; sed 's/^/    /' "$log" | tail -n 300;;
   esac
   rm -f "$log"
 done

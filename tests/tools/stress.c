@@ -18,7 +18,8 @@
  *
  * Only the errors that these races explain are accepted (ENOENT, EEXIST, ENOTEMPTY and the
  * like, per operation); any other error, a byte no write could have left, or a thread stuck
- * in one operation for --stall seconds (default 60) fails the run: the tool prints the
+ * in one operation for --stall seconds (default 60; watched in every phase: setup, run and
+ * final check) fails the run: the tool prints the
  * operation and "stress: stalled" and exits 3 at once (its stuck threads stay until the
  * mount's connection is aborted; tests/integration/lib.sh's run_stress then prints the
  * daemon's threads with gdb and the kernel stacks, and aborts it).
@@ -65,8 +66,9 @@
 #define CONTENT	  "stress file contents\n"
 #define TARGET_PF "target-"
 
-enum role { WRITER, READER, SEEKER, DIROPS };
-static const char *const role_name[] = {"writer", "reader", "seeker", "dirops"};
+/* MAIN is the main thread, which makes the tree and checks it (no count, no entry). */
+enum role { WRITER, READER, SEEKER, DIROPS, MAIN };
+static const char *const role_name[] = {"writer", "reader", "seeker", "dirops", "main"};
 
 struct thread {
 	pthread_t tid;
@@ -91,6 +93,8 @@ static uint64_t seed;
 static int seconds = 10, stall_s = 60, nfiles = 32;
 static int nthreads, counts[4] = {2, 2, 2, 4};
 static struct thread threads[MAX_THREADS];
+static int nstarted; /* atomic: threads[0..nstarted) are watched */
+static struct thread main_thread = {.role = MAIN};
 static struct slot slots[MAX_FILES];
 static volatile int stop, failed;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -647,9 +651,12 @@ static void check_data_file(const char *path, bool in_data)
 {
 	static uint8_t buf[IO_MAX];
 	uint64_t id, off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
+	int fd;
 
+	begin(&main_thread, "open %s", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	end(&main_thread);
 	if (fd < 0) {
 		failure(NULL, "open %s: %s", path, strerror(errno));
 		return;
@@ -657,7 +664,9 @@ static void check_data_file(const char *path, bool in_data)
 	if (read_id(NULL, fd, path, &id)) {
 		if (in_data && (id >> 32) >= (uint64_t)MAX_FILES)
 			failure(NULL, "%s holds the identity %" PRIx64 " of no file", path, id);
-		while ((n = pread(fd, buf, sizeof(buf), (off_t)off)) > 0) {
+		while ((begin(&main_thread, "pread %s at %" PRIu64, path, off),
+			n = pread(fd, buf, sizeof(buf), (off_t)off)) > 0) {
+			end(&main_thread);
 			uint64_t bad = bad_byte(id, max_gen(id), buf, (size_t)n, off);
 
 			if (bad) {
@@ -669,10 +678,13 @@ static void check_data_file(const char *path, bool in_data)
 			}
 			off += (uint64_t)n;
 		}
+		end(&main_thread);
 		if (n < 0)
 			failure(NULL, "read %s at %" PRIu64 ": %s", path, off, strerror(errno));
 	}
+	begin(&main_thread, "close %s", path);
 	close(fd);
+	end(&main_thread);
 }
 
 static void check_entry(const char *path, const struct stat *st, bool in_data)
@@ -685,11 +697,15 @@ static void check_entry(const char *path, const struct stat *st, bool in_data)
 		if (in_data) {
 			check_data_file(path, true);
 		} else {
+			begin(&main_thread, "open and read %s", path);
 			op_read(NULL, path);
+			end(&main_thread);
 		}
 	} else if (S_ISLNK(st->st_mode)) {
 		note_name(st, path);
+		begin(&main_thread, "readlink %s", path);
 		n = readlink(path, target, sizeof(target) - 1);
+		end(&main_thread);
 		if (n < 0)
 			failure(NULL, "readlink %s: %s", path, strerror(errno));
 		else if ((size_t)n != (size_t)st->st_size ||
@@ -705,25 +721,32 @@ static void check_entry(const char *path, const struct stat *st, bool in_data)
  * Returns the number of subdirectories. */
 static unsigned check_dir(const char *dir, bool in_data)
 {
-	DIR *d = opendir(dir);
 	struct dirent *de;
 	unsigned subdirs = 0;
+	DIR *d;
 
+	begin(&main_thread, "opendir %s", dir);
+	d = opendir(dir);
+	end(&main_thread);
 	if (!d) {
 		failure(NULL, "opendir %s: %s", dir, strerror(errno));
 		return 0;
 	}
-	while ((errno = 0, de = readdir(d))) {
+	while ((begin(&main_thread, "readdir %s", dir), errno = 0, de = readdir(d))) {
 		char path[PATH_MAX];
 		struct stat st;
 
+		end(&main_thread);
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		begin(&main_thread, "lstat %s", path);
 		if (lstat(path, &st) < 0) {
+			end(&main_thread);
 			failure(NULL, "%s is listed but does not stat: %s", path, strerror(errno));
 			continue;
 		}
+		end(&main_thread);
 		if (de->d_type != DT_UNKNOWN && (mode_t)DTTOIF(de->d_type) != (st.st_mode & S_IFMT))
 			failure(NULL, "%s: readdir says type %d, stat says 0%o", path, de->d_type,
 				st.st_mode & S_IFMT);
@@ -738,9 +761,12 @@ static unsigned check_dir(const char *dir, bool in_data)
 			check_entry(path, &st, in_data);
 		}
 	}
+	end(&main_thread);
 	if (errno)
 		failure(NULL, "readdir %s: %s", dir, strerror(errno));
+	begin(&main_thread, "closedir %s", dir);
 	closedir(d);
+	end(&main_thread);
 	return subdirs;
 }
 
@@ -768,35 +794,67 @@ static void final_check(void)
 
 static void setup(void)
 {
+	struct thread *t = &main_thread;
 	char p[PATH_MAX];
-	struct thread t = {.role = WRITER};
 
-	snprintf(p, sizeof(p), "%s/data", root);
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		die("mkdir %s: %s", p, strerror(errno));
-	for (int i = 0; i < NS_DIRS; i++) {
-		snprintf(p, sizeof(p), "%s/ns%d", root, i);
+	for (int i = -1; i < NS_DIRS; i++) {
+		if (i < 0)
+			snprintf(p, sizeof(p), "%s/data", root);
+		else
+			snprintf(p, sizeof(p), "%s/ns%d", root, i);
+		begin(t, "mkdir %s", p);
 		if (mkdir(p, 0755) < 0 && errno != EEXIST)
 			die("mkdir %s: %s", p, strerror(errno));
+		end(t);
 	}
 	for (int s = 0; s < nfiles; s++) {
-		int fd = data_create(&t, s);
+		int fd = data_create(t, s);
 
 		if (fd < 0)
 			die("cannot make the data files");
+		begin(t, "close of a new data file");
 		close(fd);
+		end(t);
 	}
 }
 
-/* A thread stuck in one operation for stall_s seconds: report it and exit 3 at once (the
- * stuck threads could not be joined). Nothing is run from here: a process whose threads hang
- * in the file system may hang whatever it starts (the caller prints the daemon's threads). */
+/* Prints the kernel stacks of this process's threads (where they wait in the file system);
+ * reading them needs no lock a stuck thread holds. */
+static void print_own_stacks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char p[PATH_MAX], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/stack", de->d_name);
+		fprintf(stderr, "-- stress thread %s:\n", de->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)n, stderr);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A thread stuck in one operation for stall_s seconds: report it with the kernel stacks and
+ * exit 3 at once (the stuck threads could not be joined). Nothing is run from here: a process
+ * whose threads hang in the file system may hang whatever it starts (the caller prints the
+ * daemon's threads). */
 static void watchdog_tick(void)
 {
 	int64_t now = now_ms();
+	int n = __atomic_load_n(&nstarted, __ATOMIC_ACQUIRE);
 
-	for (int i = 0; i < nthreads; i++) {
-		struct thread *t = &threads[i];
+	for (int i = -1; i < n; i++) {
+		struct thread *t = i < 0 ? &main_thread : &threads[i];
 		int64_t since = __atomic_load_n(&t->op_since_ms, __ATOMIC_ACQUIRE);
 
 		if (since && now - since >= (int64_t)stall_s * 1000) {
@@ -804,11 +862,33 @@ static void watchdog_tick(void)
 				"stress: FAIL (seed=%" PRIu64 "): no progress for %d s: %s %d is "
 				"stuck in: %s\n",
 				seed, stall_s, role_name[t->role], t->index, t->op);
+			print_own_stacks();
 			fprintf(stderr, "stress: stalled\n");
 			fflush(NULL);
 			_exit(3);
 		}
 	}
+}
+
+/* Watches every phase (setup, run, final check) from its own thread, so that a main thread
+ * stuck in the file system is reported too. */
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		usleep(200 * 1000);
+		watchdog_tick();
+	}
+	return NULL;
+}
+
+static void start_watchdog(void)
+{
+	pthread_t tid;
+
+	if (pthread_create(&tid, NULL, watchdog, NULL) != 0)
+		die("pthread_create failed");
+	pthread_detach(tid);
 }
 
 static void *(*const entry[])(void *) = {writer, reader, seeker, dirops};
@@ -836,12 +916,12 @@ static void run(void)
 			t->rng = mix64(seed ^ (uint64_t)(nthreads * 7919));
 			if (pthread_create(&t->tid, NULL, run_thread, t) != 0)
 				die("pthread_create failed");
+			__atomic_store_n(&nstarted, nthreads, __ATOMIC_RELEASE);
 		}
 	while (!all_done) {
 		usleep(200 * 1000);
 		if (now_ms() >= end_ms)
 			stop = 1;
-		watchdog_tick();
 		all_done = stop;
 		for (int i = 0; i < nthreads && all_done; i++)
 			all_done = __atomic_load_n(&threads[i].done, __ATOMIC_ACQUIRE);
@@ -917,6 +997,7 @@ int main(int argc, char **argv)
 	printf("seed=%" PRIu64 "\n", seed);
 	fflush(stdout);
 	signal(SIGPIPE, SIG_IGN);
+	start_watchdog();
 	if (!check_only) {
 		setup();
 		run();
