@@ -297,13 +297,14 @@ dump_threads() {
 # fails instead of hanging with them. (Nothing here reads the stuck process's /proc
 # files: those can hang too.)
 run_stress() {
-  local mnt=$1 pid=$2 out=$T/stress.out spid rc
+  local mnt=$1 pid=$2 out=$T/stress.out spid rc=0
   shift 2
-  rm -f "$out.rc"
-  ("$STRESS" "$@" >"$out" 2>&1; echo $? >"$out.rc") &
+  # The tool's status comes from wait, not from a file its subshell writes: under set -e such
+  # a subshell exits with the failing tool before writing it, and the loop never ended.
+  "$STRESS" "$@" >"$out" 2>&1 &
   spid=$!
-  while [ ! -s "$out.rc" ] && ! grep -q '^stress: stalled' "$out"; do sleep 0.5; done
-  if [ ! -s "$out.rc" ]; then
+  while kill -0 "$spid" 2>/dev/null && ! grep -q '^stress: stalled' "$out"; do sleep 0.5; done
+  if grep -q '^stress: stalled' "$out"; then
     dump_threads "$pid"
     echo "== stress output (with the kernel stacks of its threads)" >&2
     cat "$out" >&2
@@ -312,8 +313,7 @@ run_stress() {
     wait "$spid" 2>/dev/null || true
     fail "stress: a thread made no progress (the stacks are above)"
   fi
-  wait "$spid" || true
-  rc=$(cat "$out.rc")
+  wait "$spid" || rc=$?
   cat "$out"
   [ "$rc" -eq 0 ] || fail "stress $* failed (exit $rc, output above)"
 }
