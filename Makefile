@@ -129,7 +129,7 @@ check-no-fault-hooks:
 
 # The concurrency stress test (t5100, part of `make check` for a few seconds per cache mode)
 # for longer under ASan and UBSan: `make stress-test STRESS_SECONDS=600` runs each mode that
-# long.
+# long; STRESS_NOFILE=N in the environment runs the daemon with N descriptors (inodes park).
 STRESS_SECONDS ?= 600
 stress-test:
 	$(MAKE) BUILD=build-san SANITIZE=1 all build-san/tools/stress

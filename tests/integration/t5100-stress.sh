@@ -16,6 +16,12 @@ SECS=${STRESS_SECONDS:-12}
 SEED=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 note "seed=$SEED (rerun with SEED=$SEED), $SECS s per mode"
 
+# A run that fails (here at once: no such directory) is reported, not waited for.
+(run_stress "$T" "$$" --dir "$T/no-such-dir" --seconds 1 >/dev/null 2>&1) &
+rc=0
+wait $! || rc=$?
+[ "$rc" -ne 0 ] || fail "run_stress did not report a stress run that failed"
+
 i=0
 for extra in "" no_writeback_cache; do
   name=${extra:-writeback_cache}
