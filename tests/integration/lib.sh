@@ -188,6 +188,18 @@ kmsd_port() {
   fail "kmsd did not start listening within $HANG_SECS s"
 }
 
+# opens VOL KEYOPTS...: the key options unlock VOL.
+opens() { "$CTL" check-key "$1" "${@:2}" >/dev/null 2>&1; }
+
+# clean_after VOL KEYOPTS...: fsck -p repairs what an interruption left, fsck -n is clean.
+clean_after() {
+  local vol=$1 rc=0
+  shift
+  "$FSCK" -p "$@" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
+  [ "$rc" -le 1 ] || { cat "$T/fsck.out" >&2; fail "$vol: fsck -p exited $rc"; }
+  "$FSCK" -n "$@" "$vol" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "$vol: fsck -n is not clean"; }
+}
+
 # same_tree A B: both trees hold the same names, types and sizes, and equal regular files
 # (compared with cmp).
 same_tree() {

@@ -16,17 +16,6 @@ A=$T/a PW=$T/pw
 newkey "$A"
 printf 'a passphrase\n' >"$PW"
 
-opens() { "$CTL" check-key "$1" "${@:2}" >/dev/null 2>&1; }
-
-# clean_after VOL KEYOPTS...: fsck -p repairs what the interruption left, fsck -n is clean.
-clean_after() {
-  local vol=$1 rc=0
-  shift
-  "$FSCK" -p "$@" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
-  [ "$rc" -le 1 ] || { cat "$T/fsck.out" >&2; fail "$vol: fsck -p exited $rc"; }
-  "$FSCK" -n "$@" "$vol" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "$vol: fsck -n is not clean"; }
-}
-
 note "envcryptfsctl slot add (a passphrase, a real Argon2 cost) killed at random moments"
 make_vol "$T/tpl" "$A" aes-256-gcm 4096
 ADD=(slot add --unlock-key-file "$A" --passphrase-file "$PW" --argon2-time 2 --argon2-memory 65536

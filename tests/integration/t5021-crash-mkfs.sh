@@ -17,17 +17,6 @@ newkey "$A"
 newkey "$B"
 printf 'a passphrase\n' >"$PW"
 
-opens() { "$CTL" check-key "$1" "${@:2}" >/dev/null 2>&1; }
-
-# clean_after VOL KEYOPTS...: fsck -p repairs what the interruption left, fsck -n is clean.
-clean_after() {
-  local vol=$1 rc=0
-  shift
-  "$FSCK" -p "$@" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
-  [ "$rc" -le 1 ] || { cat "$T/fsck.out" >&2; fail "$vol: fsck -p exited $rc"; }
-  "$FSCK" -n "$@" "$vol" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "$vol: fsck -n is not clean"; }
-}
-
 # rerun_after VOL WHAT FSCK-KEY OPENS-OPTS...: after an interrupted mkfs, either the volume
 # was made (OPENS-OPTS open it): a rerun refuses it, as mkfs refuses every volume, and fsck -p
 # finishes it (a header copy it had no time to write); or a plain rerun with key B works.
