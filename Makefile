@@ -5,6 +5,9 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+# systemd reads units from /usr/local/lib/systemd/system too; a distribution package sets
+# UNITDIR=/lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD   ?= build
 
 CC      ?= cc
@@ -57,7 +60,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all check unit integration install clean fuzz fuzz-smoke bench format format-check \
+.PHONY: all check unit integration install uninstall clean fuzz fuzz-smoke bench format format-check \
 	check-no-fault-hooks crash-test stress-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
@@ -178,11 +181,31 @@ crash-test:
 		ECFS_BIN=$(abspath build-san) tests/integration/run.sh \
 		tests/integration/t5010-crash-daemon.sh
 
-install: all
+# What `make install` puts where: tools in sbin (where mount.fuse3 and fsck(8) look), the man
+# pages, and the systemd template unit with the daemon's installed path filled in.
+MAN8  := $(notdir $(wildcard man/*.8))
+MAN5  := $(notdir $(wildcard man/*.5))
+UNITS := $(notdir $(wildcard deploy/systemd/*.service))
+
+$(BUILD)/systemd/%.service: deploy/systemd/%.service FORCE
+	@mkdir -p $(dir $@)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@.tmp && mv $@.tmp $@
+
+install: all $(addprefix $(BUILD)/systemd/,$(UNITS))
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(addprefix $(BUILD)/,$(PROGS)) $(DESTDIR)$(SBINDIR)/
-	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(addprefix man/,$(MAN8)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(addprefix man/,$(MAN5)) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(UNITS),install -d $(DESTDIR)$(UNITDIR))
+	$(if $(UNITS),install -m 0644 $(addprefix $(BUILD)/systemd/,$(UNITS)) $(DESTDIR)$(UNITDIR)/)
+
+# Removes exactly the files install puts; directories stay (they may be shared, as
+# /usr/local/sbin is).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(PROGS)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
