@@ -35,11 +35,14 @@ static void usage(FILE *f)
 	    "                         a key slot opened by a Vault Transit key\n"
 	    "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
 	    "                         Argon2id costs (default: calibrated to about 1 s)\n"
+	    "  --format-version N     write format N (%d to %d; default %d): an older\n"
+	    "                         format, only to test readers and upgrades\n"
 	    "  --force                use a non-empty directory (nothing of its own is\n"
 	    "                         deleted; what an interrupted mkfs left is)\n"
 	    "  -q, --quiet            print nothing but errors\n"
 	    "  -V, --version, -h, --help\n",
-	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX);
+	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX, ECFS_FORMAT_VERSION_MIN,
+	    ECFS_FORMAT_VERSION, ECFS_FORMAT_DEFAULT);
 	fprintf(f, "KMS options:\n");
 	ecfs_kms_opts_help(f, false);
 }
@@ -55,6 +58,7 @@ enum {
 	OPT_AM,
 	OPT_AP,
 	OPT_FORCE,
+	OPT_FORMAT,
 	OPT_KMS
 };
 
@@ -69,6 +73,7 @@ static const struct option long_opts[] = {
     {"argon2-memory", required_argument, NULL, OPT_AM},
     {"argon2-parallel", required_argument, NULL, OPT_AP},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"format-version", required_argument, NULL, OPT_FORMAT},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -139,6 +144,9 @@ static int parse_one(struct mkfs_opts *o, int c)
 	case OPT_FORCE:
 		o->p.force = true;
 		return 0;
+	case OPT_FORMAT:
+		return parse_u32("format version", optarg, ECFS_FORMAT_VERSION_MIN,
+				 ECFS_FORMAT_VERSION, &o->p.format_version);
 	case 'q':
 		o->quiet = true;
 		return 0;

@@ -31,7 +31,11 @@
 #define ECFS_VERSION_STRING "0.1.0"
 #endif
 
-#define ECFS_FORMAT_VERSION 1
+#define ECFS_FORMAT_VERSION 2
+/* The oldest format version this build opens (and can upgrade). */
+#define ECFS_FORMAT_VERSION_MIN 1
+/* The version mkfs writes unless told otherwise. */
+#define ECFS_FORMAT_DEFAULT 1
 #define ECFS_MAX_SLOTS	    8
 #define ECFS_UUID_SIZE	    16
 #define ECFS_FILE_ID_SIZE   16
@@ -111,6 +115,13 @@ int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out)
 int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecfs_secret **out);
 /* Constant-time comparison; 0 when equal. */
 int ecfs_memcmp_ct(const void *a, const void *b, size_t len);
+
+/* A piece of bytes, for functions that take several. */
+struct ecfs_iov {
+	const void *base;
+	size_t len;
+};
+
 /* Stops this process from dumping core and from being ptrace-attached by non-root. */
 void ecfs_harden_process(void);
 
@@ -193,6 +204,7 @@ struct ecfs_create_params {
 	const char *label;		  /* may be NULL */
 	struct ecfs_argon2_params argon2; /* all zero: calibrate */
 	bool force;			  /* allow a non-empty directory (never deletes anything) */
+	uint32_t format_version;	  /* 0 means ECFS_FORMAT_DEFAULT */
 };
 
 struct ecfs_slot_info {
@@ -306,6 +318,8 @@ int ecfs_volume_header_bytes(const struct ecfs_volume *v, const uint8_t **buf, s
 int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool force);
 
 void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info);
+/* The volume's format version (ECFS_FORMAT_VERSION_MIN .. ECFS_FORMAT_VERSION). */
+uint32_t ecfs_volume_format(const struct ecfs_volume *v);
 /* An O_PATH|O_DIRECTORY descriptor of the backing directory, owned by the volume. */
 int ecfs_volume_dirfd(const struct ecfs_volume *v);
 
@@ -415,6 +429,19 @@ void ecfs_name_long_hash(const char *full, char disk[ECFS_DISK_NAME_MAX]);
 /* Directory IDs: a random ID in each backing directory's ECFS_DIR_ID_NAME file. */
 int ecfs_dirid_create(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE]);
 int ecfs_dirid_read(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE]);
+
+/* ---- binding objects to their place (format 2; man/envcryptfs.5, "Binding") ------------
+
+ * A tag is HMAC-SHA-256 under the volume's bind subkey, cut to 16 bytes, of the domain name,
+ * a zero byte, then each part as its 4-byte big-endian length followed by its bytes. Only
+ * a holder of the DEK can make one, so a tag stored with an object proves where the object
+ * belongs. Needs an unlocked format-2 volume (-EINVAL otherwise); thread-safe. */
+#define ECFS_BIND_TAG_SIZE 16
+int ecfs_bind_tag(const struct ecfs_volume *v, const char *domain, const struct ecfs_iov *parts,
+		  size_t nparts, uint8_t tag[ECFS_BIND_TAG_SIZE]);
+/* Whether tag is the tag of (domain, parts), compared in constant time. */
+bool ecfs_bind_check(const struct ecfs_volume *v, const char *domain, const struct ecfs_iov *parts,
+		     size_t nparts, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
 
 /* ---- small sealed values: symlink targets, extended attributes --------------------------- */
 

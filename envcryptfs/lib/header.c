@@ -299,7 +299,7 @@ static int check_prefix(const uint8_t *buf, size_t len, size_t *json_len)
 	if (memcmp(buf + OFF_MAGIC, hdr_magic, sizeof(hdr_magic)) != 0)
 		return ecfs_fail(-EUCLEAN, "header has a bad magic number");
 	version = get_be(buf + OFF_VERSION, 2);
-	if (version != ECFS_FORMAT_VERSION)
+	if (version < ECFS_FORMAT_VERSION_MIN || version > ECFS_FORMAT_VERSION)
 		return ecfs_fail(-EPROTONOSUPPORT, "header format version %llu is not supported",
 				 (unsigned long long)version);
 	psize = get_be(buf + OFF_PREFIX_SIZE, 2);
@@ -326,7 +326,7 @@ int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h)
 	if (r < 0)
 		return r;
 	memset(h, 0, sizeof(*h));
-	h->version = ECFS_FORMAT_VERSION;
+	h->version = (uint32_t)get_be(buf + OFF_VERSION, 2);
 	h->seqid = get_be(buf + OFF_SEQID, 8);
 	memcpy(h->uuid, buf + OFF_UUID, ECFS_UUID_SIZE);
 	return parse_json(buf + PREFIX_SIZE, json_len, h);
@@ -421,7 +421,7 @@ int ecfs_header_serialize(const struct ecfs_header *h, const uint8_t mac_key[32]
 		return buf ? ecfs_fail(-E2BIG, "the header is too large") : -ENOMEM;
 	}
 	memcpy(buf + OFF_MAGIC, hdr_magic, sizeof(hdr_magic));
-	put_be(buf + OFF_VERSION, ECFS_FORMAT_VERSION, 2);
+	put_be(buf + OFF_VERSION, h->version, 2);
 	put_be(buf + OFF_PREFIX_SIZE, PREFIX_SIZE, 2);
 	put_be(buf + OFF_JSON_SIZE, jlen, 4);
 	put_be(buf + OFF_SEQID, h->seqid, 8);

@@ -51,11 +51,6 @@ int ecfs_random(void *buf, size_t len);
 
 #define ECFS_HMAC_SIZE 32
 
-struct ecfs_iov {
-	const void *base;
-	size_t len;
-};
-
 int ecfs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
 /* HMAC over the concatenation of the iovs. */
@@ -172,6 +167,7 @@ struct ecfs_keys {
 	uint8_t seal[64];     /* SIV K1 || K2 for symlink targets and xattr values */
 	uint8_t canary[32];
 	uint8_t header_mac[32];
+	uint8_t bind[32]; /* format 2: tags that bind objects to their place */
 };
 
 struct ecfs_volume {
@@ -218,6 +214,7 @@ const struct ecfs_mode *ecfs_mode_get(enum ecfs_cipher c);
 #define ECFS_LABEL_SEAL	      "envcryptfs 1 seal"
 #define ECFS_LABEL_CANARY     "envcryptfs 1 canary"
 #define ECFS_LABEL_HEADER_MAC "envcryptfs 1 header mac"
+#define ECFS_LABEL_BIND	      "envcryptfs 2 bind"
 #define ECFS_LABEL_FILE	      "envcryptfs 1 file"
 #define ECFS_LABEL_KEYFILE    "envcryptfs 1 keyfile kek"
 

@@ -45,6 +45,11 @@ void ecfs_volume_close(struct ecfs_volume *v)
 	free(v);
 }
 
+uint32_t ecfs_volume_format(const struct ecfs_volume *v)
+{
+	return v->hdr.version;
+}
+
 int ecfs_volume_dirfd(const struct ecfs_volume *v)
 {
 	return v->dirfd;
@@ -491,7 +496,10 @@ static int check_target(int dirfd, const char *dir, bool force)
 static int fill_header(struct ecfs_header *h, const struct ecfs_create_params *p)
 {
 	memset(h, 0, sizeof(*h));
-	h->version = ECFS_FORMAT_VERSION;
+	h->version = p->format_version ? p->format_version : ECFS_FORMAT_DEFAULT;
+	if (h->version < ECFS_FORMAT_VERSION_MIN || h->version > ECFS_FORMAT_VERSION)
+		return ecfs_fail(-EINVAL, "format version %u is not one of %d to %d", h->version,
+				 ECFS_FORMAT_VERSION_MIN, ECFS_FORMAT_VERSION);
 	h->cipher = p->cipher ? p->cipher : ECFS_CIPHER_AES256_GCM;
 	h->chunk_size = p->chunk_size ? p->chunk_size : ECFS_DEFAULT_CHUNK;
 	h->created = (int64_t)time(NULL);

@@ -835,13 +835,16 @@ Test(volume, bad_magic)
 	cr_assert(strstr(ecfs_last_error(), "magic"), "message: %s", ecfs_last_error());
 }
 
-static void set_version_2(const char *name)
+/* A version newer than this build knows. */
+#define NEXT_VERSION (ECFS_FORMAT_VERSION + 1)
+
+static void set_next_version(const char *name)
 {
 	size_t len;
 	uint8_t *buf = slurp(name, &len);
 
-	buf[OFF_VERSION] = 0x00;
-	buf[OFF_VERSION + 1] = 0x02;
+	buf[OFF_VERSION] = (uint8_t)(NEXT_VERSION >> 8);
+	buf[OFF_VERSION + 1] = (uint8_t)NEXT_VERSION;
 	fix_checksum(buf, len);
 	spit(name, buf, len);
 	free(buf);
@@ -850,11 +853,14 @@ static void set_version_2(const char *name)
 Test(volume, unknown_version)
 {
 	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
-	set_version_2(ECFS_HEADER_NAME);
-	expect_from_copy(ECFS_HDR_UNSUPPORTED, "version 2 primary");
-	set_version_2(ECFS_HEADER_COPY_NAME);
+	char want[32];
+
+	set_next_version(ECFS_HEADER_NAME);
+	expect_from_copy(ECFS_HDR_UNSUPPORTED, "newer version primary");
+	set_next_version(ECFS_HEADER_COPY_NAME);
 	cr_assert_eq(open_rc(), -EPROTONOSUPPORT);
-	cr_assert(strstr(ecfs_last_error(), "version 2"), "message: %s", ecfs_last_error());
+	snprintf(want, sizeof(want), "version %d", NEXT_VERSION);
+	cr_assert(strstr(ecfs_last_error(), want), "message: %s", ecfs_last_error());
 }
 
 Test(volume, missing_copies)
@@ -1309,4 +1315,41 @@ Test(volume, fault_during_repair)
 		cr_assert(files_equal(ECFS_HEADER_NAME, ECFS_HEADER_COPY_NAME), "fault %d", n);
 		ecfs_volume_close(open_unlock(&KA, 0));
 	}
+}
+
+/* Format 2 binds objects with tags: deterministic, separated by domain and by how the bytes
+ * are split into parts, and refused on a format-1 volume. */
+Test(volume, bind_tags)
+{
+	struct ecfs_create_params p = fast_params(ECFS_CIPHER_AES256_GCM, 16384, NULL);
+	struct ecfs_volume *v = NULL;
+	uint8_t a[ECFS_BIND_TAG_SIZE], b[ECFS_BIND_TAG_SIZE];
+	const struct ecfs_iov ab[] = {{"ab", 2}, {"c", 1}}, a_bc[] = {{"a", 1}, {"bc", 2}};
+
+	p.format_version = 2;
+	cr_assert_eq(ecfs_volume_create(vol, &p, &KA, 1, &v), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_volume_format(v), 2);
+	cr_assert_eq(ecfs_bind_tag(v, "file", ab, 2, a), 0);
+	cr_assert_eq(ecfs_bind_tag(v, "file", ab, 2, b), 0);
+	cr_assert_arr_eq(a, b, sizeof(a));
+	cr_assert(ecfs_bind_check(v, "file", ab, 2, a));
+	cr_assert_not(ecfs_bind_check(v, "dir", ab, 2, a));
+	cr_assert_not(ecfs_bind_check(v, "file", a_bc, 2, a));
+	a[0] ^= 1;
+	cr_assert_not(ecfs_bind_check(v, "file", ab, 2, a));
+	ecfs_volume_close(v);
+
+	v = open_ok();
+	cr_assert_eq(ecfs_volume_unlock(v, &KA, 1, NULL), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_volume_format(v), 2);
+	cr_assert(ecfs_bind_check(v, "file", ab, 2, b), "a reopened volume makes the same tags");
+	ecfs_volume_close(v);
+
+	p.format_version = 1;
+	p.force = true;
+	remove_file(ECFS_HEADER_NAME);
+	remove_file(ECFS_HEADER_COPY_NAME);
+	cr_assert_eq(ecfs_volume_create(vol, &p, &KA, 1, &v), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_bind_tag(v, "file", ab, 2, a), -EINVAL);
+	ecfs_volume_close(v);
 }
