@@ -23,6 +23,7 @@ enum {
 	OPT_KMS_ROTATE,
 	OPT_KMS_CHECK,
 	OPT_WAIT,
+	OPT_TIMEOUT,
 	OPT_KMS /* the first of ECFS_KMS_NOPTS */
 };
 
@@ -43,6 +44,7 @@ static const struct option long_opts[] = {
     {"kms-rotate", no_argument, NULL, OPT_KMS_ROTATE},
     {"kms-check", no_argument, NULL, OPT_KMS_CHECK},
     {"wait", required_argument, NULL, OPT_WAIT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -95,6 +97,8 @@ static unsigned group_of(int c)
 		return CTL_O_KMS_CHECK;
 	case OPT_WAIT:
 		return CTL_O_WAIT;
+	case OPT_TIMEOUT:
+		return CTL_O_TIMEOUT;
 	default:
 		return c >= OPT_KMS && c < OPT_KMS + ECFS_KMS_NOPTS ? CTL_O_KMS : 0;
 	}
@@ -173,6 +177,8 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 			return -1;
 		ecfs_metalock_set_wait(a->wait);
 		return 0;
+	case OPT_TIMEOUT:
+		return parse_u32("--timeout", optarg, 1, 3600, &a->timeout);
 	default:
 		return ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
 	}

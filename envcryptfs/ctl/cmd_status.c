@@ -1,19 +1,32 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_status.c - `status`: find the mount, then ask its daemon over the status socket. */
+/* cmd_status.c - `status`: find the mount, check that it answers through the kernel, then ask
+ * its daemon over the status socket, all within --timeout: a probe for health checks. */
 #include "ctl.h"
 #include "status.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define FSTYPE	       "fuse.envcryptfs"
-#define FSNAME_PREFIX  "envcryptfs-"
-#define ASK_TIMEOUT_MS 5000
+#define FSTYPE		  "fuse.envcryptfs"
+#define FSNAME_PREFIX	  "envcryptfs-"
+#define DEFAULT_TIMEOUT_S 10
+
+/* Exit codes of status beyond the common ones (envcryptfsctl(8), EXIT STATUS). */
+enum {
+	STATUS_EXIT_DEAD = 7, /* the mount answers ENOTCONN: its daemon is gone */
+	STATUS_EXIT_HUNG = 8, /* no answer within the timeout: a stopped or hung daemon */
+};
 
 struct mount_entry {
 	char path[PATH_MAX]; /* the mount point, canonical */
@@ -145,11 +158,11 @@ static const char *why_no_answer(int err)
 	case -ENOENT:
 		return "no status socket: the daemon runs no status server";
 	case -ECONNREFUSED:
-		return "nobody listens on the socket (a daemon that died?)";
+		return "nobody listens on the socket (a daemon that died; its socket is removed)";
 	case -EACCES:
 		return "the daemon refused: ask as root or as the user who mounted it";
 	case -ETIMEDOUT:
-		return "no answer within 5 s";
+		return "no answer within the timeout";
 	case -EPROTO:
 		return "the answer does not parse";
 	default:
@@ -252,26 +265,102 @@ static void print_json(const char *mnt, const struct ecfs_status *st)
 	json_object_put(o);
 }
 
-int cmd_status(const struct ctl_args *a)
+/* The mount answers and decrypts: its root's attributes come back and its listing (every
+ * name decrypted by the daemon) reads to the end. On a stopped daemon this blocks in the
+ * kernel, which is why it runs in a child the parent can give up on. */
+static int probe_mount(const char *mnt)
 {
-	const char *mnt = a->pos[0], *dir = NULL;
-	struct mount_entry m;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	if (stat(mnt, &st) < 0)
+		return -errno;
+	d = opendir(mnt);
+	if (!d)
+		return -errno;
+	errno = 0;
+	while (readdir(d))
+		;
+	if (errno)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+/* The volume's UUID, from the header in the backing directory. Exit code. */
+static int volume_uuid(const char *dir, char uuid[37])
+{
 	struct ecfs_volume *v;
 	struct ecfs_volume_info in;
-	struct ecfs_status *st;
-	char sock[128];
-	int e, r = backing_dir(mnt, &m, &dir);
+	int r = ctl_open_volume(dir, &v);
 
-	if (r == ECFS_EXIT_OK)
-		r = ctl_open_volume(dir, &v);
 	if (r != ECFS_EXIT_OK)
 		return r;
 	ecfs_volume_get_info(v, &in);
 	ecfs_volume_close(v);
+	snprintf(uuid, 37, "%s", in.uuid_str);
+	return ECFS_EXIT_OK;
+}
+
+/* A dead mount's daemon left its status socket: asking there removes it. */
+static void forget_dead_socket(const char *dir, uid_t owner)
+{
+	struct ecfs_status *st = calloc(1, sizeof(*st));
+	char uuid[37], sock[128];
+
+	if (st && volume_uuid(dir, uuid) == ECFS_EXIT_OK)
+		ecfs_status_query(uuid, owner, 1000, st, sock, sizeof(sock));
+	free(st);
+}
+
+static int probe_failed(const char *mnt, int err)
+{
+	if (err == -ENOTCONN) {
+		ecfs_tool_error(CTL_PROG,
+				"status: '%s' is a dead mount: its daemon is gone (%s); mounting "
+				"the volume there again replaces it, 'fusermount3 -u -z %s' "
+				"clears it",
+				mnt, strerror(-err), mnt);
+		return STATUS_EXIT_DEAD;
+	}
+	ecfs_tool_error(CTL_PROG, "status: '%s' does not read: %s", mnt, strerror(-err));
+	return ECFS_EXIT_MOUNT;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The whole check, before deadline (CLOCK_MONOTONIC, ms). Exit code. */
+static int status_check(const struct ctl_args *a, int64_t deadline)
+{
+	const char *mnt = a->pos[0], *dir = NULL;
+	struct mount_entry m;
+	struct ecfs_status *st;
+	char sock[128], uuid[37];
+	int64_t left;
+	int e, r = backing_dir(mnt, &m, &dir);
+
+	if (r != ECFS_EXIT_OK)
+		return r;
+	e = probe_mount(m.path);
+	if (e == -ENOTCONN)
+		forget_dead_socket(dir, m.owner);
+	if (e < 0)
+		return probe_failed(m.path, e);
+	r = volume_uuid(dir, uuid);
+	if (r != ECFS_EXIT_OK)
+		return r;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return ctl_fail("status", -ENOMEM, ECFS_EXIT_ERROR);
-	e = ecfs_status_query(in.uuid_str, m.owner, ASK_TIMEOUT_MS, st, sock, sizeof(sock));
+	left = deadline - now_ms();
+	e = ecfs_status_query(uuid, m.owner, left > 1 ? (int)left : 1, st, sock, sizeof(sock));
 	/* The daemon's own idea of its backing directory wins; ours is the fsname. */
 	if (e == 0 && !st->backing_dir[0])
 		snprintf(st->backing_dir, sizeof(st->backing_dir), "%s", dir);
@@ -279,8 +368,8 @@ int cmd_status(const struct ctl_args *a)
 		ecfs_tool_error(CTL_PROG,
 				"status: the daemon of '%s' (volume %s) does not answer on "
 				"%s: %s",
-				mnt, in.uuid_str, sock, why_no_answer(e));
-		r = ECFS_EXIT_MOUNT;
+				mnt, uuid, sock, why_no_answer(e));
+		r = e == -ETIMEDOUT ? STATUS_EXIT_HUNG : ECFS_EXIT_MOUNT;
 	} else if (a->json) {
 		print_json(m.path, st);
 	} else {
@@ -288,4 +377,81 @@ int cmd_status(const struct ctl_args *a)
 	}
 	free(st);
 	return r;
+}
+
+/* In the child: the check, its output flushed, its exit code sent up the pipe. */
+static void __attribute__((noreturn))
+child_check(const struct ctl_args *a, int64_t deadline, int out)
+{
+	unsigned char code = (unsigned char)status_check(a, deadline);
+
+	fflush(stdout);
+	fflush(stderr);
+	while (write(out, &code, 1) < 0 && errno == EINTR)
+		;
+	_exit(code);
+}
+
+/* Waits for the child's exit code until deadline; -1 when the time is up. */
+static int wait_code(int in, pid_t pid, int64_t deadline)
+{
+	struct pollfd p = {in, POLLIN, 0};
+	unsigned char code;
+	ssize_t n;
+	int st;
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0)
+			return -1;
+		if (poll(&p, 1, (int)left) > 0)
+			break;
+	}
+	n = read(in, &code, 1);
+	if (waitpid(pid, &st, 0) < 0)
+		return ECFS_EXIT_ERROR;
+	if (n == 1)
+		return code;
+	ecfs_tool_error(CTL_PROG, "status: the check ended without a result (%s %d)",
+			WIFSIGNALED(st) ? "signal" : "status",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	return ECFS_EXIT_ERROR;
+}
+
+int cmd_status(const struct ctl_args *a)
+{
+	unsigned secs = a->timeout ? a->timeout : DEFAULT_TIMEOUT_S;
+	int64_t deadline = now_ms() + (int64_t)secs * 1000;
+	int p[2], code;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ctl_fail("status", -errno, ECFS_EXIT_ERROR);
+	pid = fork();
+	if (pid < 0) {
+		code = ctl_fail("status", -errno, ECFS_EXIT_ERROR);
+		close(p[0]);
+		close(p[1]);
+		return code;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child_check(a, deadline, p[1]);
+	}
+	close(p[1]);
+	code = wait_code(p[0], pid, deadline);
+	close(p[0]);
+	if (code >= 0)
+		return code;
+	/* A stat of a stopped daemon's mount waits killably: the child goes, and if it could
+	 * not, this process still ends. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, WNOHANG);
+	ecfs_tool_error(CTL_PROG,
+			"status: '%s' did not answer within %u s: its daemon is stopped or hung",
+			a->pos[0], secs);
+	return STATUS_EXIT_HUNG;
 }

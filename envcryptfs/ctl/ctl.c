@@ -33,8 +33,9 @@ static const struct ctl_action actions[] = {
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
     {"header-restore", cmd_header_restore, "DIR FILE [--force] [--wait S]",
      "replace both header copies with the backup in FILE", CTL_O_FORCE | CTL_O_WAIT, 2},
-    {"status", cmd_status, "MOUNTPOINT [--json]",
-     "ask the daemon serving MOUNTPOINT how it is doing", CTL_O_JSON, 1},
+    {"status", cmd_status, "MOUNTPOINT [--json] [--timeout S]",
+     "check that MOUNTPOINT answers and ask its daemon how it is doing", CTL_O_JSON | CTL_O_TIMEOUT,
+     1},
 };
 
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -69,11 +70,14 @@ static void help(FILE *f)
 	fprintf(f, "  --kms-rotate           rotate: give the KMS key a new version first\n"
 		   "  --kms-check            info: ask each KMS slot's KMS even without a token\n"
 		   "  --wait SECONDS         how long a header change waits for another one to "
-		   "finish\n                         (the metadata lock; default 30)\n\n"
+		   "finish\n                         (the metadata lock; default 30)\n"
+		   "  --timeout SECONDS      status: answer within this time (default 10)\n\n"
 		   "Exit status: 0 success, 1 error, 2 usage, 3 wrong key (check-key: the key does "
 		   "not\nopen the volume), 4 damaged or unsupported header, 5 not an envcryptfs "
 		   "mount or\nthe daemon does not answer, 6 the change took effect but the header "
-		   "copy could not\nbe updated. See envcryptfsctl(8).\n");
+		   "copy could not\nbe updated, 7 status: a dead mount (its daemon is gone), 8 "
+		   "status: no answer\nwithin the timeout (a hung or stopped daemon). See "
+		   "envcryptfsctl(8).\n");
 }
 
 /* Matches argv[1] (and argv[2] for two-word commands such as "slot add"). */

@@ -27,6 +27,7 @@ enum {
 	CTL_O_KMS_ROTATE = 1u << 10, /* --kms-rotate; a KMS slot is rotated without a new key */
 	CTL_O_KMS_CHECK = 1u << 11,  /* --kms-check */
 	CTL_O_WAIT = 1u << 12,	     /* --wait SECONDS for the metadata lock */
+	CTL_O_TIMEOUT = 1u << 13,    /* status: --timeout SECONDS for the whole probe */
 };
 
 /* The key that a new slot (or an export's password) comes from; at most one is set. */
@@ -49,7 +50,8 @@ struct ctl_args {
 	bool force, json;
 	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */
 	bool kms_rotate, kms_check;
-	uint32_t wait; /* --wait: seconds to wait for the metadata lock */
+	uint32_t wait;	  /* --wait: seconds to wait for the metadata lock */
+	uint32_t timeout; /* status --timeout: seconds for the whole probe, 0 when not given */
 };
 
 struct ctl_action {

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -302,6 +303,48 @@ static bool someone_listens(const struct sockaddr_un *sa)
 	return live;
 }
 
+/* A socket bound this long ago listens by now, unless its daemon died: a daemon binds and
+ * listens in two steps, and one caught between them must not lose its socket. */
+#define STALE_AFTER_S 2
+
+/* Removes the socket at path when nobody listens on it (a killed daemon's). */
+static void remove_if_stale(const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    time(NULL) - st.st_ctime < STALE_AFTER_S || make_addr(path, &sa) < 0)
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+}
+
+/* Removes the sockets of dead daemons (of any volume) from dir. */
+static void sweep_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		int len = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+
+		if (n > 5 && !strcmp(e->d_name + n - 5, ".sock") && len > 0 &&
+		    (size_t)len < sizeof(path))
+			remove_if_stale(path);
+	}
+	closedir(d);
+}
+
 static int listen_at(struct ecfs_status_server *s)
 {
 	struct sockaddr_un sa;
@@ -374,6 +417,8 @@ int ecfs_status_server_start(const char *uuid_str, int (*fill)(void *arg, struct
 	r = server_dir(dir, sizeof(dir));
 	if (r == 0)
 		r = ensure_dir(dir);
+	if (r == 0)
+		sweep_stale(dir);
 	if (r == 0)
 		r = socket_path(dir, uuid_str, s->path, sizeof(s->path));
 	if (r == 0 && pipe2(s->stop, O_CLOEXEC) < 0)
@@ -509,5 +554,9 @@ int ecfs_status_query(const char *uuid_str, uid_t owner, int timeout_ms, struct 
 {
 	int r = find_socket(uuid_str, owner, path, pathlen);
 
-	return r < 0 ? r : ask(path, timeout_ms, st);
+	if (r == 0)
+		r = ask(path, timeout_ms, st);
+	if (r == -ECONNREFUSED)
+		remove_if_stale(path);
+	return r;
 }

@@ -57,6 +57,8 @@ struct ecfs_status_server;
  * 0, or a negative errno to answer with an error. fill runs on the server thread, one call at
  * a time, concurrently with the daemon's workers: read counters atomically.
  * A stale socket of a dead daemon is replaced; -EADDRINUSE when a live one answers there.
+ * The sockets of other dead daemons in the same directory (refusing connections, bound more
+ * than 2 s ago) are removed.
  * Returns 0 or a negative errno (-EPERM: the directory is not ours; -ENAMETOOLONG: the path
  * does not fit in sun_path; -ENOENT: /run is missing).
  * Call it in the process that serves the mount, after any fork(2) (threads do not survive
@@ -73,8 +75,9 @@ void ecfs_status_server_stop(struct ecfs_status_server *s);
  * Asks the daemon of volume uuid_str, run by uid owner (the user_id= of its mount), for its
  * status, waiting at most timeout_ms. path (pathlen bytes) receives the socket asked, for
  * messages. Returns 0, -ENOENT (no socket: no daemon, or one without a status server),
- * -ECONNREFUSED (a stale socket), -EACCES (the daemon refused us), -ETIMEDOUT, -EPROTO (a
- * reply that does not parse) or another negative errno.
+ * -ECONNREFUSED (a stale socket, which is then removed when it was bound more than 2 s ago
+ * and may be: the caller is root or the daemon's user), -EACCES (the daemon refused us),
+ * -ETIMEDOUT, -EPROTO (a reply that does not parse) or another negative errno.
  */
 int ecfs_status_query(const char *uuid_str, uid_t owner, int timeout_ms, struct ecfs_status *st,
 		      char *path, size_t pathlen);

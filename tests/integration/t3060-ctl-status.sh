@@ -1,7 +1,7 @@
 #!/bin/bash
 # status MOUNTPOINT: finds the mount in /proc/self/mountinfo (a mount point with a space in
 # it), reads the volume's UUID from its header and asks the daemon on the status socket;
-# clear errors (exit 5) for what is not an envcryptfs mount, or a daemon that does not answer.
+# clear errors for what is not an envcryptfs mount (exit 5), or a dead mount (exit 7).
 . "$ECFS_TESTS/lib.sh"
 [ -x "$CTL" ] || skip "$CTL not built"
 need_progs
@@ -51,6 +51,7 @@ pid=$(daemon_pid "$mnt")
 [ -n "$pid" ] || fail "no daemon found for $mnt"
 kill -9 "$pid"
 for ((i = 0; i < HANG_SECS * 10; i++)); do proc_alive "$pid" || break; sleep 0.1; done
-expect_exit 5 "$CTL" status "$mnt"
+expect_exit 7 "$CTL" status "$mnt"
+stderr_has "is a dead mount"
 fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
 note "ok"
