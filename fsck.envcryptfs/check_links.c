@@ -67,11 +67,11 @@ static void link_problem(struct fsck *f, const char *path, const char *backing, 
 static int read_side(struct fsck *f, const char *ref, char *stored)
 {
 	char check[ECFS_LINK_REF_LEN + 1];
-	int fd = openat(ecfs_volume_dirfd(f->vol), ref, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = ecfs_open_typed(ecfs_volume_dirfd(f->vol), ref, O_RDONLY, 0, S_IFREG);
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = ecfs_pread_full(fd, stored, ECFS_SYMLINK_STORED_MAX, 0);
 	close(fd);
 	if (n <= 0 || n >= ECFS_SYMLINK_STORED_MAX)

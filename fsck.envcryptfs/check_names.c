@@ -32,7 +32,7 @@ static bool entry_problem(struct fsck *f, struct dir *d, struct entry *e, const 
 /* Reads side into full (ECFS_ENCODED_NAME_MAX bytes); returns its length or -1. */
 static ssize_t read_side(struct dir *d, const char *side, char *full)
 {
-	int fd = openat(d->fd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	int fd = ecfs_open_typed(d->fd, side, O_RDONLY, 0, S_IFREG);
 	ssize_t n;
 
 	if (fd < 0)

@@ -18,7 +18,7 @@ static int open_lock(const char *dir)
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, ECFS_LOCK_NAME) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	return fd < 0 ? -errno : fd;
 }
 

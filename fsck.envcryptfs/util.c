@@ -33,11 +33,16 @@ const char *shown_path(const char *plain, const char *backing)
  * user) may ask for it. */
 static int open_noatime(int dirfd, const char *name, int flags)
 {
-	int fd = openat(dirfd, name, flags | O_NOATIME | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	int fd =
+	    openat(dirfd, name, flags | O_NOATIME | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	return fd < 0 ? -errno : fd;
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	/* O_NONBLOCK only kept a planted FIFO from blocking the open. */
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }
 
 int open_entry(int dirfd, const char *name, int flags, bool writable, bool *got_writable)

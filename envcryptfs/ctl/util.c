@@ -67,7 +67,8 @@ static const char *unreadable(int fd, size_t max, struct stat *st)
 
 int ctl_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking on a FIFO; unreadable() then refuses anything but a regular file. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	const char *why = unreadable(fd, max, &st);
 	uint8_t *p = why ? NULL : malloc((size_t)st.st_size + 1);

@@ -342,11 +342,11 @@ static void lock_report_holder(int fd, const char *dir)
  * only others can write (a read-only backing) or none at all. -errno on failure. */
 static int lock_open(int dirfd, bool read_only)
 {
-	int fd = openat(dirfd, ECFS_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = ecfs_open_typed(dirfd, ECFS_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
 
-	if (fd < 0 && read_only && (errno == EROFS || errno == EACCES))
-		fd = openat(dirfd, ECFS_LOCK_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
+	if (read_only && (fd == -EROFS || fd == -EACCES))
+		fd = ecfs_open_typed(dirfd, ECFS_LOCK_NAME, O_RDONLY, 0, S_IFREG);
+	return fd;
 }
 
 /* Why a read-write mount cannot take the lock, as the rest of "cannot mount 'DIR': ...". */

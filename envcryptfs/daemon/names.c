@@ -13,6 +13,23 @@
 
 #define SIDE_NAME_MAX (ECFS_DISK_NAME_MAX + sizeof(ECFS_LONG_SIDE_SUFFIX))
 
+/* Logs why the directory ID file of dir cannot be used: a hostile object is named. */
+static void log_dir_id_damage(struct inode *dir)
+{
+	char why[160];
+	struct stat st;
+
+	if (fstatat(dir->fd, ECFS_DIR_ID_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode))
+		snprintf(why, sizeof(why),
+			 "is %s, not a regular file; names in the directory cannot be used",
+			 ecfs_file_type_name(st.st_mode));
+	else
+		snprintf(why, sizeof(why),
+			 "is missing or damaged; names in the directory cannot be used");
+	fs_log_bad_name(dir, ECFS_DIR_ID_NAME, why);
+}
+
 int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
 {
 	int r = 0;
@@ -28,9 +45,7 @@ int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
 		memcpy(id, dir->dir_id, ECFS_DIR_ID_SIZE);
 	pthread_mutex_unlock(&dir->lock);
 	if (r < 0) {
-		fs_log_bad_name(dir, ECFS_DIR_ID_NAME,
-				"is missing or damaged; names in the "
-				"directory cannot be used");
+		log_dir_id_damage(dir);
 		return -EIO;
 	}
 	return 0;
@@ -95,9 +110,9 @@ static int side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MA
 	int fd;
 
 	side_name(disk, side);
-	fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = ecfs_open_typed(dirfd, side, O_RDONLY, 0, S_IFREG);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = read(fd, full, ECFS_ENCODED_NAME_MAX);
 	close(fd);
 	if (n < 0)
@@ -150,11 +165,11 @@ int names_check_side(struct inode *dir, const struct ecfs_disk_name *dn)
 static int side_write(int dirfd, const char *side, const char *full, int flags)
 {
 	size_t len = strlen(full);
-	int fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
+	int fd = ecfs_open_typed(dirfd, side, O_WRONLY | O_CREAT | flags, 0600, S_IFREG);
 	int r = 0;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (write(fd, full, len) != (ssize_t)len)
 		r = errno ? -errno : -EIO;
 	close(fd);

@@ -12,12 +12,11 @@
  * it must never outlive its contents. */
 static int side_write(const char *ref, const char *stored)
 {
-	int fd =
-	    openat(fs.root->fd, ref, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = ecfs_open_typed(fs.root->fd, ref, O_WRONLY | O_CREAT | O_EXCL, 0600, S_IFREG);
 	int r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = ecfs_write_full(fd, stored, strlen(stored));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
@@ -49,11 +48,11 @@ int symlink_store(int dirfd, const char *disk, const char *stored)
 static int side_read(const char *ref, char *stored)
 {
 	char check[ECFS_LINK_REF_LEN + 1];
-	int fd = openat(fs.root->fd, ref, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = ecfs_open_typed(fs.root->fd, ref, O_RDONLY, 0, S_IFREG);
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = ecfs_pread_full(fd, stored, ECFS_SYMLINK_STORED_MAX, 0);
 	close(fd);
 	if (n < 0)

@@ -92,6 +92,13 @@ ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Writes all len bytes, retrying short writes; 0 or -errno. */
 int ecfs_write_full(int fd, const void *buf, size_t len);
+/* Opens name under dirfd as openat(2) does, adding O_NOFOLLOW, O_NONBLOCK, O_NOCTTY and
+ * O_CLOEXEC, so that a symbolic link, FIFO or device planted in a backing directory is never
+ * followed or waited on; returns the descriptor (O_NONBLOCK cleared again), or -EUCLEAN with
+ * a message naming name and what it is when it is not of type (S_IFREG or S_IFDIR). */
+int ecfs_open_typed(int dirfd, const char *name, int flags, mode_t mode, mode_t type);
+/* "a FIFO", "a symbolic link", ...: what an object of st_mode mode is, for messages. */
+const char *ecfs_file_type_name(mode_t mode);
 
 /* ---- secrets: locked, wiped memory ------------------------------------------------------ */
 

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
@@ -133,9 +134,9 @@ int ecfs_dirid_create(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE])
 
 	if (r < 0)
 		return r;
-	fd = openat(dirfd, ECFS_DIR_ID_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	fd = ecfs_open_typed(dirfd, ECFS_DIR_ID_NAME, O_WRONLY | O_CREAT | O_EXCL, 0444, S_IFREG);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (write(fd, id, ECFS_DIR_ID_SIZE) != ECFS_DIR_ID_SIZE || fsync(fd) < 0)
 		r = errno ? -errno : -EIO;
 	close(fd);
@@ -147,11 +148,11 @@ int ecfs_dirid_create(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE])
 int ecfs_dirid_read(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE])
 {
 	uint8_t buf[ECFS_DIR_ID_SIZE + 1];
-	int fd = openat(dirfd, ECFS_DIR_ID_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = ecfs_open_typed(dirfd, ECFS_DIR_ID_NAME, O_RDONLY, 0, S_IFREG);
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0)

@@ -17,11 +17,11 @@ int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *le
 	struct stat st;
 	uint8_t *p;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = ecfs_open_typed(dirfd, name, O_RDONLY, 0, S_IFREG);
 
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > ECFS_HEADER_MAX) {
+		return fd;
+	if (fstat(fd, &st) < 0 || st.st_size > ECFS_HEADER_MAX) {
 		close(fd);
 		return ecfs_fail(-EUCLEAN, "'%s' is not a regular file of at most %u bytes", name,
 				 ECFS_HEADER_MAX);
@@ -72,7 +72,7 @@ int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s%02x%02x%02x%02x%02x%02x%02x%02x", ECFS_TMP_PREFIX, rnd[0],
 		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ecfs_fail(-errno, "cannot create '%s': %s", tmp, strerror(errno));
 	r = write_contents(fd, buf, len, name);

@@ -120,17 +120,13 @@ static int wait_flock(int fd, const char *dir, unsigned secs)
 
 static int open_lock_file(int dirfd, const char *dir)
 {
-	struct stat st;
-	int fd = openat(dirfd, ECFS_METALOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = ecfs_open_typed(dirfd, ECFS_METALOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
 
+	if (fd == -EUCLEAN)
+		return ecfs_fail(fd, "the metadata lock in '%s': %s", dir, ecfs_last_error());
 	if (fd < 0)
-		return ecfs_fail(-errno, "cannot open the metadata lock '%s/%s': %s", dir,
-				 ECFS_METALOCK_NAME, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return ecfs_fail(-EUCLEAN, "the metadata lock '%s/%s' is not a regular file", dir,
-				 ECFS_METALOCK_NAME);
-	}
+		return ecfs_fail(fd, "cannot open the metadata lock '%s/%s': %s", dir,
+				 ECFS_METALOCK_NAME, strerror(-fd));
 	return fd;
 }
 

@@ -465,8 +465,8 @@ static int remove_leftovers(int dirfd, DIR *d, const char *dir)
 }
 
 /* A directory is fit for a new volume when it holds none and nothing but what an interrupted
- * mkfs left (or force is set); those leftovers are removed. */
-static int check_target(int dirfd, const char *dir, bool force)
+ * mkfs left (or force is set); those leftovers are removed. *empty tells which it was. */
+static int check_target(int dirfd, const char *dir, bool force, bool *empty_out)
 {
 	DIR *d;
 	struct dirent *e;
@@ -490,7 +490,18 @@ static int check_target(int dirfd, const char *dir, bool force)
 	else
 		r = remove_leftovers(dirfd, d, dir);
 	closedir(d);
+	*empty_out = empty;
 	return r;
+}
+
+/* Only the owner may list or reach the backing files: their names, sizes and times are
+ * visible to anyone who can read the directory. A non-empty directory taken with --force
+ * keeps its mode, since others may use what else it holds. */
+static int restrict_root(int dirfd, const char *dir, bool empty)
+{
+	if (empty && fchmod(dirfd, 0700) < 0)
+		return ecfs_fail(-errno, "cannot make '%s' mode 0700: %s", dir, strerror(errno));
+	return 0;
 }
 
 static int fill_header(struct ecfs_header *h, const struct ecfs_create_params *p)
@@ -537,7 +548,7 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 	struct ecfs_metalock *lock = NULL;
 	struct ecfs_keys *k;
 	uint8_t dirid[ECFS_DIR_ID_SIZE];
-	bool made_dir = false, made_dirid = false;
+	bool made_dir = false, made_dirid = false, empty = false;
 	int r;
 
 	ecfs_clear_error();
@@ -562,7 +573,9 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 	/* No other mkfs or key tool may work in the directory meanwhile. */
 	r = ecfs_metalock_acquire_at(v->dirfd, dir, &lock);
 	if (r == 0)
-		r = check_target(v->dirfd, dir, p->force);
+		r = check_target(v->dirfd, dir, p->force, &empty);
+	if (r == 0)
+		r = restrict_root(v->dirfd, dir, empty);
 	v->key_secret = ecfs_secret_new(sizeof(*k));
 	if (r == 0 && !v->key_secret)
 		r = -ENOMEM;

@@ -100,7 +100,7 @@ static int header_decode(const uint8_t *buf, size_t len, struct kmsd_store *s)
 
 static int read_store_file(struct kmsd_store *s, uint8_t **buf, size_t *len)
 {
-	int fd = openat(s->dirfd, KMSD_STORE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(s->dirfd, KMSD_STORE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 	ssize_t n;
 	uint8_t *p;

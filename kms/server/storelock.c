@@ -48,7 +48,7 @@ int kmsd_store_lock(const char *dir, int *lockfd)
 		ecfs_tool_error(KMSD_PROG, "the store path '%s' is too long", dir);
 		return ECFS_EXIT_USAGE;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		close(fd);
 		fd = -1;

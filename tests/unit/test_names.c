@@ -464,3 +464,29 @@ Test(names, dirid_create_and_read)
 	close(d1);
 	close(d2);
 }
+
+/* A FIFO or a symbolic link in place of the ID file is refused at once, named for what it is:
+ * opening the FIFO must not wait for a writer, the link must not be followed. */
+Test(names, dirid_hostile_objects)
+{
+	uint8_t id[ECFS_DIR_ID_SIZE], back[ECFS_DIR_ID_SIZE];
+	int d1 = open_dir("h1"), d2 = open_dir("h2");
+
+	cr_assert_eq(ecfs_dirid_create(d2, id), 0);
+	cr_assert_eq(mkfifoat(d1, ECFS_DIR_ID_NAME, 0600), 0);
+	cr_assert_eq(ecfs_dirid_read(d1, back), -EUCLEAN);
+	cr_assert(strstr(ecfs_last_error(), "is a FIFO, not a regular file"), "%s",
+		  ecfs_last_error());
+	cr_assert_eq(unlinkat(d1, ECFS_DIR_ID_NAME, 0), 0);
+	cr_assert_eq(symlinkat("../h2/" ECFS_DIR_ID_NAME, d1, ECFS_DIR_ID_NAME), 0);
+	cr_assert_eq(ecfs_dirid_read(d1, back), -EUCLEAN);
+	cr_assert(strstr(ecfs_last_error(), "is a symbolic link, not a regular file"), "%s",
+		  ecfs_last_error());
+	cr_assert_eq(unlinkat(d1, ECFS_DIR_ID_NAME, 0), 0);
+	cr_assert_eq(mkdirat(d1, ECFS_DIR_ID_NAME, 0700), 0);
+	cr_assert_eq(ecfs_dirid_read(d1, back), -EUCLEAN);
+	cr_assert(strstr(ecfs_last_error(), "is a directory, not a regular file"), "%s",
+		  ecfs_last_error());
+	close(d1);
+	close(d2);
+}
