@@ -37,9 +37,8 @@ int ecfs_bind_tag(const struct ecfs_volume *v, const char *domain, const struct 
 	return r;
 }
 
-bool ecfs_bind_check(const struct ecfs_volume *v, const char *domain,
-		     const struct ecfs_iov *parts, size_t nparts,
-		     const uint8_t tag[ECFS_BIND_TAG_SIZE])
+bool ecfs_bind_check(const struct ecfs_volume *v, const char *domain, const struct ecfs_iov *parts,
+		     size_t nparts, const uint8_t tag[ECFS_BIND_TAG_SIZE])
 {
 	uint8_t want[ECFS_BIND_TAG_SIZE];
 	bool ok = ecfs_bind_tag(v, domain, parts, nparts, want) == 0 &&

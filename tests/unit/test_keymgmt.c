@@ -31,7 +31,10 @@ static const struct ecfs_argon2_params fast = {1, 8192, 1};
 
 static void setup(void)
 {
-	struct ecfs_create_params p = {ECFS_CIPHER_AES256_GCM, 4096, "km", {1, 8192, 1}, false};
+	struct ecfs_create_params p = {.cipher = ECFS_CIPHER_AES256_GCM,
+				       .chunk_size = 4096,
+				       .label = "km",
+				       .argon2 = {1, 8192, 1}};
 	struct ecfs_volume *v = NULL;
 	int r;
 
@@ -165,7 +168,8 @@ Test(keymgmt, export_survives_removal_of_every_slot)
 
 Test(keymgmt, restore_brings_back_the_old_slots_and_refuses_another_volume)
 {
-	struct ecfs_create_params p = {ECFS_CIPHER_AES256_GCM, 4096, NULL, {1, 8192, 1}, false};
+	struct ecfs_create_params p = {
+	    .cipher = ECFS_CIPHER_AES256_GCM, .chunk_size = 4096, .argon2 = {1, 8192, 1}};
 	struct ecfs_volume *v = unlocked(&KA), *w = NULL;
 	const uint8_t *raw;
 	uint8_t *backup;
