@@ -13,33 +13,17 @@ static bool copy_in_use(const struct ecfs_volume_info *in)
 
 /* ---- text -------------------------------------------------------------------------------- */
 
-/* Where a KMS slot's key lives, its version, and when the KMS last wrapped the volume key. */
-static void print_kms(const struct ctl_args *a, const struct ecfs_slot_info *s)
-{
-	char when[32];
-
-	ctl_format_time(s->kms.rewrapped, when, sizeof(when));
-	printf("    KMS: url %s, mount %s, key %s, key version %llu, last rewrap %s\n", s->kms.url,
-	       s->kms.mount, s->kms.key, (unsigned long long)s->kms.key_version,
-	       s->kms.rewrapped ? when : "never");
-	ctl_info_kms_text(a, s);
-}
-
 static void print_slot(const struct ctl_args *a, const struct ecfs_slot_info *s)
 {
-	char when[32];
+	char when[32], details[1024];
 
-	ctl_format_time(s->created, when, sizeof(when));
-	printf("  slot %d: %s, KEK generation %llu, created %s", s->index,
-	       ctl_slot_type_name(s->type), (unsigned long long)s->kek_generation, when);
-	if (s->type == ECFS_SLOT_PASSPHRASE)
-		printf(", argon2id t=%u m=%u KiB p=%u", s->argon2.t_cost, s->argon2.m_cost_kib,
-		       s->argon2.parallelism);
+	ecfs_format_time(s->created, when, sizeof(when));
+	ecfs_slot_describe(s, details, sizeof(details));
+	printf("  slot %d: %s, KEK generation %llu, created %s%s\n", s->index,
+	       ecfs_slot_type_name(s->type), (unsigned long long)s->kek_generation, when, details);
+	/* Whether the KMS answers is asked of the server, which only a tool can reach. */
 	if (s->type == ECFS_SLOT_KMS)
-		printf(", %s %s/%s", s->kms.url, s->kms.mount, s->kms.key);
-	printf("\n");
-	if (s->type == ECFS_SLOT_KMS)
-		print_kms(a, s);
+		ctl_info_kms_text(a, s);
 }
 
 static void print_slots(const struct ctl_args *a, const struct ecfs_volume_info *in)
@@ -53,7 +37,7 @@ static void print_info(const struct ctl_args *a, const struct ecfs_volume_info *
 {
 	char when[32];
 
-	ctl_format_time(in->created, when, sizeof(when));
+	ecfs_format_time(in->created, when, sizeof(when));
 	printf("UUID: %s\nlabel: %s\nformat version: %u\ncipher: %s\nchunk size: %u\n"
 	       "created: %s\nheader sequence: %llu\n"
 	       "header primary: %s\nheader copy: %s\nheader in use: %s\n"
@@ -71,38 +55,24 @@ static json_object *time_json(int64_t t)
 {
 	char when[32];
 
-	ctl_format_time(t, when, sizeof(when));
+	ecfs_format_time(t, when, sizeof(when));
 	return json_object_new_string(when);
 }
 
 static json_object *slot_json(const struct ctl_args *a, const struct ecfs_slot_info *s)
 {
 	json_object *o = json_object_new_object(), *x;
+	const char *key;
 
 	json_object_object_add(o, "index", json_object_new_int(s->index));
-	json_object_object_add(o, "type", json_object_new_string(ctl_slot_type_name(s->type)));
+	json_object_object_add(o, "type", json_object_new_string(ecfs_slot_type_name(s->type)));
 	json_object_object_add(o, "kek_generation", json_object_new_uint64(s->kek_generation));
 	json_object_object_add(o, "created", time_json(s->created));
-	if (s->type == ECFS_SLOT_PASSPHRASE) {
-		x = json_object_new_object();
-		json_object_object_add(x, "time", json_object_new_int64(s->argon2.t_cost));
-		json_object_object_add(x, "memory_kib",
-				       json_object_new_int64(s->argon2.m_cost_kib));
-		json_object_object_add(x, "parallel", json_object_new_int64(s->argon2.parallelism));
-		json_object_object_add(o, "argon2id", x);
-	}
-	if (s->type == ECFS_SLOT_KMS) {
-		x = json_object_new_object();
-		json_object_object_add(x, "url", json_object_new_string(s->kms.url));
-		json_object_object_add(x, "mount", json_object_new_string(s->kms.mount));
-		json_object_object_add(x, "key", json_object_new_string(s->kms.key));
-		json_object_object_add(x, "key_version",
-				       json_object_new_uint64(s->kms.key_version));
-		json_object_object_add(x, "last_rewrap",
-				       s->kms.rewrapped ? time_json(s->kms.rewrapped) : NULL);
+	x = ecfs_slot_describe_json(s, &key);
+	if (x && s->type == ECFS_SLOT_KMS)
 		json_object_object_add(x, "server", ctl_info_kms_json(a, s));
-		json_object_object_add(o, "kms", x);
-	}
+	if (x)
+		json_object_object_add(o, key, x);
 	return o;
 }
 

@@ -29,7 +29,7 @@ int cmd_slot_add(const struct ctl_args *a)
 		e = ecfs_volume_slot_add(v, &nk.cred[0], ctl_argon2(a), &index);
 		if (ctl_took_effect(v, e))
 			printf("added key slot %d (%s)\n", index,
-			       ctl_slot_type_name(nk.cred[0].type));
+			       ecfs_slot_type_name(nk.cred[0].type));
 		r = ctl_update_result("slot add", v, dir, before, e);
 	}
 	if (nk.n)

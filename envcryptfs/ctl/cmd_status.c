@@ -175,8 +175,8 @@ static void print_kms_text(const struct ecfs_status *st)
 {
 	char when[32], checked[32];
 
-	ctl_format_time(st->kms_last_rewrap, when, sizeof(when));
-	ctl_format_time(st->kms_last_check, checked, sizeof(checked));
+	ecfs_format_time(st->kms_last_rewrap, when, sizeof(when));
+	ecfs_format_time(st->kms_last_check, checked, sizeof(checked));
 	printf("KMS: %s key '%s'\nKMS key version: %llu\nKMS last rewrap: %s\n", st->kms_url,
 	       st->kms_key, (unsigned long long)st->kms_key_version,
 	       st->kms_last_rewrap ? when : "never");
@@ -196,10 +196,10 @@ static json_object *kms_json(const struct ecfs_status *st)
 	json_object_object_add(o, "url", json_object_new_string(st->kms_url));
 	json_object_object_add(o, "key", json_object_new_string(st->kms_key));
 	json_object_object_add(o, "key_version", json_object_new_uint64(st->kms_key_version));
-	ctl_format_time(st->kms_last_rewrap, when, sizeof(when));
+	ecfs_format_time(st->kms_last_rewrap, when, sizeof(when));
 	json_object_object_add(o, "last_rewrap",
 			       st->kms_last_rewrap ? json_object_new_string(when) : NULL);
-	ctl_format_time(st->kms_last_check, when, sizeof(when));
+	ecfs_format_time(st->kms_last_check, when, sizeof(when));
 	json_object_object_add(o, "last_check",
 			       st->kms_last_check ? json_object_new_string(when) : NULL);
 	json_object_object_add(o, "reachable", json_object_new_boolean(!st->kms_last_error[0]));
@@ -214,7 +214,7 @@ static void print_text(const char *mnt, const struct ecfs_status *st)
 	char when[32];
 	int64_t up = (int64_t)time(NULL) - st->started;
 
-	ctl_format_time(st->started, when, sizeof(when));
+	ecfs_format_time(st->started, when, sizeof(when));
 	printf("mount point: %s\nbacking directory: %s\nUUID: %s\ncipher: %s\n", mnt,
 	       st->backing_dir, st->uuid, st->cipher);
 	if (st->unlocked_slot == ECFS_UNLOCKED_BY_EXPORT)
@@ -240,7 +240,7 @@ static void print_json(const char *mnt, const struct ecfs_status *st)
 	int64_t up = (int64_t)time(NULL) - st->started;
 	char when[32];
 
-	ctl_format_time(st->started, when, sizeof(when));
+	ecfs_format_time(st->started, when, sizeof(when));
 	json_object_object_add(o, "mountpoint", json_object_new_string(mnt));
 	json_object_object_add(o, "backing_dir", json_object_new_string(st->backing_dir));
 	json_object_object_add(o, "uuid", json_object_new_string(st->uuid));

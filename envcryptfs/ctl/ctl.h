@@ -90,8 +90,6 @@ int ctl_write_new_file(const char *path, const void *buf, size_t len, const char
 int ctl_check_absent(const char *path, const char *what);
 /* Reads a whole regular file of at most max bytes. Exit code. */
 int ctl_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
-void ctl_format_time(int64_t t, char *buf, size_t len);
-const char *ctl_slot_type_name(enum ecfs_slot_type t);
 const char *ctl_header_state_name(enum ecfs_header_state s);
 /* Opens dir without a key, warning when the header copy had to be used. Exit code. */
 int ctl_open_volume(const char *dir, struct ecfs_volume **v);

@@ -88,29 +88,6 @@ int ctl_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 	return ECFS_EXIT_OK;
 }
 
-void ctl_format_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, len, "%lld", (long long)t);
-}
-
-const char *ctl_slot_type_name(enum ecfs_slot_type t)
-{
-	switch (t) {
-	case ECFS_SLOT_KEYFILE:
-		return "keyfile";
-	case ECFS_SLOT_PASSPHRASE:
-		return "passphrase";
-	case ECFS_SLOT_KMS:
-		return "kms";
-	default:
-		return "unknown";
-	}
-}
-
 const char *ctl_header_state_name(enum ecfs_header_state s)
 {
 	static const char *const names[] = {"ok", "missing", "damaged", "stale", "unsupported"};

@@ -174,6 +174,7 @@ struct ecfs_credential {
 	const struct ecfs_kms_slot *kms_target;
 };
 
+/* The slot type's name ("keyfile", "passphrase", "kms"), "unknown" for any other value. */
 const char *ecfs_slot_type_name(enum ecfs_slot_type t);
 
 /* The slot number reported when an export file unlocked the volume. */
@@ -222,6 +223,14 @@ struct ecfs_slot_info {
 	struct ecfs_argon2_params argon2; /* passphrase slots */
 	struct ecfs_kms_slot kms;	  /* KMS slots */
 };
+
+/* What info shows of a slot beyond its index, type, generation and creation time: text to
+ * append to that line (may be empty), and a JSON member named *key (NULL when none). */
+struct json_object;
+void ecfs_slot_describe(const struct ecfs_slot_info *s, char *buf, size_t len);
+struct json_object *ecfs_slot_describe_json(const struct ecfs_slot_info *s, const char **key);
+/* t (seconds since the epoch) as an ISO 8601 UTC time; as a number if it has none. */
+void ecfs_format_time(int64_t t, char *buf, size_t len);
 
 enum ecfs_header_state {
 	ECFS_HDR_OK = 0,	  /* this copy parsed and matches the one in use */

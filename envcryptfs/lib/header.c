@@ -5,8 +5,7 @@
  * JSON area (man/envcryptfs.5, "Volume header"). Structure and checksum are checked before the
  * JSON is parsed; the MAC needs the DEK and is checked on unlock.
  */
-#include "internal.h"
-#include "json_util.h"
+#include "slot.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -73,103 +72,6 @@ static int header_mac(const uint8_t *buf, size_t len, const uint8_t key[32], uin
 
 /* ---- slots --------------------------------------------------------------------------------- */
 
-static int parse_kdf(json_object *kdf, struct ecfs_slot *s)
-{
-	json_object *type;
-	uint64_t t = 0, m = 0, p = 0;
-	int r = ecfs_json_field(kdf, "header", "type", json_type_string, &type);
-	const char *want = s->type == ECFS_SLOT_PASSPHRASE ? "argon2id" : "hkdf-sha256";
-
-	if (r == 0 && strcmp(json_object_get_string(type), want) != 0)
-		return ecfs_fail(-EPROTONOSUPPORT, "key slot KDF '%s' is not supported",
-				 json_object_get_string(type));
-	if (r == 0)
-		r = ecfs_json_b64(kdf, "header", "salt", s->salt, ECFS_SALT_SIZE);
-	if (r < 0 || s->type != ECFS_SLOT_PASSPHRASE)
-		return r;
-	r = ecfs_json_u64(kdf, "header", "time", 1, 1000, &t);
-	if (r == 0)
-		r = ecfs_json_u64(kdf, "header", "memory", 8, 1u << 24, &m);
-	if (r == 0)
-		r = ecfs_json_u64(kdf, "header", "parallel", 1, 64, &p);
-	s->argon2 = (struct ecfs_argon2_params){(uint32_t)t, (uint32_t)m, (uint32_t)p};
-	return r;
-}
-
-static int json_str(json_object *o, const char *key, char *out, size_t outsz, bool nonempty)
-{
-	json_object *f;
-	int r = ecfs_json_field(o, "header", key, json_type_string, &f);
-	size_t len;
-
-	if (r < 0)
-		return r;
-	len = (size_t)json_object_get_string_len(f);
-	if (len >= outsz || (nonempty && len == 0) || memchr(json_object_get_string(f), 0, len))
-		return ecfs_fail(-EUCLEAN, "header field '%s' is empty or too long", key);
-	memcpy(out, json_object_get_string(f), len + 1);
-	return 0;
-}
-
-/* A KMS slot: {"url", "mount", "key", "ciphertext", "key_version"} instead of kdf and wrap. */
-static int parse_kms(json_object *o, struct ecfs_slot *s)
-{
-	json_object *kms;
-	uint64_t version = 0;
-	int r = ecfs_json_field(o, "header", "kms", json_type_object, &kms);
-
-	if (r == 0)
-		r = json_str(kms, "url", s->kms.url, sizeof(s->kms.url), true);
-	if (r == 0)
-		r = json_str(kms, "mount", s->kms.mount, sizeof(s->kms.mount), true);
-	if (r == 0)
-		r = json_str(kms, "key", s->kms.key, sizeof(s->kms.key), true);
-	if (r == 0)
-		r = json_str(kms, "ciphertext", s->kms.ciphertext, sizeof(s->kms.ciphertext), true);
-	if (r == 0)
-		r = ecfs_json_u64(kms, "header", "key_version", 1, INT64_MAX, &version);
-	s->kms.key_version = version;
-	if (r == 0)
-		r = ecfs_json_u64(kms, "header", "rewrapped", 0, INT64_MAX, &version);
-	s->kms.rewrapped = (int64_t)version;
-	return r;
-}
-
-static int parse_slot(json_object *o, struct ecfs_slot *s)
-{
-	json_object *type, *kdf, *wrap, *alg;
-	uint64_t gen = 0, created = 0;
-	int r = ecfs_json_field(o, "header", "type", json_type_string, &type);
-
-	if (r < 0)
-		return r;
-	s->type = ecfs_slot_type_from_name(json_object_get_string(type));
-	if (s->type == ECFS_SLOT_NONE)
-		return ecfs_fail(-EPROTONOSUPPORT, "key slot type '%s' is not supported",
-				 json_object_get_string(type));
-	r = ecfs_json_u64(o, "header", "kek_generation", 1, INT64_MAX, &gen);
-	if (r == 0)
-		r = ecfs_json_u64(o, "header", "created", 0, INT64_MAX, &created);
-	s->kek_generation = gen;
-	s->created = (int64_t)created;
-	if (r == 0 && s->type == ECFS_SLOT_KMS)
-		return parse_kms(o, s);
-	if (r == 0)
-		r = ecfs_json_field(o, "header", "kdf", json_type_object, &kdf);
-	if (r == 0)
-		r = parse_kdf(kdf, s);
-	if (r == 0)
-		r = ecfs_json_field(o, "header", "wrap", json_type_object, &wrap);
-	if (r == 0)
-		r = ecfs_json_field(wrap, "header", "type", json_type_string, &alg);
-	if (r == 0 && strcmp(json_object_get_string(alg), "aes-256-kw") != 0)
-		r = ecfs_fail(-EPROTONOSUPPORT, "key wrap '%s' is not supported",
-			      json_object_get_string(alg));
-	if (r == 0)
-		r = ecfs_json_b64(wrap, "header", "dek", s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE);
-	return r;
-}
-
 static int parse_slots(json_object *root, struct ecfs_header *h)
 {
 	json_object *slots;
@@ -187,7 +89,7 @@ static int parse_slots(json_object *root, struct ecfs_header *h)
 			return ecfs_fail(-EUCLEAN, "key slot number '%s' is invalid", key);
 		if (!json_object_is_type(val, json_type_object))
 			return ecfs_fail(-EUCLEAN, "key slot %ld is not an object", i);
-		r = parse_slot(val, &h->slots[i]);
+		r = ecfs_slot_parse(val, &h->slots[i]);
 		if (r < 0)
 			return r;
 	}
@@ -332,51 +234,6 @@ int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h)
 	return parse_json(buf + PREFIX_SIZE, json_len, h);
 }
 
-static json_object *kms_json(const struct ecfs_kms_slot *k)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "url", json_object_new_string(k->url));
-	json_object_object_add(o, "mount", json_object_new_string(k->mount));
-	json_object_object_add(o, "key", json_object_new_string(k->key));
-	json_object_object_add(o, "ciphertext", json_object_new_string(k->ciphertext));
-	json_object_object_add(o, "key_version", json_object_new_int64((int64_t)k->key_version));
-	json_object_object_add(o, "rewrapped", json_object_new_int64(k->rewrapped));
-	return o;
-}
-
-static json_object *slot_json(const struct ecfs_slot *s)
-{
-	json_object *o = json_object_new_object(), *kdf, *wrap;
-	bool pass = s->type == ECFS_SLOT_PASSPHRASE;
-
-	json_object_object_add(o, "type", json_object_new_string(ecfs_slot_type_name(s->type)));
-	json_object_object_add(o, "kek_generation",
-			       json_object_new_int64((int64_t)s->kek_generation));
-	json_object_object_add(o, "created", json_object_new_int64(s->created));
-	if (s->type == ECFS_SLOT_KMS) {
-		json_object_object_add(o, "kms", kms_json(&s->kms));
-		return o;
-	}
-	kdf = json_object_new_object();
-	wrap = json_object_new_object();
-	json_object_object_add(kdf, "type",
-			       json_object_new_string(pass ? "argon2id" : "hkdf-sha256"));
-	json_object_object_add(kdf, "salt", ecfs_json_b64_string(s->salt, ECFS_SALT_SIZE));
-	if (pass) {
-		json_object_object_add(kdf, "time", json_object_new_int64(s->argon2.t_cost));
-		json_object_object_add(kdf, "memory", json_object_new_int64(s->argon2.m_cost_kib));
-		json_object_object_add(kdf, "parallel",
-				       json_object_new_int64(s->argon2.parallelism));
-	}
-	json_object_object_add(o, "kdf", kdf);
-	json_object_object_add(wrap, "type", json_object_new_string("aes-256-kw"));
-	json_object_object_add(wrap, "dek",
-			       ecfs_json_b64_string(s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE));
-	json_object_object_add(o, "wrap", wrap);
-	return o;
-}
-
 static json_object *body_json(const struct ecfs_header *h)
 {
 	json_object *root = json_object_new_object(), *feat = json_object_new_object();
@@ -399,7 +256,7 @@ static json_object *body_json(const struct ecfs_header *h)
 		if (h->slots[i].type == ECFS_SLOT_NONE)
 			continue;
 		snprintf(key, sizeof(key), "%d", i);
-		json_object_object_add(slots, key, slot_json(&h->slots[i]));
+		json_object_object_add(slots, key, ecfs_slot_write(&h->slots[i]));
 	}
 	json_object_object_add(root, "slots", slots);
 	return root;

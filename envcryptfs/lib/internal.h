@@ -251,8 +251,14 @@ int ecfs_header_store(struct ecfs_volume *v);
 /* The highest seqid among the header copies in dirfd that parse (0 when none does). */
 uint64_t ecfs_header_disk_seqid(int dirfd);
 
-/* ---- slot.c: key-encryption keys and DEK wrapping --------------------------------------- */
+/* ---- slot.c: key slots by type (the handlers are in slot.h) ----------------------------- */
 
+/* Whether c can make a new slot: a type with a handler, and what that type needs. */
+int ecfs_slot_validate(const struct ecfs_credential *c);
+/* A new slot of type t takes Argon2id parameters. */
+bool ecfs_slot_uses_argon2(enum ecfs_slot_type t);
+/* Rotating a slot of type t counts its KEK generation up (else the new slot sets it). */
+bool ecfs_slot_counts_generations(enum ecfs_slot_type t);
 /* Fills slot s (type, salt, KDF parameters, wrapped DEK) for credential c. */
 int ecfs_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
 		     const struct ecfs_argon2_params *argon2, const uint8_t dek[ECFS_DEK_SIZE]);

@@ -27,14 +27,6 @@ static int check_unlocked(const struct ecfs_volume *v)
 	return 0;
 }
 
-static int check_new_credential(const struct ecfs_credential *c)
-{
-	if (c->type != ECFS_SLOT_KEYFILE && c->type != ECFS_SLOT_PASSPHRASE &&
-	    c->type != ECFS_SLOT_KMS)
-		return ecfs_fail(-EINVAL, "a new key slot takes a key file, a passphrase or a KMS");
-	return 0;
-}
-
 /* Writes the header; on failure the in-memory header goes back to what is on disk (unless the
  * primary took the change and only the copy failed). */
 static int store_or_undo(struct ecfs_volume *v, const struct ecfs_header *before)
@@ -54,14 +46,14 @@ int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
 	int i, r = check_unlocked(v);
 
 	if (r == 0)
-		r = check_new_credential(c);
+		r = ecfs_slot_validate(c);
 	if (r < 0)
 		return r;
 	for (i = 0; i < ECFS_MAX_SLOTS && v->hdr.slots[i].type != ECFS_SLOT_NONE; i++)
 		;
 	if (i == ECFS_MAX_SLOTS)
 		return ecfs_fail(-ENOSPC, "all %d key slots are in use", ECFS_MAX_SLOTS);
-	if (c->type == ECFS_SLOT_PASSPHRASE)
+	if (ecfs_slot_uses_argon2(c->type))
 		r = argon2_or_calibrate(argon2, &a);
 	if (r == 0)
 		r = ecfs_slot_create(&v->hdr.slots[i], c, &a, v->keys->dek);
@@ -110,18 +102,18 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 	int r = check_unlocked(v);
 
 	if (r == 0)
-		r = check_new_credential(c);
+		r = ecfs_slot_validate(c);
 	if (r < 0)
 		return r;
 	if (index < 0 || index >= ECFS_MAX_SLOTS || v->hdr.slots[index].type == ECFS_SLOT_NONE)
 		return ecfs_fail(-ENOENT, "key slot %d is not in use", index);
 	gen = v->hdr.slots[index].kek_generation;
-	if (c->type == ECFS_SLOT_PASSPHRASE)
+	if (ecfs_slot_uses_argon2(c->type))
 		r = argon2_or_calibrate(argon2, &a);
 	if (r == 0)
 		r = ecfs_slot_create(&v->hdr.slots[index], c, &a, v->keys->dek);
 	/* A KMS slot's generation is the KMS key version; other slots count up. */
-	if (c->type != ECFS_SLOT_KMS)
+	if (ecfs_slot_counts_generations(c->type))
 		v->hdr.slots[index].kek_generation = gen + 1;
 	if (r == 0)
 		r = store_or_undo(v, &before);

@@ -533,7 +533,7 @@ static int make_slots(struct ecfs_volume *v, const struct ecfs_create_params *p,
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (creds[i].type == ECFS_SLOT_PASSPHRASE && a.t_cost == 0)
+		if (ecfs_slot_uses_argon2(creds[i].type) && a.t_cost == 0)
 			r = ecfs_argon2_calibrate(1000, 65536, &a);
 		if (r == 0)
 			r = ecfs_slot_create(&v->hdr.slots[i], &creds[i], &a, v->keys->dek);
@@ -558,6 +558,8 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 	r = fill_header(&v->hdr, p);
 	if (r == 0 && (ncreds == 0 || ncreds > ECFS_MAX_SLOTS))
 		r = ecfs_fail(-EINVAL, "a volume needs 1 to %d keys", ECFS_MAX_SLOTS);
+	for (size_t i = 0; r == 0 && i < ncreds; i++)
+		r = ecfs_slot_validate(&creds[i]);
 	if (r < 0)
 		goto fail;
 	made_dir = mkdir(dir, 0700) == 0;
