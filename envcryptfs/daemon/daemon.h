@@ -118,6 +118,14 @@ void sdnotify_ready_join(void);
 /* Sends STOPPING=1: the daemon is unmounting. */
 void sdnotify_stopping(void);
 
+/* ---- stop.c: SIGTERM, SIGINT and SIGHUP flush the mount, then end the session ---------- */
+
+/* Takes over the stop signals from libfuse's handlers, once se is mounted at mnt and about to
+ * serve. */
+void fs_stop_start(struct fuse_session *se, const char *mnt);
+/* After the session loop has returned: ends the stop thread; later stop signals are ignored. */
+void fs_stop_finish(void);
+
 /* ---- killpriv.c: FUSE_HANDLE_KILLPRIV_V2 through libfuse's custom-I/O hooks ------------ */
 
 /* In fi->flags of a write or open: the kernel asks us to clear the set-ID bits. */
@@ -131,9 +139,18 @@ int fs_kill_suidgid(int fd, const char *path);
 /* The same for inode's open fd during a write or open, telling the kernel the mode changed. */
 void fs_kill_suidgid_notify(struct inode *inode, int fd);
 
-/* ---- log.c: syslog or stderr, and things logged once ------------------------------------ */
+/* ---- log.c: a log file, syslog or stderr, and things logged once ---------------------- */
 
-void fs_log_to_syslog(void);
+/* Opens (creates 0600, appends) the log file of -o log_file=, before the daemon forks; the
+ * messages go there from fs_log_mounted on. 0 or -errno. */
+int fs_log_open_file(const char *path);
+/* Once mounted: to the log file if one is open; else, in the background, to syslog when one
+ * listens on /dev/log. Returns true when the messages still go to stderr (which must then
+ * stay open). */
+bool fs_log_mounted(bool background);
+/* From the SIGHUP handler (async-signal-safe): reopens the log file at its path (logrotate
+ * moved it). False when there is no log file. */
+bool fs_log_reopen_on_hup(void);
 void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True the first time a key is seen (keys identify a file or a name); false afterwards. */
 bool fs_log_first(uint64_t key);

@@ -1,34 +1,173 @@
-/* log.c - the daemon's messages: stderr in the foreground, syslog in the background, and
- * damage reported once per file or name rather than on every access. */
+/* log.c - the daemon's messages: to -o log_file= once mounted; else stderr in the foreground
+ * and syslog in the background, or stderr when no syslog listens (a container without
+ * /dev/log), never dropped silently; and damage reported once per file or name rather than
+ * on every access. */
 #include "daemon.h"
 #include "tool.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-static bool use_syslog;
+#define SYSLOG_SOCKET "/dev/log"
+
+enum log_sink { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
+
+static enum log_sink sink = SINK_STDERR;
+/* The log file: its descriptor keeps its number across a reopen (dup2), so that writers need
+ * no lock; the path is absolute (the daemon changes to /). */
+static int log_fd = -1;
+static char log_path[PATH_MAX];
+
+static const char *level_name(int level)
+{
+	static const char *const names[] = {"emerg",   "alert",	 "crit", "error",
+					    "warning", "notice", "info", "debug"};
+
+	return level >= 0 && level < 8 ? names[level] : "info";
+}
+
+/* One line, written at once (O_APPEND: lines of concurrent writers do not mix). */
+static void file_line(int level, const char *msg)
+{
+	char line[1200], when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t len = strlen(msg);
+	int n;
+
+	while (len && msg[len - 1] == '\n')
+		len--; /* libfuse's messages end with one */
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(line, sizeof(line), "%s envcryptfs[%d]: %s: %.*s\n", when, (int)getpid(),
+		     level_name(level), (int)len, msg);
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	if (n > 0 && write(log_fd, line, (size_t)n) < 0)
+		(void)0; /* nowhere left to report it */
+}
+
+static void vlog(int level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (sink == SINK_SYSLOG) {
+		vsyslog(level, fmt, ap);
+		return;
+	}
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (sink == SINK_FILE)
+		file_line(level, line);
+	else
+		fprintf(stderr, "envcryptfs: %s\n", line);
+}
 
 static void fuse_log_hook(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	vsyslog((int)level, fmt, ap);
+	vlog((int)level, fmt, ap);
 }
 
 static void tool_log_hook(int is_error, const char *line)
 {
-	syslog(is_error ? LOG_ERR : LOG_WARNING, "%s", line);
+	fs_log(is_error ? LOG_ERR : LOG_WARNING, "%s", line);
 }
 
-void fs_log_to_syslog(void)
+static int open_log(const char *path)
 {
-	openlog("envcryptfs", LOG_PID, LOG_DAEMON);
-	use_syslog = true;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	/* It names files and directories: for root and the daemon's user alone. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		(void)fchmod(fd, st.st_mode & 0700);
+	return fd;
+}
+
+int fs_log_open_file(const char *path)
+{
+	char cwd[PATH_MAX];
+	int fd, n;
+
+	if (path[0] == '/')
+		n = snprintf(log_path, sizeof(log_path), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(log_path, sizeof(log_path), "%s/%s", cwd, path);
+	else
+		return -errno;
+	if (n < 0 || (size_t)n >= sizeof(log_path))
+		return -ENAMETOOLONG;
+	fd = open_log(log_path);
+	if (fd < 0)
+		return fd;
+	log_fd = fd;
+	return 0;
+}
+
+bool fs_log_reopen_on_hup(void)
+{
+	int fd;
+
+	if (log_fd < 0)
+		return false;
+	fd = open_log(log_path);
+	if (fd >= 0) {
+		dup2(fd, log_fd);
+		close(fd);
+	}
+	return true;
+}
+
+/* Whether a syslog daemon listens on /dev/log (glibc's syslog() drops messages otherwise). */
+static bool syslog_listens(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = SYSLOG_SOCKET};
+	int types[] = {SOCK_DGRAM, SOCK_STREAM};
+
+	for (size_t i = 0; i < 2; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		int err = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return true;
+		if (err != EPROTOTYPE)
+			return false;
+	}
+	return false;
+}
+
+bool fs_log_mounted(bool background)
+{
+	if (log_fd >= 0) {
+		sink = SINK_FILE;
+	} else if (!background) {
+		return true;
+	} else if (syslog_listens()) {
+		openlog("envcryptfs", LOG_PID, LOG_DAEMON);
+		sink = SINK_SYSLOG;
+	} else {
+		fs_log(LOG_WARNING, "no syslog listens on " SYSLOG_SOCKET
+				    ": messages go to standard error (or give -o log_file=)");
+		return true;
+	}
 	fuse_set_log_func(fuse_log_hook);
 	ecfs_tool_set_log(tool_log_hook);
+	return false;
 }
 
 void fs_log(int level, const char *fmt, ...)
@@ -36,14 +175,7 @@ void fs_log(int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (use_syslog) {
-		vsyslog(level, fmt, ap);
-	} else {
-		char line[1024];
-
-		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "envcryptfs: %s\n", line);
-	}
+	vlog(level, fmt, ap);
 	va_end(ap);
 }
 

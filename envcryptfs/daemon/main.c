@@ -38,6 +38,7 @@ struct options {
 	unsigned kms_wait;	  /* seconds to wait for a KMS that is down */
 	char *kms_rewrap_interval;
 	uint64_t kms_rewrap_s;
+	char *log_file;
 	int ro;
 	int header_fallback; /* a read-only mount may go on when a header copy disagrees */
 	int writeback;
@@ -67,6 +68,7 @@ static const struct fuse_opt option_table[] = {
     OPT("key_export=%s", key_export, 0),
     OPT("kms_wait=%u", kms_wait, 0),
     OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
+    OPT("log_file=%s", log_file, 0),
     OPT("header_fallback", header_fallback, 1),
     OPT("writeback_cache", writeback, 1),
     OPT("no_writeback_cache", writeback, 0),
@@ -175,6 +177,8 @@ static void help(void)
 	       "    -o max_write=N          largest write request (default and limit 1 MiB)\n"
 	       "    -o nonempty             mount over a mount point that is not empty\n"
 	       "    -o allow_other          let other users in (adds default_permissions)\n"
+	       "    -o log_file=PATH        once mounted, append the messages to PATH (0600;\n"
+	       "                            reopened on SIGHUP) instead of syslog or stderr\n"
 	       "\nKMS options (with no other key option, a KMS slot unlocks):\n");
 	ecfs_kms_opts_help(stdout, true);
 	printf("    -o kms_wait=SECONDS     wait for a KMS that is down or sealed (1 s\n"
@@ -304,17 +308,20 @@ static int background_fork(int *notify)
 	_exit(WEXITSTATUS(status));
 }
 
-/* In the child once mounted: leave the terminal, log to syslog, release the parent. */
+/* In the child once mounted: leave the terminal, log to the log file or syslog (else keep
+ * stderr: messages must go somewhere), release the parent. */
 static void background_ready(int *notify)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	bool keep_stderr;
 
 	setsid();
-	fs_log_to_syslog();
+	keep_stderr = fs_log_mounted(true);
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
+		if (!keep_stderr)
+			dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
 			close(null);
 	}
@@ -705,6 +712,8 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 		fs_log(LOG_WARNING, "cannot hook the FUSE device; writes cost a GETXATTR each");
 	if (*notify >= 0)
 		background_ready(notify);
+	else
+		fs_log_mounted(false);
 	mnt_real = realpath(cmd->mountpoint, NULL);
 	fs.mountpoint = mnt_real ? mnt_real : cmd->mountpoint;
 	if (chdir("/") < 0)
@@ -713,14 +722,17 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 	serve_init(se);
 	fs_seek_start();
 	sdnotify_ready_start(fs.mountpoint);
+	fs_stop_start(se, fs.mountpoint);
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
+	fs_stop_finish();
 	sdnotify_stopping();
 	seek_left_behind = !fs_seek_stop();
 	ecfs_status_server_stop(status);
 	fs.mountpoint = NULL;
 	free(mnt_real);
-	/* A signal (SIGTERM, SIGINT, SIGHUP) is a clean unmount; so is fusermount -u. */
+	/* A signal (SIGTERM, SIGINT, SIGHUP: stop.c flushed first) is a clean unmount; so is
+	 * fusermount -u. */
 	code = r < 0 ? ECFS_EXIT_ERROR : ECFS_EXIT_OK;
 	if (r < 0)
 		fs_log(LOG_ERR, "session ended: %s", strerror(-r));
@@ -812,6 +824,12 @@ int main(int argc, char *argv[])
 	code = mountpoint_check(cmd.mountpoint, o.nonempty);
 	if (code >= 0)
 		goto out;
+	if (o.log_file && (code = fs_log_open_file(o.log_file)) < 0) {
+		ecfs_tool_error(PROG, "cannot open the log file '%s': %s", o.log_file,
+				strerror(-code));
+		code = ECFS_EXIT_ERROR;
+		goto out;
+	}
 	if (!cmd.foreground && background_fork(&notify) < 0) {
 		ecfs_tool_error(PROG, "cannot fork: %s", strerror(errno));
 		code = ECFS_EXIT_ERROR;
@@ -868,6 +886,7 @@ out:
 	free(o.passphrase_file);
 	free(o.key_export);
 	free(o.kms_rewrap_interval);
+	free(o.log_file);
 	ecfs_kms_opts_free(&o.kms);
 	fuse_opt_free_args(&args);
 	return code;
