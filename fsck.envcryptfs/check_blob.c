@@ -317,7 +317,7 @@ static void verify_chunks(struct worker *w, struct job *j, const struct ecfs_fil
 					   : "it shrank during the check");
 			return;
 		}
-		verify_buffer(w, j, k, (pos - ECFS_BLOB_HEADER_SIZE) / sc, len);
+		verify_buffer(w, j, k, (pos - ecfs_blob_header_size(f->vol)) / sc, len);
 		atomic_fetch_add(&f->n.bytes, len);
 		pos += len;
 	}
@@ -334,12 +334,13 @@ static void bad_header(struct worker *w, struct job *j, const char *why)
 static void check_job(struct worker *w, struct job *j)
 {
 	struct fsck *f = w->f;
-	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[ECFS_FILE_ID_SIZE];
+	uint8_t hdr[ECFS_BLOB_HEADER_MAX];
+	struct ecfs_blob_header h;
 	struct ecfs_file_key *k = NULL;
 	uint64_t start = ecfs_chunk_offset(f->vol, j->first);
 	uint64_t stop = ecfs_chunk_offset(f->vol, j->first + j->count);
-	ssize_t got = ecfs_pread_full(j->fd, hdr, sizeof(hdr), 0);
-	int r = got < 0 ? (int)got : ecfs_blob_header_parse(hdr, (size_t)got, id);
+	ssize_t got = ecfs_pread_full(j->fd, hdr, ecfs_blob_header_size(f->vol), 0);
+	int r = got < 0 ? (int)got : ecfs_blob_header_decode(f->vol, hdr, (size_t)got, &h);
 
 	if (got >= 0 && r < 0 && j->first == 0)
 		bad_header(w, j, ecfs_last_error());
@@ -347,7 +348,7 @@ static void check_job(struct worker *w, struct job *j)
 		fsck_operr(f, PASS_BLOB, j->b->path, j->b->backing, "cannot read: %s",
 			   ecfs_strerror((int)got));
 	if (r == 0 && w->crypto) {
-		r = ecfs_file_key_new(f->vol, id, &k);
+		r = ecfs_file_key_new(f->vol, h.file_id, &k);
 		if (r < 0)
 			fsck_operr(f, PASS_BLOB, j->b->path, j->b->backing,
 				   "cannot derive the file key: %s", ecfs_strerror(r));
@@ -406,7 +407,7 @@ static void *worker_main(void *arg)
  * size after any repair and sets *whole to the stored chunks to check. */
 static uint64_t check_size(struct fsck *f, struct blob *b, int fd, uint64_t size, uint64_t *whole)
 {
-	uint64_t sc = stored_chunk(f), hdr = ECFS_BLOB_HEADER_SIZE;
+	uint64_t sc = stored_chunk(f), hdr = ecfs_blob_header_size(f->vol);
 	uint64_t body = size > hdr ? size - hdr : 0, keep = size < hdr ? 0 : hdr + body / sc * sc;
 	struct fix_at at = {.fd = fd, .size = keep};
 	char detail[300], done[100];
@@ -416,9 +417,9 @@ static uint64_t check_size(struct fsck *f, struct blob *b, int fd, uint64_t size
 	if (size == 0 || ecfs_plain_size(f->vol, size) >= 0)
 		return size;
 	*whole = body / sc;
-	if (size < ECFS_BLOB_HEADER_SIZE)
-		snprintf(detail, sizeof(detail), "%llu bytes, less than the %d-byte blob header",
-			 (unsigned long long)size, ECFS_BLOB_HEADER_SIZE);
+	if (size < hdr)
+		snprintf(detail, sizeof(detail), "%llu bytes, less than the %llu-byte blob header",
+			 (unsigned long long)size, (unsigned long long)hdr);
 	else
 		snprintf(detail, sizeof(detail),
 			 "%llu bytes: %llu bytes after the last whole stored chunk, too few for a "
@@ -466,6 +467,7 @@ void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path, 
 {
 	bool want_write = f->o.mode != MODE_NO, writable;
 	int fd = open_entry(dirfd, disk, 0, want_write, &writable);
+	uint64_t hdr = ecfs_blob_header_size(f->vol);
 	struct blob *b;
 	struct stat st;
 
@@ -483,9 +485,8 @@ void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path, 
 		return;
 	}
 	b->size = check_size(f, b, fd, b->size, &b->nchunks);
-	atomic_fetch_add(&f->n.bytes,
-			 b->size < ECFS_BLOB_HEADER_SIZE ? b->size : ECFS_BLOB_HEADER_SIZE);
-	if (b->size >= ECFS_BLOB_HEADER_SIZE)
+	atomic_fetch_add(&f->n.bytes, b->size < hdr ? b->size : hdr);
+	if (b->size >= hdr)
 		queue_jobs(f, b, fd, dirfd, disk, writable);
 	else
 		close(fd);

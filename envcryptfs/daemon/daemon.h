@@ -285,6 +285,9 @@ int file_open_backing(struct inode *inode, int flags);
 /* The file key, read from the blob header; with create, an empty blob gets its header
  * first (the caller holds inode->io exclusively). *key is NULL for an empty blob. */
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key);
+/* Format 2: reads and checks the blob header of a file being opened (the MAC; damage is
+ * logged); format 1: nothing. */
+int file_check_open(struct inode *inode, int fd);
 /* Counts an open handle; at the last close the file key is dropped. */
 void file_opened(struct inode *inode);
 void file_closed(struct inode *inode);

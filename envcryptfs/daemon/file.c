@@ -31,51 +31,76 @@ int file_open_backing(struct inode *inode, int flags)
 
 /* Writes a new blob header to an empty blob; on a failure (a full disk) the blob is left
  * empty again, not holding part of a header. */
-static int write_header(int fd, uint8_t hdr[ECFS_BLOB_HEADER_SIZE])
+static int write_header(int fd, struct ecfs_blob_header *h)
 {
-	int r = ecfs_blob_header_new(hdr);
+	int r = ecfs_blob_header_init(fs.vol, h);
 
 	if (r == 0)
-		r = ecfs_pwrite_full(fd, hdr, ECFS_BLOB_HEADER_SIZE, 0);
+		r = ecfs_blob_header_write(fs.vol, fd, h);
 	if (r < 0)
 		(void)!ftruncate(fd, 0);
 	return r;
 }
 
-/* Reads (or with create, writes) the header and derives the key; inode->lock held. */
-static int load_key(struct inode *inode, int fd, bool create)
-{
-	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[ECFS_FILE_ID_SIZE];
-	ssize_t n = pread(fd, hdr, sizeof(hdr), 0);
-	int r;
+/* What a 0-byte blob may become when its key is needed. */
+enum key_need {
+	KEY_READ,  /* reads: an empty format-1 file has no key yet */
+	KEY_WRITE, /* writes: a format-1 file gets its header with the first write */
+	KEY_NEW,   /* a file just made: it gets its header now */
+};
 
-	if (n < 0)
-		return -errno;
-	if (n == 0 && !create)
+/* Reads (or for a new file, writes) the header and derives the key; inode->lock held. A
+ * format-2 blob always holds its header: without one it is damaged, not empty. */
+static int load_key(struct inode *inode, int fd, enum key_need need)
+{
+	bool v2 = ecfs_volume_format(fs.vol) >= 2;
+	struct ecfs_blob_header h;
+	int r = ecfs_blob_header_read(fs.vol, fd, &h);
+
+	if (r == -ENODATA && need == KEY_READ && !v2)
 		return 0; /* an empty file without a header yet */
-	if (n == 0) {
-		r = write_header(fd, hdr);
-		if (r < 0)
-			return r;
-		n = ECFS_BLOB_HEADER_SIZE;
-	}
-	r = ecfs_blob_header_parse(hdr, (size_t)n, id);
+	if (r == -ENODATA && (need == KEY_NEW || !v2))
+		r = write_header(fd, &h);
+	else if (r == -ENODATA)
+		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
+					"header");
 	if (r == 0)
-		r = ecfs_file_key_new(fs.vol, id, &inode->key);
-	if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
+	if (r == 0)
+		inode->blob = h;
+	if (r == -EUCLEAN || r == -EPROTONOSUPPORT || r == -EBADMSG)
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s", ecfs_last_error());
 	return r;
 }
 
-int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key)
+static int key_get(struct inode *inode, int fd, enum key_need need,
+		   const struct ecfs_file_key **key)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&inode->lock);
 	if (!inode->key)
-		r = load_key(inode, fd, create);
+		r = load_key(inode, fd, need);
 	*key = inode->key;
 	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key)
+{
+	return key_get(inode, fd, create ? KEY_WRITE : KEY_READ, key);
+}
+
+int file_check_open(struct inode *inode, int fd)
+{
+	const struct ecfs_file_key *key;
+	int r;
+
+	if (ecfs_volume_format(fs.vol) < 2)
+		return 0;
+	pthread_rwlock_rdlock(&inode->io);
+	r = file_key(inode, fd, false, &key);
+	pthread_rwlock_unlock(&inode->io);
 	return r;
 }
 
@@ -104,7 +129,7 @@ int file_init_blob(struct inode *inode, int fd)
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	r = file_key(inode, fd, true, &key);
+	r = key_get(inode, fd, KEY_NEW, &key);
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }
@@ -123,6 +148,24 @@ int file_plain_size(int fd, uint64_t *size)
 	return 0;
 }
 
+/* Makes a format-2 blob's header that of an empty file: size 0, no holes, no tail; the
+ * file ID and names stay. A damaged header is replaced by a fresh one. */
+static int empty_v2(int fd)
+{
+	struct ecfs_blob_header h;
+	int r = ecfs_blob_header_read(fs.vol, fd, &h);
+
+	if (r < 0)
+		r = ecfs_blob_header_init(fs.vol, &h);
+	if (r < 0)
+		return r;
+	h.flags &= ECFS_BLOB_LINKED;
+	h.holes_generation = 0;
+	h.size = 0;
+	memset(h.tail_nonce, 0, sizeof(h.tail_nonce));
+	return ecfs_blob_header_write(fs.vol, fd, &h);
+}
+
 int file_truncate(struct inode *inode, int fd, uint64_t size)
 {
 	const struct ecfs_file_key *key;
@@ -134,9 +177,15 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 		return -ENOMEM;
 	if (size == 0) {
 		/* Back to an empty blob: the next write makes a new header and file ID, and a
-		 * damaged header does not stand in the way of emptying a file. */
-		if (ftruncate(fd, 0) < 0)
-			return -errno;
+		 * damaged header does not stand in the way of emptying a file. Format 2 keeps
+		 * its header (a fresh one when it was damaged). */
+		bool v2 = ecfs_volume_format(fs.vol) >= 2;
+
+		r = v2 ? empty_v2(fd) : 0;
+		if (r == 0 && ftruncate(fd, v2 ? (off_t)ecfs_blob_header_size(fs.vol) : 0) < 0)
+			r = -errno;
+		if (r < 0)
+			return r;
 		pthread_mutex_lock(&inode->lock);
 		ecfs_file_key_free(inode->key);
 		inode->key = NULL;
@@ -254,7 +303,9 @@ static uint64_t stored_chunk(void)
 /* The chunk holding backing offset b (the header counts as chunk 0). */
 static uint64_t chunk_at(uint64_t b)
 {
-	return b < ECFS_BLOB_HEADER_SIZE ? 0 : (b - ECFS_BLOB_HEADER_SIZE) / stored_chunk();
+	uint64_t hdr = ecfs_blob_header_size(fs.vol);
+
+	return b < hdr ? 0 : (b - hdr) / stored_chunk();
 }
 
 /* Where stored chunk idx of a plaintext of size bytes ends. */
@@ -286,6 +337,7 @@ static int seek_hole(int fd, uint64_t off, uint64_t size, uint64_t *out)
 {
 	uint64_t idx = off / fs.chunk_size, n = (size + fs.chunk_size - 1) / fs.chunk_size;
 	uint64_t sc = stored_chunk(), blob = ecfs_blob_size(fs.vol, size), j;
+	uint64_t hdr = ecfs_blob_header_size(fs.vol);
 	off_t h, d;
 
 	while (idx < n) {
@@ -299,9 +351,7 @@ static int seek_hole(int fd, uint64_t off, uint64_t size, uint64_t *out)
 			return -errno;
 		if (d < 0)
 			d = INT64_MAX;
-		j = (uint64_t)h <= ECFS_BLOB_HEADER_SIZE
-			? 0
-			: ((uint64_t)h - ECFS_BLOB_HEADER_SIZE + sc - 1) / sc;
+		j = (uint64_t)h <= hdr ? 0 : ((uint64_t)h - hdr + sc - 1) / sc;
 		if (j < n && chunk_end(j, size) <= (uint64_t)d) {
 			*out = j * fs.chunk_size > off ? j * fs.chunk_size : off;
 			return 0;

@@ -42,6 +42,9 @@ struct inode {
 	 * of io may use it without lock. Dropped at the last close: each key is a locked page,
 	 * so only open files keep one. */
 	struct ecfs_file_key *key;
+	/* The blob header the key came from; valid while key is set, changed only with io
+	 * held exclusively (and lock). */
+	struct ecfs_blob_header blob;
 	unsigned nopen; /* open handles */
 	/* The backing mtime and size at the last open: unchanged means the kernel's cached
 	 * pages are still right (keep_cache). */

@@ -138,6 +138,13 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, r < 0 ? fs_errno(r) : ENOMEM);
 		return;
 	}
+	/* Format 2: a blob whose header fails its checks does not open. */
+	r = file_check_open(inode, fd);
+	if (r < 0) {
+		handle_free(&fh->h);
+		fuse_reply_err(req, fs_errno(r));
+		return;
+	}
 	set_open_flags(fi, inode, fd);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) != 0)

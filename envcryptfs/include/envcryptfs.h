@@ -350,14 +350,49 @@ void ecfs_crypto_free(struct ecfs_crypto *c);
 
 /* ---- file contents ---------------------------------------------------------------------- */
 
+/* A format-1 blob header: magic, version 1, file ID. */
 #define ECFS_BLOB_HEADER_SIZE 24
+/* The largest blob header (format 2; layout in man/envcryptfs.5, "Blobs"). */
+#define ECFS_BLOB_HEADER_MAX 128
+
+#define ECFS_BLOB_LINKED 0x1 /* the file's names are bound in its link file */
+#define ECFS_BLOB_SPARSE 0x2 /* the file may hold holes listed in its holes map */
+
+/* A blob header of either format; format 1 uses only version and file_id. */
+struct ecfs_blob_header {
+	uint16_t version; /* 1 or 2 */
+	uint16_t flags;	  /* ECFS_BLOB_LINKED, ECFS_BLOB_SPARSE */
+	uint8_t file_id[ECFS_FILE_ID_SIZE];
+	uint32_t dek_generation, holes_generation;
+	uint64_t size; /* the authenticated plaintext size */
+	uint8_t name_tag[2][16];
+	uint8_t tail_nonce[16];
+};
 
 /* Per-file key material, derived once per open file; immutable, so it may be shared. */
 struct ecfs_file_key;
 
-/* Makes a fresh blob header with a random file ID. */
+/* The blob header size of the volume's format: 24 or 128. */
+size_t ecfs_blob_header_size(const struct ecfs_volume *v);
+/* A fresh header: random file ID, everything else zero. */
+int ecfs_blob_header_init(const struct ecfs_volume *v, struct ecfs_blob_header *h);
+/* Reads and checks the header of an open blob (format 2 on an unlocked volume: its MAC
+ * too; a locked one checks the layout only). -EBADMSG when the
+ * MAC fails, -EUCLEAN when malformed or short, -EPROTONOSUPPORT for an unknown format-1
+ * version, -ENODATA for a 0-byte blob (format 1: created, no header yet; format 2: a blob
+ * cut to nothing, unless it is being created). */
+int ecfs_blob_header_read(const struct ecfs_volume *v, int fd, struct ecfs_blob_header *h);
+/* Serializes h (format 2: with its MAC) and writes it at offset 0. */
+int ecfs_blob_header_write(const struct ecfs_volume *v, int fd, const struct ecfs_blob_header *h);
+/* The same on buffers: decode checks len bytes of buf, encode fills
+ * ecfs_blob_header_size(v) bytes of out. */
+int ecfs_blob_header_decode(const struct ecfs_volume *v, const uint8_t *buf, size_t len,
+			    struct ecfs_blob_header *h);
+int ecfs_blob_header_encode(const struct ecfs_volume *v, const struct ecfs_blob_header *h,
+			    uint8_t out[ECFS_BLOB_HEADER_MAX]);
+/* Format 1 only: makes a fresh header with a random file ID; checks one and extracts its
+ * file ID. */
 int ecfs_blob_header_new(uint8_t out[ECFS_BLOB_HEADER_SIZE]);
-/* Checks a blob header and extracts its file ID. */
 int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_FILE_ID_SIZE]);
 
 int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],

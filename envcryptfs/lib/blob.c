@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * blob.c - a plaintext file as one blob: the blob header, the size arithmetic, and ranged
+ * blob.c - a plaintext file as one blob: the size arithmetic, and ranged
  * reads and writes that turn byte ranges into whole-chunk crypto (man/envcryptfs.5, "Blobs").
  */
 #include "internal.h"
@@ -10,9 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const uint8_t blob_magic[4] = {'E', 'C', 'F', 'B'};
-#define BLOB_VERSION 1
 
 const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
@@ -128,31 +125,6 @@ static int work_run(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t *bad)
 	return w->bad != UINT64_MAX ? w->err : 0;
 }
 
-int ecfs_blob_header_new(uint8_t out[ECFS_BLOB_HEADER_SIZE])
-{
-	memcpy(out, blob_magic, 4);
-	out[4] = 0;
-	out[5] = BLOB_VERSION;
-	out[6] = out[7] = 0;
-	return ecfs_random(out + 8, ECFS_FILE_ID_SIZE);
-}
-
-int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_FILE_ID_SIZE])
-{
-	if (len < ECFS_BLOB_HEADER_SIZE)
-		return ecfs_fail(-EUCLEAN, "blob header truncated (%zu of %d bytes)", len,
-				 ECFS_BLOB_HEADER_SIZE);
-	if (memcmp(buf, blob_magic, 4) != 0)
-		return ecfs_fail(-EUCLEAN, "blob header has a bad magic number");
-	if (buf[4] != 0 || buf[5] != BLOB_VERSION)
-		return ecfs_fail(-EPROTONOSUPPORT, "blob header version %u is not supported",
-				 (unsigned)(buf[4] << 8 | buf[5]));
-	if (buf[6] != 0 || buf[7] != 0)
-		return ecfs_fail(-EUCLEAN, "blob header reserved bytes are not zero");
-	memcpy(file_id, buf + 8, ECFS_FILE_ID_SIZE);
-	return 0;
-}
-
 static uint64_t stored_chunk(const struct ecfs_volume *v)
 {
 	return (uint64_t)v->hdr.chunk_size + ecfs_chunk_overhead(v);
@@ -160,13 +132,13 @@ static uint64_t stored_chunk(const struct ecfs_volume *v)
 
 int64_t ecfs_plain_size(const struct ecfs_volume *v, uint64_t blob_size)
 {
-	uint64_t body, full, rest, over = ecfs_chunk_overhead(v);
+	uint64_t body, full, rest, over = ecfs_chunk_overhead(v), hdr = ecfs_blob_header_size(v);
 
 	if (blob_size == 0)
-		return 0; /* created, header not yet written */
-	if (blob_size < ECFS_BLOB_HEADER_SIZE)
+		return 0; /* format 1: created, header not yet written; format 2: see the header */
+	if (blob_size < hdr)
 		return -EUCLEAN;
-	body = blob_size - ECFS_BLOB_HEADER_SIZE;
+	body = blob_size - hdr;
 	full = body / stored_chunk(v);
 	rest = body % stored_chunk(v);
 	if (rest != 0 && rest <= over)
@@ -180,13 +152,13 @@ uint64_t ecfs_blob_size(const struct ecfs_volume *v, uint64_t plain_size)
 {
 	uint64_t full = plain_size / v->hdr.chunk_size, rest = plain_size % v->hdr.chunk_size;
 
-	return ECFS_BLOB_HEADER_SIZE + full * stored_chunk(v) +
+	return ecfs_blob_header_size(v) + full * stored_chunk(v) +
 	       (rest ? rest + ecfs_chunk_overhead(v) : 0);
 }
 
 uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx)
 {
-	return ECFS_BLOB_HEADER_SIZE + idx * stored_chunk(v);
+	return ecfs_blob_header_size(v) + idx * stored_chunk(v);
 }
 
 /* Starts a change to the blob open as fd and finds its plaintext size. */

@@ -37,7 +37,7 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 	struct ecfs_volume *v;
 	struct ecfs_crypto *c;
 	struct ecfs_file_key *fk;
-	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[ECFS_FILE_ID_SIZE];
+	struct ecfs_blob_header hdr;
 	const size_t total = 256u << 20, big = 1u << 20, small = 4096;
 	uint8_t *buf = malloc(big);
 	double t, seqw, seqr, rndw, rndr;
@@ -50,11 +50,9 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 		die("create");
 	snprintf(blob, sizeof(blob), "%s/blob", vdir);
 	fd = open(blob, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ecfs_blob_header_new(hdr);
-	if (fd < 0 || pwrite(fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
+	if (fd < 0 || ecfs_blob_header_init(v, &hdr) < 0 || ecfs_blob_header_write(v, fd, &hdr) < 0)
 		die("blob");
-	ecfs_blob_header_parse(hdr, sizeof(hdr), id);
-	ecfs_file_key_new(v, id, &fk);
+	ecfs_file_key_new(v, hdr.file_id, &fk);
 	t = now();
 	for (size_t off = 0; off < total; off += big)
 		if (ecfs_blob_pwrite(c, fk, fd, buf, big, off, NULL) < 0)

@@ -14,12 +14,16 @@
  *   1: a chunk-size shift, a cipher and a 64-bit size for ecfs_plain_size/ecfs_blob_size over
  *      a volume struct holding just those (any valid header gives such a volume);
  *   2, 3: an 8-byte chunk index and a stored chunk for ecfs_chunk_decrypt, on an
- *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks.
+ *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks;
+ *   4: a format-2 blob header for ecfs_blob_header_decode, as it is (its MAC must hold);
+ *   5: the same with its MAC made valid first, so that the checks behind it are reached and
+ *      whatever decodes must encode back to the same bytes.
+ * In 1, a size byte of 128 or more picks a format-2 volume (128-byte headers).
  * The volumes are created once under /tmp, then their DEK and UUID are pinned so that
  * seeds holding valid chunks stay valid from run to run.
  */
 
-static struct ecfs_volume *vols[2];
+static struct ecfs_volume *vols[2], *vol2;
 static struct ecfs_crypto *cryptos[2];
 static struct ecfs_file_key *fkeys[2];
 static const enum ecfs_cipher vol_ciphers[2] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS};
@@ -38,6 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		    ecfs_file_key_new(vols[i], file_id, &fkeys[i]) != 0)
 			die("cannot set up the crypto context");
 	}
+	vol2 = pinned_volume_format(ECFS_CIPHER_AES256_GCM, 2);
 	return 0;
 }
 
@@ -61,6 +66,29 @@ static void fuzz_blob_header(const uint8_t *data, size_t size)
 		die("a blob header parsed to another file ID");
 }
 
+static void fuzz_blob_header_v2(const uint8_t *data, size_t size, bool fix_mac)
+{
+	uint8_t buf[ECFS_BLOB_HEADER_MAX], again[ECFS_BLOB_HEADER_MAX];
+	struct ecfs_blob_header h;
+	size_t n = size < sizeof(buf) ? size : sizeof(buf);
+	int r;
+
+	memcpy(buf, data, n);
+	if (fix_mac && n == sizeof(buf) &&
+	    ecfs_bind_tag(vol2, "blob header", &(struct ecfs_iov){buf, 112}, 1, buf + 112) != 0)
+		die("cannot make a MAC");
+	r = ecfs_blob_header_decode(vol2, buf, n, &h);
+	if (r != 0 && r != -EUCLEAN && r != -EBADMSG)
+		die("unexpected error code from ecfs_blob_header_decode");
+	if (r == 0 && n < ECFS_BLOB_HEADER_MAX)
+		die("a short format-2 blob header was accepted");
+	if (r == 0 &&
+	    (ecfs_blob_header_encode(vol2, &h, again) != 0 || memcmp(again, buf, sizeof(buf)) != 0))
+		die("a format-2 blob header does not encode back to its bytes");
+	if (r == -EBADMSG && fix_mac && n == sizeof(buf))
+		die("a header with a valid MAC failed authentication");
+}
+
 static void fuzz_sizes(const uint8_t *data, size_t size)
 {
 	struct ecfs_volume v;
@@ -72,6 +100,7 @@ static void fuzz_sizes(const uint8_t *data, size_t size)
 	memset(&v, 0, sizeof(v));
 	v.hdr.chunk_size = ECFS_MIN_CHUNK << (data[0] % 9);
 	v.hdr.cipher = (enum ecfs_cipher)(data[1] % 4 + 1);
+	v.hdr.version = data[0] >= 128 ? 2 : 1;
 	b = get_be64(data + 2);
 	p = ecfs_plain_size(&v, b);
 	if (p < 0 && p != -EUCLEAN)
@@ -152,15 +181,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 6) {
 	case 0:
 		fuzz_blob_header(data + 1, size - 1);
 		break;
 	case 1:
 		fuzz_sizes(data + 1, size - 1);
 		break;
+	case 2:
+	case 3:
+		fuzz_chunk(data[0] % 6 - 2, data + 1, size - 1);
+		break;
 	default:
-		fuzz_chunk(data[0] % 4 - 2, data + 1, size - 1);
+		fuzz_blob_header_v2(data + 1, size - 1, data[0] % 6 == 5);
 		break;
 	}
 	return 0;

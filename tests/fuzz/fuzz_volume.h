@@ -20,12 +20,13 @@ static void die(const char *what)
 	abort();
 }
 
-static struct ecfs_volume *pinned_volume(enum ecfs_cipher cipher)
+static struct ecfs_volume *pinned_volume_format(enum ecfs_cipher cipher, uint32_t format)
 {
 	static const char keyfile[] = "fuzz key file: at least 32 bytes long";
 	struct ecfs_secret *key = ecfs_secret_new(sizeof(keyfile));
 	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .secret = key, .origin = "k"};
-	struct ecfs_create_params p = {.cipher = cipher, .chunk_size = 4096};
+	struct ecfs_create_params p = {
+	    .cipher = cipher, .chunk_size = 4096, .format_version = format};
 	struct ecfs_volume *v = NULL;
 	struct ecfs_keys *k;
 	char dir[64], path[128];
@@ -53,6 +54,11 @@ static struct ecfs_volume *pinned_volume(enum ecfs_cipher cipher)
 	if (ecfs_keys_derive(k, &v->hdr) != 0)
 		die("cannot derive keys");
 	return v;
+}
+
+static inline struct ecfs_volume *pinned_volume(enum ecfs_cipher cipher)
+{
+	return pinned_volume_format(cipher, 1);
 }
 
 #endif /* ECFS_FUZZ_VOLUME_H */

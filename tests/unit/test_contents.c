@@ -23,6 +23,7 @@ static const uint32_t chunk_sizes[] = {4096, 65536};
 static char tmp[64];
 static struct ecfs_secret *key;
 static int nvol;
+static uint32_t format; /* of the volumes vol_make makes; 0: the default */
 
 static void setup(void)
 {
@@ -63,8 +64,10 @@ struct vol {
 static void vol_make(struct vol *x, enum ecfs_cipher cipher, uint32_t chunk)
 {
 	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .secret = key, .origin = "key"};
-	struct ecfs_create_params p = {
-	    .cipher = cipher, .chunk_size = chunk, .argon2 = {1, 8192, 1}};
+	struct ecfs_create_params p = {.cipher = cipher,
+				       .chunk_size = chunk,
+				       .argon2 = {1, 8192, 1},
+				       .format_version = format};
 	char dir[128];
 	int r;
 
@@ -433,18 +436,20 @@ Test(contents, xts_chunks_match_openssl_aes_xts)
 
 /* ---- size arithmetic --------------------------------------------------------------------- */
 
-Test(contents, plain_and_blob_sizes_are_inverse)
+static void sizes_are_inverse(void)
 {
 	for (size_t ci = 0; ci < 2; ci++) {
 		for (size_t si = 0; si < ECFS_ARRAY_SIZE(chunk_sizes); si++) {
 			struct vol x;
-			uint64_t cs, sc, end, prev = 0, bad = 0;
+			uint64_t cs, sc, end, prev = 0, bad = 0, hs;
 
 			vol_make(&x, ciphers[ci], chunk_sizes[si]);
+			hs = ecfs_blob_header_size(x.v);
+			cr_assert_eq(hs, format == 2 ? 128u : 24u);
 			cs = x.cs;
 			sc = cs + x.over;
 			end = 3 * cs + 17;
-			cr_assert_eq(ecfs_blob_size(x.v, 0), ECFS_BLOB_HEADER_SIZE);
+			cr_assert_eq(ecfs_blob_size(x.v, 0), hs);
 			for (uint64_t p = 0; p <= end; p++) {
 				uint64_t b = ecfs_blob_size(x.v, p);
 
@@ -458,15 +463,14 @@ Test(contents, plain_and_blob_sizes_are_inverse)
 				prev = b;
 			}
 			for (uint64_t i = 0; i <= 4; i++)
-				cr_assert_eq(ecfs_chunk_offset(x.v, i),
-					     ECFS_BLOB_HEADER_SIZE + i * sc);
-			cr_assert_eq(ecfs_plain_size(x.v, 0), 0, "an empty file has no header yet");
-			for (uint64_t b = 1; b < ECFS_BLOB_HEADER_SIZE; b++)
+				cr_assert_eq(ecfs_chunk_offset(x.v, i), hs + i * sc);
+			cr_assert_eq(ecfs_plain_size(x.v, 0), 0, "an empty file shows as empty");
+			for (uint64_t b = 1; b < hs; b++)
 				cr_assert_eq(ecfs_plain_size(x.v, b), -EUCLEAN, "blob size %llu",
 					     (unsigned long long)b);
-			for (uint64_t b = ECFS_BLOB_HEADER_SIZE; b <= prev; b++) {
+			for (uint64_t b = hs; b <= prev; b++) {
 				int64_t p = ecfs_plain_size(x.v, b);
-				uint64_t rest = (b - ECFS_BLOB_HEADER_SIZE) % sc;
+				uint64_t rest = (b - hs) % sc;
 
 				if (rest != 0 && rest <= x.over) {
 					cr_assert_eq(p, -EUCLEAN, "%s: blob size %llu", cname(&x),
@@ -501,6 +505,18 @@ Test(contents, plain_and_blob_sizes_are_inverse)
 	}
 }
 
+Test(contents, plain_and_blob_sizes_are_inverse)
+{
+	format = 1;
+	sizes_are_inverse();
+}
+
+Test(contents, plain_and_blob_sizes_are_inverse_format2)
+{
+	format = 2;
+	sizes_are_inverse();
+}
+
 /* ---- blob I/O against an in-memory model -------------------------------------------------- */
 
 struct blob {
@@ -515,7 +531,7 @@ struct blob {
 
 static void blob_open(struct blob *b, enum ecfs_cipher cipher, uint32_t chunk)
 {
-	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[16];
+	struct ecfs_blob_header h;
 	char path[128];
 
 	memset(b, 0, sizeof(*b));
@@ -523,10 +539,9 @@ static void blob_open(struct blob *b, enum ecfs_cipher cipher, uint32_t chunk)
 	snprintf(path, sizeof(path), "%s/blob%d", tmp, nvol);
 	b->fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	cr_assert(b->fd >= 0);
-	cr_assert_eq(ecfs_blob_header_new(hdr), 0);
-	cr_assert_eq(pwrite(b->fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
-	cr_assert_eq(ecfs_blob_header_parse(hdr, sizeof(hdr), id), 0);
-	cr_assert_eq(ecfs_file_key_new(b->x.v, id, &b->k), 0);
+	cr_assert_eq(ecfs_blob_header_init(b->x.v, &h), 0);
+	cr_assert_eq(ecfs_blob_header_write(b->x.v, b->fd, &h), 0);
+	cr_assert_eq(ecfs_file_key_new(b->x.v, h.file_id, &b->k), 0);
 	b->cap = 8 * (size_t)chunk;
 	b->model = xmalloc(b->cap);
 	b->bufcap = 8 * (size_t)chunk;
@@ -868,6 +883,18 @@ Test(contents, random_operations_sm4_xts)
 	random_operations(ECFS_CIPHER_SM4_XTS, 0xecf50004);
 }
 
+Test(contents, random_operations_format2_aes256_gcm)
+{
+	format = 2;
+	random_operations(ECFS_CIPHER_AES256_GCM, 0xecf50005);
+}
+
+Test(contents, random_operations_format2_aes256_xts)
+{
+	format = 2;
+	random_operations(ECFS_CIPHER_AES256_XTS, 0xecf50006);
+}
+
 /* A modified stored chunk fails authentication, and the error names the chunk. */
 Test(contents, gcm_damaged_chunk_is_reported)
 {
@@ -980,6 +1007,127 @@ Test(contents, blob_header)
 		bad[i] = 1;
 		cr_assert_eq(ecfs_blob_header_parse(bad, 24, id), -EUCLEAN, "reserved byte %zu", i);
 	}
+}
+
+/* Writes a fresh format-2 header to a new file of x's volume; returns its descriptor. */
+static int v2_header_file(struct vol *x, struct ecfs_blob_header *h)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hdr%d", tmp, nvol++);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ecfs_blob_header_init(x->v, h), 0);
+	h->flags = ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE;
+	h->holes_generation = 7;
+	h->size = 0x0102030405060708ull;
+	memset(h->name_tag[0], 0xa1, 16);
+	memset(h->name_tag[1], 0xb2, 16);
+	memset(h->tail_nonce, 0xc3, 16);
+	cr_assert_eq(ecfs_blob_header_write(x->v, fd, h), 0);
+	return fd;
+}
+
+Test(contents, blob_header_format2)
+{
+	struct ecfs_blob_header h, got;
+	uint8_t raw[128], bad[128];
+	struct vol x, other;
+	int fd;
+
+	format = 2;
+	vol_make(&x, ECFS_CIPHER_AES256_GCM, 4096);
+	vol_make(&other, ECFS_CIPHER_AES256_GCM, 4096);
+	cr_assert_eq(ecfs_blob_header_size(x.v), 128);
+	fd = v2_header_file(&x, &h);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), 0, "%s", ecfs_last_error());
+	cr_assert_eq(memcmp(&got, &h, sizeof(h)), 0, "a header reads back as written");
+	cr_assert_eq(pread(fd, raw, sizeof(raw), 0), 128);
+	cr_assert_eq(memcmp(raw, "ECFB\0\2\0\3", 8), 0);
+	cr_assert_eq(memcmp(raw + 32, "\1\2\3\4\5\6\7\10", 8), 0, "size big-endian at 32");
+	/* Bound to its volume: another volume's bind key does not accept it. */
+	cr_assert_eq(ecfs_blob_header_read(other.v, fd, &got), -EBADMSG);
+	/* Every flipped bit of the MAC-covered bytes or of the MAC fails. */
+	for (size_t i = 0; i < 128; i++) {
+		int want = i < 6 ? -EUCLEAN : -EBADMSG;
+
+		memcpy(bad, raw, sizeof(raw));
+		bad[i] ^= 0x01;
+		cr_assert_eq(ecfs_blob_header_decode(x.v, bad, sizeof(bad), &got), want,
+			     "byte %zu: %s", i, ecfs_last_error());
+	}
+	for (size_t n = 0; n < 128; n++)
+		cr_assert_eq(ecfs_blob_header_decode(x.v, raw, n, &got), -EUCLEAN, "%zu bytes", n);
+	/* A 0-byte blob: -ENODATA, which the caller reads as damage on format 2. */
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), -ENODATA);
+	/* A format-1 header on a format-2 volume is not taken. */
+	cr_assert_eq(ecfs_blob_header_new(bad), 0);
+	cr_assert_eq(ecfs_blob_header_decode(x.v, bad, sizeof(bad), &got), -EUCLEAN);
+	close(fd);
+	vol_free(&x);
+	vol_free(&other);
+}
+
+Test(contents, blob_header_format2_rejects_malformed_fields_under_a_valid_mac)
+{
+	static const struct {
+		size_t at;
+		uint8_t val;
+	} cases[] = {{7, 0x04}, {6, 0x80}, {27, 1}, {100, 1}, {111, 1}, {32, 0x80}};
+	struct ecfs_blob_header h, got;
+	uint8_t raw[128];
+	struct vol x;
+	int fd;
+
+	format = 2;
+	vol_make(&x, ECFS_CIPHER_AES256_XTS, 4096);
+	fd = v2_header_file(&x, &h);
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(cases); i++) {
+		struct ecfs_iov part;
+
+		cr_assert_eq(pread(fd, raw, sizeof(raw), 0), 128);
+		raw[cases[i].at] |= cases[i].val;
+		part = (struct ecfs_iov){raw, 112};
+		cr_assert_eq(ecfs_bind_tag(x.v, "blob header", &part, 1, raw + 112), 0);
+		cr_assert_eq(ecfs_blob_header_decode(x.v, raw, sizeof(raw), &got), -EUCLEAN,
+			     "byte %zu", cases[i].at);
+	}
+	/* A holes generation without the SPARSE flag. */
+	h.flags = 0;
+	cr_assert_eq(ecfs_blob_header_write(x.v, fd, &h), 0);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), -EUCLEAN);
+	close(fd);
+	vol_free(&x);
+}
+
+Test(contents, blob_header_format1_api)
+{
+	struct ecfs_blob_header h, got;
+	uint8_t raw[ECFS_BLOB_HEADER_SIZE], id[16];
+	char path[128];
+	struct vol x;
+	int fd;
+
+	format = 1;
+	vol_make(&x, ECFS_CIPHER_AES256_GCM, 4096);
+	cr_assert_eq(ecfs_blob_header_size(x.v), ECFS_BLOB_HEADER_SIZE);
+	snprintf(path, sizeof(path), "%s/hdr%d", tmp, nvol++);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), -ENODATA);
+	cr_assert_eq(ecfs_blob_header_init(x.v, &h), 0);
+	cr_assert_eq(ecfs_blob_header_write(x.v, fd, &h), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), ECFS_BLOB_HEADER_SIZE);
+	cr_assert_eq(pread(fd, raw, sizeof(raw), 0), (ssize_t)sizeof(raw));
+	cr_assert_eq(ecfs_blob_header_parse(raw, sizeof(raw), id), 0, "the old parser reads it");
+	cr_assert_eq(memcmp(id, h.file_id, 16), 0);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), 0);
+	cr_assert_eq(got.version, 1);
+	cr_assert_eq(memcmp(got.file_id, h.file_id, 16), 0);
+	close(fd);
+	vol_free(&x);
 }
 
 /* ---- sealed values and symlink targets --------------------------------------------------- */
