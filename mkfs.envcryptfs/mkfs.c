@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mkfs.c - mkfs.envcryptfs: creates a volume in a directory, one key slot per key given. */
 #include "envcryptfs.h"
+#include "newkey.h"
 #include "tool.h"
 
 #include <getopt.h>
@@ -12,10 +13,8 @@ static const char *prog = "mkfs.envcryptfs";
 
 struct mkfs_opts {
 	struct ecfs_create_params p;
-	const char *key_files[ECFS_MAX_SLOTS];
-	const char *pass_files[ECFS_MAX_SLOTS];
-	int nkey_files, npass_files, nprompts;
-	struct ecfs_kms_opts kms; /* --kms-url and --kms-key: a KMS slot */
+	struct ecfs_newkey_opts keys; /* --key-file, --passphrase, --argon2-* ... */
+	struct ecfs_kms_opts kms;     /* --kms-url and --kms-key: a KMS slot */
 	bool quiet;
 	const char *dir;
 };
@@ -51,27 +50,16 @@ enum {
 	OPT_CIPHER = 256,
 	OPT_CHUNK,
 	OPT_LABEL,
-	OPT_KEYFILE,
-	OPT_PASSFILE,
-	OPT_PASS,
-	OPT_AT,
-	OPT_AM,
-	OPT_AP,
 	OPT_FORCE,
 	OPT_FORMAT,
-	OPT_KMS
+	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
+	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
 };
 
 static const struct option long_opts[] = {
     {"cipher", required_argument, NULL, OPT_CIPHER},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
     {"label", required_argument, NULL, OPT_LABEL},
-    {"key-file", required_argument, NULL, OPT_KEYFILE},
-    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-    {"passphrase", no_argument, NULL, OPT_PASS},
-    {"argon2-time", required_argument, NULL, OPT_AT},
-    {"argon2-memory", required_argument, NULL, OPT_AM},
-    {"argon2-parallel", required_argument, NULL, OPT_AP},
     {"force", no_argument, NULL, OPT_FORCE},
     {"format-version", required_argument, NULL, OPT_FORMAT},
     {"quiet", no_argument, NULL, 'q'},
@@ -92,19 +80,9 @@ static int parse_u32(const char *what, const char *s, uint32_t min, uint32_t max
 	return 0;
 }
 
-static int add_key(const char **list, int *n, const char *path)
-{
-	if (*n >= ECFS_MAX_SLOTS) {
-		ecfs_tool_error(prog, "at most %d keys of one kind", ECFS_MAX_SLOTS);
-		return -1;
-	}
-	list[(*n)++] = path;
-	return 0;
-}
-
 static int parse_one(struct mkfs_opts *o, int c)
 {
-	struct ecfs_argon2_params *a = &o->p.argon2;
+	int r;
 
 	switch (c) {
 	case OPT_CIPHER:
@@ -128,19 +106,6 @@ static int parse_one(struct mkfs_opts *o, int c)
 	case OPT_LABEL:
 		o->p.label = optarg;
 		return 0;
-	case OPT_KEYFILE:
-		return add_key(o->key_files, &o->nkey_files, optarg);
-	case OPT_PASSFILE:
-		return add_key(o->pass_files, &o->npass_files, optarg);
-	case OPT_PASS:
-		o->nprompts = 1;
-		return 0;
-	case OPT_AT:
-		return parse_u32("Argon2 time cost", optarg, 1, 1000, &a->t_cost);
-	case OPT_AM:
-		return parse_u32("Argon2 memory (KiB)", optarg, 8, 1u << 24, &a->m_cost_kib);
-	case OPT_AP:
-		return parse_u32("Argon2 parallelism", optarg, 1, 64, &a->parallelism);
 	case OPT_FORCE:
 		o->p.force = true;
 		return 0;
@@ -151,23 +116,29 @@ static int parse_one(struct mkfs_opts *o, int c)
 		o->quiet = true;
 		return 0;
 	default:
-		return ecfs_kms_getopt_set(prog, &o->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
+		r = ecfs_newkey_getopt_set(prog, &o->keys, OPT_NEWKEY, c, optarg);
+		if (r == 0)
+			r = ecfs_kms_getopt_set(prog, &o->kms, OPT_KMS, c, optarg);
+		return r > 0 ? 0 : -1;
 	}
 }
 
 /* How many slots the command line asks for. */
 static int nkeys(const struct mkfs_opts *o)
 {
-	return o->nkey_files + o->npass_files + o->nprompts + ecfs_kms_opts_given(&o->kms);
+	return ecfs_newkey_count(&o->keys) + ecfs_kms_opts_given(&o->kms);
 }
 
 static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 {
-	struct option opts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_KMS_NOPTS];
-	struct ecfs_argon2_params *a = &o->p.argon2;
+	struct option keyopts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_NEWKEY_NOPTS];
+	struct option opts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
+	const char *problem;
 	int c;
 
-	ecfs_kms_getopt_merge(long_opts, OPT_KMS, opts);
+	o->keys.many = true;
+	ecfs_newkey_getopt_merge(long_opts, OPT_NEWKEY, keyopts);
+	ecfs_kms_getopt_merge(keyopts, OPT_KMS, opts);
 	while ((c = getopt_long(argc, argv, "qVh", opts, NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			if (c == 'h')
@@ -183,11 +154,12 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 		ecfs_tool_error(prog, "expected one directory; see --help");
 		return -1;
 	}
-	if ((a->t_cost || a->m_cost_kib || a->parallelism) &&
-	    !(a->t_cost && a->m_cost_kib && a->parallelism)) {
-		ecfs_tool_error(prog, "give all three Argon2 costs or none");
+	problem = ecfs_newkey_problem(&o->keys);
+	if (problem) {
+		ecfs_tool_error(prog, "%s", problem);
 		return -1;
 	}
+	o->p.argon2 = o->keys.argon2;
 	if (nkeys(o) == 0) {
 		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file, "
 				      "--passphrase or --kms-url with --kms-key");
@@ -206,17 +178,18 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 /* Loads every key named on the command line, one credential per slot. */
 static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 {
+	const struct ecfs_newkey_opts *n = &o->keys;
 	int r = 0;
 
 	memset(all, 0, sizeof(*all));
-	for (int i = 0; r == 0 && i < o->nkey_files + o->npass_files + o->nprompts; i++) {
+	for (int i = 0; r == 0 && i < ecfs_newkey_count(n); i++) {
 		struct ecfs_keyopts k = {0};
 		struct ecfs_creds one;
 
-		if (i < o->nkey_files)
-			k.key_file = o->key_files[i];
-		else if (i < o->nkey_files + o->npass_files)
-			k.passphrase_file = o->pass_files[i - o->nkey_files];
+		if (i < n->nkey_files)
+			k.key_file = n->key_files[i];
+		else if (i < n->nkey_files + n->npass_files)
+			k.passphrase_file = n->pass_files[i - n->nkey_files];
 		else
 			k.prompt = true;
 		r = ecfs_tool_load_creds(prog, &k, true, &one);

@@ -10,12 +10,6 @@ enum {
 	OPT_UNLOCK_KEY = 256,
 	OPT_UNLOCK_PASS,
 	OPT_UNLOCK_EXPORT,
-	OPT_KEYFILE,
-	OPT_PASSFILE,
-	OPT_PASS,
-	OPT_AT,
-	OPT_AM,
-	OPT_AP,
 	OPT_SLOT,
 	OPT_OUT,
 	OPT_FORCE,
@@ -24,19 +18,14 @@ enum {
 	OPT_KMS_CHECK,
 	OPT_WAIT,
 	OPT_TIMEOUT,
-	OPT_KMS /* the first of ECFS_KMS_NOPTS */
+	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
+	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
 };
 
 static const struct option long_opts[] = {
     {"unlock-key-file", required_argument, NULL, OPT_UNLOCK_KEY},
     {"unlock-passphrase-file", required_argument, NULL, OPT_UNLOCK_PASS},
     {"unlock-export", required_argument, NULL, OPT_UNLOCK_EXPORT},
-    {"key-file", required_argument, NULL, OPT_KEYFILE},
-    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-    {"passphrase", no_argument, NULL, OPT_PASS},
-    {"argon2-time", required_argument, NULL, OPT_AT},
-    {"argon2-memory", required_argument, NULL, OPT_AM},
-    {"argon2-parallel", required_argument, NULL, OPT_AP},
     {"slot", required_argument, NULL, OPT_SLOT},
     {"out", required_argument, NULL, OPT_OUT},
     {"force", no_argument, NULL, OPT_FORCE},
@@ -74,15 +63,11 @@ static unsigned group_of(int c)
 	case OPT_UNLOCK_PASS:
 	case OPT_UNLOCK_EXPORT:
 		return CTL_O_UNLOCK;
-	case OPT_KEYFILE:
+	case OPT_NEWKEY + ECFS_NEWKEY_KEY_FILE:
 		return CTL_O_NEWKEY;
-	case OPT_PASSFILE:
-	case OPT_PASS:
+	case OPT_NEWKEY + ECFS_NEWKEY_PASS_FILE:
+	case OPT_NEWKEY + ECFS_NEWKEY_PROMPT:
 		return CTL_O_NEWKEY | CTL_O_EXPORT_PASS;
-	case OPT_AT:
-	case OPT_AM:
-	case OPT_AP:
-		return CTL_O_ARGON2;
 	case OPT_SLOT:
 		return CTL_O_SLOT;
 	case OPT_OUT:
@@ -100,6 +85,8 @@ static unsigned group_of(int c)
 	case OPT_TIMEOUT:
 		return CTL_O_TIMEOUT;
 	default:
+		if (ecfs_newkey_is_argon2(OPT_NEWKEY, c))
+			return CTL_O_ARGON2;
 		return c >= OPT_KMS && c < OPT_KMS + ECFS_KMS_NOPTS ? CTL_O_KMS : 0;
 	}
 }
@@ -129,6 +116,8 @@ static int parse_u32(const char *what, const char *s, uint32_t min, uint32_t max
 
 static int parse_one(struct ctl_args *a, int c, const char *name)
 {
+	int r;
+
 	switch (c) {
 	case OPT_UNLOCK_KEY:
 		return set_once(&a->unlock.key_file, optarg, name);
@@ -136,22 +125,6 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		return set_once(&a->unlock.passphrase_file, optarg, name);
 	case OPT_UNLOCK_EXPORT:
 		return set_once(&a->unlock.export_file, optarg, name);
-	case OPT_KEYFILE:
-		a->newkey.count++;
-		return set_once(&a->newkey.key_file, optarg, name);
-	case OPT_PASSFILE:
-		a->newkey.count++;
-		return set_once(&a->newkey.passphrase_file, optarg, name);
-	case OPT_PASS:
-		a->newkey.count += !a->newkey.prompt;
-		a->newkey.prompt = true;
-		return 0;
-	case OPT_AT:
-		return parse_u32("Argon2 time cost", optarg, 1, 1000, &a->argon2.t_cost);
-	case OPT_AM:
-		return parse_u32("Argon2 memory (KiB)", optarg, 8, 1u << 24, &a->argon2.m_cost_kib);
-	case OPT_AP:
-		return parse_u32("Argon2 parallelism", optarg, 1, 64, &a->argon2.parallelism);
 	case OPT_SLOT:
 		a->slot = ctl_parse_slot(optarg);
 		if (a->slot < 0)
@@ -180,7 +153,10 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 	case OPT_TIMEOUT:
 		return parse_u32("--timeout", optarg, 1, 3600, &a->timeout);
 	default:
-		return ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;
+		r = ecfs_newkey_getopt_set(CTL_PROG, &a->newkey.keys, OPT_NEWKEY, c, optarg);
+		if (r == 0)
+			r = ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg);
+		return r > 0 ? 0 : -1;
 	}
 }
 
@@ -191,6 +167,7 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
 {
 	a->unlock.kms = a->kms;
+	a->newkey.count = ecfs_newkey_count(&a->newkey.keys);
 	if (!(act->opts & CTL_O_NEWKEY))
 		return;
 	a->unlock.kms_only_auto = true;
@@ -203,26 +180,30 @@ static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
 		a->unlock.kms.v[ECFS_KMS_MOUNT] = a->unlock.kms.v[ECFS_KMS_KEY] = NULL;
 }
 
-/* Checks that belong to the whole command line rather than to one option. */
+/* What is wrong with the command line as a whole, NULL when nothing is. */
+static const char *combination_problem(const struct ctl_action *act, const struct ctl_args *a)
+{
+	const char *msg = ecfs_newkey_problem(&a->newkey.keys);
+
+	if (msg)
+		return msg;
+	if (a->newkey.count > 1)
+		return "give one new key: --key-file, --passphrase-file, --passphrase or --kms-key";
+	if ((act->opts & CTL_O_NEWKEY) && !(act->opts & CTL_O_KMS_ROTATE) && a->newkey.count == 0)
+		return "no new key given: use --key-file, --passphrase-file, --passphrase or "
+		       "--kms-url with --kms-key";
+	if ((act->opts & CTL_O_KMS_NEW) && a->newkey.kms &&
+	    !(a->kms.v[ECFS_KMS_URL] && a->kms.v[ECFS_KMS_KEY]))
+		return "a KMS key slot needs --kms-url and --kms-key";
+	if ((act->opts & CTL_O_OUT) && !a->out)
+		return "--out FILE is required";
+	return NULL;
+}
+
 static int check_combination(const struct ctl_action *act, const struct ctl_args *a)
 {
-	const struct ecfs_argon2_params *p = &a->argon2;
-	const char *msg = NULL;
+	const char *msg = combination_problem(act, a);
 
-	if ((p->t_cost || p->m_cost_kib || p->parallelism) &&
-	    !(p->t_cost && p->m_cost_kib && p->parallelism))
-		msg = "give all three Argon2 costs or none";
-	else if (a->newkey.count > 1)
-		msg = "give one new key: --key-file, --passphrase-file, --passphrase or --kms-key";
-	else if ((act->opts & CTL_O_NEWKEY) && !(act->opts & CTL_O_KMS_ROTATE) &&
-		 a->newkey.count == 0)
-		msg = "no new key given: use --key-file, --passphrase-file, --passphrase or "
-		      "--kms-url with --kms-key";
-	else if ((act->opts & CTL_O_KMS_NEW) && a->newkey.kms &&
-		 !(a->kms.v[ECFS_KMS_URL] && a->kms.v[ECFS_KMS_KEY]))
-		msg = "a KMS key slot needs --kms-url and --kms-key";
-	else if ((act->opts & CTL_O_OUT) && !a->out)
-		msg = "--out FILE is required";
 	if (msg)
 		ecfs_tool_error(CTL_PROG, "%s: %s", act->name, msg);
 	return msg ? -1 : 0;
@@ -242,10 +223,12 @@ static const char *bad_option(char **argv)
 
 int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct ctl_args *out)
 {
-	struct option opts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_KMS_NOPTS];
+	struct option keyopts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_NEWKEY_NOPTS];
+	struct option opts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
 	int c, idx;
 
-	ecfs_kms_getopt_merge(long_opts, OPT_KMS, opts);
+	ecfs_newkey_getopt_merge(long_opts, OPT_NEWKEY, keyopts);
+	ecfs_kms_getopt_merge(keyopts, OPT_KMS, opts);
 	memset(out, 0, sizeof(*out));
 	out->slot = -1;
 	out->unlock.prompt = true;

@@ -8,13 +8,8 @@
 /* The costs given, or calibrated here: the library takes an export's costs as they are. */
 static int export_costs(const struct ctl_args *a, struct ecfs_argon2_params *p)
 {
-	int e;
+	int e = ecfs_argon2_or_calibrate(ctl_argon2(a), p);
 
-	if (ctl_argon2(a)) {
-		*p = a->argon2;
-		return ECFS_EXIT_OK;
-	}
-	e = ecfs_argon2_calibrate(1000, 65536, p);
 	return e < 0 ? ctl_fail("export: calibrating Argon2id", e, ECFS_EXIT_ERROR) : 0;
 }
 

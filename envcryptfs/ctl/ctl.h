@@ -4,6 +4,7 @@
 #define ECFS_CTL_H
 
 #include "envcryptfs.h"
+#include "newkey.h"
 #include "tool.h"
 
 #include <stdbool.h>
@@ -32,9 +33,9 @@ enum {
 
 /* The key that a new slot (or an export's password) comes from; at most one is set. */
 struct ctl_newkey {
-	const char *key_file;
-	const char *passphrase_file;
-	bool prompt;
+	/* --key-file, --passphrase-file, --passphrase, and the Argon2id costs (all zero: not
+	 * given) */
+	struct ecfs_newkey_opts keys;
 	bool kms;  /* a KMS key (--kms-url, --kms-mount or --kms-key) */
 	int count; /* how many of the four were given */
 };
@@ -44,8 +45,7 @@ struct ctl_args {
 	int npos;
 	struct ecfs_keyopts unlock;
 	struct ctl_newkey newkey;
-	struct ecfs_argon2_params argon2; /* all zero: not given */
-	int slot;			  /* --slot, -1 when not given */
+	int slot; /* --slot, -1 when not given */
 	const char *out;
 	bool force, json;
 	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */

@@ -34,8 +34,9 @@ static int prompt_new(const char *prompt, struct ecfs_creds *out)
 
 int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_creds *out)
 {
-	struct ecfs_keyopts k = {.key_file = a->newkey.key_file,
-				 .passphrase_file = a->newkey.passphrase_file};
+	const struct ecfs_newkey_opts *n = &a->newkey.keys;
+	struct ecfs_keyopts k = {.key_file = n->nkey_files ? n->key_files[0] : NULL,
+				 .passphrase_file = n->npass_files ? n->pass_files[0] : NULL};
 
 	memset(out, 0, sizeof(*out));
 	if (a->newkey.kms)
@@ -47,5 +48,5 @@ int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_c
 
 const struct ecfs_argon2_params *ctl_argon2(const struct ctl_args *a)
 {
-	return a->argon2.t_cost ? &a->argon2 : NULL;
+	return ecfs_newkey_argon2(&a->newkey.keys);
 }

@@ -203,8 +203,23 @@ struct ecfs_argon2_params {
 	uint32_t parallelism; /* lanes */
 };
 
+/* The costs a passphrase slot or an export file may have, in the header or given by a tool. */
+#define ECFS_ARGON2_TIME_MIN	   1
+#define ECFS_ARGON2_TIME_MAX	   1000
+#define ECFS_ARGON2_MEMORY_MIN_KIB 8
+#define ECFS_ARGON2_MEMORY_MAX_KIB (1u << 24)
+#define ECFS_ARGON2_PARALLEL_MIN   1
+#define ECFS_ARGON2_PARALLEL_MAX   64
+/* Costs calibrated when none are given: about a second here, 64 MiB at least, at most
+ * ECFS_ARGON2_CALIBRATE_TIME_MAX passes. */
+#define ECFS_ARGON2_CALIBRATE_MS       1000
+#define ECFS_ARGON2_CALIBRATE_MIN_KIB  65536
+#define ECFS_ARGON2_CALIBRATE_TIME_MAX 100
+
 /* Calibrates Argon2id to take about target_ms here with at least min_kib of memory. */
 int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out);
+/* in when it gives all three costs, else the calibrated default. */
+int ecfs_argon2_or_calibrate(const struct ecfs_argon2_params *in, struct ecfs_argon2_params *out);
 
 struct ecfs_create_params {
 	enum ecfs_cipher cipher;	  /* ECFS_CIPHER_NONE means the default, aes-256-gcm */

@@ -4,8 +4,7 @@
  * with the volume's UUID and cipher, as a small JSON document (man/envcryptfs.5, "Export
  * files"). The way back in when every key slot is lost.
  */
-#include "internal.h"
-#include "json_util.h"
+#include "slot.h" /* the Argon2id costs in JSON, as passphrase slots store them */
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -60,9 +59,7 @@ static char *export_text(const struct ecfs_export *e)
 	json_object_object_add(o, "created", json_object_new_int64(e->created));
 	json_object_object_add(kdf, "type", json_object_new_string("argon2id"));
 	json_object_object_add(kdf, "salt", ecfs_json_b64_string(e->salt, ECFS_SALT_SIZE));
-	json_object_object_add(kdf, "time", json_object_new_int64(e->argon2.t_cost));
-	json_object_object_add(kdf, "memory", json_object_new_int64(e->argon2.m_cost_kib));
-	json_object_object_add(kdf, "parallel", json_object_new_int64(e->argon2.parallelism));
+	ecfs_argon2_to_json(&e->argon2, kdf);
 	json_object_object_add(o, "kdf", kdf);
 	json_object_object_add(o, "nonce", ecfs_json_b64_string(e->nonce, ECFS_CANARY_NONCE));
 	json_object_object_add(o, "dek",
@@ -89,10 +86,7 @@ int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *pa
 	memcpy(e.uuid, v->hdr.uuid, ECFS_UUID_SIZE);
 	e.cipher = v->hdr.cipher;
 	e.created = (int64_t)time(NULL);
-	if (argon2 && argon2->t_cost && argon2->m_cost_kib && argon2->parallelism)
-		e.argon2 = *argon2;
-	else
-		r = ecfs_argon2_calibrate(1000, 65536, &e.argon2);
+	r = ecfs_argon2_or_calibrate(argon2, &e.argon2);
 	if (r == 0)
 		r = ecfs_random(e.salt, sizeof(e.salt));
 	if (r == 0)
@@ -141,11 +135,7 @@ static int parse_fields(json_object *o, struct ecfs_export *e)
 	if (r == 0)
 		r = ecfs_json_b64(kdf, DOC, "salt", e->salt, ECFS_SALT_SIZE);
 	if (r == 0)
-		r = ecfs_json_u32(kdf, DOC, "time", 1, 1000, &e->argon2.t_cost);
-	if (r == 0)
-		r = ecfs_json_u32(kdf, DOC, "memory", 8, 1u << 24, &e->argon2.m_cost_kib);
-	if (r == 0)
-		r = ecfs_json_u32(kdf, DOC, "parallel", 1, 64, &e->argon2.parallelism);
+		r = ecfs_argon2_from_json(kdf, DOC, &e->argon2);
 	if (r == 0)
 		r = ecfs_json_b64(o, DOC, "nonce", e->nonce, ECFS_CANARY_NONCE);
 	if (r == 0)

@@ -11,15 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int argon2_or_calibrate(const struct ecfs_argon2_params *in, struct ecfs_argon2_params *out)
-{
-	if (in && in->t_cost && in->m_cost_kib && in->parallelism) {
-		*out = *in;
-		return 0;
-	}
-	return ecfs_argon2_calibrate(1000, 65536, out);
-}
-
 static int check_unlocked(const struct ecfs_volume *v)
 {
 	if (!v->keys)
@@ -54,7 +45,7 @@ int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
 	if (i == ECFS_MAX_SLOTS)
 		return ecfs_fail(-ENOSPC, "all %d key slots are in use", ECFS_MAX_SLOTS);
 	if (ecfs_slot_uses_argon2(c->type))
-		r = argon2_or_calibrate(argon2, &a);
+		r = ecfs_argon2_or_calibrate(argon2, &a);
 	if (r == 0)
 		r = ecfs_slot_create(&v->hdr.slots[i], c, &a, v->keys->dek);
 	if (r == 0)
@@ -109,7 +100,7 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 		return ecfs_fail(-ENOENT, "key slot %d is not in use", index);
 	gen = v->hdr.slots[index].kek_generation;
 	if (ecfs_slot_uses_argon2(c->type))
-		r = argon2_or_calibrate(argon2, &a);
+		r = ecfs_argon2_or_calibrate(argon2, &a);
 	if (r == 0)
 		r = ecfs_slot_create(&v->hdr.slots[index], c, &a, v->keys->dek);
 	/* A KMS slot's generation is the KMS key version; other slots count up. */

@@ -62,6 +62,11 @@ int ecfs_kek_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *
 /* A credential that carries a secret (key file bytes or a passphrase). */
 int ecfs_kek_slot_validate(const struct ecfs_credential *c);
 
+/* ---- argon2.c: Argon2id costs in JSON ("time", "memory", "parallel"), within the limits ---- */
+
+int ecfs_argon2_from_json(json_object *kdf, const char *doc, struct ecfs_argon2_params *p);
+void ecfs_argon2_to_json(const struct ecfs_argon2_params *p, json_object *kdf);
+
 /* ---- used by header.c, keymgmt.c and volume.c ------------------------------------------- */
 
 /* A whole slot object, by its "type"; and back. */

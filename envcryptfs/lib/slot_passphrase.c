@@ -6,7 +6,6 @@
 #include "slot.h"
 
 #include <stdio.h>
-#include <time.h>
 
 #define KDF_NAME "argon2id"
 
@@ -19,26 +18,16 @@ static int derive(const struct ecfs_slot *s, const struct ecfs_credential *c, ui
 static int parse_fields(json_object *o, struct ecfs_slot *s)
 {
 	json_object *kdf;
-	uint64_t t = 0, m = 0, p = 0;
 	int r = ecfs_kek_slot_parse_kdf(o, s, KDF_NAME, &kdf);
 
 	if (r == 0)
-		r = ecfs_json_u64(kdf, "header", "time", 1, 1000, &t);
-	if (r == 0)
-		r = ecfs_json_u64(kdf, "header", "memory", 8, 1u << 24, &m);
-	if (r == 0)
-		r = ecfs_json_u64(kdf, "header", "parallel", 1, 64, &p);
-	s->argon2 = (struct ecfs_argon2_params){(uint32_t)t, (uint32_t)m, (uint32_t)p};
+		r = ecfs_argon2_from_json(kdf, "header", &s->argon2);
 	return r == 0 ? ecfs_kek_slot_parse_wrap(o, s) : r;
 }
 
 static void write_fields(const struct ecfs_slot *s, json_object *o)
 {
-	json_object *kdf = ecfs_kek_slot_write(s, o, KDF_NAME);
-
-	json_object_object_add(kdf, "time", json_object_new_int64(s->argon2.t_cost));
-	json_object_object_add(kdf, "memory", json_object_new_int64(s->argon2.m_cost_kib));
-	json_object_object_add(kdf, "parallel", json_object_new_int64(s->argon2.parallelism));
+	ecfs_argon2_to_json(&s->argon2, ecfs_kek_slot_write(s, o, KDF_NAME));
 }
 
 static int create(struct ecfs_slot *s, const struct ecfs_credential *c,
@@ -84,40 +73,3 @@ const struct ecfs_slot_handler ecfs_slot_passphrase = {
     .describe = describe,
     .describe_json = describe_json,
 };
-
-/* ---- Argon2id parameters, for passphrase slots and export files --------------------------- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out)
-{
-	struct ecfs_argon2_params p = {1, min_kib, 4};
-	uint8_t salt[ECFS_SALT_SIZE] = {0}, key[32];
-	uint64_t start, took;
-	int r;
-
-	/* Time one pass at the memory floor, then scale passes to the target (LUKS2 style:
-	 * memory hardness first, time second). */
-	start = now_ms();
-	r = ecfs_argon2id((const uint8_t *)"calibrate", 9, salt, sizeof(salt), &p, key,
-			  sizeof(key));
-	took = now_ms() - start;
-	ecfs_wipe(key, sizeof(key));
-	if (r < 0)
-		return r;
-	if (took == 0)
-		took = 1;
-	p.t_cost = (uint32_t)(target_ms / took);
-	if (p.t_cost < 1)
-		p.t_cost = 1;
-	if (p.t_cost > 100)
-		p.t_cost = 100;
-	*out = p;
-	return 0;
-}

@@ -534,7 +534,7 @@ static int make_slots(struct ecfs_volume *v, const struct ecfs_create_params *p,
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (ecfs_slot_uses_argon2(creds[i].type) && a.t_cost == 0)
-			r = ecfs_argon2_calibrate(1000, 65536, &a);
+			r = ecfs_argon2_or_calibrate(NULL, &a);
 		if (r == 0)
 			r = ecfs_slot_create(&v->hdr.slots[i], &creds[i], &a, v->keys->dek);
 	}
