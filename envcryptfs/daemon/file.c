@@ -66,8 +66,10 @@ static int load_key(struct inode *inode, int fd, enum key_need need)
 					"header");
 	if (r == 0)
 		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
-	if (r == 0)
+	if (r == 0) {
+		ecfs_file_key_set_tail_nonce(inode->key, h.tail_nonce);
 		inode->blob = h;
+	}
 	if (r == -EUCLEAN || r == -EPROTONOSUPPORT || r == -EBADMSG)
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s", ecfs_last_error());
 	return r;

@@ -413,6 +413,19 @@ int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_
 int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
 		      struct ecfs_file_key **out);
 void ecfs_file_key_free(struct ecfs_file_key *k);
+/* Format 2, XTS: the tail nonce of the blob header, used for a final chunk shorter than 16
+ * bytes (zero after ecfs_file_key_new). Keys are shared by the readers of a file: change it
+ * only while no chunk of that file is being encrypted or decrypted. */
+void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[16]);
+
+/* Upgrade: writes to dst_fd (an empty file) the format-2 blob holding the plaintext of
+ * src_fd, a format-1 blob (0 bytes: an empty file), on v whose in-memory format is 2. The
+ * stored chunks are copied as they are, under the format-1 blob's file ID (a fresh one for
+ * a 0-byte blob); an XTS tail shorter than 16 bytes is re-encrypted under a fresh tail
+ * nonce. h's flags and name tags are the caller's; the rest of h is filled in. No fsync.
+ * -EUCLEAN when src_fd is not a valid format-1 blob. */
+int ecfs_blob_convert_v1(const struct ecfs_volume *v, struct ecfs_crypto *c, int src_fd, int dst_fd,
+			 struct ecfs_blob_header *h);
 
 /* Bytes a stored chunk adds to its plaintext: 28 for aes-256-gcm, 0 for XTS. */
 uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v);

@@ -83,7 +83,9 @@ struct ecfs_crypto {
 struct ecfs_file_key {
 	uint8_t file_id[ECFS_FILE_ID_SIZE];
 	uint8_t key[32];
-	uint8_t pad[16]; /* one cache line each */
+	/* Format 2, XTS: the blob header's tail nonce, mixed into a short final chunk's
+	 * keystream (one cache line per key with the fields above). */
+	uint8_t tail_nonce[16];
 };
 
 /*
@@ -306,6 +308,7 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 	if (!k)
 		return -ENOMEM;
 	memcpy(k->file_id, file_id, ECFS_FILE_ID_SIZE);
+	memset(k->tail_nonce, 0, sizeof(k->tail_nonce));
 	/* Per-file keys give each file its own random-nonce budget (GCM); XTS keys are
 	 * volume-wide and the file ID goes into the tweak instead. */
 	if (ecfs_cipher_is_authenticated(v->hdr.cipher)) {
@@ -320,6 +323,11 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 	}
 	*out = k;
 	return 0;
+}
+
+void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[16])
+{
+	memcpy(k->tail_nonce, nonce, sizeof(k->tail_nonce));
 }
 
 void ecfs_file_key_free(struct ecfs_file_key *k)
@@ -455,15 +463,20 @@ static void xts_tweak(const struct ecfs_file_key *k, uint64_t idx, uint8_t tweak
 }
 
 /* A final chunk shorter than one block cannot use XTS; it is XORed with a keystream block
- * E_K1(E_K2(T')) where T' is the chunk's tweak with its top bit flipped. */
-static int xts_short(struct ecfs_crypto *c, const uint8_t tweak[16], const uint8_t *in, size_t len,
-		     uint8_t *out)
+ * E_K1(E_K2(T')) where T' is the chunk's tweak with its top bit flipped and, in format 2,
+ * XORed with the file's tail nonce, fresh at every such write: two versions of a tail then
+ * use different keystreams. */
+static int xts_short(struct ecfs_crypto *c, const struct ecfs_file_key *k, const uint8_t tweak[16],
+		     const uint8_t *in, size_t len, uint8_t *out)
 {
 	uint8_t t[16], pad[16];
 	int r;
 
 	memcpy(t, tweak, 16);
 	t[15] ^= 0x80;
+	if (ecfs_volume_format(c->vol) >= 2)
+		for (int i = 0; i < 16; i++)
+			t[i] ^= k->tail_nonce[i];
 	r = ecfs_xts_encrypt_tweak(c->xts, t, pad);
 	if (r == 0)
 		r = ecfs_xts_encrypt_block_k1(c->xts, pad, pad);
@@ -484,7 +497,7 @@ int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		return gcm_encrypt(c, k, idx, plain, len, out);
 	xts_tweak(k, idx, tweak);
 	if (len < 16)
-		return xts_short(c, tweak, plain, len, out);
+		return xts_short(c, k, tweak, plain, len, out);
 	return ecfs_xts_encrypt(c->xts, tweak, plain, out, len);
 }
 
@@ -509,7 +522,7 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		r = gcm_decrypt(c, k, idx, stored, len, plain);
 	} else {
 		xts_tweak(k, idx, tweak);
-		r = len < 16 ? xts_short(c, tweak, stored, len, plain)
+		r = len < 16 ? xts_short(c, k, tweak, stored, len, plain)
 			     : ecfs_xts_decrypt(c->xts, tweak, stored, plain, len);
 	}
 	return r < 0 ? r : (int)len;

@@ -1130,6 +1130,123 @@ Test(contents, blob_header_format1_api)
 	vol_free(&x);
 }
 
+/* ---- upgrade of a blob from format 1 --------------------------------------------------- */
+
+static int new_file(const char *what)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s%d", tmp, what, nvol++);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	return fd;
+}
+
+/* Writes a format-1 blob of n bytes of data on x's format-2 volume, by setting its format to 1
+ * in memory meanwhile (the mirror of an upgrade); returns its descriptor. */
+static int v1_blob(struct vol *x, const uint8_t *data, size_t n, uint8_t id[16])
+{
+	struct ecfs_blob_header h;
+	struct ecfs_file_key *k;
+	int fd = new_file("v1blob");
+
+	x->v->hdr.version = 1;
+	if (n > 0) {
+		cr_assert_eq(ecfs_blob_header_init(x->v, &h), 0);
+		cr_assert_eq(ecfs_blob_header_write(x->v, fd, &h), 0);
+		cr_assert_eq(ecfs_file_key_new(x->v, h.file_id, &k), 0);
+		cr_assert_eq(ecfs_blob_pwrite(x->c, k, fd, data, n, 0, NULL), (ssize_t)n);
+		ecfs_file_key_free(k);
+		memcpy(id, h.file_id, 16);
+	}
+	x->v->hdr.version = 2;
+	return fd;
+}
+
+static void convert_one(struct vol *x, size_t n)
+{
+	uint8_t id[16], *data = xmalloc(n + 1), *back = xmalloc(n + 1), st1[16], st2[16];
+	struct ecfs_blob_header h, got;
+	struct ecfs_file_key *k;
+	int src, dst = new_file("v2blob");
+	bool xts_tail = x->over == 0 && n % x->cs != 0 && n % x->cs < 16;
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)rnd();
+	src = v1_blob(x, data, n, id);
+	memset(&h, 0, sizeof(h));
+	h.flags = ECFS_BLOB_LINKED;
+	memset(h.name_tag[0], 0x5a, 16);
+	cr_assert_eq(ecfs_blob_convert_v1(x->v, x->c, src, dst, &h), 0, "%zu bytes: %s", n,
+		     ecfs_last_error());
+	cr_assert_eq(h.size, n);
+	cr_assert_eq(h.flags, ECFS_BLOB_LINKED, "the caller's flags stay");
+	cr_assert_eq(h.name_tag[0][7], 0x5a, "the caller's name tags stay");
+	if (n > 0)
+		cr_assert_eq(memcmp(h.file_id, id, 16), 0, "the file ID stays");
+	cr_assert_eq(fstat(dst, &st), 0);
+	cr_assert_eq((uint64_t)st.st_size, ecfs_blob_size(x->v, n), "%zu bytes", n);
+	cr_assert_eq(ecfs_blob_header_read(x->v, dst, &got), 0, "%s", ecfs_last_error());
+	cr_assert_eq(memcmp(&got, &h, sizeof(h)), 0, "h is what was written");
+	cr_assert_eq(ecfs_file_key_new(x->v, got.file_id, &k), 0);
+	ecfs_file_key_set_tail_nonce(k, got.tail_nonce);
+	cr_assert_eq(ecfs_blob_pread(x->c, k, dst, back, n + 1, 0, NULL), (ssize_t)n);
+	cr_assert_eq(memcmp(back, data, n), 0, "%zu bytes read back wrong", n);
+	if (xts_tail) {
+		size_t t = n % x->cs;
+
+		cr_assert_eq(pread(src, st1, t, (off_t)(24 + n / x->cs * x->cs)), (ssize_t)t);
+		cr_assert_eq(pread(dst, st2, t, (off_t)(128 + n / x->cs * x->cs)), (ssize_t)t);
+		cr_assert_neq(memcmp(st1, st2, t), 0, "the short tail is re-encrypted");
+		cr_assert_neq(memcmp(got.tail_nonce, (uint8_t[16]){0}, 16), 0);
+	} else {
+		cr_assert_eq(memcmp(got.tail_nonce, (uint8_t[16]){0}, 16), 0);
+	}
+	ecfs_file_key_free(k);
+	close(src);
+	close(dst);
+	free(data);
+	free(back);
+}
+
+Test(contents, convert_v1_blobs_read_back_as_format2)
+{
+	static const size_t sizes[] = {0, 1, 5, 15, 16, 4095, 4096, 4096 + 7, 3 * 4096 + 100, 8192};
+
+	format = 2;
+	rng_state = 0xecf5c0;
+	for (size_t ci = 0; ci < 2; ci++) {
+		struct vol x;
+
+		vol_make(&x, ciphers[ci], 4096);
+		for (size_t i = 0; i < ECFS_ARRAY_SIZE(sizes); i++)
+			convert_one(&x, sizes[i]);
+		vol_free(&x);
+	}
+}
+
+Test(contents, convert_v1_rejects_a_damaged_blob)
+{
+	struct ecfs_blob_header h;
+	struct vol x;
+	int src, dst;
+
+	format = 2;
+	vol_make(&x, ECFS_CIPHER_AES256_GCM, 4096);
+	src = new_file("bad");
+	dst = new_file("out");
+	cr_assert_eq(ftruncate(src, 10), 0);
+	memset(&h, 0, sizeof(h));
+	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, &h), -EUCLEAN);
+	cr_assert_eq(ftruncate(src, 24 + 10), 0); /* a remainder no chunk can have */
+	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, &h), -EUCLEAN);
+	close(src);
+	close(dst);
+	vol_free(&x);
+}
+
 /* ---- sealed values and symlink targets --------------------------------------------------- */
 
 Test(contents, seal_round_trips_and_tamper)

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blob_convert.c - turns a format-1 blob into a format-2 blob (the upgrade of one file's
+ * contents): the 128-byte header, the stored chunks copied unchanged behind it, and an XTS
+ * tail shorter than one block re-encrypted under a fresh tail nonce.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The plaintext size of a format-1 blob of b bytes (format-1 arithmetic, whatever v's
+ * in-memory format), or -EUCLEAN. */
+static int64_t v1_plain_size(const struct ecfs_volume *v, uint64_t b)
+{
+	uint64_t cs = v->hdr.chunk_size, over = ecfs_chunk_overhead(v), sc = cs + over;
+	uint64_t body, rest;
+
+	if (b == 0)
+		return 0;
+	if (b < ECFS_BLOB_HEADER_SIZE)
+		return ecfs_fail(-EUCLEAN,
+				 "a format-1 blob of %llu bytes is shorter than its header",
+				 (unsigned long long)b);
+	body = b - ECFS_BLOB_HEADER_SIZE;
+	rest = body % sc;
+	if (rest != 0 && rest <= over)
+		return ecfs_fail(-EUCLEAN, "a format-1 blob of %llu bytes ends in a partial chunk",
+				 (unsigned long long)b);
+	return (int64_t)(body / sc * cs + (rest ? rest - over : 0));
+}
+
+/* Re-encrypts a short XTS tail (len < 16) from the format-1 rule (a zero nonce) to a fresh
+ * nonce, which goes into h. */
+static int retail(struct ecfs_crypto *c, struct ecfs_file_key *k, uint64_t idx, uint8_t *buf,
+		  size_t len, struct ecfs_blob_header *h)
+{
+	static const uint8_t zero[16];
+	uint8_t plain[16];
+	int r;
+
+	ecfs_file_key_set_tail_nonce(k, zero);
+	r = ecfs_chunk_decrypt(c, k, idx, buf, len, plain);
+	if (r >= 0)
+		r = ecfs_random(h->tail_nonce, sizeof(h->tail_nonce));
+	if (r == 0) {
+		ecfs_file_key_set_tail_nonce(k, h->tail_nonce);
+		r = ecfs_chunk_encrypt(c, k, idx, plain, len, buf);
+	}
+	ecfs_wipe(plain, sizeof(plain));
+	return r;
+}
+
+/* Copies the stored chunks from behind the 24-byte header to behind the 128-byte one. */
+static int copy_chunks(const struct ecfs_volume *v, struct ecfs_crypto *c, int src, int dst,
+		       uint64_t plain, struct ecfs_blob_header *h)
+{
+	uint64_t cs = v->hdr.chunk_size, sc = cs + ecfs_chunk_overhead(v);
+	uint64_t n = (plain + cs - 1) / cs;
+	struct ecfs_file_key *k = NULL;
+	uint8_t *buf = malloc(sc);
+	int r = buf ? 0 : -ENOMEM;
+
+	if (r == 0 && !ecfs_cipher_is_authenticated(v->hdr.cipher) && plain % cs != 0 &&
+	    plain % cs < 16)
+		r = ecfs_file_key_new(v, h->file_id, &k);
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		size_t len = (size_t)(i + 1 < n || plain % cs == 0 ? sc : plain % cs + sc - cs);
+		ssize_t got = ecfs_pread_full(src, buf, len, ECFS_BLOB_HEADER_SIZE + i * sc);
+
+		if (got >= 0 && (size_t)got != len)
+			got = ecfs_fail(-EUCLEAN, "the format-1 blob shrank while it was copied");
+		r = got < 0 ? (int)got : 0;
+		if (r == 0 && k && i + 1 == n)
+			r = retail(c, k, i, buf, len, h);
+		if (r == 0)
+			r = ecfs_pwrite_full(dst, buf, len, ECFS_BLOB_HEADER_MAX + i * sc);
+	}
+	ecfs_file_key_free(k);
+	if (buf)
+		ecfs_wipe(buf, sc);
+	free(buf);
+	return r;
+}
+
+int ecfs_blob_convert_v1(const struct ecfs_volume *v, struct ecfs_crypto *c, int src_fd, int dst_fd,
+			 struct ecfs_blob_header *h)
+{
+	uint8_t raw[ECFS_BLOB_HEADER_SIZE];
+	struct stat st;
+	int64_t plain;
+	int r;
+
+	if (ecfs_volume_format(v) < 2)
+		return ecfs_fail(-EINVAL,
+				 "converting a blob needs the volume's format 2 in memory");
+	if (fstat(src_fd, &st) < 0) {
+		r = -errno;
+		return ecfs_fail(r, "cannot stat the format-1 blob: %s", ecfs_strerror(r));
+	}
+	plain = v1_plain_size(v, (uint64_t)st.st_size);
+	if (plain < 0)
+		return (int)plain;
+	h->version = 2;
+	h->dek_generation = 0;
+	h->holes_generation = 0;
+	h->flags &= (uint16_t)~ECFS_BLOB_SPARSE;
+	h->size = (uint64_t)plain;
+	memset(h->tail_nonce, 0, sizeof(h->tail_nonce));
+	if (st.st_size == 0) {
+		r = ecfs_random(h->file_id, sizeof(h->file_id));
+	} else {
+		ssize_t got = ecfs_pread_full(src_fd, raw, sizeof(raw), 0);
+
+		r = got < 0 ? (int)got : ecfs_blob_header_parse(raw, (size_t)got, h->file_id);
+	}
+	if (r == 0)
+		r = copy_chunks(v, c, src_fd, dst_fd, (uint64_t)plain, h);
+	if (r == 0)
+		r = ecfs_blob_header_write(v, dst_fd, h);
+	return r;
+}
