@@ -18,6 +18,7 @@ enum {
 	OPT_KMS_CHECK,
 	OPT_WAIT,
 	OPT_TIMEOUT,
+	OPT_PROMETHEUS,
 	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
 	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
 };
@@ -34,6 +35,7 @@ static const struct option long_opts[] = {
     {"kms-check", no_argument, NULL, OPT_KMS_CHECK},
     {"wait", required_argument, NULL, OPT_WAIT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -84,6 +86,8 @@ static unsigned group_of(int c)
 		return CTL_O_WAIT;
 	case OPT_TIMEOUT:
 		return CTL_O_TIMEOUT;
+	case OPT_PROMETHEUS:
+		return CTL_O_PROMETHEUS;
 	default:
 		if (ecfs_newkey_is_argon2(OPT_NEWKEY, c))
 			return CTL_O_ARGON2;
@@ -152,6 +156,9 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		return 0;
 	case OPT_TIMEOUT:
 		return parse_u32("--timeout", optarg, 1, 3600, &a->timeout);
+	case OPT_PROMETHEUS:
+		a->prometheus = true;
+		return 0;
 	default:
 		r = ecfs_newkey_getopt_set(CTL_PROG, &a->newkey.keys, OPT_NEWKEY, c, optarg);
 		if (r == 0)
@@ -197,6 +204,8 @@ static const char *combination_problem(const struct ctl_action *act, const struc
 		return "a KMS key slot needs --kms-url and --kms-key";
 	if ((act->opts & CTL_O_OUT) && !a->out)
 		return "--out FILE is required";
+	if (a->json && a->prometheus)
+		return "give --json or --prometheus, not both";
 	return NULL;
 }
 

@@ -223,9 +223,11 @@ static void print_text(const char *mnt, const struct ecfs_status *st)
 		printf("unlocked by: slot %d (KEK generation %llu)\n", st->unlocked_slot,
 		       (unsigned long long)st->kek_generation);
 	printf("daemon pid: %lld\nstarted: %s\nuptime: %lld s\nbytes read: %llu\n"
-	       "bytes written: %llu\nauthentication failures: %llu\n",
+	       "bytes written: %llu\nread operations: %llu\nwrite operations: %llu\n"
+	       "authentication failures: %llu\n",
 	       (long long)st->pid, when, (long long)(up < 0 ? 0 : up),
 	       (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
+	       (unsigned long long)st->read_ops, (unsigned long long)st->write_ops,
 	       (unsigned long long)st->auth_failures);
 	if (st->kms_url[0])
 		print_kms_text(st);
@@ -254,6 +256,8 @@ static void print_json(const char *mnt, const struct ecfs_status *st)
 	json_object_object_add(o, "uptime_seconds", json_object_new_int64(up < 0 ? 0 : up));
 	json_object_object_add(o, "bytes_read", json_object_new_uint64(st->bytes_read));
 	json_object_object_add(o, "bytes_written", json_object_new_uint64(st->bytes_written));
+	json_object_object_add(o, "read_ops", json_object_new_uint64(st->read_ops));
+	json_object_object_add(o, "write_ops", json_object_new_uint64(st->write_ops));
 	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
 	if (st->kms_url[0])
 		json_object_object_add(o, "kms", kms_json(st));
@@ -370,6 +374,8 @@ static int status_check(const struct ctl_args *a, int64_t deadline)
 				"%s: %s",
 				mnt, uuid, sock, why_no_answer(e));
 		r = e == -ETIMEDOUT ? STATUS_EXIT_HUNG : ECFS_EXIT_MOUNT;
+	} else if (a->prometheus) {
+		ctl_print_prometheus(m.path, st);
 	} else if (a->json) {
 		print_json(m.path, st);
 	} else {

@@ -33,9 +33,9 @@ static const struct ctl_action actions[] = {
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
     {"header-restore", cmd_header_restore, "DIR FILE [--force] [--wait S]",
      "replace both header copies with the backup in FILE", CTL_O_FORCE | CTL_O_WAIT, 2},
-    {"status", cmd_status, "MOUNTPOINT [--json] [--timeout S]",
-     "check that MOUNTPOINT answers and ask its daemon how it is doing", CTL_O_JSON | CTL_O_TIMEOUT,
-     1},
+    {"status", cmd_status, "MOUNTPOINT [--json | --prometheus] [--timeout S]",
+     "check that MOUNTPOINT answers and ask its daemon how it is doing",
+     CTL_O_JSON | CTL_O_TIMEOUT | CTL_O_PROMETHEUS, 1},
 };
 
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -71,7 +71,8 @@ static void help(FILE *f)
 		   "  --kms-check            info: ask each KMS slot's KMS even without a token\n"
 		   "  --wait SECONDS         how long a header change waits for another one to "
 		   "finish\n                         (the metadata lock; default 30)\n"
-		   "  --timeout SECONDS      status: answer within this time (default 10)\n\n"
+		   "  --timeout SECONDS      status: answer within this time (default 10)\n"
+		   "  --prometheus           status: the Prometheus text format\n\n"
 		   "Exit status: 0 success, 1 error, 2 usage, 3 wrong key (check-key: the key does "
 		   "not\nopen the volume), 4 damaged or unsupported header, 5 not an envcryptfs "
 		   "mount or\nthe daemon does not answer, 6 the change took effect but the header "

@@ -29,6 +29,7 @@ enum {
 	CTL_O_KMS_CHECK = 1u << 11,  /* --kms-check */
 	CTL_O_WAIT = 1u << 12,	     /* --wait SECONDS for the metadata lock */
 	CTL_O_TIMEOUT = 1u << 13,    /* status: --timeout SECONDS for the whole probe */
+	CTL_O_PROMETHEUS = 1u << 14, /* status: --prometheus */
 };
 
 /* The key that a new slot (or an export's password) comes from; at most one is set. */
@@ -47,7 +48,7 @@ struct ctl_args {
 	struct ctl_newkey newkey;
 	int slot; /* --slot, -1 when not given */
 	const char *out;
-	bool force, json;
+	bool force, json, prometheus;
 	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */
 	bool kms_rotate, kms_check;
 	uint32_t wait;	  /* --wait: seconds to wait for the metadata lock */
@@ -126,6 +127,10 @@ int ctl_rotate_kms(const struct ctl_args *a, struct ecfs_volume *v, const struct
 /* cmd_info_kms.c: what the KMS of slot s says (reachability, latest key version), when a
  * token is at hand or --kms-check asks; never fails. */
 void ctl_info_kms_text(const struct ctl_args *a, const struct ecfs_slot_info *s);
+struct ecfs_status;
+/* status_prometheus.c: st in the Prometheus text format, labelled with mnt and the UUID. */
+void ctl_print_prometheus(const char *mnt, const struct ecfs_status *st);
+
 struct json_object;
 struct json_object *ctl_info_kms_json(const struct ctl_args *a, const struct ecfs_slot_info *s);
 int cmd_check_key(const struct ctl_args *a);

@@ -48,6 +48,7 @@ struct ecfs_fs {
 	const char *mountpoint;
 	int64_t started;
 	uint64_t bytes_read, bytes_written, auth_failures;
+	uint64_t read_ops, write_ops; /* read and write requests answered with data */
 };
 
 /* The one file system this process serves. */

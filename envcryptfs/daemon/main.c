@@ -593,6 +593,8 @@ static int status_fill(void *arg, struct ecfs_status *st)
 	st->bytes_read = __atomic_load_n(&fs.bytes_read, __ATOMIC_RELAXED);
 	st->bytes_written = __atomic_load_n(&fs.bytes_written, __ATOMIC_RELAXED);
 	st->auth_failures = __atomic_load_n(&fs.auth_failures, __ATOMIC_RELAXED);
+	st->read_ops = __atomic_load_n(&fs.read_ops, __ATOMIC_RELAXED);
+	st->write_ops = __atomic_load_n(&fs.write_ops, __ATOMIC_RELAXED);
 	snprintf(st->backing_dir, sizeof(st->backing_dir), "%s", fs.backing_dir);
 	snprintf(st->mountpoint, sizeof(st->mountpoint), "%s", fs.mountpoint);
 	kms_rewrap_fill(&info, st);

@@ -177,6 +177,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		return;
 	}
 	__atomic_add_fetch(&fs.bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&fs.read_ops, 1, __ATOMIC_RELAXED);
 	fuse_reply_buf(req, buf, (size_t)n);
 }
 
@@ -215,6 +216,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		return;
 	}
 	__atomic_add_fetch(&fs.bytes_written, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&fs.write_ops, 1, __ATOMIC_RELAXED);
 	fuse_reply_write(req, (size_t)n);
 }
 

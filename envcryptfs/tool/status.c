@@ -114,6 +114,8 @@ static char *status_json(const struct ecfs_status *st)
 	json_object_object_add(o, "bytes_read", json_object_new_uint64(st->bytes_read));
 	json_object_object_add(o, "bytes_written", json_object_new_uint64(st->bytes_written));
 	json_object_object_add(o, "auth_failures", json_object_new_uint64(st->auth_failures));
+	json_object_object_add(o, "read_ops", json_object_new_uint64(st->read_ops));
+	json_object_object_add(o, "write_ops", json_object_new_uint64(st->write_ops));
 	json_object_object_add(o, "backing_dir", json_object_new_string(st->backing_dir));
 	json_object_object_add(o, "mountpoint", json_object_new_string(st->mountpoint));
 	if (st->kms_url[0])
@@ -173,6 +175,8 @@ static int parse_fields(json_object *o, struct ecfs_status *st)
 		return -EPROTO;
 	st->unlocked_slot = (int)slot;
 	get_num(o, "pid", &st->pid);
+	get_u64(o, "read_ops", &st->read_ops);
+	get_u64(o, "write_ops", &st->write_ops);
 	get_str(o, "backing_dir", st->backing_dir, sizeof(st->backing_dir));
 	get_str(o, "mountpoint", st->mountpoint, sizeof(st->mountpoint));
 	get_str(o, "kms_url", st->kms_url, sizeof(st->kms_url));

@@ -32,6 +32,8 @@ struct ecfs_status {
 	uint64_t bytes_read;	 /* plaintext bytes returned by read requests */
 	uint64_t bytes_written;	 /* plaintext bytes accepted by write requests */
 	uint64_t auth_failures;	 /* chunks, names and values that failed authentication */
+	uint64_t read_ops;	 /* read requests answered (optional on the wire) */
+	uint64_t write_ops;	 /* write requests answered (optional on the wire) */
 	char backing_dir[PATH_MAX];
 	char mountpoint[PATH_MAX];
 	/* A daemon unlocked by a KMS slot (kms_url is "" otherwise); optional on the wire. */
