@@ -291,7 +291,10 @@ int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_ke
 int file_check_open(struct inode *inode, int fd);
 /* Counts an open handle; at the last close the file key is dropped. */
 void file_opened(struct inode *inode);
-void file_closed(struct inode *inode);
+void file_closed(struct inode *inode, int fd);
+/* Format 2: brings the blob header's size up to what the blob holds (at fsync and close, with
+ * a writable fd; inode->io held exclusively). */
+int file_sync_size(struct inode *inode, int fd);
 /* Writes the header of a new, empty blob and caches its key. */
 int file_init_blob(struct inode *inode, int fd);
 int file_plain_size(int fd, uint64_t *size);

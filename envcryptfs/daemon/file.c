@@ -42,6 +42,26 @@ static int write_header(int fd, struct ecfs_blob_header *h)
 	return r;
 }
 
+/* Format 2: a header claiming more plaintext than the blob holds means the blob was cut
+ * (the daemon never lets the header's size run ahead of the blob's); a blob size no
+ * plaintext has means bytes were cut or appended. */
+static int check_cut(int fd, const struct ecfs_blob_header *h)
+{
+	struct stat st;
+	int64_t p;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	p = ecfs_plain_size(fs.vol, (uint64_t)st.st_size);
+	if (p < 0)
+		return ecfs_fail(-EUCLEAN, "a blob of %lld bytes is no whole number of chunks",
+				 (long long)st.st_size);
+	if (h->size > (uint64_t)p)
+		return ecfs_fail(-EUCLEAN, "cut short: header says %llu bytes, blob holds %lld",
+				 (unsigned long long)h->size, (long long)p);
+	return 0;
+}
+
 /* What a 0-byte blob may become when its key is needed. */
 enum key_need {
 	KEY_READ,  /* reads: an empty format-1 file has no key yet */
@@ -64,6 +84,8 @@ static int load_key(struct inode *inode, int fd, enum key_need need)
 	else if (r == -ENODATA)
 		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
 					"header");
+	if (r == 0 && v2)
+		r = check_cut(fd, &h);
 	if (r == 0)
 		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
 	if (r == 0) {
@@ -102,6 +124,13 @@ int file_check_open(struct inode *inode, int fd)
 		return 0;
 	pthread_rwlock_rdlock(&inode->io);
 	r = file_key(inode, fd, false, &key);
+	/* A key kept from before (another handle, a truncate) skipped the check on loading. */
+	if (r == 0) {
+		r = check_cut(fd, &inode->blob);
+		if (r < 0)
+			fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s",
+				      ecfs_last_error());
+	}
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }
@@ -113,9 +142,46 @@ void file_opened(struct inode *inode)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-void file_closed(struct inode *inode)
+/* Format 2: records size in the header of a file whose key (and header) is loaded; inode->io
+ * held exclusively. */
+static int set_header_size(struct inode *inode, int fd, uint64_t size)
 {
+	struct ecfs_blob_header h = inode->blob;
+	int r;
+
+	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || h.size == size)
+		return 0;
+	h.size = size;
+	r = ecfs_blob_header_write(fs.vol, fd, &h);
+	if (r == 0)
+		inode->blob.size = size;
+	return r;
+}
+
+int file_sync_size(struct inode *inode, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	uint64_t size;
+	int r;
+
+	/* Only a writable handle can have grown the file. */
+	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+		return 0;
+	r = file_plain_size(fd, &size);
+	if (r == 0)
+		r = set_header_size(inode, fd, size);
+	return r;
+}
+
+void file_closed(struct inode *inode, int fd)
+{
+	int r;
+
 	pthread_rwlock_wrlock(&inode->io);
+	r = file_sync_size(inode, fd);
+	if (r < 0)
+		fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
+			      ecfs_strerror(r));
 	pthread_mutex_lock(&inode->lock);
 	if (--inode->nopen == 0) {
 		ecfs_file_key_free(inode->key);
@@ -195,8 +261,14 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 		return 0;
 	}
 	r = file_key(inode, fd, true, &key);
+	/* Format 2: the header's size comes down before the blob does, and goes up after it,
+	 * so that it never claims more than the blob holds. */
+	if (r == 0 && size < inode->blob.size)
+		r = set_header_size(inode, fd, size);
 	if (r == 0)
 		r = ecfs_blob_truncate(c, key, fd, size, &bad);
+	if (r == 0)
+		r = set_header_size(inode, fd, size);
 	if (r == -EBADMSG)
 		fs_log_bad_chunk(inode, bad);
 	return r;

@@ -15,7 +15,7 @@ static void handle_free(struct fs_handle *h)
 	struct open_file *fh = (struct open_file *)h;
 
 	fs_handle_untrack(h);
-	file_closed(fh->inode);
+	file_closed(fh->inode, fh->fd);
 	close(fh->fd);
 	free(fh);
 }
@@ -229,11 +229,16 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = fh_of(fi)->fd, r;
+	struct open_file *fh = fh_of(fi);
+	int fd = fh->fd, r;
 
 	(void)ino;
-	r = datasync ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, r < 0 ? fs_errno(-errno) : 0);
+	pthread_rwlock_wrlock(&fh->inode->io);
+	r = file_sync_size(fh->inode, fd);
+	pthread_rwlock_unlock(&fh->inode->io);
+	if (r == 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		r = -errno;
+	fuse_reply_err(req, fs_errno(r));
 }
 
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,

@@ -19,7 +19,7 @@ note "seed $SEED, $ROUNDS rounds (replay with ECFS_CRASH_SEED=$SEED)"
 RANDOM=$SEED
 
 key=$T/key vol=$T/vol mnt=$T/mnt
-make_vol "$vol" "$key" aes-256-gcm 4096
+make_vol "$vol" "$key" aes-256-gcm 4096 --format-version "${ECFS_CRASH_FORMAT:-1}"
 
 # verify_rounds N: rounds 1..N as crashload sees them on the mount.
 verify_rounds() {
