@@ -83,6 +83,18 @@ pid=$(daemon_pid "$mnt")
   fail "$mnt is served by $(readlink "/proc/$pid/exe"), not the installed daemon"
 echo installed >"$mnt/f" || fail "cannot write through $mnt"
 umount_wait "$mnt"
+
+note "the installed daemon takes every option mount(8), mount.fuse3, fstab and systemd may pass"
+opts="key_file=$key,defaults,auto,noauto,user,nouser,users,nofail,_netdev,rw,nosuid,nodev,noexec"
+opts+=",relatime,noatime,x-systemd.automount,x-systemd.idle-timeout=10min,comment=x-gvfs-hide"
+opts+=",x-systemd.requires=network-online.target,auto_unmount"
+"$prefix/sbin/envcryptfs" "$vol" "$mnt" -o "$opts" 2>"$T/stderr" || {
+  cat "$T/stderr" >&2
+  fail "the daemon refused -o $opts"
+}
+mountpoint -q "$mnt" || fail "$mnt is not mounted with -o $opts"
+[ "$(cat "$mnt/f")" = installed ] || fail "$mnt does not show the volume"
+umount_wait "$mnt"
 PATH="$prefix/sbin:$PATH" fsck -t envcryptfs -n "$vol" >"$T/fsck.out" 2>&1 || {
   cat "$T/fsck.out" >&2
   fail "fsck -t envcryptfs -n $vol failed"
