@@ -2,12 +2,31 @@
 /* cmd_slot.c - `slot add` and `slot remove`: one header update each, no data touched. */
 #include "ctl.h"
 
+#include <errno.h>
+#include <string.h>
+
 static uint64_t seqid_of(const struct ecfs_volume *v)
 {
 	struct ecfs_volume_info in;
 
 	ecfs_volume_get_info(v, &in);
 	return in.seqid;
+}
+
+/* The new slot's index is the one thing a script needs from `slot add`: when it cannot be
+ * printed, the command fails, and says on stderr which slot it added. */
+static int print_added(int index, enum ecfs_slot_type type)
+{
+	int err = 0;
+
+	if (printf("added key slot %d (%s)\n", index, ecfs_slot_type_name(type)) < 0 ||
+	    fflush(stdout) != 0)
+		err = errno;
+	if (!err)
+		return ECFS_EXIT_OK;
+	ecfs_tool_error(CTL_PROG, "slot add: added key slot %d, but cannot print its index: %s",
+			index, strerror(err));
+	return ECFS_EXIT_ERROR;
 }
 
 int cmd_slot_add(const struct ctl_args *a)
@@ -28,9 +47,9 @@ int cmd_slot_add(const struct ctl_args *a)
 
 		e = ecfs_volume_slot_add(v, &nk.cred[0], ctl_argon2(a), &index);
 		if (ctl_took_effect(v, e))
-			printf("added key slot %d (%s)\n", index,
-			       ecfs_slot_type_name(nk.cred[0].type));
-		r = ctl_update_result("slot add", v, dir, before, e);
+			r = print_added(index, nk.cred[0].type);
+		if (r == ECFS_EXIT_OK || e < 0)
+			r = ctl_update_result("slot add", v, dir, before, e);
 	}
 	if (nk.n)
 		ecfs_tool_free_creds(&nk);

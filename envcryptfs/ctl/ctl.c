@@ -2,6 +2,7 @@
 /* ctl.c - envcryptfsctl: the action table, help, and dispatch to one command's handler. */
 #include "ctl.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define UNLOCK_NEW (CTL_O_UNLOCK | CTL_O_NEWKEY | CTL_O_ARGON2 | CTL_O_KMS)
@@ -100,6 +101,18 @@ static const struct ctl_action *find_action(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* What a command printed must have reached stdout (a full disk, a closed pipe): otherwise the
+ * command did not do all it says, and exits 1. */
+static int finish_output(int r)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return r;
+	if (r == ECFS_EXIT_OK)
+		ecfs_tool_error(CTL_PROG, "cannot write to standard output: %s",
+				errno ? strerror(errno) : "write error");
+	return r == ECFS_EXIT_OK ? ECFS_EXIT_ERROR : r;
+}
+
 int main(int argc, char **argv)
 {
 	const struct ctl_action *act;
@@ -136,5 +149,5 @@ int main(int argc, char **argv)
 		r = act->handler(&a);
 	}
 	ecfs_kms_opts_free(&a.kms);
-	return r;
+	return finish_output(r);
 }

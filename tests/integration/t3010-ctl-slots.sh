@@ -58,6 +58,19 @@ stderr_has "slot 0 is the last key slot"
 stderr_has "--force"
 expect_exit 0 "$CTL" check-key "$vol" --unlock-key-file "$k0"
 
+note "slot add whose index cannot be printed fails, and names the slot it added on stderr"
+rc=0
+"$CTL" slot add "$vol" --unlock-key-file "$k0" --key-file "$k1" >/dev/full 2>"$T/stderr" || rc=$?
+[ "$rc" -eq 1 ] || fail "slot add with stdout on /dev/full exited $rc, expected 1"
+stderr_has "added key slot 1, but cannot print its index"
+slots_are 0:keyfile 1:keyfile
+rc=0
+"$CTL" slot list "$vol" >/dev/full 2>"$T/stderr" || rc=$?
+[ "$rc" -eq 1 ] || fail "slot list with stdout on /dev/full exited $rc, expected 1"
+stderr_has "cannot write to standard output"
+expect_exit 0 "$CTL" slot remove "$vol" 1 --unlock-key-file "$k0"
+slots_are 0:keyfile
+
 note "the last slot goes only with --force, and then no key opens the volume"
 expect_exit 0 "$CTL" slot remove "$vol" 0 --unlock-key-file "$k0" --force
 stderr_has "no key slot is left"
