@@ -13,6 +13,7 @@
  *   -EUCLEAN          a structure on disk is corrupt (bad magic, length, checksum)
  *   -EBADMSG          authentication failed (a MAC, tag, canary or SIV did not verify)
  *   -EPROTONOSUPPORT  an unknown format version, feature flag, cipher or slot type
+ *   -ENOEXEC          an export file given to unlock is damaged or of an unknown version
  * On failure the library also leaves a one-line description (naming the thing and the
  * cause) for the calling thread in ecfs_last_error().
  */

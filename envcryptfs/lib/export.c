@@ -173,6 +173,10 @@ int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UU
 	struct ecfs_secret *key;
 	int r = ecfs_export_parse(ecfs_secret_data(c->secret), ecfs_secret_len(c->secret), &e);
 
+	/* A file given as the key is bad, not the volume: a code of its own (the message says
+	 * what is wrong with the file). */
+	if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+		return ecfs_fail(-ENOEXEC, "'%s': %s", c->origin, ecfs_last_error());
 	if (r < 0)
 		return r;
 	if (memcmp(e.uuid, uuid, ECFS_UUID_SIZE) != 0)
@@ -190,6 +194,8 @@ int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UU
 				 e.sealed_dek + ECFS_DEK_SIZE);
 	ecfs_secret_free(key);
 	if (r == -EBADMSG)
-		return ecfs_fail(-EKEYREJECTED, "wrong password for export file '%s'", c->origin);
+		return ecfs_fail(-EKEYREJECTED,
+				 "wrong password for export file '%s', or the file was modified",
+				 c->origin);
 	return r;
 }

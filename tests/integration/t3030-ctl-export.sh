@@ -50,6 +50,18 @@ make_vol "$T/other" "$T/kother" aes-256-gcm 4096
 expect_exit 3 "$CTL" check-key "$T/other" --unlock-export "$ex" --unlock-passphrase-file "$pw"
 stderr_has "belongs to another volume"
 
+note "a damaged export file exits 1, not 4 (a damaged volume); a changed one is named as a cause"
+head -c 100 "$ex" >"$T/ex.cut"
+expect_exit 1 "$CTL" check-key "$vol" --unlock-export "$T/ex.cut" --unlock-passphrase-file "$pw"
+stderr_has "export file"
+# Change the first base64 character of the sealed key: the password is right, the tag fails.
+first=$(sed -n 's/.*"dek": *"\(.\).*/\1/p' "$ex")
+if [ "$first" = A ]; then repl=B; else repl=A; fi
+sed "s/\(\"dek\": *\"\)./\1$repl/" "$ex" >"$T/ex.changed"
+cmp -s "$ex" "$T/ex.changed" && fail "the test did not change the export"
+expect_exit 3 "$CTL" check-key "$vol" --unlock-export "$T/ex.changed" --unlock-passphrase-file "$pw"
+stderr_has "or the file was modified"
+
 note "every slot removed: only the export opens the volume, and slot add imports a key"
 expect_exit 0 "$CTL" slot remove "$vol" 0 --unlock-key-file "$k0" --force
 expect_exit 3 "$CTL" check-key "$vol" --unlock-key-file "$k0"
