@@ -99,6 +99,7 @@ void names_check_entry(struct fsck *f, struct dir *d, struct entry *e)
 		return;
 	}
 	e->plain = strdup(name);
+	e->full = strdup(encoded);
 }
 
 void names_check_side(struct fsck *f, struct dir *d, struct entry *e)

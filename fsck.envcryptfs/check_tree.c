@@ -20,6 +20,7 @@
 /* A subdirectory waiting to be walked once its parent's entries are freed. */
 struct subdir {
 	char *disk, *plain, *backing;
+	char *full; /* the full encoded name when it decrypted (format 2 checks its place) */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -59,6 +60,7 @@ static void free_entries(struct dir *d)
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->e[i].disk);
 		free(d->e[i].plain);
+		free(d->e[i].full);
 	}
 	free(d->e);
 	d->e = NULL;
@@ -94,7 +96,7 @@ static int add_entry(struct dir *d, size_t *cap, const struct dirent *de)
 	}
 	e = &d->e[d->n];
 	*e = (struct entry){strdup(de->d_name), entry_type(d->fd, de),
-			    ecfs_name_classify(de->d_name), NULL};
+			    ecfs_name_classify(de->d_name), NULL, NULL};
 	if (!e->disk)
 		return -ENOMEM;
 	d->n++;
@@ -159,20 +161,44 @@ static bool dirid_problem(struct fsck *f, struct dir *d, bool missing, bool empt
 	struct problem p =
 	    problem_of(PASS_TREE, shown_path(d->plain, d->backing), path ? path : d->backing,
 		       missing ? "dirid-missing" : "dirid-bad", what, detail);
-	bool fixed = fsck_problem(f, p, missing && empty ? &fx : NULL);
+	/* A format-2 ID is bound to the directory's place: no such repair there yet. */
+	bool fixable = missing && empty && ecfs_volume_format(f->vol) < 2;
+	bool fixed = fsck_problem(f, p, fixable ? &fx : NULL);
 
 	free(path);
 	return fixed;
 }
 
+/* Format 2: an ID file that names another place (a directory moved or swapped in the backing
+ * directory, or an ID file copied from another directory). Reported, never rebound silently:
+ * the names below still decrypt, so the walk goes on with the ID. */
+static void dirid_elsewhere(struct fsck *f, struct dir *d)
+{
+	char *path = path_join(d->backing, ECFS_DIR_ID_NAME);
+
+	fsck_problem(f,
+		     problem_of(PASS_TREE, shown_path(d->plain, d->backing),
+				path ? path : d->backing, "dirid-elsewhere",
+				"directory is bound to another place (moved or "
+				"swapped?)",
+				"its ID file names another parent directory or name; the mount "
+				"refuses it with EIO; left alone"),
+		     NULL);
+	free(path);
+	d->have_id = ecfs_dirid_read_at(f->vol, d->fd, NULL, d->id) == 0;
+}
+
 static void check_dirid(struct fsck *f, struct dir *d)
 {
-	int r = ecfs_dirid_read(d->fd, d->id);
+	bool check = f->have_key && d->have_place && ecfs_volume_format(f->vol) >= 2;
+	int r = ecfs_dirid_read_at(f->vol, d->fd, check ? &d->place : NULL, d->id);
 
 	d->have_id = r == 0;
-	if (r == -ENOENT || r == -EUCLEAN) {
+	if (r == -EBADMSG) {
+		dirid_elsewhere(f, d);
+	} else if (r == -ENOENT || r == -EUCLEAN) {
 		if (dirid_problem(f, d, r == -ENOENT, !holds_user_entries(d)))
-			d->have_id = ecfs_dirid_read(d->fd, d->id) == 0;
+			d->have_id = ecfs_dirid_read_at(f->vol, d->fd, NULL, d->id) == 0;
 	} else if (r < 0) {
 		fsck_operr(f, PASS_TREE, shown_path(d->plain, d->backing), d->backing,
 			   "cannot read the directory ID: %s", ecfs_strerror(r));
@@ -230,14 +256,26 @@ static void check_symlink(struct fsck *f, struct dir *d, struct entry *e, const 
 	int r;
 
 	/* Side files are checked without a key too: each must be named by a symlink. */
+	struct ecfs_place at = {.name = e->full};
+	bool bound = ecfs_volume_format(f->vol) >= 2;
+
 	if (links_load(f, d, e, stored, path, backing) < 0 || !f->have_key)
 		return;
-	r = ecfs_symlink_decrypt(f->crypto, stored, target, sizeof(target));
+	/* Format 2: sealed with its place; unknown when the name or the ID did not decrypt. */
+	if (bound && (!e->full || !d->have_id))
+		return;
+	if (bound)
+		memcpy(at.parent_id, d->id, ECFS_DIR_ID_SIZE);
+	r = ecfs_symlink_decrypt_at(f->crypto, bound ? &at : NULL, stored, target, sizeof(target));
 	if (r >= 0)
 		return;
 	fsck_problem(f,
 		     problem_of(PASS_TREE, path, backing, "symlink-target",
-				"symbolic link target does not decrypt", ecfs_strerror(r)),
+				"symbolic link target does not decrypt",
+				bound && r == -EBADMSG
+				    ? "damaged, or bound to another place (moved "
+				      "or swapped?)"
+				    : ecfs_strerror(r)),
 		     NULL);
 }
 
@@ -276,8 +314,9 @@ static struct subdir *take_subdirs(struct dir *d, size_t *n)
 
 		if (!is_user(e) || e->type != DT_DIR)
 			continue;
-		s[*n] = (struct subdir){e->disk, entry_plain(d, e), entry_backing(d, e)};
+		s[*n] = (struct subdir){e->disk, entry_plain(d, e), entry_backing(d, e), e->full};
 		e->disk = NULL;
+		e->full = NULL;
 		(*n)++;
 	}
 	free_entries(d);
@@ -287,6 +326,12 @@ static struct subdir *take_subdirs(struct dir *d, size_t *n)
 static void walk_subdir(struct fsck *f, struct dir *parent, struct subdir *s)
 {
 	struct dir d = {.plain = s->plain, .backing = s->backing};
+
+	if (s->full && parent->have_id) {
+		memcpy(d.place.parent_id, parent->id, ECFS_DIR_ID_SIZE);
+		d.place.name = s->full;
+		d.have_place = true;
+	}
 
 	if (!s->backing || (parent->plain && !s->plain)) {
 		fsck_operr(f, PASS_TREE, parent->backing, parent->backing, "out of memory");
@@ -331,6 +376,7 @@ static void walk(struct fsck *f, struct dir *d)
 		free(sub[i].disk);
 		free(sub[i].plain);
 		free(sub[i].backing);
+		free(sub[i].full);
 	}
 	free(sub);
 }
@@ -348,8 +394,11 @@ static void raise_fd_limit(void)
 
 void check_tree(struct fsck *f)
 {
-	struct dir root = {
-	    .plain = f->have_key ? "/" : NULL, .backing = (char *)f->o.dir, .is_root = true};
+	struct dir root = {.plain = f->have_key ? "/" : NULL,
+			   .backing = (char *)f->o.dir,
+			   .is_root = true,
+			   .place = {.name = ""},
+			   .have_place = true};
 
 	raise_fd_limit();
 	root.fd = openat(ecfs_volume_dirfd(f->vol), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -10,6 +10,7 @@ struct entry {
 	unsigned char type;	  /* DT_*, never DT_UNKNOWN */
 	enum ecfs_name_kind kind; /* ecfs_name_classify */
 	char *plain;		  /* the decrypted name; NULL when not known */
+	char *full;		  /* its full encoded name once it decrypted; else NULL */
 };
 
 struct dir {
@@ -19,6 +20,10 @@ struct dir {
 	uint8_t id[ECFS_DIR_ID_SIZE];
 	bool have_id;
 	bool is_root;
+	/* Format 2: where the directory is (its parent's ID, its full encoded name), which its
+	 * ID file must name; have_place is false when that is not known. */
+	struct ecfs_place place;
+	bool have_place;
 	struct entry *e; /* sorted by disk name */
 	size_t n;
 };

@@ -161,6 +161,7 @@ enum fs_damage {
 	FS_DAMAGE_SIZE,
 	FS_DAMAGE_SYMLINK,
 	FS_DAMAGE_XATTR,
+	FS_DAMAGE_PLACE, /* format 2: an object bound to another place */
 };
 /* Logs damage of one kind to inode's file once, with its plaintext and backing paths. */
 void fs_log_damage(struct inode *inode, enum fs_damage kind, const char *fmt, ...)
@@ -201,20 +202,31 @@ void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
 
 /* ---- names.c: plaintext names <-> backing entries ---------------------------------------- */
 
+/* The ID of directory dir; on format 2 its ID file is checked against the directory's place
+ * the first time (-EIO, logged, when it is bound to another place). */
 int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE]);
+/* True on a format-2 volume: objects are bound to their place. */
+bool names_bound(void);
+/* Format 2: records where inode was found (parent's ID, full encoded name); else nothing. */
+void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE], const char *full);
+/* Format 2: the place recorded for inode, its name copied into name; -EIO when unknown. */
+int names_get_place(struct inode *inode, struct ecfs_place *at, char name[ECFS_ENCODED_NAME_MAX]);
 /* The backing name of name in dir; -ENAMETOOLONG, -EINVAL as ecfs_name_encrypt. */
 int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn);
-/* Looks up a backing entry of dir and fills e (the inode gets one more lookup). */
-int names_lookup_disk(struct inode *dir, const char *disk, struct fuse_entry_param *e);
+/* Looks up backing entry disk (full encoded name full) of dir and fills e (the inode gets one
+ * more lookup and, on format 2, full as its place). */
+int names_lookup_disk(struct inode *dir, const char *disk, const char *full,
+		      struct fuse_entry_param *e);
 /* Checks a long name's side file against dn->full (-EIO when it does not match). */
 int names_check_side(struct inode *dir, const struct ecfs_disk_name *dn);
 /* Writes the side file of a long name before its entry is made; *made says whether it was
  * new (and must be removed when making the entry fails). */
 int names_side_create(int dirfd, const struct ecfs_disk_name *dn, bool *made);
 void names_side_remove(int dirfd, const struct ecfs_disk_name *dn);
-/* Decrypts backing entry disk of dir into out (ECFS_NAME_MAX + 1 bytes). Returns 0, 1 to
- * skip the entry silently (reserved, side files, not ours), or -EBADMSG / -errno. */
-int names_decode(struct inode *dir, int dirfd, const char *disk, char *out);
+/* Decrypts backing entry disk of dir into out (ECFS_NAME_MAX + 1 bytes), and its full encoded
+ * name into full (ECFS_ENCODED_NAME_MAX bytes) when full is not NULL. Returns 0, 1 to skip
+ * the entry silently (reserved, side files, not ours), or -EBADMSG / -errno. */
+int names_decode(struct inode *dir, int dirfd, const char *disk, char *out, char *full);
 /* The plaintext path of inode inside the mount, best effort, for messages. */
 int names_describe(struct inode *inode, char *out, size_t outsz);
 /* Random "envcryptfs.tmp.<hex>" names for entries being built or taken apart. */
@@ -225,7 +237,8 @@ int names_tmp(char out[64]);
 /* Makes backing symlink disk in dirfd for stored text (a side file first when it is long). */
 int symlink_store(int dirfd, const char *disk, const char *stored);
 /* The stored text of inode's backing symlink, open as fd, into stored
- * (ECFS_SYMLINK_STORED_MAX bytes); a missing or damaged side file is -EBADMSG, logged. */
+ * (ECFS_SYMLINK_STORED_MAX bytes); a missing or damaged side file is -EBADMSG, logged when
+ * inode is not NULL. */
 int symlink_load(struct inode *inode, int fd, char *stored);
 /* The plaintext target length of a symlink whose backing stat is st; never decrypts. */
 off_t symlink_plain_size(struct inode *inode, const struct stat *st);
@@ -233,6 +246,35 @@ off_t symlink_plain_size(struct inode *inode, const struct stat *st);
  * file's name in side and returns 1 (remove it once disk is gone); else 0. */
 int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
 void symlink_side_remove(const char *side);
+
+/* ---- rebind.c: format 2: renames and links keep every object bound to its place ------- */
+
+/* A directory being renamed: its ID file names both places until rebind_dir_end. */
+struct rebind_dir {
+	int fd; /* the directory, -1 when nothing is to be done */
+	uint8_t id[ECFS_DIR_ID_SIZE];
+	const struct ecfs_place *from, *to;
+};
+
+/* Format 2, when disk in parentfd is a directory: checks its ID file against from (-EIO when
+ * bound elsewhere) and rewrites it with the tags of from and to. Else nothing (b->fd = -1). */
+int rebind_dir_begin(int parentfd, const char *disk, const struct ecfs_place *from,
+		     const struct ecfs_place *to, struct rebind_dir *b);
+/* After the rename(2) (moved) or its failure: keeps only the tag of the place it is at, and
+ * gives the directory's inode its new place. */
+void rebind_dir_end(struct rebind_dir *b, bool moved);
+/* The plaintext target (PATH_MAX + 1 bytes) of the symlink open as fd, sealed at place at
+ * (NULL: format 1);
+ * failures of authentication are logged for inode (when not NULL). */
+int symlink_read_target(struct inode *inode, int fd, const struct ecfs_place *at, char target[]);
+/* Makes to_disk in tofd a copy of symlink from_disk in fromfd (or of inode's symlink open as
+ * fd), sealed for place to, with the same owner and times. */
+int symlink_copy_fd(struct inode *inode, int fd, const struct ecfs_place *from, int tofd,
+		    const char *to_disk, const struct ecfs_place *to);
+int symlink_copy(int fromfd, const char *from_disk, const struct ecfs_place *from, int tofd,
+		 const char *to_disk, const struct ecfs_place *to);
+/* Removes symlink disk in dirfd, and its target's side file when it was the last link. */
+void symlink_remove(int dirfd, const char *disk);
 
 /* ---- ops_entry.c: lookup and namespace changes ------------------------------------------ */
 
@@ -260,8 +302,9 @@ int fs_chown_new(fuse_req_t req, int parentfd, int fd, const char *disk);
 
 /* ---- dirid.c: directories that always carry their ID ------------------------------------ */
 
-/* Makes directory disk in dirfd with a fresh ID, atomically (temporary name, then rename). */
-int dir_make(int dirfd, const char *disk, mode_t mode, fuse_req_t req,
+/* Makes directory disk in dirfd with a fresh ID, atomically (temporary name, then rename);
+ * on format 2 the ID is bound to place at. */
+int dir_make(int dirfd, const char *disk, mode_t mode, fuse_req_t req, const struct ecfs_place *at,
 	     uint8_t id[ECFS_DIR_ID_SIZE]);
 /* Before removing (or renaming over) directory disk: checks that it holds nothing but its ID
  * and moves the ID file out to tmp in dirfd, so that a failed removal can put it back. */
@@ -289,6 +332,8 @@ int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_ke
 /* Format 2: reads and checks the blob header of a file being opened (the MAC; damage is
  * logged); format 1: nothing. */
 int file_check_open(struct inode *inode, int fd);
+/* The file ID of inode's blob, read from its header once (damage is logged). */
+int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE]);
 /* Counts an open handle; at the last close the file key is dropped. */
 void file_opened(struct inode *inode);
 void file_closed(struct inode *inode, int fd);

@@ -41,7 +41,7 @@ static int fix_mode(int fd, mode_t mode)
 	return 0;
 }
 
-int dir_make(int parent, const char *disk, mode_t mode, fuse_req_t req,
+int dir_make(int parent, const char *disk, mode_t mode, fuse_req_t req, const struct ecfs_place *at,
 	     uint8_t id[ECFS_DIR_ID_SIZE])
 {
 	char tmp[64];
@@ -57,7 +57,7 @@ int dir_make(int parent, const char *disk, mode_t mode, fuse_req_t req,
 		unlinkat(parent, tmp, AT_REMOVEDIR);
 		return r;
 	}
-	r = ecfs_dirid_create(fd, id);
+	r = ecfs_dirid_create_at(fs.vol, fd, at, id);
 	if (r == 0)
 		r = fix_mode(fd, mode);
 	if (r == 0)

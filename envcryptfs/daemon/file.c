@@ -135,6 +135,49 @@ int file_check_open(struct inode *inode, int fd)
 	return r;
 }
 
+/* Reads the file ID from the blob header of inode's backing file. */
+static int read_file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
+{
+	struct ecfs_blob_header h;
+	char proc[32];
+	int pfd = inode_fd_get(inode), fd, r;
+
+	if (pfd < 0)
+		return pfd;
+	fs_proc_path(pfd, proc);
+	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	inode_fd_put(inode, pfd);
+	if (fd < 0)
+		return -errno;
+	r = ecfs_blob_header_read(fs.vol, fd, &h);
+	close(fd);
+	if (r == 0)
+		memcpy(id, h.file_id, ECFS_FILE_ID_SIZE);
+	return r;
+}
+
+int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
+{
+	int r = 0;
+
+	/* Header updates hold io exclusively: never read one half written. */
+	pthread_rwlock_rdlock(&inode->io);
+	pthread_mutex_lock(&inode->lock);
+	if (!inode->has_file_id) {
+		r = read_file_id(inode, inode->file_id);
+		inode->has_file_id = r == 0;
+	}
+	if (r == 0)
+		memcpy(id, inode->file_id, ECFS_FILE_ID_SIZE);
+	pthread_mutex_unlock(&inode->lock);
+	pthread_rwlock_unlock(&inode->io);
+	if (r == -ENODATA)
+		r = ecfs_fail(-EUCLEAN, "a format-2 blob without a header");
+	if (r == -EUCLEAN || r == -EPROTONOSUPPORT || r == -EBADMSG)
+		fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s", ecfs_last_error());
+	return r;
+}
+
 void file_opened(struct inode *inode)
 {
 	pthread_mutex_lock(&inode->lock);

@@ -108,6 +108,7 @@ static void inode_free(struct inode_table *t, struct inode *p)
 		__atomic_sub_fetch(&t->nfds, 1, __ATOMIC_RELAXED);
 	}
 	free(p->handle);
+	free(p->place_name);
 	ecfs_file_key_free(p->key);
 	pthread_rwlock_destroy(&p->io);
 	pthread_mutex_destroy(&p->lock);
@@ -230,6 +231,18 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st)
 		fresh->fd = -1; /* still the caller's */
 		inode_free(t, fresh);
 	}
+	return p;
+}
+
+struct inode *itab_peek(struct inode_table *t, int fd, const struct stat *st)
+{
+	struct inode *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = itab_find(t, fd, st, bucket_of(st->st_dev, st->st_ino, t->nbuckets));
+	if (p)
+		p->nlookup++;
+	pthread_mutex_unlock(&t->lock);
 	return p;
 }
 

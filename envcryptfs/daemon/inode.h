@@ -38,6 +38,14 @@ struct inode {
 	pthread_mutex_t lock;
 	bool has_dir_id;
 	uint8_t dir_id[ECFS_DIR_ID_SIZE];
+	/* Format 2: where the kernel last found this inode (lookup, create, rename), which its
+	 * bindings are checked against: the parent's ID and the full encoded name (malloc'd;
+	 * NULL when not known). */
+	uint8_t place_parent[ECFS_DIR_ID_SIZE];
+	char *place_name;
+	/* A regular file's ID, from its blob header, once read (it never changes). */
+	bool has_file_id;
+	uint8_t file_id[ECFS_FILE_ID_SIZE];
 	/* Set lazily under lock; replaced or freed only with io held exclusively, so a holder
 	 * of io may use it without lock. Dropped at the last close: each key is a locked page,
 	 * so only open files keep one. */
@@ -79,6 +87,9 @@ int itab_init(struct inode_table *t);
 /* Finds the inode of st's (st_dev, st_ino) and adds one lookup, or makes one that takes over
  * *fd (then *fd is set to -1). NULL when out of memory. */
 struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st);
+/* The inode of the entry open as fd (stat st) when the table has one, with one more lookup
+ * (drop it with itab_unref); NULL otherwise. */
+struct inode *itab_peek(struct inode_table *t, int fd, const struct stat *st);
 /* Drops n lookups; the inode is freed when none are left. */
 void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n);
 /* Frees every inode left (at unmount, when the kernel no longer holds any). */

@@ -562,6 +562,8 @@ static int fs_setup(const struct options *o)
 		close(fd);
 		return -ENOMEM;
 	}
+	/* The root's place (format 2): no parent, no name. */
+	names_set_place(fs.root, (const uint8_t[ECFS_DIR_ID_SIZE]){0}, "");
 	enable_parking();
 	return 0;
 }

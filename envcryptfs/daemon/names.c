@@ -30,6 +30,66 @@ static void log_dir_id_damage(struct inode *dir)
 	fs_log_bad_name(dir, ECFS_DIR_ID_NAME, why);
 }
 
+bool names_bound(void)
+{
+	return ecfs_volume_format(fs.vol) >= 2;
+}
+
+void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE], const char *full)
+{
+	char *name;
+
+	if (!names_bound())
+		return;
+	pthread_mutex_lock(&inode->lock);
+	if (!inode->place_name || strcmp(inode->place_name, full) != 0 ||
+	    memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0) {
+		/* Out of memory: the place stays unknown and its checks fail with EIO. */
+		name = strdup(full);
+		free(inode->place_name);
+		inode->place_name = name;
+		memcpy(inode->place_parent, parent, ECFS_DIR_ID_SIZE);
+	}
+	pthread_mutex_unlock(&inode->lock);
+}
+
+/* names_get_place with inode->lock held. */
+static int get_place_locked(struct inode *inode, struct ecfs_place *at,
+			    char name[ECFS_ENCODED_NAME_MAX])
+{
+	if (!inode->place_name)
+		return -EIO;
+	memcpy(at->parent_id, inode->place_parent, ECFS_DIR_ID_SIZE);
+	snprintf(name, ECFS_ENCODED_NAME_MAX, "%s", inode->place_name);
+	at->name = name;
+	return 0;
+}
+
+int names_get_place(struct inode *inode, struct ecfs_place *at, char name[ECFS_ENCODED_NAME_MAX])
+{
+	int r;
+
+	pthread_mutex_lock(&inode->lock);
+	r = get_place_locked(inode, at, name);
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+/* Reads dir's ID (format 2: checked against its place); dir->lock held. */
+static int read_dir_id(struct inode *dir)
+{
+	char name[ECFS_ENCODED_NAME_MAX];
+	struct ecfs_place at;
+	int r;
+
+	if (!names_bound())
+		return ecfs_dirid_read(dir->fd, dir->dir_id);
+	r = get_place_locked(dir, &at, name);
+	if (r == 0)
+		r = ecfs_dirid_read_at(fs.vol, dir->fd, &at, dir->dir_id);
+	return r;
+}
+
 int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
 {
 	int r = 0;
@@ -38,12 +98,19 @@ int names_dir_id(struct inode *dir, uint8_t id[ECFS_DIR_ID_SIZE])
 		return -ENOTDIR;
 	pthread_mutex_lock(&dir->lock);
 	if (!dir->has_dir_id) {
-		r = ecfs_dirid_read(dir->fd, dir->dir_id);
+		r = read_dir_id(dir);
 		dir->has_dir_id = r == 0;
 	}
 	if (r == 0)
 		memcpy(id, dir->dir_id, ECFS_DIR_ID_SIZE);
 	pthread_mutex_unlock(&dir->lock);
+	if (r == -EBADMSG) {
+		fs_log_damage(dir, FS_DAMAGE_PLACE,
+			      "directory bound to another place (moved or swapped?): its ID file "
+			      "'%s' does not name this place; using it fails with EIO",
+			      ECFS_DIR_ID_NAME);
+		return -EIO;
+	}
 	if (r < 0) {
 		log_dir_id_damage(dir);
 		return -EIO;
@@ -65,12 +132,20 @@ int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn
 	return r;
 }
 
-int names_lookup_disk(struct inode *dir, const char *disk, struct fuse_entry_param *e)
+int names_lookup_disk(struct inode *dir, const char *disk, const char *full,
+		      struct fuse_entry_param *e)
 {
+	uint8_t parent[ECFS_DIR_ID_SIZE] = {0};
 	struct inode *inode;
 	int fd;
 
 	memset(e, 0, sizeof(*e));
+	if (names_bound()) {
+		int r = names_dir_id(dir, parent);
+
+		if (r < 0)
+			return r;
+	}
 	e->attr_timeout = FS_TIMEOUT;
 	e->entry_timeout = FS_TIMEOUT;
 	fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -87,6 +162,7 @@ int names_lookup_disk(struct inode *dir, const char *disk, struct fuse_entry_par
 		close(fd);
 	if (!inode)
 		return -ENOMEM;
+	names_set_place(inode, parent, full);
 	/* A size between two chunk writes of a running write is read again under its lock. */
 	if (S_ISREG(e->attr.st_mode) && ecfs_plain_size(fs.vol, (uint64_t)e->attr.st_size) < 0)
 		fs_stat_inode(inode, &e->attr);
@@ -212,7 +288,7 @@ void names_side_remove(int dirfd, const struct ecfs_disk_name *dn)
 
 /* Decrypts backing name disk in a directory (dirfd, with ID id). 1: not a user entry. */
 static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *disk, char *out,
-		     const char **why)
+		     char *full_out, const char **why)
 {
 	char full[ECFS_ENCODED_NAME_MAX], hash[ECFS_DISK_NAME_MAX];
 	const char *encoded = disk;
@@ -252,10 +328,12 @@ static int decode_in(int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *
 		*why = "does not decrypt (damaged, or not from this volume); it is not listed";
 		return -EBADMSG;
 	}
+	if (full_out)
+		snprintf(full_out, ECFS_ENCODED_NAME_MAX, "%s", encoded);
 	return 0;
 }
 
-int names_decode(struct inode *dir, int dirfd, const char *disk, char *out)
+int names_decode(struct inode *dir, int dirfd, const char *disk, char *out, char *full)
 {
 	uint8_t id[ECFS_DIR_ID_SIZE];
 	const char *why = NULL;
@@ -263,7 +341,7 @@ int names_decode(struct inode *dir, int dirfd, const char *disk, char *out)
 
 	if (r < 0)
 		return r;
-	r = decode_in(dirfd, id, disk, out, &why);
+	r = decode_in(dirfd, id, disk, out, full, &why);
 	if (r == -EBADMSG)
 		fs_log_bad_name(dir, disk, why);
 	return r;
@@ -277,7 +355,8 @@ static void describe_component(int dirfd, const char *comp, char *out, size_t ou
 	const char *why;
 	size_t len = strlen(out);
 
-	if (ecfs_dirid_read(dirfd, id) < 0 || decode_in(dirfd, id, comp, plain, &why) != 0)
+	if (ecfs_dirid_read_at(fs.vol, dirfd, NULL, id) < 0 ||
+	    decode_in(dirfd, id, comp, plain, NULL, &why) != 0)
 		snprintf(plain, sizeof(plain), "?");
 	snprintf(out + len, outsz - len, "/%s", plain);
 }

@@ -68,18 +68,18 @@ static ssize_t add_entry(fuse_req_t req, struct dir_handle *d, char *p, size_t r
 {
 	struct dirent *de = d->entry;
 	struct fuse_entry_param e = {.attr.st_ino = de->d_ino, .attr.st_mode = DTTOIF(de->d_type)};
-	char plain[ECFS_NAME_MAX + 1];
+	char plain[ECFS_NAME_MAX + 1], full[ECFS_ENCODED_NAME_MAX];
 	const char *name = de->d_name;
 	size_t size;
 	int r;
 
 	if (!is_dot(name)) {
-		r = names_decode(d->inode, dirfd(d->dp), name, plain);
+		r = names_decode(d->inode, dirfd(d->dp), name, plain, full);
 		if (r != 0) /* damaged names are logged and skipped */
 			return r < 0 && r != -EBADMSG ? r : 0;
 		name = plain;
 		if (plus) {
-			r = names_lookup_disk(d->inode, de->d_name, &e);
+			r = names_lookup_disk(d->inode, de->d_name, full, &e);
 			if (r < 0)
 				return r == -ENOENT ? 0 : r; /* removed since readdir saw it */
 		}

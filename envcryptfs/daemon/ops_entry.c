@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 void fs_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
@@ -33,7 +34,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r = names_encrypt(dir, name, &dn);
 
 	if (r == 0)
-		r = names_lookup_disk(dir, dn.disk, &e);
+		r = names_lookup_disk(dir, dn.disk, dn.full, &e);
 	if (r == 0 && dn.is_long) {
 		r = names_check_side(dir, &dn);
 		if (r < 0)
@@ -98,6 +99,7 @@ struct maker {
 	struct inode *inode; /* link */
 	int fd;		     /* a regular file made here, open until its header is written */
 	uint8_t dir_id[ECFS_DIR_ID_SIZE];
+	struct ecfs_place at; /* where the entry is made (format 2) */
 };
 
 /* Makes name in dir: the long-name side file first, then the entry, then a lookup. */
@@ -110,13 +112,16 @@ static int make_entry(fuse_req_t req, struct inode *dir, const char *name, struc
 	if (fs.read_only)
 		return -EROFS;
 	r = names_encrypt(dir, name, dn);
+	if (r == 0 && names_bound())
+		r = names_dir_id(dir, m->at.parent_id);
+	m->at.name = dn->full;
 	if (r == 0)
 		r = names_side_create(dir->fd, dn, &side_made);
 	if (r < 0)
 		return r;
 	r = m->make(req, dir->fd, dn->disk, m);
 	if (r == 0)
-		r = names_lookup_disk(dir, dn->disk, e);
+		r = names_lookup_disk(dir, dn->disk, dn->full, e);
 	if (r < 0 && side_made)
 		names_side_remove(dir->fd, dn);
 	return r;
@@ -157,7 +162,7 @@ static int make_node(fuse_req_t req, int dirfd, const char *disk, struct maker *
 
 static int make_dir(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
 {
-	return dir_make(dirfd, disk, m->mode, req, m->dir_id);
+	return dir_make(dirfd, disk, m->mode, req, &m->at, m->dir_id);
 }
 
 static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
@@ -168,7 +173,8 @@ static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct make
 
 	if (!c)
 		return -ENOMEM;
-	r = ecfs_symlink_encrypt(c, m->target, stored, sizeof(stored));
+	r = ecfs_symlink_encrypt_at(c, names_bound() ? &m->at : NULL, m->target, stored,
+				    sizeof(stored));
 	if (r >= 0)
 		r = symlink_store(dirfd, disk, stored);
 	if (r < 0)
@@ -184,6 +190,19 @@ static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct make
 	return r;
 }
 
+/* Format 2: a hard link to a symlink is a copy bound to its own place (its inode number and
+ * link count differ from the original's). */
+static int make_symlink_copy(struct maker *m, int fd, int dirfd, const char *disk)
+{
+	char name[ECFS_ENCODED_NAME_MAX];
+	struct ecfs_place from;
+	int r = names_get_place(m->inode, &from, name);
+
+	if (r == 0)
+		r = symlink_copy_fd(m->inode, fd, &from, dirfd, disk, &m->at);
+	return r;
+}
+
 static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
 {
 	char proc[32];
@@ -192,6 +211,11 @@ static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *
 	(void)req;
 	if (fd < 0)
 		return fd;
+	if (names_bound() && S_ISLNK(m->inode->type)) {
+		r = make_symlink_copy(m, fd, dirfd, disk);
+		inode_fd_put(m->inode, fd);
+		return r;
+	}
 	/* linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for all. */
 	fs_proc_path(fd, proc);
 	r = linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
@@ -286,31 +310,25 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *n
 void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct inode *inode = inode_of(ino);
-	struct ecfs_crypto *c = fs_crypto();
-	char stored[ECFS_SYMLINK_STORED_MAX], target[PATH_MAX + 1];
-	int fd = inode_fd_get(inode), r;
+	char target[PATH_MAX + 1], name[ECFS_ENCODED_NAME_MAX];
+	struct ecfs_place at;
+	int fd, r = names_bound() ? names_get_place(inode, &at, name) : 0;
 
-	if (!c || fd < 0) {
-		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
-		inode_fd_put(inode, fd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	r = symlink_load(inode, fd, stored);
+	fd = inode_fd_get(inode);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	r = symlink_read_target(inode, fd, names_bound() ? &at : NULL, target);
 	inode_fd_put(inode, fd);
-	if (r < 0) {
+	if (r < 0)
 		fuse_reply_err(req, fs_errno(r));
-		return;
-	}
-	r = ecfs_symlink_decrypt(c, stored, target, sizeof(target));
-	if (r < 0) {
-		if (r == -EBADMSG)
-			fs_log_damage(inode, FS_DAMAGE_SYMLINK,
-				      "symlink target failed authentication; readlink fails with "
-				      "EIO");
-		fuse_reply_err(req, fs_errno(r));
-		return;
-	}
-	fuse_reply_readlink(req, target);
+	else
+		fuse_reply_readlink(req, target);
 }
 
 void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -381,6 +399,121 @@ static int rename_prepare_target(struct rename_args *a, char tmp[64])
 	return 0;
 }
 
+/* The places of both names of a rename (format 2). */
+static void rename_places(struct rename_args *a, struct ecfs_place *from, struct ecfs_place *to)
+{
+	/* Both IDs are known: the names were just encrypted with them. */
+	names_dir_id(a->from_dir, from->parent_id);
+	names_dir_id(a->to_dir, to->parent_id);
+	from->name = a->from.full;
+	to->name = a->to.full;
+}
+
+/* Format 2: a symlink is sealed anew for its new place under a temporary name, which then
+ * takes the new name; the old name goes last. A crash in between leaves both names, never an
+ * unreadable one. */
+static int move_symlink(struct rename_args *a, const struct ecfs_place *from,
+			const struct ecfs_place *to)
+{
+	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd;
+	char tmp[64];
+	int r = names_tmp(tmp);
+
+	if (r == 0)
+		r = symlink_copy(fromfd, a->from.disk, from, tofd, tmp, to);
+	if (r < 0)
+		return r;
+	if (renameat2(tofd, tmp, tofd, a->to.disk, a->flags & RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		symlink_remove(tofd, tmp);
+		return r;
+	}
+	symlink_remove(fromfd, a->from.disk);
+	return 0;
+}
+
+/* The rename(2) itself; on format 2 what moves is rebound to its new place. */
+static int move_entry(struct rename_args *a)
+{
+	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r;
+	struct rebind_dir b = {.fd = -1};
+	struct ecfs_place from, to;
+	struct stat st;
+
+	if (!names_bound())
+		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	rename_places(a, &from, &to);
+	if (fstatat(fromfd, a->from.disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return move_symlink(a, &from, &to);
+	r = S_ISDIR(st.st_mode) ? rebind_dir_begin(fromfd, a->from.disk, &from, &to, &b) : 0;
+	if (r < 0)
+		return r;
+	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	rebind_dir_end(&b, r == 0);
+	return r;
+}
+
+/* After an exchange: the copy tmp of a symlink, sealed for its new place, replaces the moved
+ * original disk in dirfd. */
+static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
+{
+	char side[ECFS_LINK_REF_LEN + 1];
+	bool has_side = symlink_side_if_last(dirfd, disk, side);
+
+	if (renameat(dirfd, tmp, dirfd, disk) < 0) {
+		fs_log(LOG_ERR, "cannot put a symlink sealed for its new place into '%s': %m",
+		       disk);
+		symlink_remove(dirfd, tmp);
+		return;
+	}
+	if (has_side)
+		symlink_side_remove(side);
+}
+
+/* Format 2 RENAME_EXCHANGE: directories carry both places across the exchange; a symlink is
+ * copied for its new place first, and the copy replaces it after the exchange (a crash in
+ * between leaves that link unreadable until it is renamed or fsck rebinds it). */
+static int exchange_bound(struct rename_args *a)
+{
+	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r = 0;
+	struct rebind_dir b1 = {.fd = -1}, b2 = {.fd = -1};
+	char tmp1[64] = "", tmp2[64] = "";
+	struct ecfs_place from, to;
+	struct stat s1, s2;
+
+	rename_places(a, &from, &to);
+	if (fstatat(fromfd, a->from.disk, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(tofd, a->to.disk, &s2, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(s1.st_mode) && (r = names_tmp(tmp1)) == 0)
+		r = symlink_copy(fromfd, a->from.disk, &from, tofd, tmp1, &to);
+	if (r < 0)
+		tmp1[0] = '\0';
+	if (r == 0 && S_ISLNK(s2.st_mode) && (r = names_tmp(tmp2)) == 0)
+		r = symlink_copy(tofd, a->to.disk, &to, fromfd, tmp2, &from);
+	if (r < 0)
+		tmp2[0] = '\0';
+	if (r == 0 && S_ISDIR(s1.st_mode))
+		r = rebind_dir_begin(fromfd, a->from.disk, &from, &to, &b1);
+	if (r == 0 && S_ISDIR(s2.st_mode))
+		r = rebind_dir_begin(tofd, a->to.disk, &to, &from, &b2);
+	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0)
+		r = -errno;
+	rebind_dir_end(&b1, r == 0);
+	rebind_dir_end(&b2, r == 0);
+	if (r == 0 && tmp1[0])
+		replace_with_copy(tofd, tmp1, a->to.disk);
+	if (r == 0 && tmp2[0])
+		replace_with_copy(fromfd, tmp2, a->from.disk);
+	if (r < 0 && tmp1[0])
+		symlink_remove(tofd, tmp1);
+	if (r < 0 && tmp2[0])
+		symlink_remove(fromfd, tmp2);
+	return r;
+}
+
 static int do_rename(struct rename_args *a)
 {
 	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd;
@@ -389,18 +522,19 @@ static int do_rename(struct rename_args *a)
 	int r;
 
 	/* An exchange keeps both names in use: their side files stay right where they are. */
-	if (a->flags & RENAME_EXCHANGE)
+	if (a->flags & RENAME_EXCHANGE) {
+		if (names_bound())
+			return exchange_bound(a);
 		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	}
 	r = names_side_create(tofd, &a->to, &side_made);
 	if (r == 0)
 		r = rename_prepare_target(a, tmp);
 	/* A long symlink replaced by the rename takes its target's side file with it. */
 	if (r == 0 && !(a->flags & RENAME_NOREPLACE))
 		has_target_side = symlink_side_if_last(tofd, a->to.disk, target_side);
-	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0) {
-		r = -errno;
+	if (r == 0 && (r = move_entry(a)) < 0)
 		dir_restore_id(tofd, a->to.disk, tmp);
-	}
 	if (r < 0) {
 		if (side_made)
 			names_side_remove(tofd, &a->to);

@@ -79,7 +79,7 @@ int symlink_load(struct inode *inode, int fd, char *stored)
 		return 0;
 	memcpy(ref, stored, sizeof(ref));
 	r = side_read(ref, stored);
-	if (r < 0)
+	if (r < 0 && inode)
 		fs_log_damage(inode, FS_DAMAGE_SYMLINK,
 			      "symlink target's side file is %s; readlink fails with EIO",
 			      r == -ENOENT ? "missing" : "damaged");

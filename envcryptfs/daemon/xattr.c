@@ -1,5 +1,8 @@
 /* xattr.c - extended attributes: only the user.* namespace, stored as "user." + the name
- * encrypted like a file name (under an all-zero directory ID) with the value sealed. */
+ * encrypted like a file name with the value sealed. Format 1 encrypts names under an all-zero
+ * directory ID; format 2 under the object's ID (its file or directory ID), and seals values
+ * with that ID and the encrypted name as associated data, so that neither moves to another
+ * object or attribute unnoticed. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -11,13 +14,53 @@
 #define USER_PREFIX	"user."
 #define USER_PREFIX_LEN 5
 #define XATTR_DOMAIN	"xattr"
+#define XATTR_DOMAIN_2	"xattr 2"
 /* The kernel's limit on the length of a whole attribute name. */
 #define XATTR_NAME_LIMIT 255
 
-static const uint8_t zero_dir_id[ECFS_DIR_ID_SIZE];
+/* Only user.* attributes are ours. */
+static int user_name(const char *name)
+{
+	return strncmp(name, USER_PREFIX, USER_PREFIX_LEN) == 0 ? 0 : -EOPNOTSUPP;
+}
 
-/* The backing name of user attribute name. */
-static int backing_name(const char *name, char out[XATTR_NAME_LIMIT + 1])
+/* The ID names and values of inode's attributes are bound to: zeros on format 1. */
+static int object_id(struct inode *inode, uint8_t id[ECFS_DIR_ID_SIZE])
+{
+	int r;
+
+	memset(id, 0, ECFS_DIR_ID_SIZE);
+	if (!names_bound())
+		return 0;
+	_Static_assert(ECFS_FILE_ID_SIZE == ECFS_DIR_ID_SIZE, "object IDs have one size");
+	if (S_ISDIR(inode->type))
+		return names_dir_id(inode, id);
+	if (!S_ISREG(inode->type))
+		return -EPERM; /* no user attributes on special files */
+	r = file_id(inode, id);
+	return r == -EUCLEAN || r == -EPROTONOSUPPORT || r == -EBADMSG ? -EIO : r;
+}
+
+/* Seals or unseals an attribute value of object oid stored under backing name bname. */
+static int value_crypt(bool seal, const uint8_t oid[ECFS_DIR_ID_SIZE], const char *bname,
+		       const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct ecfs_crypto *c = fs_crypto();
+	struct ecfs_iov ad[2] = {{oid, ECFS_DIR_ID_SIZE},
+				 {bname + USER_PREFIX_LEN, strlen(bname) - USER_PREFIX_LEN}};
+
+	if (!c)
+		return -ENOMEM;
+	if (!names_bound())
+		return seal ? ecfs_seal(c, XATTR_DOMAIN, in, len, out)
+			    : ecfs_unseal(c, XATTR_DOMAIN, in, len, out);
+	return seal ? ecfs_seal_ad(c, XATTR_DOMAIN_2, ad, 2, in, len, out)
+		    : ecfs_unseal_ad(c, XATTR_DOMAIN_2, ad, 2, in, len, out);
+}
+
+/* The backing name of user attribute name of the object with ID oid. */
+static int backing_name(const char *name, const uint8_t oid[ECFS_DIR_ID_SIZE],
+			char out[XATTR_NAME_LIMIT + 1])
 {
 	struct ecfs_crypto *c = fs_crypto();
 	struct ecfs_disk_name dn;
@@ -28,7 +71,7 @@ static int backing_name(const char *name, char out[XATTR_NAME_LIMIT + 1])
 	if (!c)
 		return -ENOMEM;
 	name += USER_PREFIX_LEN;
-	r = ecfs_name_encrypt(c, zero_dir_id, name, strlen(name), &dn);
+	r = ecfs_name_encrypt(c, oid, name, strlen(name), &dn);
 	if (r == -ENAMETOOLONG)
 		return -ERANGE;
 	if (r < 0)
@@ -42,12 +85,19 @@ static int backing_name(const char *name, char out[XATTR_NAME_LIMIT + 1])
 }
 
 /* The attribute calls on the backing inode. Symlinks carry no user attributes on Linux and
- * their /proc link cannot name the symlink itself, so they are answered here. */
-static int target(struct inode *inode, char proc[32], int symlink_err, int *fd)
+ * their /proc link cannot name the symlink itself, so they are answered here. oid receives
+ * the object's ID (format 2). */
+static int target(struct inode *inode, char proc[32], int symlink_err, int *fd,
+		  uint8_t oid[ECFS_DIR_ID_SIZE])
 {
+	int r;
+
 	*fd = -1;
 	if (S_ISLNK(inode->type))
 		return symlink_err;
+	r = object_id(inode, oid);
+	if (r < 0)
+		return r == -EPERM ? symlink_err : r;
 	*fd = inode_fd_get(inode);
 	if (*fd < 0)
 		return *fd;
@@ -59,16 +109,17 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 		    size_t size, int flags)
 {
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
-	struct ecfs_crypto *c = fs_crypto();
-	uint8_t *sealed = NULL;
-	int fd = -1, r = fs.read_only ? -EROFS : backing_name(name, bname);
+	uint8_t *sealed = NULL, oid[ECFS_DIR_ID_SIZE];
+	int fd = -1, r = fs.read_only ? -EROFS : user_name(name);
 
 	if (r == 0)
-		r = target(inode_of(ino), proc, -EPERM, &fd);
+		r = target(inode_of(ino), proc, -EPERM, &fd, oid);
+	if (r == 0)
+		r = backing_name(name, oid, bname);
 	if (r == 0 && !(sealed = malloc(size + ECFS_SEAL_OVERHEAD)))
 		r = -ENOMEM;
 	if (r == 0)
-		r = ecfs_seal(c, XATTR_DOMAIN, (const uint8_t *)value, size, sealed);
+		r = value_crypt(true, oid, bname, (const uint8_t *)value, size, sealed);
 	if (r >= 0)
 		r = setxattr(proc, bname, sealed, (size_t)r, flags) < 0 ? -errno : 0;
 	inode_fd_put(inode_of(ino), fd);
@@ -77,24 +128,25 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 }
 
 /* Reads and unseals a value into *out (malloc'd); returns its length. */
-static ssize_t get_value(struct inode *inode, const char *proc, const char *bname, size_t size,
-			 uint8_t **out)
+static ssize_t get_value(struct inode *inode, const char *proc, const uint8_t *oid,
+			 const char *bname, size_t size, uint8_t **out)
 {
-	struct ecfs_crypto *c = fs_crypto();
 	uint8_t *sealed = malloc(size + ECFS_SEAL_OVERHEAD), *plain = malloc(size + 1);
 	ssize_t n = -ENOMEM;
 
-	if (c && sealed && plain) {
+	if (sealed && plain) {
 		n = getxattr(proc, bname, sealed, size + ECFS_SEAL_OVERHEAD);
 		if (n < 0)
 			n = -errno;
 	}
 	if (n >= 0)
-		n = ecfs_unseal(c, XATTR_DOMAIN, sealed, (size_t)n, plain);
+		n = value_crypt(false, oid, bname, sealed, (size_t)n, plain);
 	if (n == -EBADMSG)
 		fs_log_damage(inode, FS_DAMAGE_XATTR,
-			      "an extended attribute value failed "
-			      "authentication; reading it fails with EIO");
+			      "an extended attribute value failed authentication%s; reading it "
+			      "fails with EIO",
+			      names_bound() ? " or is bound to another object or name (moved?)"
+					    : "");
 	free(sealed);
 	if (n < 0)
 		free(plain);
@@ -107,12 +159,14 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 {
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
 	struct inode *inode = inode_of(ino);
-	uint8_t *value = NULL;
-	ssize_t n = backing_name(name, bname);
+	uint8_t *value = NULL, oid[ECFS_DIR_ID_SIZE];
 	int fd = -1;
+	ssize_t n = user_name(name);
 
 	if (n == 0)
-		n = target(inode, proc, -ENODATA, &fd);
+		n = target(inode, proc, -ENODATA, &fd, oid);
+	if (n == 0)
+		n = backing_name(name, oid, bname);
 	if (n == 0 && size == 0) {
 		/* The length alone: the sealed value is longer by a fixed amount. */
 		n = getxattr(proc, bname, NULL, 0);
@@ -127,7 +181,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 		return;
 	}
 	if (n == 0)
-		n = get_value(inode, proc, bname, size, &value);
+		n = get_value(inode, proc, oid, bname, size, &value);
 	inode_fd_put(inode, fd);
 	if (n < 0) {
 		fuse_reply_err(req, fs_errno((int)n));
@@ -161,7 +215,8 @@ static ssize_t backing_list(const char *proc, char **out)
 }
 
 /* Decrypts the user.* names of list into out (as large as list); returns out's length. */
-static size_t decrypt_list(struct inode *inode, const char *list, size_t len, char *out)
+static size_t decrypt_list(struct inode *inode, const uint8_t *oid, const char *list, size_t len,
+			   char *out)
 {
 	struct ecfs_crypto *c = fs_crypto();
 	char plain[ECFS_NAME_MAX + 1];
@@ -170,7 +225,7 @@ static size_t decrypt_list(struct inode *inode, const char *list, size_t len, ch
 	for (const char *p = list; c && p < list + len; p += strlen(p) + 1) {
 		if (strncmp(p, USER_PREFIX, USER_PREFIX_LEN) != 0)
 			continue; /* other namespaces are not ours to show */
-		if (ecfs_name_decrypt(c, zero_dir_id, p + USER_PREFIX_LEN, plain) < 0) {
+		if (ecfs_name_decrypt(c, oid, p + USER_PREFIX_LEN, plain) < 0) {
 			fs_log_damage(inode, FS_DAMAGE_XATTR,
 				      "extended attribute name '%s' does "
 				      "not decrypt; it is not listed",
@@ -190,7 +245,8 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct inode *inode = inode_of(ino);
 	char proc[32], *list = NULL, *out = NULL;
-	int fd, r = target(inode, proc, 1, &fd);
+	uint8_t oid[ECFS_DIR_ID_SIZE];
+	int fd, r = target(inode, proc, 1, &fd, oid);
 	ssize_t n = r < 0 ? r : 0;
 	size_t used = 0;
 
@@ -200,7 +256,7 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (n > 0 && !(out = malloc((size_t)n)))
 		n = -ENOMEM;
 	if (n > 0)
-		used = decrypt_list(inode, list, (size_t)n, out);
+		used = decrypt_list(inode, oid, list, (size_t)n, out);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
@@ -216,12 +272,15 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	char proc[32], bname[XATTR_NAME_LIMIT + 1];
-	int fd = -1, r = fs.read_only ? -EROFS : backing_name(name, bname);
+	uint8_t oid[ECFS_DIR_ID_SIZE];
+	int fd = -1, r = fs.read_only ? -EROFS : user_name(name);
 
 	if (r == 0)
-		r = target(inode_of(ino), proc, -ENODATA, &fd);
+		r = target(inode_of(ino), proc, -ENODATA, &fd, oid);
+	if (r == 0)
+		r = backing_name(name, oid, bname);
 	if (r == 0 && removexattr(proc, bname) < 0)
 		r = -errno;
 	inode_fd_put(inode_of(ino), fd);
-	fuse_reply_err(req, -r);
+	fuse_reply_err(req, fs_errno(r));
 }

@@ -523,6 +523,29 @@ int ecfs_bind_tag(const struct ecfs_volume *v, const char *domain, const struct 
 bool ecfs_bind_check(const struct ecfs_volume *v, const char *domain, const struct ecfs_iov *parts,
 		     size_t nparts, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
 
+/* Where an entry lives (format 2): its parent directory's ID and its full encoded name (the
+ * root: a zero ID and ""). Directory ID files, symlink targets and file name tags are bound
+ * to one. */
+struct ecfs_place {
+	uint8_t parent_id[ECFS_DIR_ID_SIZE];
+	const char *name;
+};
+
+/* A format-2 directory ID file: ID || tag A || tag B, each tag binding the ID to a place
+ * (domain "dir name", parts {ID, parent ID, full encoded name}); B is zero except while a
+ * rename is under way. */
+#define ECFS_DIRID_FILE_SIZE 48
+/* Like ecfs_dirid_create, bound to at on a format-2 volume. */
+int ecfs_dirid_create_at(const struct ecfs_volume *v, int dirfd, const struct ecfs_place *at,
+			 uint8_t id[ECFS_DIR_ID_SIZE]);
+/* Reads the ID of the directory open as dirfd; on a format-2 volume with at set, one of its
+ * tags must bind it to at (-EBADMSG: bound to another place). at NULL: no check. */
+int ecfs_dirid_read_at(const struct ecfs_volume *v, int dirfd, const struct ecfs_place *at,
+		       uint8_t id[ECFS_DIR_ID_SIZE]);
+/* Rewrites the ID file atomically with tags for a and b (b may be NULL); format 1: nothing. */
+int ecfs_dirid_rebind(const struct ecfs_volume *v, int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE],
+		      const struct ecfs_place *a, const struct ecfs_place *b);
+
 /* ---- small sealed values: symlink targets, extended attributes --------------------------- */
 
 /* Randomized authenticated encryption for values up to 64 KiB, encoded as base64url text
@@ -535,6 +558,19 @@ int ecfs_unseal(struct ecfs_crypto *c, const char *domain, const uint8_t *in, si
 /* The symlink form: out receives NUL-terminated base64url text; outsz bounds it. */
 int ecfs_symlink_encrypt(struct ecfs_crypto *c, const char *target, char *out, size_t outsz);
 int ecfs_symlink_decrypt(struct ecfs_crypto *c, const char *stored, char *out, size_t outsz);
+
+/* Sealing with more associated data (up to 5 parts, after the domain, before the nonce). */
+int ecfs_seal_ad(struct ecfs_crypto *c, const char *domain, const struct ecfs_iov *parts,
+		 size_t nparts, const uint8_t *in, size_t len, uint8_t *out);
+int ecfs_unseal_ad(struct ecfs_crypto *c, const char *domain, const struct ecfs_iov *parts,
+		   size_t nparts, const uint8_t *in, size_t len, uint8_t *out);
+/* Format 2: the target sealed with domain ECFS_SYMLINK_DOMAIN_2 and the link's place as
+ * associated data; at NULL: the format-1 form above. */
+#define ECFS_SYMLINK_DOMAIN_2 "symlink 2"
+int ecfs_symlink_encrypt_at(struct ecfs_crypto *c, const struct ecfs_place *at, const char *target,
+			    char *out, size_t outsz);
+int ecfs_symlink_decrypt_at(struct ecfs_crypto *c, const struct ecfs_place *at, const char *stored,
+			    char *out, size_t outsz);
 
 /*
  * Long symlink targets (man/envcryptfs.5, "Symbolic links"). A stored target longer than

@@ -547,6 +547,8 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 	struct ecfs_volume *v = volume_alloc(dir);
 	struct ecfs_metalock *lock = NULL;
 	struct ecfs_keys *k;
+	/* The root's place: no parent, no name. */
+	const struct ecfs_place root = {.name = ""};
 	uint8_t dirid[ECFS_DIR_ID_SIZE];
 	bool made_dir = false, made_dirid = false, empty = false;
 	int r;
@@ -594,7 +596,7 @@ int ecfs_volume_create(const char *dir, const struct ecfs_create_params *p,
 		r = make_slots(v, p, creds, ncreds);
 	/* The root's directory ID first and the header last: a header never points at a volume
 	 * without one, and until the header is there a rerun finds only leftovers. */
-	if (r == 0 && (r = ecfs_dirid_create(v->dirfd, dirid)) < 0)
+	if (r == 0 && (r = ecfs_dirid_create_at(v, v->dirfd, &root, dirid)) < 0)
 		r = ecfs_fail(r, "cannot create '%s/%s': %s", dir, ECFS_DIR_ID_NAME, strerror(-r));
 	made_dirid = r == 0;
 	if (r == 0)

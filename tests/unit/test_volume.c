@@ -1353,3 +1353,63 @@ Test(volume, bind_tags)
 	cr_assert_eq(ecfs_bind_tag(v, "file", ab, 2, a), -EINVAL);
 	ecfs_volume_close(v);
 }
+
+/* Format 2 directory ID files name their place (two while a rename is under way); symlink
+ * targets and sealed values are bound to the associated data they were sealed with. */
+Test(volume, places)
+{
+	struct ecfs_create_params p = fast_params(ECFS_CIPHER_AES256_GCM, 16384, NULL);
+	const struct ecfs_place root = {.name = ""}, a = {{1}, "nameA"}, b = {{2}, "nameA"};
+	const struct ecfs_place c2 = {{1}, "nameC"};
+	const struct ecfs_iov p1[] = {{"x", 1}}, p2[] = {{"y", 1}}, many[6] = {{0}};
+	struct ecfs_volume *v = NULL;
+	struct ecfs_crypto *c;
+	uint8_t id[ECFS_DIR_ID_SIZE], back[ECFS_DIR_ID_SIZE], sealed[64], plain[64];
+	char stored[256], target[64];
+	struct stat st;
+	int dfd, sub;
+
+	p.format_version = 2;
+	cr_assert_eq(ecfs_volume_create(vol, &p, &KA, 1, &v), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_crypto_new(v, &c), 0);
+	dfd = open(vol, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(fstatat(dfd, ECFS_DIR_ID_NAME, &st, 0), 0);
+	cr_assert_eq(st.st_size, ECFS_DIRID_FILE_SIZE);
+	cr_assert_eq(ecfs_dirid_read_at(v, dfd, &root, back), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_dirid_read_at(v, dfd, &a, back), -EBADMSG);
+	cr_assert_eq(ecfs_dirid_read_at(v, dfd, NULL, back), 0);
+	cr_assert_eq(ecfs_dirid_read(dfd, back), -EUCLEAN, "a format-2 ID file is not format 1's");
+
+	cr_assert_eq(mkdirat(dfd, "sub", 0700), 0);
+	sub = openat(dfd, "sub", O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(ecfs_dirid_create_at(v, sub, &a, id), 0);
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &a, back), 0);
+	cr_assert_arr_eq(id, back, sizeof(id));
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &b, back), -EBADMSG, "another parent");
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &c2, back), -EBADMSG, "another name");
+	cr_assert_eq(ecfs_dirid_rebind(v, sub, id, &a, &b), 0);
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &a, back), 0, "mid-rename: the old place");
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &b, back), 0, "mid-rename: the new place");
+	cr_assert_eq(ecfs_dirid_rebind(v, sub, id, &b, NULL), 0);
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &a, back), -EBADMSG);
+	cr_assert_eq(ecfs_dirid_read_at(v, sub, &b, back), 0);
+	cr_assert_arr_eq(id, back, sizeof(id));
+
+	cr_assert_gt(ecfs_symlink_encrypt_at(c, &a, "target", stored, sizeof(stored)), 0);
+	cr_assert_eq(ecfs_symlink_decrypt_at(c, &a, stored, target, sizeof(target)), 6);
+	cr_assert_str_eq(target, "target");
+	cr_assert_eq(ecfs_symlink_decrypt_at(c, &b, stored, target, sizeof(target)), -EBADMSG);
+	cr_assert_eq(ecfs_symlink_decrypt_at(c, &c2, stored, target, sizeof(target)), -EBADMSG);
+	cr_assert_eq(ecfs_symlink_decrypt_at(c, NULL, stored, target, sizeof(target)), -EBADMSG);
+
+	cr_assert_eq(ecfs_seal_ad(c, "d", p1, 1, (const uint8_t *)"v", 1, sealed), 33);
+	cr_assert_eq(ecfs_unseal_ad(c, "d", p1, 1, sealed, 33, plain), 1);
+	cr_assert_eq(ecfs_unseal_ad(c, "d", p2, 1, sealed, 33, plain), -EBADMSG);
+	cr_assert_eq(ecfs_unseal_ad(c, "e", p1, 1, sealed, 33, plain), -EBADMSG);
+	cr_assert_eq(ecfs_unseal(c, "d", sealed, 33, plain), -EBADMSG);
+	cr_assert_eq(ecfs_seal_ad(c, "d", many, 6, (const uint8_t *)"v", 1, sealed), -EINVAL);
+	close(sub);
+	close(dfd);
+	ecfs_crypto_free(c);
+	ecfs_volume_close(v);
+}
