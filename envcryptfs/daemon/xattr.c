@@ -14,7 +14,6 @@
 #define USER_PREFIX	"user."
 #define USER_PREFIX_LEN 5
 #define XATTR_DOMAIN	"xattr"
-#define XATTR_DOMAIN_2	"xattr 2"
 /* The kernel's limit on the length of a whole attribute name. */
 #define XATTR_NAME_LIMIT 255
 
@@ -46,16 +45,15 @@ static int value_crypt(bool seal, const uint8_t oid[ECFS_DIR_ID_SIZE], const cha
 		       const uint8_t *in, size_t len, uint8_t *out)
 {
 	struct ecfs_crypto *c = fs_crypto();
-	struct ecfs_iov ad[2] = {{oid, ECFS_DIR_ID_SIZE},
-				 {bname + USER_PREFIX_LEN, strlen(bname) - USER_PREFIX_LEN}};
+	const char *encoded = bname + USER_PREFIX_LEN;
 
 	if (!c)
 		return -ENOMEM;
 	if (!names_bound())
 		return seal ? ecfs_seal(c, XATTR_DOMAIN, in, len, out)
 			    : ecfs_unseal(c, XATTR_DOMAIN, in, len, out);
-	return seal ? ecfs_seal_ad(c, XATTR_DOMAIN_2, ad, 2, in, len, out)
-		    : ecfs_unseal_ad(c, XATTR_DOMAIN_2, ad, 2, in, len, out);
+	return seal ? ecfs_xattr_seal_at(c, oid, encoded, in, len, out)
+		    : ecfs_xattr_unseal_at(c, oid, encoded, in, len, out);
 }
 
 /* The backing name of user attribute name of the object with ID oid. */

@@ -545,6 +545,38 @@ int ecfs_dirid_read_at(const struct ecfs_volume *v, int dirfd, const struct ecfs
 /* Rewrites the ID file atomically with tags for a and b (b may be NULL); format 1: nothing. */
 int ecfs_dirid_rebind(const struct ecfs_volume *v, int dirfd, const uint8_t id[ECFS_DIR_ID_SIZE],
 		      const struct ecfs_place *a, const struct ecfs_place *b);
+/* A file's name tag (blob header, link file): domain "file name" over {file ID, parent ID,
+ * full encoded name}. */
+int ecfs_file_name_tag(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		       const struct ecfs_place *at, uint8_t tag[ECFS_BIND_TAG_SIZE]);
+
+/* Link files (format 2): the name tags of a file with more than one name, at the backing
+ * root as ECFS_LINKS_PREFIX + base64url(file ID); layout in lib/links.c and
+ * man/envcryptfs.5 ("Binding"). */
+#define ECFS_LINKS_PREFIX   "envcryptfs.links."
+#define ECFS_LINKS_NAME_MAX (sizeof(ECFS_LINKS_PREFIX) + 22)
+#define ECFS_LINKS_MAX	    65535u
+struct ecfs_links {
+	uint32_t count;
+	uint8_t (*tags)[ECFS_BIND_TAG_SIZE];
+};
+/* The link file's name for a file ID (NUL-terminated). */
+void ecfs_links_name(const uint8_t file_id[ECFS_FILE_ID_SIZE], char out[ECFS_LINKS_NAME_MAX]);
+/* Bytes of a link file holding count tags. */
+size_t ecfs_links_size(uint32_t count);
+/* Checks (every length, then the MAC binding it to file_id) and parses a link file:
+ * -EUCLEAN malformed, -EPROTONOSUPPORT another version, -EBADMSG the MAC fails. */
+int ecfs_links_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		     const uint8_t *buf, size_t len, struct ecfs_links *out);
+/* The bytes of a link file for l (1 .. ECFS_LINKS_MAX tags), malloc()ed. */
+int ecfs_links_serialize(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+			 const struct ecfs_links *l, uint8_t **out, size_t *len);
+/* The index of tag in l, or -1. */
+int ecfs_links_find(const struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
+/* Adds tag unless present (-EMLINK when full); removes it (false when absent). */
+int ecfs_links_add(struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
+bool ecfs_links_remove(struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
+void ecfs_links_free(struct ecfs_links *l);
 
 /* ---- small sealed values: symlink targets, extended attributes --------------------------- */
 
@@ -571,6 +603,13 @@ int ecfs_symlink_encrypt_at(struct ecfs_crypto *c, const struct ecfs_place *at, 
 			    char *out, size_t outsz);
 int ecfs_symlink_decrypt_at(struct ecfs_crypto *c, const struct ecfs_place *at, const char *stored,
 			    char *out, size_t outsz);
+/* Format 2 extended attributes: the name is encrypted with ecfs_name_encrypt under the
+ * object's ID (file or directory ID) in place of a directory ID; the value is sealed in
+ * domain "xattr 2" with the object's ID and that encoded name (without "user."). */
+int ecfs_xattr_seal_at(struct ecfs_crypto *c, const uint8_t oid[ECFS_FILE_ID_SIZE],
+		       const char *encoded, const uint8_t *in, size_t len, uint8_t *out);
+int ecfs_xattr_unseal_at(struct ecfs_crypto *c, const uint8_t oid[ECFS_FILE_ID_SIZE],
+			 const char *encoded, const uint8_t *in, size_t len, uint8_t *out);
 
 /*
  * Long symlink targets (man/envcryptfs.5, "Symbolic links"). A stored target longer than

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DIR_TAG_DOMAIN "dir name"
+#define DIR_TAG_DOMAIN	"dir name"
+#define FILE_TAG_DOMAIN "file name"
+#define XATTR_DOMAIN_2	"xattr 2"
 
 static bool bound_format(const struct ecfs_volume *v)
 {
@@ -170,4 +172,40 @@ int ecfs_symlink_decrypt_at(struct ecfs_crypto *c, const struct ecfs_place *at, 
 		out[r] = '\0';
 	free(sealed);
 	return r;
+}
+
+int ecfs_file_name_tag(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		       const struct ecfs_place *at, uint8_t tag[ECFS_BIND_TAG_SIZE])
+{
+	struct ecfs_iov parts[3] = {{file_id, ECFS_FILE_ID_SIZE},
+				    {at->parent_id, ECFS_DIR_ID_SIZE},
+				    {at->name, strlen(at->name)}};
+
+	return ecfs_bind_tag(v, FILE_TAG_DOMAIN, parts, 3, tag);
+}
+
+/* An attribute value's associated data: the object's ID and the encoded attribute name. */
+static void xattr_parts(const uint8_t oid[ECFS_FILE_ID_SIZE], const char *encoded,
+			struct ecfs_iov parts[2])
+{
+	parts[0] = (struct ecfs_iov){oid, ECFS_FILE_ID_SIZE};
+	parts[1] = (struct ecfs_iov){encoded, strlen(encoded)};
+}
+
+int ecfs_xattr_seal_at(struct ecfs_crypto *c, const uint8_t oid[ECFS_FILE_ID_SIZE],
+		       const char *encoded, const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct ecfs_iov parts[2];
+
+	xattr_parts(oid, encoded, parts);
+	return ecfs_seal_ad(c, XATTR_DOMAIN_2, parts, 2, in, len, out);
+}
+
+int ecfs_xattr_unseal_at(struct ecfs_crypto *c, const uint8_t oid[ECFS_FILE_ID_SIZE],
+			 const char *encoded, const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct ecfs_iov parts[2];
+
+	xattr_parts(oid, encoded, parts);
+	return ecfs_unseal_ad(c, XATTR_DOMAIN_2, parts, 2, in, len, out);
 }

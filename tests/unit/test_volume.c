@@ -1408,6 +1408,46 @@ Test(volume, places)
 	cr_assert_eq(ecfs_unseal_ad(c, "e", p1, 1, sealed, 33, plain), -EBADMSG);
 	cr_assert_eq(ecfs_unseal(c, "d", sealed, 33, plain), -EBADMSG);
 	cr_assert_eq(ecfs_seal_ad(c, "d", many, 6, (const uint8_t *)"v", 1, sealed), -EINVAL);
+
+	uint8_t t1[ECFS_BIND_TAG_SIZE], t2[ECFS_BIND_TAG_SIZE], fid[ECFS_FILE_ID_SIZE] = {7};
+	cr_assert_eq(ecfs_file_name_tag(v, fid, &a, t1), 0);
+	cr_assert_eq(ecfs_file_name_tag(v, fid, &b, t2), 0);
+	cr_assert_arr_neq(t1, t2, sizeof(t1), "another parent, another tag");
+	cr_assert_eq(ecfs_xattr_seal_at(c, fid, "encA", (const uint8_t *)"v", 1, sealed), 33);
+	cr_assert_eq(ecfs_xattr_unseal_at(c, fid, "encA", sealed, 33, plain), 1);
+	cr_assert_eq(ecfs_xattr_unseal_at(c, fid, "encB", sealed, 33, plain), -EBADMSG,
+		     "another attribute name");
+	fid[0] ^= 1;
+	cr_assert_eq(ecfs_xattr_unseal_at(c, fid, "encA", sealed, 33, plain), -EBADMSG,
+		     "another object");
+
+	struct ecfs_links l = {0}, back_l;
+	uint8_t *lf;
+	size_t lflen;
+	char lname[ECFS_LINKS_NAME_MAX];
+	cr_assert_eq(ecfs_links_add(&l, t1), 0);
+	cr_assert_eq(ecfs_links_add(&l, t2), 0);
+	cr_assert_eq(ecfs_links_add(&l, t1), 0, "a tag is listed once");
+	cr_assert_eq(l.count, 2);
+	cr_assert_eq(ecfs_links_serialize(v, fid, &l, &lf, &lflen), 0);
+	cr_assert_eq(lflen, ecfs_links_size(2));
+	cr_assert_eq(ecfs_links_parse(v, fid, lf, lflen, &back_l), 0, "%s", ecfs_last_error());
+	cr_assert_eq(back_l.count, 2);
+	cr_assert_eq(ecfs_links_find(&back_l, t2), 1);
+	cr_assert(ecfs_links_remove(&back_l, t1));
+	cr_assert_not(ecfs_links_remove(&back_l, t1));
+	cr_assert_eq(ecfs_links_find(&back_l, t2), 0);
+	ecfs_links_free(&back_l);
+	fid[0] ^= 1;
+	cr_assert_eq(ecfs_links_parse(v, fid, lf, lflen, &back_l), -EBADMSG, "another file");
+	fid[0] ^= 1;
+	cr_assert_eq(ecfs_links_parse(v, fid, lf, lflen - 1, &back_l), -EUCLEAN);
+	lf[7] = 3;
+	cr_assert_eq(ecfs_links_parse(v, fid, lf, lflen, &back_l), -EUCLEAN, "count and size");
+	ecfs_links_name(fid, lname);
+	cr_assert_eq(strlen(lname), strlen(ECFS_LINKS_PREFIX) + 22);
+	free(lf);
+	ecfs_links_free(&l);
 	close(sub);
 	close(dfd);
 	ecfs_crypto_free(c);
