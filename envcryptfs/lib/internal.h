@@ -44,8 +44,23 @@ static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
 /* ---- secmem.c -------------------------------------------------------------------------- */
 
 void ecfs_wipe(void *p, size_t len);
+/* Wipes the stack below the caller (what the functions it called left there) and the vector
+ * registers (what memcpy and the ciphers last moved through them). The stack must have 128 KiB
+ * to spare. */
+void ecfs_wipe_stack(void);
 /* Fills buf from OpenSSL's RAND_bytes; the only source of randomness. */
 int ecfs_random(void *buf, size_t len);
+
+/* ---- secheap.c: the heap of OpenSSL and libcurl, locked, not dumped, wiped on free ------ */
+
+/* Whether OpenSSL took the allocator (it does unless it allocated before main()). */
+bool ecfs_secheap_installed(void);
+/* For curl_global_init_mem. */
+void *ecfs_secheap_malloc(size_t n);
+void ecfs_secheap_free(void *p);
+void *ecfs_secheap_realloc(void *p, size_t n);
+char *ecfs_secheap_strdup(const char *s);
+void *ecfs_secheap_calloc(size_t nmemb, size_t size);
 
 /* ---- kdf.c: HKDF-SHA-256 (RFC 5869), HMAC-SHA-256, Argon2id (RFC 9106) ------------------ */
 
@@ -206,6 +221,8 @@ struct ecfs_mode {
 };
 
 const struct ecfs_mode *ecfs_mode_get(enum ecfs_cipher c);
+/* The bytes of a per-file key (GCM), for tests that look for them in memory. */
+const uint8_t *ecfs_file_key_material(const struct ecfs_file_key *k, size_t *len);
 
 /* ---- kdf.c labels: each key derived from the DEK has its own info string ---------------- */
 

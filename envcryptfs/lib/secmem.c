@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,6 +30,48 @@ void ecfs_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+/* Deep enough for what libcurl and OpenSSL leave below the caller in one HTTPS exchange. */
+#define STACK_SCRUB (128 * 1024)
+
+/* Vector registers keep what memcpy and the ciphers last moved through them; a thread made
+ * later starts with a copy of them, and glibc's lazy binding saves them all to its stack
+ * (_dl_runtime_resolve_xsavec), as does the kernel for a signal. */
+__attribute__((noinline)) static void wipe_vector_registers(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f"))
+		__asm__ volatile(
+		    "vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+		    "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+		    "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+		    "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+		    "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+		    "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+		    "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+		    "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31" ::
+			: "memory");
+	if (__builtin_cpu_supports("avx"))
+		__asm__ volatile("vzeroall" ::: "memory");
+	else
+		__asm__ volatile(
+		    "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+		    "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+		    "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\tpxor %%xmm8, %%xmm8\n\t"
+		    "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+		    "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+		    "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" ::
+			: "memory");
+#endif
+}
+
+__attribute__((noinline)) void ecfs_wipe_stack(void)
+{
+	uint8_t below[STACK_SCRUB];
+
+	OPENSSL_cleanse(below, sizeof(below));
+	wipe_vector_registers();
+}
+
 int ecfs_random(void *buf, size_t len)
 {
 	if (len > INT32_MAX || RAND_bytes(buf, (int)len) != 1)
@@ -45,6 +88,12 @@ void ecfs_harden_process(void)
 {
 	/* No core file, no /proc/PID/mem for others: key material stays in this process. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Something allocated through OpenSSL before main(): its key schedules would be in the
+	 * ordinary heap. Not expected; say so rather than pretend. */
+	if (!ecfs_secheap_installed())
+		fputs("warning: OpenSSL's allocator could not be replaced: key schedules are not "
+		      "in locked memory\n",
+		      stderr);
 }
 
 struct ecfs_secret *ecfs_secret_new(size_t len)

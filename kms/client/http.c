@@ -19,7 +19,11 @@ static CURLcode global_rc;
 
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* curl's buffers hold the token header, request bodies and responses (the DEK in
+	 * base64): they live in the locked, wiped heap too (lib/secheap.c). */
+	global_rc =
+	    curl_global_init_mem(CURL_GLOBAL_DEFAULT, ecfs_secheap_malloc, ecfs_secheap_free,
+				 ecfs_secheap_realloc, ecfs_secheap_strdup, ecfs_secheap_calloc);
 }
 
 int kms_http_init(struct ecfs_kms *k)
@@ -354,6 +358,9 @@ int kms_http_once(struct ecfs_kms *k, const char *method, const char *path, cons
 		curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, hdrs);
 		set_method(k->curl, method, body, body_len);
 		rc = curl_easy_perform(k->curl);
+		/* libcurl and OpenSSL leave pieces of the request (the token header) and of
+		 * the response on the stack below this frame. */
+		ecfs_wipe_stack();
 		if (rc != CURLE_OK)
 			r = transport_error(k, rc, &s, errbuf);
 		else
