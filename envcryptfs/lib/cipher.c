@@ -74,11 +74,19 @@ struct ecfs_crypto {
 	 * nonce of zeros is never used, it skips them all and draws a pool of its own. (A
 	 * getpid() per chunk did the same at the cost of a system call per 4 KiB.) */
 	struct ecfs_secret *nonce_mem;
-	/* The key the GCM context is set up with, so that consecutive chunks of one file skip
-	 * the key schedule. */
-	uint8_t gcm_key[32];
-	bool gcm_keyed;
+	/* The key the GCM context is set up with (in nonce_mem, after the pool), so that
+	 * consecutive chunks of one file skip the key schedule. */
+	uint8_t *gcm_key;
+	bool gcm_keyed; /* protected by gcm_lock */
+	/* Held while the GCM context is in use: when a file key is dropped, every context
+	 * still keyed with it is cleared (forget_file_key), whichever thread owns it. */
+	pthread_mutex_t gcm_lock;
+	struct ecfs_crypto *next_gcm, *prev_gcm; /* protected by gcm_list_lock */
 };
+
+/* Every context with a GCM key schedule, so that a closed file's key is wiped from all. */
+static pthread_mutex_t gcm_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ecfs_crypto *gcm_list; /* protected by gcm_list_lock */
 
 struct ecfs_file_key {
 	uint8_t file_id[ECFS_FILE_ID_SIZE];
@@ -141,13 +149,59 @@ static struct ecfs_file_key *key_alloc(void)
 	return k;
 }
 
+static void forget_file_key(const struct ecfs_file_key *k);
+
 static void key_release(struct ecfs_file_key *k)
 {
+	forget_file_key(k);
 	ecfs_wipe(k, sizeof(*k));
 	pthread_mutex_lock(&key_lock);
 	/* There is always room: the list had a place for every slot of every slab. */
 	key_free[key_nfree++] = k;
 	pthread_mutex_unlock(&key_lock);
+}
+
+/* Clears c's GCM key schedule (OpenSSL's heap wipes it, lib/secheap.c); gcm_lock held. */
+static void gcm_forget(struct ecfs_crypto *c)
+{
+	EVP_CIPHER_CTX_reset(c->gcm);
+	ecfs_wipe(c->gcm_key, 32);
+	c->gcm_keyed = false;
+}
+
+/* After a file's last close neither its key nor its key schedule stays in any context. */
+static void forget_file_key(const struct ecfs_file_key *k)
+{
+	pthread_mutex_lock(&gcm_list_lock);
+	for (struct ecfs_crypto *c = gcm_list; c; c = c->next_gcm) {
+		pthread_mutex_lock(&c->gcm_lock);
+		if (c->gcm_keyed && ecfs_memcmp_ct(c->gcm_key, k->key, 32) == 0)
+			gcm_forget(c);
+		pthread_mutex_unlock(&c->gcm_lock);
+	}
+	pthread_mutex_unlock(&gcm_list_lock);
+}
+
+static void gcm_register(struct ecfs_crypto *c)
+{
+	pthread_mutex_lock(&gcm_list_lock);
+	c->next_gcm = gcm_list;
+	if (gcm_list)
+		gcm_list->prev_gcm = c;
+	gcm_list = c;
+	pthread_mutex_unlock(&gcm_list_lock);
+}
+
+static void gcm_unregister(struct ecfs_crypto *c)
+{
+	pthread_mutex_lock(&gcm_list_lock);
+	if (c->prev_gcm)
+		c->prev_gcm->next_gcm = c->next_gcm;
+	else if (gcm_list == c)
+		gcm_list = c->next_gcm;
+	if (c->next_gcm)
+		c->next_gcm->prev_gcm = c->prev_gcm;
+	pthread_mutex_unlock(&gcm_list_lock);
 }
 
 static void scratch_drop(struct ecfs_crypto *c);
@@ -156,6 +210,8 @@ void ecfs_crypto_free(struct ecfs_crypto *c)
 {
 	if (!c)
 		return;
+	gcm_unregister(c);
+	pthread_mutex_destroy(&c->gcm_lock);
 	EVP_CIPHER_CTX_free(c->gcm);
 	EVP_CIPHER_free(c->gcm_cipher);
 	ecfs_xts_free(c->xts);
@@ -184,17 +240,22 @@ int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out)
 	c->vol = v;
 	c->mode = ecfs_mode_get(v->hdr.cipher);
 	c->nonce_pos = NONCE_POOL;
+	pthread_mutex_init(&c->gcm_lock, NULL);
 	r = ecfs_siv_new(c->mode->block, k->names, c->mode->siv_key_len, &c->names);
 	if (r == 0)
 		r = ecfs_siv_new(c->mode->block, k->seal, c->mode->siv_key_len, &c->seal);
 	if (r == 0 && c->mode->authenticated) {
 		c->gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 		c->gcm = EVP_CIPHER_CTX_new();
-		c->nonce_mem = ecfs_secret_new(NONCE_POOL);
-		if (c->nonce_mem)
+		c->nonce_mem = ecfs_secret_new(NONCE_POOL + 32);
+		if (c->nonce_mem) {
 			c->nonce_pool = ecfs_secret_data(c->nonce_mem);
+			c->gcm_key = c->nonce_pool + NONCE_POOL;
+		}
 		if (!c->gcm_cipher || !c->gcm || !c->nonce_mem)
 			r = ecfs_fail(-ENOMEM, "cannot set up AES-256-GCM");
+		else
+			gcm_register(c);
 	} else if (r == 0) {
 		r = ecfs_xts_new(c->mode->block, k->contents, c->mode->contents_key_len, &c->xts);
 	}
@@ -336,6 +397,12 @@ void ecfs_file_key_free(struct ecfs_file_key *k)
 		key_release(k);
 }
 
+const uint8_t *ecfs_file_key_material(const struct ecfs_file_key *k, size_t *len)
+{
+	*len = sizeof(k->key);
+	return k->key;
+}
+
 uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v)
 {
 	return ecfs_mode_get(v->hdr.cipher)->overhead;
@@ -418,19 +485,20 @@ static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		       const uint8_t *plain, size_t len, uint8_t *out)
 {
 	uint8_t ad[40];
-	int n, r = next_nonce(c, out);
+	int n, ok, r = next_nonce(c, out);
 
 	if (r < 0)
 		return r;
 	gcm_ad(c, k, idx, ad);
-	if (gcm_init(c, k, out, 1) < 0 ||
-	    EVP_EncryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) != 1 ||
-	    EVP_EncryptUpdate(c->gcm, out + ECFS_CANARY_NONCE, &n, plain, (int)len) != 1 ||
-	    EVP_EncryptFinal_ex(c->gcm, out + ECFS_CANARY_NONCE + n, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG,
-				out + ECFS_CANARY_NONCE + len) != 1)
-		return ecfs_fail(-EIO, "AES-256-GCM encryption failed");
-	return 0;
+	pthread_mutex_lock(&c->gcm_lock);
+	ok = gcm_init(c, k, out, 1) == 0 &&
+	     EVP_EncryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
+	     EVP_EncryptUpdate(c->gcm, out + ECFS_CANARY_NONCE, &n, plain, (int)len) == 1 &&
+	     EVP_EncryptFinal_ex(c->gcm, out + ECFS_CANARY_NONCE + n, &n) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG,
+				 out + ECFS_CANARY_NONCE + len) == 1;
+	pthread_mutex_unlock(&c->gcm_lock);
+	return ok ? 0 : ecfs_fail(-EIO, "AES-256-GCM encryption failed");
 }
 
 static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
@@ -440,12 +508,14 @@ static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	int n, ok;
 
 	gcm_ad(c, k, idx, ad);
+	pthread_mutex_lock(&c->gcm_lock);
 	ok = gcm_init(c, k, stored, 0) == 0 &&
 	     EVP_DecryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
 	     EVP_DecryptUpdate(c->gcm, plain, &n, stored + ECFS_CANARY_NONCE, (int)len) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG,
 				 (void *)(stored + ECFS_CANARY_NONCE + len)) == 1 &&
 	     EVP_DecryptFinal_ex(c->gcm, plain + n, &n) == 1;
+	pthread_mutex_unlock(&c->gcm_lock);
 	if (!ok) {
 		ecfs_wipe(plain, len);
 		return -EBADMSG;
