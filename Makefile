@@ -106,6 +106,11 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
+# keyprobe reads a volume's keys through the library's internals.
+$(BUILD)/tools/keyprobe: tests/tools/keyprobe.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 unit: all $(UNIT_TESTS)
 	cd tests/vectors && sha256sum -c --quiet SHA256SUMS
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
