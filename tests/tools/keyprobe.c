@@ -17,10 +17,18 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+/* A key of all zeros is one the volume does not use (the bind key of a format-1 volume). */
 static void print_hex(const char *name, const uint8_t *p, size_t len)
 {
+	size_t nz = 0;
+
+	for (size_t i = 0; i < len; i++)
+		nz += p[i] != 0;
+	if (nz == 0)
+		return;
 	printf("%s ", name);
 	for (size_t i = 0; i < len; i++)
 		printf("%02x", p[i]);
@@ -42,20 +50,23 @@ static int gcm_hash_key(const uint8_t key[32], uint8_t h[16])
 
 static int probe_blob(const struct ecfs_volume *v, const char *path)
 {
-	uint8_t hdr[ECFS_BLOB_HEADER_SIZE], id[ECFS_FILE_ID_SIZE], h[16];
-	struct ecfs_file_key *k;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct ecfs_blob_header bh;
+	struct ecfs_file_key *k;
 	const uint8_t *key;
 	size_t key_len;
+	uint8_t h[16];
 	char name[300];
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK), r;
-	ssize_t got = fd < 0 ? -1 : pread(fd, hdr, sizeof(hdr), 0);
+	struct stat st;
 
-	if (fd >= 0)
-		close(fd);
-	if (got != (ssize_t)sizeof(hdr) || ecfs_blob_header_parse(hdr, sizeof(hdr), id) < 0)
+	if (fd < 0)
+		return 0;
+	r = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? ecfs_blob_header_read(v, fd, &bh) : -1;
+	close(fd);
+	if (r < 0)
 		return 0; /* not a blob */
-	r = ecfs_file_key_new(v, id, &k);
+	r = ecfs_file_key_new(v, bh.file_id, &k);
 	if (r < 0)
 		return r;
 	key = ecfs_file_key_material(k, &key_len);
@@ -112,6 +123,7 @@ int main(int argc, char *argv[])
 	print_hex("seal-k2", k->seal + m->siv_key_len / 2, m->siv_key_len / 2);
 	print_hex("canary", k->canary, sizeof(k->canary));
 	print_hex("header-mac", k->header_mac, sizeof(k->header_mac));
+	print_hex("bind", k->bind, sizeof(k->bind));
 	for (int i = 3; i < argc && r == 0; i++)
 		r = probe_blob(v, argv[i]);
 	ecfs_volume_close(v);
