@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  --passphrase-file FILE unlock with the passphrase in FILE\n"
 		"  --export-file FILE     unlock with an export file (its password as passphrase)\n"
 		"  --no-key               check without a key, even on a terminal\n"
+		"  --allow-open-key-file  accept key files that group or others may read or\n"
+		"                         write, or that another user owns\n"
 		"  -V, --version, -h, --help\n"
 		"exit codes: 0 clean, 1 errors corrected, 4 errors left, 8 operational error,\n"
 		"16 usage error, 32 cancelled (added together when several apply)\n",
@@ -39,7 +41,16 @@ static void usage(FILE *f)
 	ecfs_kms_opts_help(f, false);
 }
 
-enum { OPT_JSON = 256, OPT_KEYFILE, OPT_OLDKEY, OPT_PASSFILE, OPT_EXPORT, OPT_NOKEY, OPT_KMS };
+enum {
+	OPT_JSON = 256,
+	OPT_KEYFILE,
+	OPT_OLDKEY,
+	OPT_PASSFILE,
+	OPT_EXPORT,
+	OPT_NOKEY,
+	OPT_OPEN_KEY,
+	OPT_KMS
+};
 
 static const struct option long_opts[] = {
     {"force", no_argument, NULL, 'f'},
@@ -50,6 +61,7 @@ static const struct option long_opts[] = {
     {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
     {"export-file", required_argument, NULL, OPT_EXPORT},
     {"no-key", no_argument, NULL, OPT_NOKEY},
+    {"allow-open-key-file", no_argument, NULL, OPT_OPEN_KEY},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -100,6 +112,9 @@ static int parse_one(struct fsck_opts *o, int c, bool *mode_given)
 		return 0;
 	case OPT_NOKEY:
 		o->no_key = true;
+		return 0;
+	case OPT_OPEN_KEY:
+		o->keys.allow_open_key_file = true;
 		return 0;
 	default:
 		return ecfs_kms_getopt_set(PROG, &o->keys.kms, OPT_KMS, c, optarg) > 0 ? 0 : -1;

@@ -16,6 +16,7 @@ struct mkfs_opts {
 	struct ecfs_newkey_opts keys; /* --key-file, --passphrase, --argon2-* ... */
 	struct ecfs_kms_opts kms;     /* --kms-url and --kms-key: a KMS slot */
 	bool quiet;
+	bool allow_open_key_file; /* key and passphrase files others may read */
 	const char *dir;
 };
 
@@ -33,15 +34,20 @@ static void usage(FILE *f)
 	    "  --kms-url URL --kms-key NAME [KMS options]\n"
 	    "                         a key slot opened by a Vault Transit key\n"
 	    "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
-	    "                         Argon2id costs (default: calibrated to about 1 s)\n"
+	    "                         Argon2id costs (default: calibrated to about 1 s;\n"
+	    "                         at least time %u and memory %u KiB)\n"
+	    "  --allow-weak-kdf       accept Argon2 costs below that floor (tests only)\n"
+	    "  --allow-open-key-file  accept key and passphrase files that group or others\n"
+	    "                         may read or write, or that another user owns\n"
 	    "  --format-version N     write format N (%d to %d; default %d): an older\n"
 	    "                         format, only to test readers and upgrades\n"
 	    "  --force                use a non-empty directory (nothing of its own is\n"
 	    "                         deleted; what an interrupted mkfs left is)\n"
 	    "  -q, --quiet            print nothing but errors\n"
 	    "  -V, --version, -h, --help\n",
-	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX, ECFS_FORMAT_VERSION_MIN,
-	    ECFS_FORMAT_VERSION, ECFS_FORMAT_DEFAULT);
+	    prog, ECFS_DEFAULT_CHUNK / 1024, ECFS_LABEL_MAX, ECFS_ARGON2_FLOOR_TIME,
+	    ECFS_ARGON2_FLOOR_MEMORY_KIB, ECFS_FORMAT_VERSION_MIN, ECFS_FORMAT_VERSION,
+	    ECFS_FORMAT_DEFAULT);
 	fprintf(f, "KMS options:\n");
 	ecfs_kms_opts_help(f, false);
 }
@@ -52,6 +58,7 @@ enum {
 	OPT_LABEL,
 	OPT_FORCE,
 	OPT_FORMAT,
+	OPT_OPEN_KEY,
 	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
 	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
 };
@@ -62,6 +69,7 @@ static const struct option long_opts[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"force", no_argument, NULL, OPT_FORCE},
     {"format-version", required_argument, NULL, OPT_FORMAT},
+    {"allow-open-key-file", no_argument, NULL, OPT_OPEN_KEY},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -112,6 +120,9 @@ static int parse_one(struct mkfs_opts *o, int c)
 	case OPT_FORMAT:
 		return parse_u32("format version", optarg, ECFS_FORMAT_VERSION_MIN,
 				 ECFS_FORMAT_VERSION, &o->p.format_version);
+	case OPT_OPEN_KEY:
+		o->allow_open_key_file = true;
+		return 0;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -183,7 +194,7 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 
 	memset(all, 0, sizeof(*all));
 	for (int i = 0; r == 0 && i < ecfs_newkey_count(n); i++) {
-		struct ecfs_keyopts k = {0};
+		struct ecfs_keyopts k = {.allow_open_key_file = o->allow_open_key_file};
 		struct ecfs_creds one;
 
 		if (i < n->nkey_files)

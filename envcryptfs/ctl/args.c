@@ -19,6 +19,7 @@ enum {
 	OPT_WAIT,
 	OPT_TIMEOUT,
 	OPT_PROMETHEUS,
+	OPT_OPEN_KEY,
 	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
 	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
 };
@@ -36,6 +37,7 @@ static const struct option long_opts[] = {
     {"wait", required_argument, NULL, OPT_WAIT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
+    {"allow-open-key-file", no_argument, NULL, OPT_OPEN_KEY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -88,6 +90,8 @@ static unsigned group_of(int c)
 		return CTL_O_TIMEOUT;
 	case OPT_PROMETHEUS:
 		return CTL_O_PROMETHEUS;
+	case OPT_OPEN_KEY:
+		return CTL_O_UNLOCK | CTL_O_NEWKEY | CTL_O_EXPORT_PASS;
 	default:
 		if (ecfs_newkey_is_argon2(OPT_NEWKEY, c))
 			return CTL_O_ARGON2;
@@ -129,6 +133,9 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		return set_once(&a->unlock.passphrase_file, optarg, name);
 	case OPT_UNLOCK_EXPORT:
 		return set_once(&a->unlock.export_file, optarg, name);
+	case OPT_OPEN_KEY:
+		a->unlock.allow_open_key_file = true;
+		return 0;
 	case OPT_SLOT:
 		a->slot = ctl_parse_slot(optarg);
 		if (a->slot < 0)

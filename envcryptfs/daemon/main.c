@@ -40,7 +40,8 @@ struct options {
 	uint64_t kms_rewrap_s;
 	char *log_file;
 	int ro;
-	int header_fallback; /* a read-only mount may go on when a header copy disagrees */
+	int header_fallback;	 /* a read-only mount may go on when a header copy disagrees */
+	int allow_open_key_file; /* key files others may read or another user owns */
 	int writeback;
 	unsigned max_write;
 	unsigned max_read;
@@ -70,6 +71,7 @@ static const struct fuse_opt option_table[] = {
     OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
     OPT("log_file=%s", log_file, 0),
     OPT("header_fallback", header_fallback, 1),
+    OPT("allow_open_key_file", allow_open_key_file, 1),
     OPT("writeback_cache", writeback, 1),
     OPT("no_writeback_cache", writeback, 0),
     OPT("max_write=%u", max_write, 0),
@@ -170,6 +172,8 @@ static void help(void)
 	       "                            (with no key option: prompt on the terminal)\n"
 	       "    -o key_export=FILE      unlock with an export file (envcryptfsctl export);\n"
 	       "                            its password from passphrase_file or the prompt\n"
+	       "    -o allow_open_key_file  accept key, passphrase and export files that group\n"
+	       "                            or others may read or write, or another user owns\n"
 	       "    -o ro                   read-only: changes fail with EROFS\n"
 	       "    -o header_fallback      read-only even when a header copy disagrees (a\n"
 	       "                            read-write mount repairs it instead)\n"
@@ -271,6 +275,7 @@ static const struct ecfs_keyopt_names key_option_names = {
     .key_file = "-o key_file=FILE",
     .kms = "-o kms_url=URL,kms_key=NAME",
     .export_file = "-o key_export=FILE",
+    .allow_open_key_file = "-o allow_open_key_file",
 };
 
 /* ---- background ------------------------------------------------------------------------ */
@@ -847,7 +852,8 @@ int main(int argc, char *argv[])
 				     .names = &key_option_names,
 				     .kms = o.kms,
 				     .kms_wait = o.kms_wait,
-				     .header = ECFS_TOOL_HDR_LATER};
+				     .header = ECFS_TOOL_HDR_LATER,
+				     .allow_open_key_file = o.allow_open_key_file};
 	/* In the child when in the background: any kms_wait happens here, the parent waits. */
 	code = ecfs_tool_open_unlocked(PROG, o.dir, &keys, &fs.vol, &fs.unlocked_slot);
 	if (code != ECFS_EXIT_OK)

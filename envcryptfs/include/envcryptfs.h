@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 /* A test build with fault injection says so wherever it reports its version. */
 #ifdef ECFS_FAULT_INJECTION
 #define ECFS_VERSION_STRING "0.1.0+fault-injection"
@@ -113,12 +115,12 @@ size_t ecfs_secret_len(const struct ecfs_secret *s);
 void ecfs_secret_truncate(struct ecfs_secret *s, size_t len);
 /* Wipes and frees; NULL is fine. */
 void ecfs_secret_free(struct ecfs_secret *s);
-/* Reads a whole file (min..max bytes) into a secret. *loose is set when group or others may
- * read it. */
+/* Reads a whole file (min..max bytes) into a secret; st (may be NULL) receives the status of
+ * the file read, for the caller's checks of its mode and owner. */
 int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
-			  bool *loose);
+			  struct stat *st);
 /* Like ecfs_secret_read_file, but one trailing newline is dropped (passphrase files). */
-int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out);
+int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out, struct stat *st);
 /* Prompts on /dev/tty with echo off; confirm asks twice and requires a match. */
 int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecfs_secret **out);
 /* Constant-time comparison; 0 when equal. */
@@ -216,6 +218,23 @@ struct ecfs_argon2_params {
 #define ECFS_ARGON2_CALIBRATE_MS       1000
 #define ECFS_ARGON2_CALIBRATE_MIN_KIB  65536
 #define ECFS_ARGON2_CALIBRATE_TIME_MAX 100
+/* The floor of a new slot's or export's Argon2id cost: OWASP's minimum for Argon2id (19 MiB,
+ * 2 passes), memory rounded up to 32 MiB. Tools refuse less without an explicit option. */
+#define ECFS_ARGON2_FLOOR_MEMORY_KIB (32u * 1024)
+#define ECFS_ARGON2_FLOOR_TIME	     2u
+/* The cap of a cost read before unlock, as cryptsetup's: memory at most 4 GiB and at most
+ * half the machine's memory; at most 100 passes (the most calibration picks) and at most
+ * 16 GiB passes of work (time x memory; 4 GiB x 4, or 64 MiB x 100 and more). */
+#define ECFS_ARGON2_CAP_MEMORY_KIB (4u * 1024 * 1024)
+#define ECFS_ARGON2_CAP_TIME	   100u
+#define ECFS_ARGON2_CAP_WORK_KIB   (16ull * 1024 * 1024)
+/* The memory cap on this machine, in KiB. */
+uint32_t ecfs_argon2_memory_cap_kib(void);
+/* -E2BIG with a message ("Argon2id memory cost ... is above the cap ...") when p is over
+ * the cap; 0 otherwise. */
+int ecfs_argon2_check_cap(const struct ecfs_argon2_params *p);
+/* -EINVAL with a message when p is below the floor; 0 otherwise. */
+int ecfs_argon2_check_floor(const struct ecfs_argon2_params *p);
 
 /* Calibrates Argon2id to take about target_ms here with at least min_kib of memory. */
 int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argon2_params *out);

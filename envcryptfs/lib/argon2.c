@@ -64,8 +64,8 @@ int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argo
 	if (took == 0)
 		took = 1;
 	p.t_cost = (uint32_t)(target_ms / took);
-	if (p.t_cost < 1)
-		p.t_cost = 1;
+	if (p.t_cost < ECFS_ARGON2_FLOOR_TIME)
+		p.t_cost = ECFS_ARGON2_FLOOR_TIME;
 	if (p.t_cost > ECFS_ARGON2_CALIBRATE_TIME_MAX)
 		p.t_cost = ECFS_ARGON2_CALIBRATE_TIME_MAX;
 	*out = p;

@@ -184,6 +184,9 @@ int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UU
 				 c->origin);
 	if (!c->password)
 		return ecfs_fail(-EINVAL, "export file '%s' needs its password", c->origin);
+	if (ecfs_argon2_check_cap(&e.argon2) < 0)
+		return ecfs_fail(-E2BIG, "export file '%s' was not tried: %s", c->origin,
+				 ecfs_last_error());
 	key = ecfs_secret_new(32);
 	if (!key)
 		return -ENOMEM;

@@ -200,6 +200,7 @@ struct ecfs_volume {
 	struct ecfs_secret *key_secret; /* holds struct ecfs_keys once unlocked */
 	const struct ecfs_keys *keys;	/* NULL until unlocked */
 	int unlocked_slot;
+	char skipped_why[300]; /* a passphrase slot over the KDF cost cap, not tried */
 	bool mac_ok;
 	/* The highest seqid of the copies on disk when last read or written: a header write
 	 * under the metadata lock finds another one there when another writer came between. */

@@ -165,7 +165,7 @@ static int read_all(int fd, struct ecfs_secret *s, size_t max, size_t *got)
 }
 
 int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
-			  bool *loose)
+			  struct stat *st_out)
 {
 	struct ecfs_secret *s;
 	struct stat st;
@@ -179,8 +179,8 @@ int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_
 		close(fd);
 		return ecfs_fail(-EISDIR, "key file '%s' is a directory", path);
 	}
-	if (loose)
-		*loose = S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO));
+	if (st_out)
+		*st_out = st;
 	s = ecfs_secret_new(max + 1);
 	if (!s) {
 		close(fd);
@@ -205,10 +205,10 @@ int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_
 
 #define PASSPHRASE_MAX 4096
 
-int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out)
+int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out, struct stat *st)
 {
 	struct ecfs_secret *s;
-	int r = ecfs_secret_read_file(path, 1, PASSPHRASE_MAX, &s, NULL);
+	int r = ecfs_secret_read_file(path, 1, PASSPHRASE_MAX, &s, st);
 	size_t len;
 
 	if (r < 0)

@@ -184,6 +184,20 @@ static int accept_dek(struct ecfs_volume *v, struct ecfs_secret *ks)
 	return r;
 }
 
+/* A passphrase slot whose KDF cost (read before anything is authenticated) is over the cap
+ * is not tried; v->skipped_why names the first such slot and why. */
+static bool over_cost_cap(struct ecfs_volume *v, int i)
+{
+	const struct ecfs_slot *s = &v->hdr.slots[i];
+
+	if (s->type != ECFS_SLOT_PASSPHRASE || ecfs_argon2_check_cap(&s->argon2) == 0)
+		return false;
+	if (!v->skipped_why[0])
+		snprintf(v->skipped_why, sizeof(v->skipped_why), "key slot %d was not tried: %s", i,
+			 ecfs_last_error());
+	return true;
+}
+
 /* Tries every credential on every slot of its type in the header in use. */
 static int try_slots(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t n,
 		     struct ecfs_secret *ks, int *slot)
@@ -204,7 +218,7 @@ static int try_slots(struct ecfs_volume *v, const struct ecfs_credential *creds,
 			continue;
 		}
 		for (int i = 0; i < ECFS_MAX_SLOTS; i++) {
-			if (v->hdr.slots[i].type != creds[c].type)
+			if (v->hdr.slots[i].type != creds[c].type || over_cost_cap(v, i))
 				continue;
 			r = ecfs_slot_open(&v->hdr.slots[i], &creds[c], k->dek);
 			if (r == 0)
@@ -284,6 +298,7 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 	ecfs_clear_error();
 	if (!ks)
 		return -ENOMEM;
+	v->skipped_why[0] = '\0';
 	r = try_slots(v, creds, ncreds, ks, &which);
 	if (other_copy_worth_trying(v, r))
 		r = unlock_other_copy(v, creds, ncreds, ks, &which, r);
@@ -291,6 +306,12 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 		ecfs_secret_free(ks);
 		if (r == -EKEYREJECTED && ncreds == 1 && creds[0].type == ECFS_KEY_EXPORT)
 			return r; /* export.c said why */
+		if (r == -EKEYREJECTED && v->skipped_why[0])
+			return ecfs_fail(-E2BIG,
+					 "volume '%s': %s; someone without the key may have "
+					 "changed it: open the volume with another key (a key "
+					 "file, a KMS or a key export)",
+					 v->dir, v->skipped_why);
 		if (r == -EKEYREJECTED)
 			return ecfs_fail(r, "wrong key: no key slot of '%s' opens with %s", v->dir,
 					 ncreds == 1 ? creds[0].origin : "the keys given");

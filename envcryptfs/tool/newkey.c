@@ -4,6 +4,7 @@
 #include "tool.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Each option: its name, whether it takes a value, and for a cost, what it sets and its
  * limits (the library's, so that a tool accepts exactly what a header may hold). */
@@ -26,6 +27,7 @@ static const struct newkey_desc {
     [ECFS_NEWKEY_ARGON2_PARALLEL] = {"argon2-parallel", required_argument, "Argon2 parallelism",
 				     offsetof(struct ecfs_argon2_params, parallelism),
 				     ECFS_ARGON2_PARALLEL_MIN, ECFS_ARGON2_PARALLEL_MAX},
+    [ECFS_NEWKEY_WEAK_KDF] = {"allow-weak-kdf", no_argument, NULL, 0, 0, 0},
 };
 
 void ecfs_newkey_getopt_merge(const struct option *base, int first_val, struct option *out)
@@ -88,6 +90,9 @@ int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int fir
 	case ECFS_NEWKEY_PROMPT:
 		o->prompt = true;
 		return 1;
+	case ECFS_NEWKEY_WEAK_KDF:
+		o->allow_weak_kdf = true;
+		return 1;
 	default:
 		return set_cost(prog, &descs[i], &o->argon2, value);
 	}
@@ -100,12 +105,24 @@ int ecfs_newkey_count(const struct ecfs_newkey_opts *o)
 
 const char *ecfs_newkey_problem(const struct ecfs_newkey_opts *o)
 {
+	static __thread char why[400];
 	const struct ecfs_argon2_params *a = &o->argon2;
 
 	if ((a->t_cost || a->m_cost_kib || a->parallelism) &&
 	    !(a->t_cost && a->m_cost_kib && a->parallelism))
 		return "give all three Argon2 costs or none";
-	return NULL;
+	if (!a->t_cost)
+		return NULL;
+	/* Over the cap, no slot made here would open; below the floor, a guessed passphrase
+	 * is cheap to try. */
+	if (ecfs_argon2_check_cap(a) < 0)
+		snprintf(why, sizeof(why), "the Argon2 costs given: %s", ecfs_last_error());
+	else if (!o->allow_weak_kdf && ecfs_argon2_check_floor(a) < 0)
+		snprintf(why, sizeof(why), "%s (--allow-weak-kdf accepts a weaker cost)",
+			 ecfs_last_error());
+	else
+		return NULL;
+	return why;
 }
 
 const struct ecfs_argon2_params *ecfs_newkey_argon2(const struct ecfs_newkey_opts *o)

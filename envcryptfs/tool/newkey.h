@@ -17,6 +17,7 @@ enum ecfs_newkey_opt {
 	ECFS_NEWKEY_ARGON2_TIME,     /* --argon2-time N */
 	ECFS_NEWKEY_ARGON2_MEMORY,   /* --argon2-memory KIB */
 	ECFS_NEWKEY_ARGON2_PARALLEL, /* --argon2-parallel N */
+	ECFS_NEWKEY_WEAK_KDF,	     /* --allow-weak-kdf: costs below the floor */
 	ECFS_NEWKEY_NOPTS
 };
 
@@ -27,6 +28,7 @@ struct ecfs_newkey_opts {
 	int nkey_files, npass_files;
 	bool prompt;
 	struct ecfs_argon2_params argon2; /* all zero: not given */
+	bool allow_weak_kdf;		  /* costs below ECFS_ARGON2_FLOOR_* */
 };
 
 /* out = base followed by the options, each with val first_val + its enum ecfs_newkey_opt; out
@@ -36,11 +38,12 @@ void ecfs_newkey_getopt_merge(const struct option *base, int first_val, struct o
  * it is not, -1 after reporting a bad or repeated value. */
 int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int first_val, int c,
 			   const char *value);
-/* Whether c (from getopt_long) is an Argon2id cost option. */
+/* Whether c (from getopt_long) is an Argon2id cost option (or --allow-weak-kdf). */
 bool ecfs_newkey_is_argon2(int first_val, int c);
 /* How many keys the options name (a prompt counts once). */
 int ecfs_newkey_count(const struct ecfs_newkey_opts *o);
-/* What is wrong with the options as a whole (for the caller to print), NULL when nothing. */
+/* What is wrong with the options as a whole (for the caller to print), NULL when nothing:
+ * also costs over the cap, or below the floor without --allow-weak-kdf. */
 const char *ecfs_newkey_problem(const struct ecfs_newkey_opts *o);
 /* The costs given, or NULL to calibrate. */
 const struct ecfs_argon2_params *ecfs_newkey_argon2(const struct ecfs_newkey_opts *o);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void (*log_hook)(int is_error, const char *line);
 
@@ -79,13 +81,54 @@ static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_sec
 	return 0;
 }
 
+int ecfs_tool_check_secret_file(const char *what, const char *path, const struct stat *st,
+				const char *allow)
+{
+	if (!S_ISREG(st->st_mode))
+		return 0; /* a pipe (<(command), /dev/stdin) or a device: no file to leave open */
+	if (st->st_mode & (S_IRWXG | S_IRWXO))
+		return ecfs_fail(-EPERM,
+				 "%s '%s' has mode %04o: group or others may read or change it "
+				 "(chmod 600 it, or accept it with %s)",
+				 what, path, (unsigned)(st->st_mode & 07777), allow);
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return ecfs_fail(-EPERM,
+				 "%s '%s' belongs to user %u, not to you or root (chown it, or "
+				 "accept it with %s)",
+				 what, path, (unsigned)st->st_uid, allow);
+	return 0;
+}
+
+static const char *allow_option(const struct ecfs_keyopts *o)
+{
+	return o->names && o->names->allow_open_key_file ? o->names->allow_open_key_file
+							 : "--allow-open-key-file";
+}
+
+/* After reading a secret file: its mode and owner must keep it to us (unless allowed). A
+ * refused secret is freed. Exit code 0, or 1 after the message. */
+static int secret_file_ok(const char *prog, const struct ecfs_keyopts *o, const char *what,
+			  const char *path, const struct stat *st, struct ecfs_secret **s)
+{
+	if (o->allow_open_key_file ||
+	    ecfs_tool_check_secret_file(what, path, st, allow_option(o)) == 0)
+		return 0;
+	ecfs_tool_error(prog, "%s", ecfs_last_error());
+	ecfs_secret_free(*s);
+	*s = NULL;
+	return ECFS_EXIT_ERROR;
+}
+
 /* The passphrase from a file, or else from the terminal when prompting is allowed. */
 static int load_passphrase(const char *prog, const struct ecfs_keyopts *o, bool confirm,
 			   const char *prompt, struct ecfs_secret **s)
 {
+	struct stat st;
+
 	if (o->passphrase_file) {
-		if (ecfs_secret_read_passphrase_file(o->passphrase_file, s) == 0)
-			return 0;
+		if (ecfs_secret_read_passphrase_file(o->passphrase_file, s, &st) == 0)
+			return secret_file_ok(prog, o, "passphrase file", o->passphrase_file, &st,
+					      s);
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ECFS_EXIT_ERROR;
 	}
@@ -100,12 +143,16 @@ static int load_passphrase(const char *prog, const struct ecfs_keyopts *o, bool 
 static int load_export(const char *prog, const struct ecfs_keyopts *o, struct ecfs_creds *out)
 {
 	struct ecfs_secret *file, *pass;
+	struct stat st;
 	int r;
 
-	if (ecfs_secret_read_file(o->export_file, 1, 64 * 1024, &file, NULL) < 0) {
+	if (ecfs_secret_read_file(o->export_file, 1, 64 * 1024, &file, &st) < 0) {
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ECFS_EXIT_ERROR;
 	}
+	r = secret_file_ok(prog, o, "export file", o->export_file, &st, &file);
+	if (r != 0)
+		return r;
 	r = load_passphrase(prog, o, false, "Export password: ", &pass);
 	if (r != 0) {
 		ecfs_secret_free(file);
@@ -121,21 +168,21 @@ static int load_export(const char *prog, const struct ecfs_keyopts *o, struct ec
 	return r == 0 ? 0 : ECFS_EXIT_USAGE;
 }
 
-static int load_key_file(const char *prog, const char *path, struct ecfs_creds *out)
+static int load_key_file(const char *prog, const struct ecfs_keyopts *o, const char *path,
+			 struct ecfs_creds *out)
 {
 	struct ecfs_secret *s;
-	bool loose = false;
-	int r = ecfs_secret_read_file(path, ECFS_KEYFILE_MIN, ECFS_KEYFILE_MAX, &s, &loose);
+	struct stat st;
+	int r = ecfs_secret_read_file(path, ECFS_KEYFILE_MIN, ECFS_KEYFILE_MAX, &s, &st);
 
 	if (r < 0) {
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ECFS_EXIT_ERROR;
 	}
-	if (loose)
-		ecfs_tool_warn(prog, "key file '%s' is readable by group or others (chmod 600 it)",
-			       path);
-	add_cred(out, ECFS_SLOT_KEYFILE, s, path);
-	return 0;
+	r = secret_file_ok(prog, o, "key file", path, &st, &s);
+	if (r == 0)
+		add_cred(out, ECFS_SLOT_KEYFILE, s, path);
+	return r;
 }
 
 int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool confirm,
@@ -146,9 +193,9 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 
 	memset(out, 0, sizeof(*out));
 	if (o->key_file)
-		r = load_key_file(prog, o->key_file, out);
+		r = load_key_file(prog, o, o->key_file, out);
 	if (r == 0 && o->old_key_file)
-		r = load_key_file(prog, o->old_key_file, out);
+		r = load_key_file(prog, o, o->old_key_file, out);
 	if (r == 0 && o->export_file) {
 		r = load_export(prog, o, out);
 	} else if (r == 0 && (o->passphrase_file || (o->prompt && out->n == 0 && !o->kms_use))) {

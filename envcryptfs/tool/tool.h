@@ -8,6 +8,7 @@
 
 #include "envcryptfs.h"
 #include "tool_kms.h"
+#include <sys/stat.h>
 
 /* Exit codes shared by mkfs.envcryptfs, envcryptfs and envcryptfsctl (see their man pages). */
 enum ecfs_exit {
@@ -45,6 +46,9 @@ struct ecfs_keyopts {
 	bool kms_use;	   /* offer a KMS credential (tried after the others) */
 	unsigned kms_wait; /* seconds to wait for a KMS that is down or sealed (the daemon) */
 	enum ecfs_tool_header_policy header; /* after unlocking (ecfs_tool_header_check) */
+	/* Key, passphrase and export files that group or others may read or write, or that
+	 * another user owns, are loaded anyway (ecfs_tool_check_secret_file). */
+	bool allow_open_key_file;
 	/* How the tool spells its key options: with them, a prompt that no slot could accept
 	 * (the volume has no passphrase slot) is refused with the options that would open it. */
 	const struct ecfs_keyopt_names *names;
@@ -53,6 +57,7 @@ struct ecfs_keyopts {
 /* One tool's spelling of its unlock options, for messages ("-o key_file=FILE"). */
 struct ecfs_keyopt_names {
 	const char *key_file, *kms, *export_file;
+	const char *allow_open_key_file; /* NULL: "--allow-open-key-file" */
 };
 
 #define ECFS_TOOL_MAX_CREDS 4
@@ -90,6 +95,11 @@ int ecfs_tool_load_kms(const char *prog, const struct ecfs_kms_opts *k, struct e
 int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool confirm,
 			 struct ecfs_creds *out);
 void ecfs_tool_free_creds(struct ecfs_creds *c);
+/* Refuses (-EPERM, with a message naming path, its mode or owner, and the option allow that
+ * would accept it) a regular file that group or others may read or write, or that a user
+ * other than the caller and root owns, as ssh refuses such private keys. */
+int ecfs_tool_check_secret_file(const char *what, const char *path, const struct stat *st,
+				const char *allow);
 
 /* An old key file is read only when the key file does not open the volume: with both in o,
  * this tries the key file alone. 0 when it unlocked v; the exit code of a key file that could

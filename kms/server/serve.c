@@ -252,10 +252,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 static int load_hash(const char *path, const char *what, size_t min, uint8_t hash[32])
 {
 	struct ecfs_secret *s;
-	bool loose = false;
+	struct stat st;
 	size_t n;
 	const uint8_t *p;
-	int r = ecfs_secret_read_file(path, 1, 64 * 1024, &s, &loose);
+	int r = ecfs_secret_read_file(path, 1, 64 * 1024, &s, &st);
 
 	if (r < 0)
 		return r;
@@ -268,7 +268,7 @@ static int load_hash(const char *path, const char *what, size_t min, uint8_t has
 			      min);
 	else
 		ecfs_sha256(p, n, hash);
-	if (r == 0 && loose)
+	if (r == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		ecfs_tool_warn(KMSD_PROG, "%s file '%s' is readable by group or others", what,
 			       path);
 	ecfs_secret_free(s);

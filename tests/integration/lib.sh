@@ -8,8 +8,9 @@ FSCK="$ECFS_BIN/fsck.envcryptfs"
 CTL="$ECFS_BIN/envcryptfsctl"
 T=$(mktemp -d /tmp/ecfs-test.XXXXXX)
 MOUNTS=()
-# Fast Argon2 costs so that tests do not spend a second per passphrase.
-FAST_ARGON=(--argon2-time 1 --argon2-memory 8192 --argon2-parallel 1)
+# Fast Argon2 costs, below the floor that only --allow-weak-kdf lifts, so that tests do not
+# spend a second per passphrase.
+FAST_ARGON=(--argon2-time 1 --argon2-memory 8192 --argon2-parallel 1 --allow-weak-kdf)
 # How long a wait may take before a test calls it a hang. Generous, because the suite runs on
 # shared, loaded machines: a passing test never waits this long, only a hung one does.
 HANG_SECS=${ECFS_HANG_SECS:-90}

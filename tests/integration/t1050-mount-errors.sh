@@ -202,7 +202,9 @@ umount_wait "$mnt"
 
 note "passphrase_file: right passphrase mounts, wrong one exits 3"
 printf 'correct horse battery staple\n' >"$T/pass"
+chmod 600 "$T/pass"
 printf 'wrong horse\n' >"$T/badpass"
+chmod 600 "$T/badpass"
 chmod 600 "$T/pass" "$T/badpass"
 "$MKFS" -q "${FAST_ARGON[@]}" --passphrase-file "$T/pass" "$T/vol-p" >/dev/null ||
   fail "mkfs with a passphrase file failed"

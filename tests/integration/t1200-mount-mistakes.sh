@@ -16,6 +16,7 @@ key=$T/key
 make_vol "$vol" "$key" aes-256-gcm 4096
 printf 'a passphrase\n' >"$T/pass"
 chmod 600 "$T/pass"
+chmod 600 "$T/pass"
 "$MKFS" -q "${FAST_ARGON[@]}" --passphrase-file "$T/pass" "$T/vol-p" >/dev/null ||
   fail "mkfs with a passphrase file failed"
 not_mounted() { ! is_mounted "$1" || fail "$1 is mounted but should not be"; }

@@ -11,6 +11,7 @@ newkey "$k1"
 newkey "$wrong"
 printf 'correct horse battery\n' >"$pass"
 chmod 600 "$pass"
+chmod 600 "$pass"
 
 # slots_are TYPE...: the volume's slots, in index order, have these types.
 slots_are() {

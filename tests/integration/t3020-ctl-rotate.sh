@@ -12,6 +12,7 @@ newkey "$k1"
 newkey "$k2"
 newkey "$wrong"
 printf 'rotated passphrase' >"$pass"
+chmod 600 "$pass"
 
 # gen_of N: slot N's KEK generation and type, as "TYPE GEN".
 gen_of() {

@@ -9,7 +9,9 @@ vol=$T/vol k0=$T/k0 k1=$T/k1 pw=$T/pw badpw=$T/badpw ex=$T/vol.export mnt=$T/mnt
 make_vol "$vol" "$k0" aes-256-gcm 4096
 newkey "$k1"
 printf 'export password\n' >"$pw"
+chmod 600 "$pw"
 printf 'not the password\n' >"$badpw"
+chmod 600 "$badpw"
 chmod 600 "$pw" "$badpw"
 mount_vol "$vol" "$mnt" "key_file=$k0"
 head -c 50000 /dev/urandom >"$T/data"
@@ -52,12 +54,14 @@ stderr_has "belongs to another volume"
 
 note "a damaged export file exits 1, not 4 (a damaged volume); a changed one is named as a cause"
 head -c 100 "$ex" >"$T/ex.cut"
+chmod 600 "$T/ex.cut"
 expect_exit 1 "$CTL" check-key "$vol" --unlock-export "$T/ex.cut" --unlock-passphrase-file "$pw"
 stderr_has "export file"
 # Change the first base64 character of the sealed key: the password is right, the tag fails.
 first=$(sed -n 's/.*"dek": *"\(.\).*/\1/p' "$ex")
 if [ "$first" = A ]; then repl=B; else repl=A; fi
 sed "s/\(\"dek\": *\"\)./\1$repl/" "$ex" >"$T/ex.changed"
+chmod 600 "$T/ex.changed"
 cmp -s "$ex" "$T/ex.changed" && fail "the test did not change the export"
 expect_exit 3 "$CTL" check-key "$vol" --unlock-export "$T/ex.changed" --unlock-passphrase-file "$pw"
 stderr_has "or the file was modified"

@@ -9,6 +9,7 @@ vol=$T/vol k0=$T/k0 pw=$T/pw ex=$T/vol.export mnt=$T/mnt
 make_vol "$vol" "$k0" aes-256-gcm 4096
 printf 'export password\n' >"$pw"
 chmod 600 "$pw"
+chmod 600 "$pw"
 "$CTL" export "$vol" --unlock-key-file "$k0" --passphrase-file "$pw" --out "$ex" \
   "${FAST_ARGON[@]}" >/dev/null || fail "export"
 mount_vol "$vol" "$mnt" "key_file=$k0"

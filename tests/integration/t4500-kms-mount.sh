@@ -10,6 +10,7 @@
 kms_setup
 vol=$T/vol mnt=$T/mnt
 printf 'spare passphrase' >"$T/pass"
+chmod 600 "$T/pass"
 
 note "mkfs: a KMS slot and a passphrase slot"
 kms_vol "$vol" vol1 --passphrase-file "$T/pass"

@@ -10,6 +10,7 @@ kms_setup
 vol=$T/vol mnt=$T/mnt
 kms_vol "$vol" vol1
 printf 'export password' >"$T/pw"
+chmod 600 "$T/pw"
 note "export through the KMS slot (no --unlock-* option)"
 expect_exit 0 "$CTL" export "$vol" "${KMS_ARGS[@]}" --out "$T/vol.export" \
   --passphrase-file "$T/pw" "${FAST_ARGON[@]}"

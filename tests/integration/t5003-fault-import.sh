@@ -9,6 +9,7 @@ A=$T/a B=$T/b PW=$T/pw EX=$T/vol.export
 newkey "$A"
 newkey "$B"
 printf 'export password\n' >"$PW"
+chmod 600 "$PW"
 
 note "import: slot add B, authorized by an export of the volume key"
 make_vol "$V/imp" "$A" aes-256-gcm 4096

@@ -8,7 +8,9 @@
 A=$T/a P1=$T/p1 P2=$T/p2
 newkey "$A"
 printf 'first passphrase\n' >"$P1"
+chmod 600 "$P1"
 printf 'second passphrase\n' >"$P2"
+chmod 600 "$P2"
 
 note "passphrase change: slot 1 from P1 to P2, authorized by P1; key A's slot 0 stays"
 make_vol "$V/pass" "$A" aes-256-gcm 4096

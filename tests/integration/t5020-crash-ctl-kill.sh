@@ -15,6 +15,7 @@ RANDOM=$SEED
 A=$T/a PW=$T/pw
 newkey "$A"
 printf 'a passphrase\n' >"$PW"
+chmod 600 "$PW"
 
 note "envcryptfsctl slot add (a passphrase, a real Argon2 cost) killed at random moments"
 make_vol "$T/tpl" "$A" aes-256-gcm 4096

@@ -16,6 +16,7 @@ A=$T/a B=$T/b PW=$T/pw
 newkey "$A"
 newkey "$B"
 printf 'a passphrase\n' >"$PW"
+chmod 600 "$PW"
 
 # rerun_after VOL WHAT FSCK-KEY OPENS-OPTS...: after an interrupted mkfs, either the volume
 # was made (OPENS-OPTS open it): a rerun refuses it, as mkfs refuses every volume, and fsck -p
