@@ -422,6 +422,8 @@ int kmsd_store_open(const char *dir, struct kmsd_store **out)
 		r = header_decode(buf, len, s);
 		free(buf);
 	}
+	if (r == 0)
+		r = kmsd_verifiers_load(s);
 	if (r < 0) {
 		kmsd_store_free(s);
 		return r;
@@ -481,6 +483,7 @@ void kmsd_store_free(struct kmsd_store *s)
 	kmsd_store_seal(s);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	free(s->verifiers);
 	free(s->dir);
 	free(s);
 }

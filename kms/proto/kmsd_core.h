@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 #define KMSD_STORE_NAME	 "kmsd.store"
-#define KMSD_SECRET_SIZE 32 /* master key, store key and every transit key version */
+#define KMSD_VERIFY_NAME "kmsd.verify" /* the share verifiers (verifiers.c) */
+#define KMSD_SECRET_SIZE 32	       /* master key, store key and every transit key version */
 #define KMSD_MAX_SHARES	 32
 #define KMSD_NAME_MAX	 128
 
@@ -98,6 +99,7 @@ struct kmsd_store {
 	uint64_t generation; /* bumped on every write */
 	uint8_t *file;	     /* the store file as read, opened at unseal */
 	size_t file_len;
+	uint8_t *verifiers; /* n x KMSD_VERIFIER_SIZE; NULL for a store made without them */
 	struct ecfs_secret *store_key; /* NULL while sealed */
 	struct kmsd_key *keys;
 	size_t nkeys;
@@ -127,6 +129,26 @@ const struct kmsd_version *kmsd_key_version(const struct kmsd_key *k, uint32_t v
 /* Payload (de)serialization, exposed for tests. */
 int kmsd_store_encode(const struct kmsd_store *s, struct ecfs_secret **out);
 int kmsd_store_decode(struct kmsd_store *s, const uint8_t *p, size_t len);
+
+/* ---- verifiers.c: a verifier per share, so that a forged share is refused at once -------- */
+
+#define KMSD_VERIFIER_SIZE 32
+
+/* SHA-256 of share s bound to the store uuid and its index. */
+void kmsd_share_verifier(const uint8_t uuid[ECFS_UUID_SIZE], const struct kmsd_share *s,
+			 uint8_t out[KMSD_VERIFIER_SIZE]);
+/* Writes dir/kmsd.verify for the n shares ys (as kmsd_shamir_split made them); refused when
+ * it exists. */
+int kmsd_verifiers_write(const char *dir, const uint8_t uuid[ECFS_UUID_SIZE], const uint8_t *ys,
+			 unsigned n);
+/* Checks the verifiers file's bytes against s (its UUID and n) and keeps them in
+ * s->verifiers; -EUCLEAN when they do not fit. */
+int kmsd_verifiers_parse(struct kmsd_store *s, const uint8_t *buf, size_t len);
+/* Loads s->verifiers from the store's directory; a store without the file keeps NULL. */
+int kmsd_verifiers_load(struct kmsd_store *s);
+/* 0 when sh (index 1..n) is the share the store was made with, or the store has no
+ * verifiers; -EKEYREJECTED when it is not. */
+int kmsd_verifiers_check(const struct kmsd_store *s, const struct kmsd_share *sh);
 
 /* ---- seal.c ------------------------------------------------------------------------------- */
 

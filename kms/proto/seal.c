@@ -74,6 +74,18 @@ int kmsd_seal_submit(struct kmsd_seal *z, const char *text, size_t len)
 		return ecfs_fail(-EINVAL, "share %u does not exist: the store has %u shares",
 				 sh->index, z->store->n);
 	}
+	/* Before it can count (or be taken for a repeat of the real one): a share forged from
+	 * the public store ID passes the typo check, not its verifier. */
+	if (kmsd_verifiers_check(z->store, sh) < 0) {
+		unsigned index = sh->index;
+
+		ecfs_wipe(sh, sizeof(*sh));
+		return ecfs_fail(-EKEYREJECTED,
+				 "unseal share %u is not the one this key store was made with "
+				 "(forged, or of an older store with the same ID): refused; "
+				 "progress stays %u of %u",
+				 index, z->progress, z->store->t);
+	}
 	for (unsigned i = 0; i < z->progress; i++) {
 		if (parts[i].index == sh->index) {
 			/* Vault ignores a key given twice; so do we (it passed its check). */

@@ -146,6 +146,19 @@ static int write_shares(const struct init_opts *o, const uint8_t uuid[ECFS_UUID_
 	return r;
 }
 
+/* Undoes a failed init: the share files, and the store when it made it (a store without its
+ * verifiers file would take forged shares). */
+static void remove_made(const struct init_opts *o, char paths[][4096], bool store)
+{
+	char path[4096];
+
+	for (unsigned i = 0; i < o->n; i++)
+		unlink(paths[i]);
+	if (store &&
+	    snprintf(path, sizeof(path), "%s/%s", o->store, KMSD_STORE_NAME) < (int)sizeof(path))
+		unlink(path);
+}
+
 static int make_store(const struct init_opts *o, uint8_t uuid[ECFS_UUID_SIZE], char paths[][4096])
 {
 	struct ecfs_secret *master = ecfs_secret_new(KMSD_SECRET_SIZE);
@@ -164,9 +177,14 @@ static int make_store(const struct init_opts *o, uint8_t uuid[ECFS_UUID_SIZE], c
 	if (r == 0)
 		r = write_shares(o, uuid, ecfs_secret_data(ys), paths);
 	if (r == 0) {
+		bool made_store;
+
 		r = kmsd_store_create(o->store, o->n, o->t, ecfs_secret_data(master), uuid);
-		for (unsigned i = 0; r < 0 && i < o->n; i++)
-			unlink(paths[i]);
+		made_store = r == 0;
+		if (r == 0)
+			r = kmsd_verifiers_write(o->store, uuid, ecfs_secret_data(ys), o->n);
+		if (r < 0)
+			remove_made(o, paths, made_store);
 	}
 	ecfs_secret_free(master);
 	ecfs_secret_free(ys);

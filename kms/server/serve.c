@@ -346,6 +346,11 @@ static int run(struct serve_opts *o, struct kmsd_server *srv)
 		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
 	}
 	kmsd_uuid_str(srv->store->uuid, srv->cluster_id);
+	if (!srv->store->verifiers)
+		kmsd_log("warning: the key store has no share verifiers (%s, made by init since "
+			 "they exist): a share forged from the store ID is caught only when the "
+			 "combination fails",
+			 KMSD_VERIFY_NAME);
 	r = apply_shares(o, srv);
 	if (r < 0)
 		return exit_code(r);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_transit_store.c - libFuzzer target for the other byte parsers of envcryptfs-kmsd: the
- * key store payload decoder (every length checked before use) and unseal share texts. A
- * decoded store must encode back to exactly the input. Built like fuzz_transit.c.
+ * key store payload decoder (every length checked before use), unseal share texts and the
+ * share verifiers file. A decoded store must encode back to exactly the input. Built like
+ * fuzz_transit.c.
  */
 #include "../../kms/proto/kmsd_core.h"
 
@@ -46,9 +47,21 @@ static void share_text(const uint8_t *data, size_t size)
 	}
 }
 
+/* A verifiers file is taken only for its store: exactly the header and n verifiers. */
+static void verifiers_file(const uint8_t *data, size_t size)
+{
+	struct kmsd_store s = {.dir = "fuzz", .n = size > 28 ? data[28] : 1, .t = 1};
+
+	memcpy(s.uuid, uuid, sizeof(uuid));
+	if (kmsd_verifiers_parse(&s, data, size) == 0 && size != 32 + (size_t)s.n * 32)
+		abort();
+	free(s.verifiers);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	store_payload(data, size);
 	share_text(data, size);
+	verifiers_file(data, size);
 	return 0;
 }

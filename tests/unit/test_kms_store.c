@@ -274,3 +274,44 @@ Test(kms_store, seal_refuses_bad_shares)
 	kmsd_seal_free(&z);
 	kmsd_store_free(s);
 }
+
+/* With the verifiers init writes, a share forged with a valid check is refused on its own,
+ * before it counts: the real shares' progress is kept and they still unseal. */
+Test(kms_store, verifiers_refuse_forged_shares_at_once)
+{
+	uint8_t ys[5 * KMSD_SECRET_SIZE];
+	char t[5][KMSD_SHARE_HEX + 1], forged[KMSD_SHARE_HEX + 1];
+	struct kmsd_share sh = {.index = 1};
+	struct kmsd_store *s;
+	struct kmsd_seal z;
+
+	cr_assert_eq(kmsd_shamir_split(master, KMSD_SECRET_SIZE, 5, 3, ys), 0);
+	for (int i = 0; i < 5; i++) {
+		struct kmsd_share real = {.index = (uint8_t)(i + 1)};
+
+		memcpy(real.y, ys + i * KMSD_SECRET_SIZE, KMSD_SECRET_SIZE);
+		kmsd_share_encode(uuid, &real, t[i]);
+	}
+	cr_assert_eq(kmsd_verifiers_write(dir, uuid, ys, 5), 0, "%s", ecfs_last_error());
+	cr_assert_eq(kmsd_verifiers_write(dir, uuid, ys, 5), -EEXIST);
+	cr_assert_eq(kmsd_store_open(dir, &s), 0, "%s", ecfs_last_error());
+	cr_assert_not_null(s->verifiers);
+	cr_assert_eq(kmsd_seal_init(&z, s), 0);
+	cr_assert_eq(ecfs_random(sh.y, sizeof(sh.y)), 0);
+	kmsd_share_encode(uuid, &sh, forged);
+	/* Before the real share 1: not taken for it. */
+	cr_assert_eq(kmsd_seal_submit(&z, forged, KMSD_SHARE_HEX), -EKEYREJECTED);
+	cr_assert_eq(z.progress, 0);
+	cr_assert_eq(kmsd_seal_submit(&z, t[0], KMSD_SHARE_HEX), 0);
+	cr_assert_eq(kmsd_seal_submit(&z, t[3], KMSD_SHARE_HEX), 0);
+	sh.index = 3;
+	kmsd_share_encode(uuid, &sh, forged);
+	cr_assert_eq(kmsd_seal_submit(&z, forged, KMSD_SHARE_HEX), -EKEYREJECTED);
+	cr_assert(z.sealed && z.progress == 2);
+	cr_assert_eq(kmsd_seal_submit(&z, t[2], KMSD_SHARE_HEX), 0, "%s", ecfs_last_error());
+	cr_assert(!z.sealed);
+	kmsd_seal_close(&z);
+	kmsd_seal_free(&z);
+	kmsd_store_free(s);
+	ecfs_wipe(ys, sizeof(ys));
+}
