@@ -340,6 +340,9 @@ void file_closed(struct inode *inode, int fd);
 /* Format 2: brings the blob header's size up to what the blob holds (at fsync and close, with
  * a writable fd; inode->io held exclusively). */
 int file_sync_size(struct inode *inode, int fd);
+/* Format 2, XTS: after a write or truncate that wrote a short tail (under the key's fresh
+ * next nonce), records that nonce in the blob header; inode->io held exclusively. */
+int file_tail_sync(struct inode *inode, int fd);
 /* Writes the header of a new, empty blob and caches its key. */
 int file_init_blob(struct inode *inode, int fd);
 int file_plain_size(int fd, uint64_t *size);

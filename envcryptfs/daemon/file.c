@@ -201,6 +201,28 @@ static int set_header_size(struct inode *inode, int fd, uint64_t size)
 	return r;
 }
 
+int file_tail_sync(struct inode *inode, int fd)
+{
+	struct ecfs_blob_header h;
+	uint8_t nonce[16];
+	int r;
+
+	if (!inode->key)
+		return 0;
+	r = ecfs_file_key_tail_advance(inode->key, nonce);
+	if (r <= 0)
+		return r;
+	h = inode->blob;
+	memcpy(h.tail_nonce, nonce, sizeof(nonce));
+	r = ecfs_blob_header_write(fs.vol, fd, &h);
+	if (r == 0)
+		inode->blob = h;
+	else
+		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record the tail nonce: %s",
+			      ecfs_strerror(r));
+	return r;
+}
+
 int file_sync_size(struct inode *inode, int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -311,6 +333,8 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 	if (r == 0)
 		r = ecfs_blob_truncate(c, key, fd, size, &bad);
 	if (r == 0)
+		r = file_tail_sync(inode, fd);
+	if (r == 0)
 		r = set_header_size(inode, fd, size);
 	if (r == -EBADMSG)
 		fs_log_bad_chunk(inode, bad);
@@ -339,6 +363,8 @@ static int zero_range(struct inode *inode, int fd, uint64_t off, uint64_t end)
 		return -ENOMEM;
 	n = ecfs_blob_pwrite(c, key, fd, zeros, end - off, off, &bad);
 	free(zeros);
+	if (n >= 0)
+		n = file_tail_sync(inode, fd);
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(inode, bad);
 	return n < 0 ? (int)n : 0;

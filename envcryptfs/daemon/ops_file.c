@@ -206,6 +206,11 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		n = file_plain_size(fh->fd, &pos);
 	if (n == 0)
 		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
+	if (n >= 0) {
+		int r = file_tail_sync(fh->inode, fh->fd);
+
+		n = r < 0 ? r : n;
+	}
 	if (n >= 0)
 		fs_note_own_change(fh->inode, fh->fd);
 	pthread_rwlock_unlock(&fh->inode->io);

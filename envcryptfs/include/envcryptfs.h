@@ -433,10 +433,16 @@ int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_
 int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
 		      struct ecfs_file_key **out);
 void ecfs_file_key_free(struct ecfs_file_key *k);
-/* Format 2, XTS: the tail nonce of the blob header, used for a final chunk shorter than 16
- * bytes (zero after ecfs_file_key_new). Keys are shared by the readers of a file: change it
- * only while no chunk of that file is being encrypted or decrypted. */
+/* Format 2, XTS: the tail nonce of the blob header (zero after ecfs_file_key_new). A final
+ * chunk shorter than 16 bytes is decrypted under it, and encrypted under the key's next
+ * nonce, a fresh random value, so that no two versions of a tail share a keystream. Keys are
+ * shared by the readers of a file: call these only while no chunk of that file is being
+ * encrypted or decrypted. */
 void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[16]);
+/* After a write or truncate: when a short tail was encrypted since the last call, the next
+ * nonce becomes the tail nonce (copied to nonce, for the blob header), a fresh next one is
+ * drawn, and 1 is returned; else 0. */
+int ecfs_file_key_tail_advance(struct ecfs_file_key *k, uint8_t nonce[16]);
 
 /* Upgrade: writes to dst_fd (an empty file) the format-2 blob holding the plaintext of
  * src_fd, a format-1 blob (0 bytes: an empty file), on v whose in-memory format is 2. The

@@ -32,23 +32,18 @@ static int64_t v1_plain_size(const struct ecfs_volume *v, uint64_t b)
 	return (int64_t)(body / sc * cs + (rest ? rest - over : 0));
 }
 
-/* Re-encrypts a short XTS tail (len < 16) from the format-1 rule (a zero nonce) to a fresh
- * nonce, which goes into h. */
+/* Re-encrypts a short XTS tail (len < 16) from the format-1 rule (a zero nonce, as the key
+ * starts) to the key's fresh next nonce, which goes into h. */
 static int retail(struct ecfs_crypto *c, struct ecfs_file_key *k, uint64_t idx, uint8_t *buf,
 		  size_t len, struct ecfs_blob_header *h)
 {
-	static const uint8_t zero[16];
 	uint8_t plain[16];
-	int r;
+	int r = ecfs_chunk_decrypt(c, k, idx, buf, len, plain);
 
-	ecfs_file_key_set_tail_nonce(k, zero);
-	r = ecfs_chunk_decrypt(c, k, idx, buf, len, plain);
 	if (r >= 0)
-		r = ecfs_random(h->tail_nonce, sizeof(h->tail_nonce));
-	if (r == 0) {
-		ecfs_file_key_set_tail_nonce(k, h->tail_nonce);
 		r = ecfs_chunk_encrypt(c, k, idx, plain, len, buf);
-	}
+	if (r == 0 && ecfs_file_key_tail_advance(k, h->tail_nonce) != 1)
+		r = ecfs_fail(-EIO, "cannot draw a tail nonce");
 	ecfs_wipe(plain, sizeof(plain));
 	return r;
 }

@@ -91,9 +91,12 @@ static struct ecfs_crypto *gcm_list; /* protected by gcm_list_lock */
 struct ecfs_file_key {
 	uint8_t file_id[ECFS_FILE_ID_SIZE];
 	uint8_t key[32];
-	/* Format 2, XTS: the blob header's tail nonce, mixed into a short final chunk's
-	 * keystream (one cache line per key with the fields above). */
-	uint8_t tail_nonce[16];
+	/* Format 2, XTS: a short final chunk is decrypted under the blob header's tail nonce
+	 * and encrypted under tail_next, a fresh one; tail_used says that happened since the
+	 * last ecfs_file_key_tail_advance (the one field encryption writes: callers serialize
+	 * the writes of a file). */
+	uint8_t tail_nonce[16], tail_next[16];
+	bool tail_used;
 };
 
 /*
@@ -370,9 +373,13 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 		return -ENOMEM;
 	memcpy(k->file_id, file_id, ECFS_FILE_ID_SIZE);
 	memset(k->tail_nonce, 0, sizeof(k->tail_nonce));
+	memset(k->tail_next, 0, sizeof(k->tail_next));
+	k->tail_used = false;
+	if (v->hdr.version >= 2 && !ecfs_cipher_is_authenticated(v->hdr.cipher))
+		r = ecfs_random(k->tail_next, sizeof(k->tail_next));
 	/* Per-file keys give each file its own random-nonce budget (GCM); XTS keys are
 	 * volume-wide and the file ID goes into the tweak instead. */
-	if (ecfs_cipher_is_authenticated(v->hdr.cipher)) {
+	if (r == 0 && ecfs_cipher_is_authenticated(v->hdr.cipher)) {
 		memcpy(info, ECFS_LABEL_FILE, sizeof(ECFS_LABEL_FILE) - 1);
 		memcpy(info + sizeof(ECFS_LABEL_FILE) - 1, file_id, ECFS_FILE_ID_SIZE);
 		r = ecfs_hkdf_sha256(v->keys->contents, 32, NULL, 0, info, sizeof(info), k->key,
@@ -389,6 +396,17 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[16])
 {
 	memcpy(k->tail_nonce, nonce, sizeof(k->tail_nonce));
+	k->tail_used = false;
+}
+
+int ecfs_file_key_tail_advance(struct ecfs_file_key *k, uint8_t nonce[16])
+{
+	if (!k->tail_used)
+		return 0;
+	memcpy(k->tail_nonce, k->tail_next, sizeof(k->tail_nonce));
+	memcpy(nonce, k->tail_nonce, sizeof(k->tail_nonce));
+	k->tail_used = false;
+	return ecfs_random(k->tail_next, sizeof(k->tail_next)) < 0 ? -EIO : 1;
 }
 
 void ecfs_file_key_free(struct ecfs_file_key *k)
@@ -536,17 +554,22 @@ static void xts_tweak(const struct ecfs_file_key *k, uint64_t idx, uint8_t tweak
  * E_K1(E_K2(T')) where T' is the chunk's tweak with its top bit flipped and, in format 2,
  * XORed with the file's tail nonce, fresh at every such write: two versions of a tail then
  * use different keystreams. */
-static int xts_short(struct ecfs_crypto *c, const struct ecfs_file_key *k, const uint8_t tweak[16],
-		     const uint8_t *in, size_t len, uint8_t *out)
+static int xts_short(struct ecfs_crypto *c, const struct ecfs_file_key *k, bool enc,
+		     const uint8_t tweak[16], const uint8_t *in, size_t len, uint8_t *out)
 {
 	uint8_t t[16], pad[16];
 	int r;
 
 	memcpy(t, tweak, 16);
 	t[15] ^= 0x80;
-	if (ecfs_volume_format(c->vol) >= 2)
+	if (ecfs_volume_format(c->vol) >= 2) {
+		const uint8_t *nonce = enc ? k->tail_next : k->tail_nonce;
+
 		for (int i = 0; i < 16; i++)
-			t[i] ^= k->tail_nonce[i];
+			t[i] ^= nonce[i];
+		if (enc)
+			((struct ecfs_file_key *)k)->tail_used = true;
+	}
 	r = ecfs_xts_encrypt_tweak(c->xts, t, pad);
 	if (r == 0)
 		r = ecfs_xts_encrypt_block_k1(c->xts, pad, pad);
@@ -567,7 +590,7 @@ int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		return gcm_encrypt(c, k, idx, plain, len, out);
 	xts_tweak(k, idx, tweak);
 	if (len < 16)
-		return xts_short(c, k, tweak, plain, len, out);
+		return xts_short(c, k, true, tweak, plain, len, out);
 	return ecfs_xts_encrypt(c->xts, tweak, plain, out, len);
 }
 
@@ -592,7 +615,7 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		r = gcm_decrypt(c, k, idx, stored, len, plain);
 	} else {
 		xts_tweak(k, idx, tweak);
-		r = len < 16 ? xts_short(c, k, tweak, stored, len, plain)
+		r = len < 16 ? xts_short(c, k, false, tweak, stored, len, plain)
 			     : ecfs_xts_decrypt(c->xts, tweak, stored, plain, len);
 	}
 	return r < 0 ? r : (int)len;

@@ -565,6 +565,15 @@ static void model_resize(struct blob *b, size_t size)
 	b->size = size;
 }
 
+/* What the daemon does after a write or truncate (format 2, XTS): a short tail written under
+ * the key's next nonce makes that nonce the current one (the daemon then stores it). */
+static void tail_advance(struct ecfs_file_key *k)
+{
+	uint8_t nonce[16];
+
+	cr_assert_geq(ecfs_file_key_tail_advance(k, nonce), 0);
+}
+
 static void bwrite(struct blob *b, uint64_t off, size_t len, const char *ctx)
 {
 	uint8_t *data = xmalloc(len);
@@ -580,6 +589,7 @@ static void bwrite(struct blob *b, uint64_t off, size_t len, const char *ctx)
 		model_resize(b, off + len);
 	memcpy(b->model + off, data, len);
 	free(data);
+	tail_advance(b->k);
 }
 
 static void btruncate(struct blob *b, uint64_t size, const char *ctx)
@@ -589,6 +599,7 @@ static void btruncate(struct blob *b, uint64_t size, const char *ctx)
 	cr_assert_eq(r, 0, "%s: %s/%u: truncate %zu -> %llu gave %d (%s)", ctx, cname(&b->x),
 		     b->x.cs, b->size, (unsigned long long)size, r, ecfs_last_error());
 	model_resize(b, size);
+	tail_advance(b->k);
 }
 
 static void bread(struct blob *b, uint64_t off, size_t len, const char *ctx)
@@ -1244,6 +1255,102 @@ Test(contents, convert_v1_rejects_a_damaged_blob)
 	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, &h), -EUCLEAN);
 	close(src);
 	close(dst);
+	vol_free(&x);
+}
+
+/* ---- format 2: XTS short tails under a fresh tail nonce ------------------------------------ */
+
+/* The short-tail keystream computed here from AES-256-ECB: E_K1(E_K2(T')), T' = tweak with its
+ * last byte XORed with 0x80, then XORed with the nonce. */
+static void tail_keystream(const struct ecfs_keys *keys, const uint8_t id[16], uint64_t idx,
+			   const uint8_t nonce[16], uint8_t pad[16])
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t t[16], mid[16];
+	int n = 0;
+
+	memcpy(t, id, 16);
+	for (int i = 0; i < 8; i++)
+		t[i] ^= (uint8_t)(idx >> (8 * i));
+	t[15] ^= 0x80;
+	for (int i = 0; i < 16; i++)
+		t[i] ^= nonce[i];
+	cr_assert_eq(EVP_EncryptInit_ex(ctx, EVP_aes_256_ecb(), NULL, keys->contents + 32, NULL),
+		     1);
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	cr_assert_eq(EVP_EncryptUpdate(ctx, mid, &n, t, 16), 1);
+	cr_assert_eq(EVP_EncryptInit_ex(ctx, EVP_aes_256_ecb(), NULL, keys->contents, NULL), 1);
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	cr_assert_eq(EVP_EncryptUpdate(ctx, pad, &n, mid, 16), 1);
+	EVP_CIPHER_CTX_free(ctx);
+}
+
+Test(contents, format2_xts_tail_known_answer_and_fresh_nonces)
+{
+	static const uint8_t zero[16];
+	uint8_t a[8] = "AAAAAAAA", bb[8] = "BBBBBBBB", s1[8], s2[8], n1[16], n2[16], pad[16];
+	uint8_t back[8];
+	struct ecfs_file_key *k;
+	struct vol x;
+	uint8_t id[16];
+	int fd;
+
+	format = 2;
+	vol_make(&x, ECFS_CIPHER_AES256_XTS, 4096);
+	k = new_file_key(x.v, id);
+	fd = new_file("tail");
+	for (int round = 0; round < 2; round++) {
+		const uint8_t *p = round ? bb : a;
+		uint8_t *st = round ? s2 : s1, *nonce = round ? n2 : n1;
+
+		cr_assert_eq(ecfs_blob_pwrite(x.c, k, fd, p, 8, 0, NULL), 8);
+		cr_assert_eq(ecfs_file_key_tail_advance(k, nonce), 1, "a short tail was written");
+		cr_assert_eq(ecfs_file_key_tail_advance(k, nonce + 0), 0, "and only once");
+		cr_assert_eq(pread(fd, st, 8, 128), 8);
+		tail_keystream(x.v->keys, id, 0, nonce, pad);
+		for (int i = 0; i < 8; i++)
+			cr_assert_eq(st[i], p[i] ^ pad[i], "round %d byte %d", round, i);
+		cr_assert_eq(ecfs_blob_pread(x.c, k, fd, back, 8, 0, NULL), 8);
+		cr_assert_eq(memcmp(back, p, 8), 0);
+	}
+	cr_assert_neq(memcmp(n1, zero, 16), 0);
+	cr_assert_neq(memcmp(n1, n2, 16), 0, "every short-tail write has its own nonce");
+	{
+		bool same = true;
+
+		for (int i = 0; i < 8; i++)
+			same = same && (s1[i] ^ s2[i]) == (a[i] ^ bb[i]);
+		cr_assert(!same, "two versions of a tail XOR to the XOR of their plaintexts");
+	}
+	/* A full block or more is plain XTS: no nonce is used. */
+	cr_assert_eq(ecfs_blob_pwrite(x.c, k, fd, "0123456789abcdef", 16, 0, NULL), 16);
+	cr_assert_eq(ecfs_file_key_tail_advance(k, n1), 0);
+	ecfs_file_key_free(k);
+	close(fd);
+	vol_free(&x);
+}
+
+Test(contents, format1_xts_tail_ignores_the_nonce)
+{
+	static const uint8_t zero[16];
+	uint8_t st[5], pad[16], n[16];
+	struct ecfs_file_key *k;
+	struct vol x;
+	uint8_t id[16];
+	int fd;
+
+	format = 1;
+	vol_make(&x, ECFS_CIPHER_AES256_XTS, 4096);
+	k = new_file_key(x.v, id);
+	fd = new_file("tail1");
+	cr_assert_eq(ecfs_blob_pwrite(x.c, k, fd, "hello", 5, 0, NULL), 5);
+	cr_assert_eq(ecfs_file_key_tail_advance(k, n), 0);
+	cr_assert_eq(pread(fd, st, 5, 24), 5);
+	tail_keystream(x.v->keys, id, 0, zero, pad);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(st[i], (uint8_t) "hello"[i] ^ pad[i]);
+	ecfs_file_key_free(k);
+	close(fd);
 	vol_free(&x);
 }
 
