@@ -58,7 +58,7 @@ static int unlocked(struct fsck *f, int r)
 	}
 	if (r < 0) {
 		report_fatal(f, FSCK_OPERROR, "%s: cannot unlock: %s", f->o.dir,
-			     *ecfs_last_error() ? ecfs_last_error() : ecfs_strerror(r));
+			     ecfs_error_text(r));
 		return FSCK_OPERROR;
 	}
 	f->have_key = true;

@@ -34,7 +34,7 @@ static void note(struct kms_answer *ans, int err)
 	if (cause && !strcasestr(msg, cause))
 		snprintf(ans->why, sizeof(ans->why), "%s (%s)", cause, msg);
 	else
-		snprintf(ans->why, sizeof(ans->why), "%s", *msg ? msg : strerror(-err));
+		snprintf(ans->why, sizeof(ans->why), "%s", ecfs_error_text(err));
 }
 
 /* Asks the KMS of slot s, when it is the configured one (a header is read without a key: its

@@ -142,7 +142,7 @@ static int store_locked(const struct ecfs_kms_slot *was, struct ecfs_kms_slot *s
 	if (r == -ENOENT)
 		snprintf(why, len, "key slot %d is no longer a KMS slot", rw.slot);
 	else if (r < 0)
-		snprintf(why, len, "%s", *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+		snprintf(why, len, "%s", ecfs_error_text(r));
 	ecfs_metalock_release(lock);
 	return r;
 }
@@ -166,7 +166,7 @@ static void rewrap_once(void)
 		r = refresh();
 		if (r < 0) {
 			snprintf(why, sizeof(why), "cannot re-read the header: %s",
-				 *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+				 ecfs_error_text(r));
 			break;
 		}
 		kms_header_info(&info);

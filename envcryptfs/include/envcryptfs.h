@@ -79,6 +79,9 @@ struct stat;
 
 /* The description of the calling thread's last library failure ("" when none). */
 const char *ecfs_last_error(void);
+/* What to say about failure err of the last call: the message it recorded, or else err's
+ * text. Each entry point clears the message first, so an older one never shows. */
+const char *ecfs_error_text(int err);
 /* Sets that description and returns err: also for the callbacks a tool gives the library (a
  * KMS refused or failed), whose words the library passes on. */
 int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -52,6 +52,7 @@ int ecfs_argon2_calibrate(uint32_t target_ms, uint32_t min_kib, struct ecfs_argo
 	uint64_t start, took;
 	int r;
 
+	ecfs_clear_error();
 	/* Time one pass at the memory floor, then scale passes to the target (LUKS2 style:
 	 * memory hardness first, time second). */
 	start = now_ms();

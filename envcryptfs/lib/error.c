@@ -30,6 +30,11 @@ const char *ecfs_last_error(void)
 	return last_error;
 }
 
+const char *ecfs_error_text(int err)
+{
+	return last_error[0] ? last_error : ecfs_strerror(err);
+}
+
 const char *ecfs_strerror(int err)
 {
 	switch (err) {

@@ -77,6 +77,7 @@ int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *pa
 	struct ecfs_secret *key = ecfs_secret_new(32);
 	int r = 0;
 
+	ecfs_clear_error();
 	if (!key)
 		return -ENOMEM;
 	if (!v->keys) {

@@ -34,8 +34,10 @@ int ecfs_volume_slot_add(struct ecfs_volume *v, const struct ecfs_credential *c,
 {
 	struct ecfs_header before = v->hdr;
 	struct ecfs_argon2_params a = {0};
-	int i, r = check_unlocked(v);
+	int i, r;
 
+	ecfs_clear_error();
+	r = check_unlocked(v);
 	if (r == 0)
 		r = ecfs_slot_validate(c);
 	if (r < 0)
@@ -67,8 +69,10 @@ static int nslots(const struct ecfs_volume *v)
 int ecfs_volume_slot_remove(struct ecfs_volume *v, int index, bool force)
 {
 	struct ecfs_header before = v->hdr;
-	int r = check_unlocked(v);
+	int r;
 
+	ecfs_clear_error();
+	r = check_unlocked(v);
 	if (r < 0)
 		return r;
 	if (index < 0 || index >= ECFS_MAX_SLOTS || v->hdr.slots[index].type == ECFS_SLOT_NONE)
@@ -90,8 +94,10 @@ int ecfs_volume_slot_rotate(struct ecfs_volume *v, int index, const struct ecfs_
 	struct ecfs_header before = v->hdr;
 	struct ecfs_argon2_params a = {0};
 	uint64_t gen;
-	int r = check_unlocked(v);
+	int r;
 
+	ecfs_clear_error();
+	r = check_unlocked(v);
 	if (r == 0)
 		r = ecfs_slot_validate(c);
 	if (r < 0)
@@ -117,8 +123,10 @@ int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs
 {
 	struct ecfs_header before = v->hdr;
 	struct ecfs_slot *slot;
-	int r = check_unlocked(v);
+	int r;
 
+	ecfs_clear_error();
+	r = check_unlocked(v);
 	if (r < 0)
 		return r;
 	if (index < 0 || index >= ECFS_MAX_SLOTS || v->hdr.slots[index].type != ECFS_SLOT_KMS)
@@ -146,8 +154,10 @@ int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool
 	struct ecfs_header h;
 	struct ecfs_volume *cur = NULL;
 	struct ecfs_metalock *lock = NULL;
-	int dirfd, r = ecfs_header_parse(backup, len, &h);
+	int dirfd, r;
 
+	ecfs_clear_error();
+	r = ecfs_header_parse(backup, len, &h);
 	if (r < 0)
 		return ecfs_fail(r, "the backup is not a valid header: %s", ecfs_last_error());
 	r = ecfs_volume_open(dir, &cur);

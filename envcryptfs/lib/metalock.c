@@ -137,6 +137,7 @@ int ecfs_metalock_acquire_at(int dirfd, const char *dir, struct ecfs_metalock **
 	unsigned secs;
 	int fd, r;
 
+	ecfs_clear_error();
 	*out = NULL; /* releasing after a failure is a no-op */
 	if (fstat(dirfd, &st) < 0)
 		return ecfs_fail(-errno, "cannot stat '%s': %s", dir, strerror(errno));

@@ -71,7 +71,7 @@ static enum ecfs_header_state load_copy(struct ecfs_volume *v, const char *name,
 		r = ecfs_header_parse(*raw, *raw_len, h);
 	if (r == 0)
 		return ECFS_HDR_OK;
-	snprintf(why, whylen, "%s", *ecfs_last_error() ? ecfs_last_error() : strerror(-r));
+	snprintf(why, whylen, "%s", ecfs_error_text(r));
 	free(*raw);
 	*raw = NULL;
 	return r == -EPROTONOSUPPORT ? ECFS_HDR_UNSUPPORTED : ECFS_HDR_DAMAGED;
@@ -330,7 +330,7 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 int ecfs_volume_repair_header(struct ecfs_volume *v)
 {
 	struct ecfs_metalock *lock;
-	int r = ecfs_metalock_acquire_at(v->dirfd, v->dir, &lock);
+	int r = ecfs_metalock_acquire_at(v->dirfd, v->dir, &lock); /* clears the message */
 
 	/* What another writer did since v was read is the state to repair, not ours. */
 	if (r == 0)
@@ -407,7 +407,7 @@ static void adopt(struct ecfs_volume *v, struct ecfs_volume *n)
 int ecfs_volume_refresh(struct ecfs_volume *v)
 {
 	struct ecfs_volume *n;
-	int r = ecfs_volume_open(v->dir, &n);
+	int r = ecfs_volume_open(v->dir, &n); /* clears the message */
 
 	if (r < 0)
 		return r;

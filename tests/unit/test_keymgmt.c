@@ -127,6 +127,23 @@ Test(keymgmt, rotate_bumps_generation_and_retires_the_old_key)
 	cr_assert(opens(&PW), "rotating slot 0 disturbed slot 1");
 }
 
+/* A message is the last call's own: each entry point clears the one a failure left, so a
+ * caller never reports a stale cause, and ecfs_error_text falls back to errno's text. */
+Test(keymgmt, each_call_starts_without_the_previous_message)
+{
+	struct ecfs_volume *v = unlocked(&KA);
+	int idx = -1;
+
+	cr_assert_eq(ecfs_volume_slot_remove(v, 3, false), -ENOENT);
+	cr_assert_not_null(strstr(ecfs_last_error(), "slot 3"), "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_volume_slot_add(v, &KB, NULL, &idx), 0, "%s", ecfs_last_error());
+	cr_assert_str_empty(ecfs_last_error());
+	cr_assert_str_eq(ecfs_error_text(-ENOMEM), strerror(ENOMEM));
+	cr_assert_eq(ecfs_volume_slot_remove(v, 5, false), -ENOENT);
+	cr_assert_str_eq(ecfs_error_text(-ENOENT), ecfs_last_error());
+	ecfs_volume_close(v);
+}
+
 Test(keymgmt, remove_refuses_unused_and_last_slot)
 {
 	struct ecfs_volume *v = unlocked(&KA);
