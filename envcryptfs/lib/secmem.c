@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -227,6 +228,17 @@ int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out,
 	return 0;
 }
 
+/* The second prompt names what the first asked for: "Export password: " is followed by
+ * "Repeat the export password: ". */
+static void repeat_prompt(const char *prompt, char *buf, size_t len)
+{
+	if (!*prompt)
+		snprintf(buf, len, "Repeat it: ");
+	else
+		snprintf(buf, len, "Repeat the %c%s", tolower((unsigned char)prompt[0]),
+			 prompt + 1);
+}
+
 /* Reads one line from the terminal with echo off into s; returns its length or -errno. */
 static int read_tty_line(int fd, const char *prompt, struct ecfs_secret *s)
 {
@@ -261,6 +273,7 @@ int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecf
 {
 	struct ecfs_secret *a = ecfs_secret_new(PASSPHRASE_MAX), *b = NULL;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), la, lb, r = 0;
+	char again[128];
 
 	if (fd < 0 || !a) {
 		r = ecfs_fail(fd < 0 ? -ENOTTY : -ENOMEM,
@@ -274,7 +287,8 @@ int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecf
 	}
 	if (confirm) {
 		b = ecfs_secret_new(PASSPHRASE_MAX);
-		lb = b ? read_tty_line(fd, "Repeat the passphrase: ", b) : -ENOMEM;
+		repeat_prompt(prompt, again, sizeof(again));
+		lb = b ? read_tty_line(fd, again, b) : -ENOMEM;
 		if (lb != la || ecfs_memcmp_ct(a->data, b->data, (size_t)la)) {
 			r = ecfs_fail(-EINVAL, "the passphrases do not match");
 			goto out;

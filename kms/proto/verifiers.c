@@ -79,8 +79,8 @@ int kmsd_verifiers_write(const char *dir, const uint8_t uuid[ECFS_UUID_SIZE], co
 /* Checks the file's header against the store's. */
 static int check_header(const struct kmsd_store *s, const uint8_t *buf, size_t len)
 {
-	if (len < HDR_SIZE || memcmp(buf, MAGIC, 8) != 0 || buf[8] != FORMAT || buf[9] ||
-	    buf[10] || buf[11] || buf[13 + ECFS_UUID_SIZE] || buf[14 + ECFS_UUID_SIZE] ||
+	if (len < HDR_SIZE || memcmp(buf, MAGIC, 8) != 0 || buf[8] != FORMAT || buf[9] || buf[10] ||
+	    buf[11] || buf[13 + ECFS_UUID_SIZE] || buf[14 + ECFS_UUID_SIZE] ||
 	    buf[15 + ECFS_UUID_SIZE])
 		return ecfs_fail(-EUCLEAN, "'%s/%s' is not a share verifiers file", s->dir,
 				 KMSD_VERIFY_NAME);

@@ -66,6 +66,27 @@ cmp -s "$ex" "$T/ex.changed" && fail "the test did not change the export"
 expect_exit 3 "$CTL" check-key "$vol" --unlock-export "$T/ex.changed" --unlock-passphrase-file "$pw"
 stderr_has "or the file was modified"
 
+note "the export password asked on a terminal: the second prompt says what it repeats"
+# tty_wait TEXT: waits (30 s at most) for TEXT in what the terminal showed.
+tty_wait() {
+  for _ in $(seq 300); do grep -qF -- "$1" "$T/tty.out" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$T/tty.out" >&2
+  fail "the terminal never showed '$1'"
+}
+mkfifo "$T/tty.in"
+printf -v cmd '%q ' "$CTL" export "$vol" --unlock-key-file "$k0" --out "$T/ex.tty" "${FAST_ARGON[@]}"
+script -qec "$cmd" /dev/null <"$T/tty.in" >"$T/tty.out" 2>&1 &
+tty_pid=$!
+exec 3>"$T/tty.in"
+tty_wait "Export password: "
+printf 'typed password\n' >&3
+tty_wait "Repeat the export password: "
+printf 'typed password\n' >&3
+exec 3>&-
+wait "$tty_pid" || fail "export with the password typed on a terminal"
+grep -qF "Repeat the passphrase" "$T/tty.out" && fail "the export prompt asks to repeat a passphrase"
+[ -s "$T/ex.tty" ] || fail "no export written from a typed password"
+
 note "every slot removed: only the export opens the volume, and slot add imports a key"
 expect_exit 0 "$CTL" slot remove "$vol" 0 --unlock-key-file "$k0" --force
 expect_exit 3 "$CTL" check-key "$vol" --unlock-key-file "$k0"
