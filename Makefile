@@ -126,6 +126,7 @@ check:
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
 	tests/lint/banned.sh
+	tests/lint/man.sh
 
 # The release binaries hold neither the fault variables' names nor the test version suffix.
 FAULT_MARKS := -e ECFS_FAULT_ -e fault-injection -e 'fault injected'
