@@ -196,12 +196,16 @@ static void report(const struct init_opts *o, const uint8_t uuid[ECFS_UUID_SIZE]
 	char id[37];
 
 	kmsd_uuid_str(uuid, id);
-	printf("initialized key store %s in %s\n"
-	       "share files: %s.1 .. %s.%u (any %u of %u unseal)\n"
-	       "token file: %s\n"
+	printf("initialized key store %s in %s\n", id, o->store);
+	if (o->n == 1)
+		printf("share file: %s.1 (it alone unseals)\n", o->prefix);
+	else
+		printf("share files: %s.1 .. %s.%u (any %u of %u unseal)\n", o->prefix, o->prefix,
+		       o->n, o->t, o->n);
+	printf("token file: %s\n"
 	       "Give each share file to a different custodian and remove it from this machine;\n"
 	       "the master key exists nowhere else.\n",
-	       id, o->store, o->prefix, o->prefix, o->n, o->t, o->n, o->token_file);
+	       o->token_file);
 }
 
 int kmsd_init_main(int argc, char **argv)

@@ -54,6 +54,10 @@ field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body"; }
 
 note "command line"
 expect_exit 0 "$KMSD" --help
+for opt in --tls-client-ca --namespace --k8s-role --k8s-jwt-file --request-timeout \
+  --max-connections --max-per-client --threads --unseal-share; do
+  grep -qF -- "$opt" "$T/stdout" || fail "kmsd --help does not list $opt"
+done
 expect_exit 2 "$KMSD" frobnicate
 expect_exit 2 "$KMSD" init
 expect_exit 2 "$KMSD" init --store "$T/x" --shares 5 --threshold 6
@@ -62,6 +66,9 @@ expect_exit 2 "$KMSD" serve
 expect_exit 0 "$KMSD" init --store "$T/st" --shares 5 --threshold 3
 stdout_has() { grep -qF -- "$1" "$T/stdout" || fail "stdout lacks '$1'"; }
 stdout_has "any 3 of 5 unseal"
+expect_exit 0 "$KMSD" init --store "$T/one" --shares 1 --threshold 1
+stdout_has "share file: $T/one/share.1 (it alone unseals)"
+grep -qF -- "share.1 .." "$T/stdout" && fail "one share file is reported as a range"
 for i in 1 2 3 4 5; do
   [ "$(stat -c %a "$T/st/share.$i")" = 600 ] || fail "share.$i is not mode 600"
   [ "$(share $i | tr -d '\n' | wc -c)" -eq 74 ] || fail "share.$i does not hold 74 hex digits"
