@@ -165,8 +165,9 @@ static int read_all(int fd, struct ecfs_secret *s, size_t max, size_t *got)
 	return 0;
 }
 
-int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
-			  struct stat *st_out)
+/* what names the file in messages ("key file", "passphrase file"). */
+static int read_secret_file(const char *path, const char *what, size_t min, size_t max,
+			    struct ecfs_secret **out, struct stat *st_out)
 {
 	struct ecfs_secret *s;
 	struct stat st;
@@ -175,10 +176,10 @@ int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return ecfs_fail(-errno, "cannot open key file '%s': %s", path, strerror(errno));
+		return ecfs_fail(-errno, "cannot open %s '%s': %s", what, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
 		close(fd);
-		return ecfs_fail(-EISDIR, "key file '%s' is a directory", path);
+		return ecfs_fail(-EISDIR, "%s '%s' is a directory", what, path);
 	}
 	if (st_out)
 		*st_out = st;
@@ -191,11 +192,11 @@ int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_
 	close(fd);
 	if (r < 0) {
 		ecfs_secret_free(s);
-		return ecfs_fail(r, "cannot read key file '%s': %s", path, strerror(-r));
+		return ecfs_fail(r, "cannot read %s '%s': %s", what, path, strerror(-r));
 	}
 	if (got > max || got < min) {
 		ecfs_secret_free(s);
-		return ecfs_fail(-EINVAL, "key file '%s' has %s%zu bytes; it must have %zu to %zu",
+		return ecfs_fail(-EINVAL, "%s '%s' has %s%zu bytes; it must have %zu to %zu", what,
 				 path, got > max ? "more than " : "", got > max ? max : got, min,
 				 max);
 	}
@@ -204,12 +205,19 @@ int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_
 	return 0;
 }
 
+int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
+			  struct stat *st_out)
+{
+	return read_secret_file(path, "key file", min, max, out, st_out);
+}
+
 #define PASSPHRASE_MAX 4096
 
 int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out, struct stat *st)
 {
 	struct ecfs_secret *s;
-	int r = ecfs_secret_read_file(path, 1, PASSPHRASE_MAX, &s, st);
+	/* An empty file is refused below, as a passphrase file that is empty. */
+	int r = read_secret_file(path, "passphrase file", 0, PASSPHRASE_MAX, &s, st);
 	size_t len;
 
 	if (r < 0)

@@ -59,6 +59,14 @@ stderr_has "slot 0 is the last key slot"
 stderr_has "--force"
 expect_exit 0 "$CTL" check-key "$vol" --unlock-key-file "$k0"
 
+note "an empty passphrase file is named as one, not as a key file"
+: >"$T/empty"
+chmod 600 "$T/empty"
+expect_exit 1 "$CTL" slot add "$vol" --unlock-key-file "$k0" --passphrase-file "$T/empty"
+stderr_has "passphrase file '$T/empty' is empty"
+grep -qF "key file '$T/empty'" "$T/stderr" && fail "an empty passphrase file is called a key file"
+slots_are 0:keyfile
+
 note "slot add whose index cannot be printed fails, and names the slot it added on stderr"
 rc=0
 "$CTL" slot add "$vol" --unlock-key-file "$k0" --key-file "$k1" >/dev/full 2>"$T/stderr" || rc=$?
