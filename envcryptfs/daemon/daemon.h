@@ -256,9 +256,10 @@ struct rebind_dir {
 	const struct ecfs_place *from, *to;
 };
 
-/* Format 2, when disk in parentfd is a directory: checks its ID file against from (-EIO when
- * bound elsewhere) and rewrites it with the tags of from and to. Else nothing (b->fd = -1). */
-int rebind_dir_begin(int parentfd, const char *disk, const struct ecfs_place *from,
+/* Format 2, when disk in parent is a directory: checks its ID file against from (-EIO and a
+ * log line when bound elsewhere) and rewrites it with the tags of from and to. Else nothing
+ * (b->fd = -1). */
+int rebind_dir_begin(struct inode *parent, const char *disk, const struct ecfs_place *from,
 		     const struct ecfs_place *to, struct rebind_dir *b);
 /* After the rename(2) (moved) or its failure: keeps only the tag of the place it is at, and
  * gives the directory's inode its new place. */

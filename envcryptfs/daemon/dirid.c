@@ -75,16 +75,39 @@ int dir_make(int parent, const char *disk, mode_t mode, fuse_req_t req, const st
 	return r;
 }
 
-/* -ENOTEMPTY unless the directory holds nothing but its ID file. */
+/* Removes a temporary entry an interrupted operation left in a directory (an atomic rewrite
+ * of its ID file, a symlink sealed anew, a directory being made). */
+static int remove_leftover(int dirfd, const char *name)
+{
+	int fd;
+
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		unlinkat(fd, ECFS_DIR_ID_NAME, 0);
+		close(fd);
+	}
+	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+/* -ENOTEMPTY unless the directory holds nothing but its ID file; leftovers of interrupted
+ * operations (ECFS_TMP_PREFIX) are removed, or they would keep it from being removed. */
 static int dir_check_empty(DIR *d)
 {
 	struct dirent *de;
 
 	errno = 0;
 	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, ECFS_DIR_ID_NAME))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, ECFS_DIR_ID_NAME))
+			continue;
+		if (strncmp(de->d_name, ECFS_TMP_PREFIX, strlen(ECFS_TMP_PREFIX)) != 0 ||
+		    remove_leftover(dirfd(d), de->d_name) < 0)
 			return -ENOTEMPTY;
+		errno = 0;
 	}
 	return errno ? -errno : 0;
 }

@@ -49,6 +49,9 @@ void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE]
 		free(inode->place_name);
 		inode->place_name = name;
 		memcpy(inode->place_parent, parent, ECFS_DIR_ID_SIZE);
+		/* A directory found at a new place (swapped or moved behind our back) has its ID
+		 * file checked again against it before its names are used. */
+		inode->has_dir_id = false;
 	}
 	pthread_mutex_unlock(&inode->lock);
 }

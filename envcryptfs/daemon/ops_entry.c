@@ -447,7 +447,7 @@ static int move_entry(struct rename_args *a)
 		return -errno;
 	if (S_ISLNK(st.st_mode))
 		return move_symlink(a, &from, &to);
-	r = S_ISDIR(st.st_mode) ? rebind_dir_begin(fromfd, a->from.disk, &from, &to, &b) : 0;
+	r = S_ISDIR(st.st_mode) ? rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b) : 0;
 	if (r < 0)
 		return r;
 	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
@@ -496,9 +496,9 @@ static int exchange_bound(struct rename_args *a)
 	if (r < 0)
 		tmp2[0] = '\0';
 	if (r == 0 && S_ISDIR(s1.st_mode))
-		r = rebind_dir_begin(fromfd, a->from.disk, &from, &to, &b1);
+		r = rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b1);
 	if (r == 0 && S_ISDIR(s2.st_mode))
-		r = rebind_dir_begin(tofd, a->to.disk, &to, &from, &b2);
+		r = rebind_dir_begin(a->to_dir, a->to.disk, &to, &from, &b2);
 	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0)
 		r = -errno;
 	rebind_dir_end(&b1, r == 0);

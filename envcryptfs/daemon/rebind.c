@@ -10,7 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-int rebind_dir_begin(int parentfd, const char *disk, const struct ecfs_place *from,
+int rebind_dir_begin(struct inode *parent, const char *disk, const struct ecfs_place *from,
 		     const struct ecfs_place *to, struct rebind_dir *b)
 {
 	int r;
@@ -21,7 +21,7 @@ int rebind_dir_begin(int parentfd, const char *disk, const struct ecfs_place *fr
 	if (!names_bound())
 		return 0;
 	/* Read-only, not O_PATH: the atomic rewrite syncs the directory. */
-	b->fd = openat(parentfd, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	b->fd = openat(parent->fd, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (b->fd < 0)
 		return errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
 	r = ecfs_dirid_read_at(fs.vol, b->fd, from, b->id);
@@ -32,7 +32,13 @@ int rebind_dir_begin(int parentfd, const char *disk, const struct ecfs_place *fr
 		b->fd = -1;
 	}
 	/* A directory bound elsewhere is not legitimized by moving it. */
-	return r == -EBADMSG ? -EIO : r;
+	if (r == -EBADMSG) {
+		fs_log_bad_name(parent, disk,
+				"is a directory bound to another place (moved or swapped?); "
+				"renaming it fails with EIO");
+		return -EIO;
+	}
+	return r;
 }
 
 /* Gives the inode of the moved directory (if the kernel knows it) its new place. */
