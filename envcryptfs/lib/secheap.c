@@ -144,6 +144,7 @@ static struct blk *header_of(void *p)
 static void heap_free(void *p)
 {
 	struct blk *b;
+	unsigned cls;
 
 	if (!p)
 		return;
@@ -156,11 +157,12 @@ static void heap_free(void *p)
 		munmap(b, len);
 		return;
 	}
+	cls = b->cls - MIN_SHIFT; /* the list pointer below overwrites the header */
 	OPENSSL_cleanse(p, b->used);
 	/* Reused by the free list: the block header itself, as free blocks are found by it. */
 	pthread_mutex_lock(&heap_lock);
-	((struct free_blk *)b)->next = free_list[b->cls - MIN_SHIFT];
-	free_list[b->cls - MIN_SHIFT] = (struct free_blk *)b;
+	((struct free_blk *)b)->next = free_list[cls];
+	free_list[cls] = (struct free_blk *)b;
 	pthread_mutex_unlock(&heap_lock);
 }
 
