@@ -41,6 +41,17 @@ static int bad_request_errno(const char *msg)
 	return -EINVAL;
 }
 
+/* Why a server answers 403: it names a client certificate it wants; else one of the rest, which
+ * it does not tell apart (as Vault does not). */
+static const char *forbidden_cause(const char *msg)
+{
+	if (strstr(msg, "client certificate"))
+		return "the KMS wants a client certificate it trusts (--kms-cert and "
+		       "--kms-client-key)";
+	return "a bad or expired token, a namespace the KMS does not serve (--kms-namespace), or "
+	       "a policy without this path";
+}
+
 /* The errno and message for a non-2xx answer. */
 static int status_error(const struct kms_http_resp *rs)
 {
@@ -53,10 +64,8 @@ static int status_error(const struct kms_http_resp *rs)
 	if (st == 400)
 		return ecfs_fail(bad_request_errno(msg), "%s (HTTP 400)", msg);
 	if (st == 403)
-		return ecfs_fail(-EACCES,
-				 "permission denied: a bad or expired token, or a "
-				 "policy without this path (HTTP 403: %s)",
-				 msg);
+		return ecfs_fail(-EACCES, "permission denied (HTTP 403: %s): %s", msg,
+				 forbidden_cause(msg));
 	if (st == 404)
 		return ecfs_fail(-ENOKEY, "key or mount not found (HTTP 404: %s)", msg);
 	if (st == 503)

@@ -7,7 +7,8 @@
  * one-line description (naming the server URL, the key and the cause) in ecfs_last_error():
  *   -EINVAL        a bad configuration or argument (also a 400 the server gives for a bad
  *                  request other than those below)
- *   -EACCES        403: permission denied (a bad or expired token, or a policy refusal)
+ *   -EACCES        403: permission denied (a bad or expired token, a wrong namespace, a missing
+ *                  or untrusted client certificate, or a policy refusal)
  *   -ENOKEY        the key does not exist (404, or a 400 saying so)
  *   -EKEYREVOKED   the key refuses this ciphertext: its version is below the key's
  *                  min_decryption_version, or the key is disabled or deleted

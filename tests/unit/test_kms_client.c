@@ -668,6 +668,8 @@ Test(kms_client, mtls_client_certificates)
 	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
 	cr_assert(strstr(ecfs_last_error(), "client certificate required"), "%s",
 		  ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "--kms-cert"), "%s", ecfs_last_error());
+	cr_assert(!strstr(ecfs_last_error(), "token"), "%s", ecfs_last_error());
 	ecfs_kms_free(k);
 	k = client((struct opts){.cert = "cli2", .retries = -1});
 	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
@@ -762,6 +764,7 @@ Test(kms_client, namespace_is_required)
 	k = client((struct opts){.retries = -1});
 	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
 	cr_assert(strstr(ecfs_last_error(), "permission denied"), "%s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "--kms-namespace"), "%s", ecfs_last_error());
 	ecfs_kms_free(k);
 	k = client((struct opts){.namespace_ = "team2", .retries = -1});
 	cr_assert_eq(round_trip(k), -EACCES, "%s", ecfs_last_error());
