@@ -18,7 +18,8 @@ Test(secheap, a_freed_block_is_wiped_and_reused)
 		q = ecfs_secheap_malloc(n);
 		cr_assert_eq(q, p, "a block of %zu bytes was not reused", n);
 		for (size_t i = 0; i < n; i++)
-			cr_assert_eq(q[i], 0, "byte %zu of a reused %zu-byte block not wiped", i, n);
+			cr_assert_eq(q[i], 0, "byte %zu of a reused %zu-byte block not wiped", i,
+				     n);
 		ecfs_secheap_free(q);
 	}
 }
@@ -53,7 +54,8 @@ Test(secheap, many_blocks_of_every_class_stay_apart)
 		ecfs_secheap_free(b[i]);
 	for (int i = 1; i < N; i += 2)
 		for (size_t j = 0; j < (size_t)(i * 97 % 5000) + 1; j++)
-			cr_assert_eq(b[i][j], i & 0xff, "block %d changed when others were freed", i);
+			cr_assert_eq(b[i][j], i & 0xff, "block %d changed when others were freed",
+				     i);
 	for (int i = 1; i < N; i += 2)
 		ecfs_secheap_free(b[i]);
 }
