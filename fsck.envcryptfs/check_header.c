@@ -91,6 +91,10 @@ void check_header(struct fsck *f)
 	char path[4096], what[160];
 	struct fix fx;
 
+	if (f->info.format_version == 1 || (!f->have_key && f->opened.format_version == 1))
+		report_not_checked(f->rep,
+				   "where each object belongs, file sizes and holes: a format-1 "
+				   "volume records none ('envcryptfsctl upgrade' converts it)");
 	if (!find_problem(f, &h))
 		return;
 	snprintf(path, sizeof(path), "%s/%s", f->o.dir,

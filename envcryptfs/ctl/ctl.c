@@ -34,6 +34,10 @@ static const struct ctl_action actions[] = {
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
     {"header-restore", cmd_header_restore, "DIR FILE [--force] [--wait S]",
      "replace both header copies with the backup in FILE", CTL_O_FORCE | CTL_O_WAIT, 2},
+    {"upgrade", cmd_upgrade, "DIR UNLOCK-KEY",
+     "convert a format-1 volume to format 2 in place (unmounted; an interrupted run is "
+     "finished by running it again)",
+     CTL_O_UNLOCK | CTL_O_KMS, 1},
     {"status", cmd_status, "MOUNTPOINT [--json | --prometheus] [--timeout S]",
      "check that MOUNTPOINT answers and ask its daemon how it is doing",
      CTL_O_JSON | CTL_O_TIMEOUT | CTL_O_PROMETHEUS, 1},

@@ -138,5 +138,6 @@ int cmd_export(const struct ctl_args *a);
 int cmd_header_backup(const struct ctl_args *a);
 int cmd_header_restore(const struct ctl_args *a);
 int cmd_status(const struct ctl_args *a);
+int cmd_upgrade(const struct ctl_args *a);
 
 #endif /* ECFS_CTL_H */

@@ -372,6 +372,24 @@ int ecfs_volume_header_bytes(const struct ecfs_volume *v, const uint8_t **buf, s
 int ecfs_header_restore(const char *dir, const uint8_t *backup, size_t len, bool force);
 
 void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *info);
+/* ---- upgrade to format 2 (man/envcryptfs.5, "Upgrade") ------------------------------------ */
+
+struct ecfs_upgrade_stats {
+	uint64_t dirs, files, symlinks, xattrs; /* objects converted by this run */
+};
+/* Takes envcryptfs.lock, which a daemon serving the volume holds, so that nothing mounts the
+ * volume meanwhile: -EBUSY when it is mounted. Returns the descriptor to close when done. */
+int ecfs_volume_lock_exclusive(const struct ecfs_volume *v);
+/* An interrupted upgrade marks the header; only a volume opened for the upgrade unlocks then.
+ * Call before ecfs_volume_unlock. */
+void ecfs_volume_allow_upgrading(struct ecfs_volume *v);
+bool ecfs_volume_upgrading(const struct ecfs_volume *v);
+/* Converts the unlocked volume to format 2 in place: every blob, directory ID file, symbolic
+ * link and extended attribute; the header last. The caller holds the volume lock. A run that
+ * is interrupted (a crash, a full disk) leaves the volume marked, and a new run finishes it.
+ * 0 also when the volume already is format 2. */
+int ecfs_volume_upgrade(struct ecfs_volume *v, struct ecfs_upgrade_stats *st);
+
 /* The volume's format version (ECFS_FORMAT_VERSION_MIN .. ECFS_FORMAT_VERSION). */
 uint32_t ecfs_volume_format(const struct ecfs_volume *v);
 /* An O_PATH|O_DIRECTORY descriptor of the backing directory, owned by the volume. */

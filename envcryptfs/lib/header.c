@@ -30,7 +30,10 @@ enum {
 #define JSON_MAX (ECFS_HEADER_MAX - PREFIX_SIZE)
 
 /* Feature flags this build understands; a header naming any other one is refused. */
-static const char *const known_incompat[] = {NULL};
+/* An upgrade to format 2 under way (lib/upgrade.c): only the upgrade itself unlocks it. */
+#define FEATURE_UPGRADING "upgrading-to-2"
+
+static const char *const known_incompat[] = {FEATURE_UPGRADING, NULL};
 
 static uint64_t get_be(const uint8_t *p, int n)
 {
@@ -99,7 +102,7 @@ static int parse_slots(json_object *root, struct ecfs_header *h)
 
 /* ---- the body ----------------------------------------------------------------------------- */
 
-static int parse_features(json_object *root)
+static int parse_features(json_object *root, struct ecfs_header *h)
 {
 	json_object *feat, *inc;
 	int r = ecfs_json_field(root, "header", "features", json_type_object, &feat);
@@ -113,6 +116,8 @@ static int parse_features(json_object *root)
 
 		for (size_t j = 0; known_incompat[j]; j++)
 			known |= strcmp(known_incompat[j], name) == 0;
+		if (strcmp(name, FEATURE_UPGRADING) == 0)
+			h->upgrading = true;
 		if (!known)
 			r = ecfs_fail(-EPROTONOSUPPORT,
 				      "the volume uses feature '%s', which this version does not "
@@ -127,7 +132,7 @@ static int parse_body(json_object *root, struct ecfs_header *h)
 	json_object *f, *canary;
 	uint64_t v = 0;
 	uint8_t uuid[ECFS_UUID_SIZE];
-	int r = parse_features(root);
+	int r = parse_features(root, h);
 
 	if (r == 0)
 		r = ecfs_json_field(root, "header", "cipher", json_type_string, &f);
@@ -238,11 +243,14 @@ static json_object *body_json(const struct ecfs_header *h)
 {
 	json_object *root = json_object_new_object(), *feat = json_object_new_object();
 	json_object *canary = json_object_new_object(), *slots = json_object_new_object();
+	json_object *incompat = json_object_new_array();
 
 	json_object_object_add(root, "uuid", ecfs_json_b64_string(h->uuid, ECFS_UUID_SIZE));
 	json_object_object_add(root, "label", json_object_new_string(h->label));
 	json_object_object_add(root, "created", json_object_new_int64(h->created));
-	json_object_object_add(feat, "incompat", json_object_new_array());
+	if (h->upgrading)
+		json_object_array_add(incompat, json_object_new_string(FEATURE_UPGRADING));
+	json_object_object_add(feat, "incompat", incompat);
 	json_object_object_add(root, "features", feat);
 	json_object_object_add(root, "cipher", json_object_new_string(ecfs_cipher_name(h->cipher)));
 	json_object_object_add(root, "chunk_size", json_object_new_int64(h->chunk_size));

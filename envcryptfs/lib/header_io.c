@@ -61,17 +61,26 @@ static int write_contents(int fd, const uint8_t *buf, size_t len, const char *na
 
 /* Each step asks ecfs_fault_at() first, so that tests can fail or end the process before any
  * of them (a no-op outside test builds). */
+int ecfs_tmp_name(char out[ECFS_TMP_NAME_MAX])
+{
+	uint8_t rnd[8];
+	int r = ecfs_random(rnd, sizeof(rnd));
+
+	if (r == 0)
+		snprintf(out, ECFS_TMP_NAME_MAX, "%s%02x%02x%02x%02x%02x%02x%02x%02x",
+			 ECFS_TMP_PREFIX, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
+			 rnd[7]);
+	return r;
+}
+
 int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len, mode_t mode)
 {
-	char tmp[128];
-	uint8_t rnd[8];
+	char tmp[ECFS_TMP_NAME_MAX];
 	int fd, r;
 
-	r = ecfs_random(rnd, sizeof(rnd));
+	r = ecfs_tmp_name(tmp);
 	if (r < 0)
 		return r;
-	snprintf(tmp, sizeof(tmp), "%s%02x%02x%02x%02x%02x%02x%02x%02x", ECFS_TMP_PREFIX, rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ecfs_fail(-errno, "cannot create '%s': %s", tmp, strerror(errno));

@@ -163,6 +163,7 @@ struct ecfs_slot {
 /* The header as the code sees it; header.c converts to and from the bytes on disk. */
 struct ecfs_header {
 	uint32_t version;
+	bool upgrading; /* feature "upgrading-to-2": an upgrade to format 2 is under way */
 	uint64_t seqid;
 	uint8_t uuid[ECFS_UUID_SIZE];
 	char label[ECFS_LABEL_MAX + 1];
@@ -207,6 +208,7 @@ struct ecfs_volume {
 	uint64_t disk_seqid;
 	bool primary_written; /* the last update wrote the primary (the copy may have failed) */
 	bool copy_behind;     /* ... and the copy on disk is not the new header */
+	bool upgrade_mode;    /* opened by the upgrade: a volume being upgraded may unlock */
 };
 
 /* ---- cipher.c: the mode table --------------------------------------------------------- */
@@ -258,6 +260,10 @@ void ecfs_header_judge_other(struct ecfs_volume *v);
 
 /* Reads a header file (at most ECFS_HEADER_MAX bytes); -ENOENT when missing. */
 int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
+/* A fresh temporary name: ECFS_TMP_PREFIX and 16 random hex digits (fsck and mkfs know
+ * such names as leftovers of interrupted updates). */
+#define ECFS_TMP_NAME_MAX 40
+int ecfs_tmp_name(char out[ECFS_TMP_NAME_MAX]);
 /* Writes name atomically: a temporary file, fsync, rename, fsync of the directory. */
 int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len,
 			   mode_t mode);
@@ -268,6 +274,13 @@ int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size
 int ecfs_header_store(struct ecfs_volume *v);
 /* The highest seqid among the header copies in dirfd that parse (0 when none does). */
 uint64_t ecfs_header_disk_seqid(int dirfd);
+
+/* ---- upgrade_walk.c: the object conversions of ecfs_volume_upgrade ----------------------- */
+
+/* Reads and checks the whole tree (refusing before anything is written when an object
+ * would not convert), calls between, then converts every object. */
+int ecfs_upgrade_tree(struct ecfs_volume *v, struct ecfs_upgrade_stats *st,
+		      int (*between)(struct ecfs_volume *v));
 
 /* ---- slot.c: key slots by type (the handlers are in slot.h) ----------------------------- */
 

@@ -32,7 +32,8 @@ int ecfs_keys_derive(struct ecfs_keys *k, const struct ecfs_header *h)
 		r = derive(k, h, ECFS_LABEL_CANARY, k->canary, sizeof(k->canary));
 	if (r == 0)
 		r = derive(k, h, ECFS_LABEL_HEADER_MAC, k->header_mac, sizeof(k->header_mac));
-	if (r == 0 && h->version >= 2)
+	/* Format 1 has no use for it but an upgrade to format 2 does. */
+	if (r == 0)
 		r = derive(k, h, ECFS_LABEL_BIND, k->bind, sizeof(k->bind));
 	return r;
 }

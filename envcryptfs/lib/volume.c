@@ -289,6 +289,23 @@ static int unlock_other_copy(struct ecfs_volume *v, const struct ecfs_credential
 	return 0;
 }
 
+/* A format-1 header on a volume whose root directory ID file is format 2's: a header from
+ * before an upgrade put back, which would switch off every format-2 check. */
+static int refuse_rolled_back(const struct ecfs_volume *v)
+{
+	struct stat st;
+
+	if (v->hdr.version != 1 || v->hdr.upgrading ||
+	    fstatat(v->dirfd, ECFS_DIR_ID_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_size != ECFS_DIRID_FILE_SIZE)
+		return 0;
+	return ecfs_fail(-EUCLEAN,
+			 "volume '%s': the header says format 1 but the volume was upgraded to "
+			 "format 2 (a header from before the upgrade put back?); restore a "
+			 "current header backup with 'envcryptfsctl header-restore'",
+			 v->dir);
+}
+
 int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *creds, size_t ncreds,
 		       int *slot)
 {
@@ -296,6 +313,13 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 	int r, which = -1;
 
 	ecfs_clear_error();
+	if (v->hdr.upgrading && !v->upgrade_mode) {
+		ecfs_secret_free(ks);
+		return ecfs_fail(-EUCLEAN,
+				 "volume '%s': an upgrade to format 2 was interrupted; finish it "
+				 "with 'envcryptfsctl upgrade %s'",
+				 v->dir, v->dir);
+	}
 	if (!ks)
 		return -ENOMEM;
 	v->skipped_why[0] = '\0';
@@ -316,6 +340,11 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 			return ecfs_fail(r, "wrong key: no key slot of '%s' opens with %s", v->dir,
 					 ncreds == 1 ? creds[0].origin : "the keys given");
 		return ecfs_fail(r, "volume '%s': %s", v->dir, ecfs_last_error());
+	}
+	r = refuse_rolled_back(v);
+	if (r < 0) {
+		ecfs_secret_free(ks);
+		return r;
 	}
 	v->key_secret = ks;
 	v->keys = (const struct ecfs_keys *)ecfs_secret_data(ks);

@@ -49,6 +49,7 @@ struct ecfs_keyopts {
 	/* Key, passphrase and export files that group or others may read or write, or that
 	 * another user owns, are loaded anyway (ecfs_tool_check_secret_file). */
 	bool allow_open_key_file;
+	bool upgrade; /* the upgrade: a volume an interrupted upgrade marked may unlock */
 	/* How the tool spells its key options: with them, a prompt that no slot could accept
 	 * (the volume has no passphrase slot) is refused with the options that would open it. */
 	const struct ecfs_keyopt_names *names;

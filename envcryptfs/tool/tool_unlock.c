@@ -185,6 +185,8 @@ int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs
 		return ecfs_tool_exit_code(r);
 	}
 	ecfs_tool_keyopts_for_volume(&k, v);
+	if (o->upgrade)
+		ecfs_volume_allow_upgrading(v);
 	r = refuse_useless_prompt(prog, dir, &k, v);
 	if (r < 0)
 		r = unlock_key_first(prog, v, &k, slot);
