@@ -5,7 +5,8 @@
 # per backing with absolute figures and, for envcryptfs, ratios against gocryptfs (G) and the
 # better passthrough (P) of the same run. Needs root. Never part of `make check`.
 #
-# Environment: BENCH_BACKINGS="tmpfs disk", BENCH_SYSTEMS (names as in the table),
+# Environment: BENCH_BACKINGS="tmpfs disk", BENCH_SYSTEMS (names as in the table; an ecfs
+# system with -f2 appended, e.g. ecfs-gcm-f2, is the same on a format-2 volume),
 # BENCH_SEQ_MB=1024, BENCH_RUNTIME=10 (seconds per random-I/O job), BENCH_DISK_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,8 +54,9 @@ mount_system() {
       gocryptfs -q -init -passfile "$W/gopass" -scryptn 10 "$back/data" >/dev/null
       gocryptfs -q -nosyslog -passfile "$W/gopass" "$back/data" "$MNT" ;;
     ecfs-*)
-      local cipher=aes-256-gcm chunk=
-      case $sys in
+      local cipher=aes-256-gcm chunk= format=
+      case $sys in *-f2) format="--format-version 2" ;; esac
+      case ${sys%-f2} in
         ecfs-gcm-64k) chunk=64k ;; ecfs-gcm-1m) chunk=1M ;;
         ecfs-aes256xts) cipher=aes-256-xts ;; ecfs-aes128xts) cipher=aes-128-xts ;;
         ecfs-sm4xts) cipher=sm4-xts ;;
@@ -62,7 +64,7 @@ mount_system() {
       head -c 64 /dev/urandom >"$W/key"; chmod 600 "$W/key"
       rmdir "$back/data"
       "$BIN/mkfs.envcryptfs" -q --force --cipher $cipher ${chunk:+--chunk-size $chunk} \
-        --key-file "$W/key" "$back/data" >/dev/null
+        $format --key-file "$W/key" "$back/data" >/dev/null
       "$BIN/envcryptfs" "$back/data" "$MNT" -o key_file="$W/key" ;;
   esac
   TARGET=$MNT
