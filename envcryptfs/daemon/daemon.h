@@ -247,6 +247,51 @@ off_t symlink_plain_size(struct inode *inode, const struct stat *st);
 int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
 void symlink_side_remove(const char *side);
 
+/* ---- bindfile.c: regular files bound to their names (format 2) ---------------------------- */
+
+/* Gives a fresh header the name tag of place at (format 1: no tags). */
+int bind_file_new(struct ecfs_blob_header *h, const struct ecfs_place *at);
+/* Checks that h (the header of inode's blob) or, when LINKED, its link file names the place
+ * inode was found at: -EIO and a log line naming the file otherwise. Format 1: nothing. */
+int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h);
+
+/* A regular file being renamed: its header names both places until rebind_file_end. */
+struct rebind_file {
+	int fd;		     /* the blob, -1 when nothing is to be done */
+	struct inode *inode; /* its inode when the kernel knows it, io held exclusively */
+	bool carry;	     /* the header names both places: keep the right one at the end */
+	bool linked;	     /* the link file holds tag_to too: drop the one not used at the end */
+	uint8_t file_id[ECFS_FILE_ID_SIZE], tag_to[ECFS_BIND_TAG_SIZE];
+	const struct ecfs_place *from, *to;
+};
+
+/* Format 2, when disk in parent is a regular file: checks that its header names from (-EIO
+ * and a log line otherwise), then writes it with the tags of from and to and syncs it. */
+int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_place *from,
+		      const struct ecfs_place *to, struct rebind_file *b);
+/* After the rename(2) (moved) or its failure: keeps only the tag of the place it is at, and
+ * gives the file's inode its new place. */
+void rebind_file_end(struct rebind_file *b, bool moved);
+
+/* A name of a regular file being removed (unlink, or replaced by a rename). */
+struct unbind_file {
+	int fd;
+	struct inode *inode; /* io held exclusively */
+	bool linked;	     /* a LINKED file: its link file loses tag afterwards */
+	uint8_t file_id[ECFS_FILE_ID_SIZE], tag[ECFS_BIND_TAG_SIZE];
+	const struct ecfs_place *at;
+};
+/* Before removing name disk (at place at) of parentfd; format 2 only. */
+void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *at,
+		       struct unbind_file *u);
+/* After it (removed: it is gone): drops its tag from the link file, or the link file with
+ * the file's last name. */
+void unbind_file_end(struct unbind_file *u, bool removed);
+/* Format 2, before link(2) gives regular file inode the name at place to: checks the name it
+ * was found at, writes the link file with the tags of every name and the new one, and marks
+ * the header LINKED. */
+int bind_file_link(struct inode *inode, const struct ecfs_place *to);
+
 /* ---- rebind.c: format 2: renames and links keep every object bound to its place ------- */
 
 /* A directory being renamed: its ID file names both places until rebind_dir_end. */
@@ -344,8 +389,8 @@ int file_sync_size(struct inode *inode, int fd);
 /* Format 2, XTS: after a write or truncate that wrote a short tail (under the key's fresh
  * next nonce), records that nonce in the blob header; inode->io held exclusively. */
 int file_tail_sync(struct inode *inode, int fd);
-/* Writes the header of a new, empty blob and caches its key. */
-int file_init_blob(struct inode *inode, int fd);
+/* Writes the header of a new, empty blob (format 2: bound to place at) and caches its key. */
+int file_init_blob(struct inode *inode, int fd, const struct ecfs_place *at);
 int file_plain_size(int fd, uint64_t *size);
 /* Sets the plaintext size; caller holds inode->io exclusively. */
 int file_truncate(struct inode *inode, int fd, uint64_t size);

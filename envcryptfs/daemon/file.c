@@ -29,12 +29,14 @@ int file_open_backing(struct inode *inode, int flags)
 	return r;
 }
 
-/* Writes a new blob header to an empty blob; on a failure (a full disk) the blob is left
- * empty again, not holding part of a header. */
-static int write_header(int fd, struct ecfs_blob_header *h)
+/* Writes a new blob header to an empty blob, bound to place at (format 2); on a failure (a
+ * full disk) the blob is left empty again, not holding part of a header. */
+static int write_header(int fd, struct ecfs_blob_header *h, const struct ecfs_place *at)
 {
 	int r = ecfs_blob_header_init(fs.vol, h);
 
+	if (r == 0 && at)
+		r = bind_file_new(h, at);
 	if (r == 0)
 		r = ecfs_blob_header_write(fs.vol, fd, h);
 	if (r < 0)
@@ -69,9 +71,10 @@ enum key_need {
 	KEY_NEW,   /* a file just made: it gets its header now */
 };
 
-/* Reads (or for a new file, writes) the header and derives the key; inode->lock held. A
- * format-2 blob always holds its header: without one it is damaged, not empty. */
-static int load_key(struct inode *inode, int fd, enum key_need need)
+/* Reads (or for a new file made at place at, writes) the header and derives the key;
+ * inode->lock held. A format-2 blob always holds its header: without one it is damaged, not
+ * empty. */
+static int load_key(struct inode *inode, int fd, enum key_need need, const struct ecfs_place *at)
 {
 	bool v2 = ecfs_volume_format(fs.vol) >= 2;
 	struct ecfs_blob_header h;
@@ -80,7 +83,7 @@ static int load_key(struct inode *inode, int fd, enum key_need need)
 	if (r == -ENODATA && need == KEY_READ && !v2)
 		return 0; /* an empty file without a header yet */
 	if (r == -ENODATA && (need == KEY_NEW || !v2))
-		r = write_header(fd, &h);
+		r = write_header(fd, &h, need == KEY_NEW ? at : NULL);
 	else if (r == -ENODATA)
 		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
 					"header");
@@ -97,14 +100,14 @@ static int load_key(struct inode *inode, int fd, enum key_need need)
 	return r;
 }
 
-static int key_get(struct inode *inode, int fd, enum key_need need,
+static int key_get(struct inode *inode, int fd, enum key_need need, const struct ecfs_place *at,
 		   const struct ecfs_file_key **key)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&inode->lock);
 	if (!inode->key)
-		r = load_key(inode, fd, need);
+		r = load_key(inode, fd, need, at);
 	*key = inode->key;
 	pthread_mutex_unlock(&inode->lock);
 	return r;
@@ -112,7 +115,7 @@ static int key_get(struct inode *inode, int fd, enum key_need need,
 
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key)
 {
-	return key_get(inode, fd, create ? KEY_WRITE : KEY_READ, key);
+	return key_get(inode, fd, create ? KEY_WRITE : KEY_READ, NULL, key);
 }
 
 int file_check_open(struct inode *inode, int fd)
@@ -131,6 +134,9 @@ int file_check_open(struct inode *inode, int fd)
 			fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s",
 				      ecfs_last_error());
 	}
+	/* Against the place this open came through (the inode's last lookup), not a cached one. */
+	if (r == 0)
+		r = bind_file_check(inode, &inode->blob);
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }
@@ -256,13 +262,13 @@ void file_closed(struct inode *inode, int fd)
 	pthread_rwlock_unlock(&inode->io);
 }
 
-int file_init_blob(struct inode *inode, int fd)
+int file_init_blob(struct inode *inode, int fd, const struct ecfs_place *at)
 {
 	const struct ecfs_file_key *key;
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	r = key_get(inode, fd, KEY_NEW, &key);
+	r = key_get(inode, fd, KEY_NEW, at, &key);
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }
@@ -281,15 +287,30 @@ int file_plain_size(int fd, uint64_t *size)
 	return 0;
 }
 
+/* A fresh header for inode's blob, bound to the place the inode was found at. */
+static int fresh_header(struct inode *inode, struct ecfs_blob_header *h)
+{
+	char name[ECFS_ENCODED_NAME_MAX];
+	struct ecfs_place at;
+	int r = ecfs_blob_header_init(fs.vol, h);
+
+	if (r == 0)
+		r = names_get_place(inode, &at, name);
+	if (r == 0)
+		r = bind_file_new(h, &at);
+	return r;
+}
+
 /* Makes a format-2 blob's header that of an empty file: size 0, no holes, no tail; the
- * file ID and names stay. A damaged header is replaced by a fresh one. */
-static int empty_v2(int fd)
+ * file ID and names stay. A damaged header is replaced by a fresh one bound to the file's
+ * place. */
+static int empty_v2(struct inode *inode, int fd)
 {
 	struct ecfs_blob_header h;
 	int r = ecfs_blob_header_read(fs.vol, fd, &h);
 
 	if (r < 0)
-		r = ecfs_blob_header_init(fs.vol, &h);
+		r = fresh_header(inode, &h);
 	if (r < 0)
 		return r;
 	h.flags &= ECFS_BLOB_LINKED;
@@ -314,7 +335,7 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 		 * its header (a fresh one when it was damaged). */
 		bool v2 = ecfs_volume_format(fs.vol) >= 2;
 
-		r = v2 ? empty_v2(fd) : 0;
+		r = v2 ? empty_v2(inode, fd) : 0;
 		if (r == 0 && ftruncate(fd, v2 ? (off_t)ecfs_blob_header_size(fs.vol) : 0) < 0)
 			r = -errno;
 		if (r < 0)

@@ -43,6 +43,9 @@ struct inode {
 	 * NULL when not known). */
 	uint8_t place_parent[ECFS_DIR_ID_SIZE];
 	char *place_name;
+	/* The daemon removed the name at that place (unlink, rename over it) from a file with
+	 * other names, which the kernel may still reach through its cached entries. */
+	bool place_gone;
 	/* A regular file's ID, from its blob header, once read (it never changes). */
 	bool has_file_id;
 	uint8_t file_id[ECFS_FILE_ID_SIZE];

@@ -42,6 +42,7 @@ void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE]
 	if (!names_bound())
 		return;
 	pthread_mutex_lock(&inode->lock);
+	inode->place_gone = false;
 	if (!inode->place_name || strcmp(inode->place_name, full) != 0 ||
 	    memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0) {
 		/* Out of memory: the place stays unknown and its checks fail with EIO. */

@@ -216,6 +216,12 @@ static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *
 		inode_fd_put(m->inode, fd);
 		return r;
 	}
+	/* Format 2: the link file names the new name before it exists. */
+	r = bind_file_link(m->inode, &m->at);
+	if (r < 0) {
+		inode_fd_put(m->inode, fd);
+		return r;
+	}
 	/* linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for all. */
 	fs_proc_path(fd, proc);
 	r = linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
@@ -241,7 +247,7 @@ int fs_make_file(fuse_req_t req, struct inode *dir, const char *name, mode_t mod
 	int r = make_entry(req, dir, name, &m, e, &dn);
 
 	if (r == 0) {
-		r = file_init_blob(inode_of(e->ino), m.fd);
+		r = file_init_blob(inode_of(e->ino), m.fd, names_bound() ? &m.at : NULL);
 		if (r < 0)
 			unmake_file(dir, &dn, e);
 	}
@@ -337,12 +343,17 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ecfs_disk_name dn;
 	char target_side[ECFS_LINK_REF_LEN + 1];
 	bool has_target_side = false;
+	struct unbind_file u = {.fd = -1};
+	struct ecfs_place at = {.name = dn.full};
 	int r = fs.read_only ? -EROFS : names_encrypt(dir, name, &dn);
 
+	if (r == 0 && names_bound() && names_dir_id(dir, at.parent_id) == 0)
+		unbind_file_begin(dir->fd, dn.disk, &at, &u);
 	if (r == 0)
 		has_target_side = symlink_side_if_last(dir->fd, dn.disk, target_side);
 	if (r == 0 && unlinkat(dir->fd, dn.disk, 0) < 0)
 		r = -errno;
+	unbind_file_end(&u, r == 0);
 	/* Side files go after the entry: an entry never lacks its full name or target. */
 	if (r == 0) {
 		names_side_remove(dir->fd, &dn);
@@ -435,10 +446,12 @@ static int move_symlink(struct rename_args *a, const struct ecfs_place *from,
 /* The rename(2) itself; on format 2 what moves is rebound to its new place. */
 static int move_entry(struct rename_args *a)
 {
-	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r;
+	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r = 0;
 	struct rebind_dir b = {.fd = -1};
+	struct rebind_file f = {.fd = -1};
+	struct unbind_file u = {.fd = -1};
 	struct ecfs_place from, to;
-	struct stat st;
+	struct stat st, target;
 
 	if (!names_bound())
 		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
@@ -447,11 +460,23 @@ static int move_entry(struct rename_args *a)
 		return -errno;
 	if (S_ISLNK(st.st_mode))
 		return move_symlink(a, &from, &to);
-	r = S_ISDIR(st.st_mode) ? rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b) : 0;
+	/* rename(2) between two names of one file does nothing. */
+	if (fstatat(tofd, a->to.disk, &target, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    target.st_ino == st.st_ino && target.st_dev == st.st_dev)
+		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	if (S_ISDIR(st.st_mode))
+		r = rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b);
+	else if (S_ISREG(st.st_mode))
+		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, &f);
 	if (r < 0)
 		return r;
+	/* A hard-linked file replaced by the rename loses that name in its link file. */
+	if (!(a->flags & RENAME_NOREPLACE))
+		unbind_file_begin(tofd, a->to.disk, &to, &u);
 	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	unbind_file_end(&u, r == 0);
 	rebind_dir_end(&b, r == 0);
+	rebind_file_end(&f, r == 0);
 	return r;
 }
 
@@ -472,13 +497,15 @@ static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
 		symlink_side_remove(side);
 }
 
-/* Format 2 RENAME_EXCHANGE: directories carry both places across the exchange; a symlink is
- * copied for its new place first, and the copy replaces it after the exchange (a crash in
- * between leaves that link unreadable until it is renamed or fsck rebinds it). */
+/* Format 2 RENAME_EXCHANGE: directories and regular files carry both places across the
+ * exchange; a symlink is copied for its new place first, and the copy replaces it after the
+ * exchange (a crash in between leaves that link unreadable until it is renamed or fsck
+ * rebinds it). */
 static int exchange_bound(struct rename_args *a)
 {
 	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r = 0;
 	struct rebind_dir b1 = {.fd = -1}, b2 = {.fd = -1};
+	struct rebind_file f1 = {.fd = -1}, f2 = {.fd = -1};
 	char tmp1[64] = "", tmp2[64] = "";
 	struct ecfs_place from, to;
 	struct stat s1, s2;
@@ -487,6 +514,9 @@ static int exchange_bound(struct rename_args *a)
 	if (fstatat(fromfd, a->from.disk, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    fstatat(tofd, a->to.disk, &s2, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	/* Two names of one file: nothing moves. */
+	if (s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev)
+		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
 	if (S_ISLNK(s1.st_mode) && (r = names_tmp(tmp1)) == 0)
 		r = symlink_copy(fromfd, a->from.disk, &from, tofd, tmp1, &to);
 	if (r < 0)
@@ -499,10 +529,16 @@ static int exchange_bound(struct rename_args *a)
 		r = rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b1);
 	if (r == 0 && S_ISDIR(s2.st_mode))
 		r = rebind_dir_begin(a->to_dir, a->to.disk, &to, &from, &b2);
+	if (r == 0 && S_ISREG(s1.st_mode))
+		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, &f1);
+	if (r == 0 && S_ISREG(s2.st_mode))
+		r = rebind_file_begin(a->to_dir, a->to.disk, &to, &from, &f2);
 	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0)
 		r = -errno;
 	rebind_dir_end(&b1, r == 0);
 	rebind_dir_end(&b2, r == 0);
+	rebind_file_end(&f1, r == 0);
+	rebind_file_end(&f2, r == 0);
 	if (r == 0 && tmp1[0])
 		replace_with_copy(tofd, tmp1, a->to.disk);
 	if (r == 0 && tmp2[0])

@@ -623,6 +623,14 @@ int ecfs_links_find(const struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_
 int ecfs_links_add(struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
 bool ecfs_links_remove(struct ecfs_links *l, const uint8_t tag[ECFS_BIND_TAG_SIZE]);
 void ecfs_links_free(struct ecfs_links *l);
+/* Reads and parses the link file of file_id at the backing root rootfd (-ENOENT: none). */
+int ecfs_links_read(const struct ecfs_volume *v, int rootfd,
+		    const uint8_t file_id[ECFS_FILE_ID_SIZE], struct ecfs_links *out);
+/* Writes the link file of file_id holding l atomically (synced, directory too). */
+int ecfs_links_write(const struct ecfs_volume *v, int rootfd,
+		     const uint8_t file_id[ECFS_FILE_ID_SIZE], const struct ecfs_links *l);
+/* Removes the link file of file_id (none: 0). */
+int ecfs_links_delete(int rootfd, const uint8_t file_id[ECFS_FILE_ID_SIZE]);
 
 /* ---- small sealed values: symlink targets, extended attributes --------------------------- */
 

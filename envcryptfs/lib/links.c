@@ -13,8 +13,12 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define LINKS_MAGIC   "ECFL"
 #define LINKS_VERSION 1
@@ -33,6 +37,8 @@ void ecfs_links_name(const uint8_t file_id[ECFS_FILE_ID_SIZE], char out[ECFS_LIN
 	memcpy(out, ECFS_LINKS_PREFIX, pre);
 	ecfs_b64url_encode(file_id, ECFS_FILE_ID_SIZE, out + pre);
 }
+
+static bool has_duplicates(const struct ecfs_links *l);
 
 static int links_mac(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
 		     const uint8_t *body, size_t len, uint8_t mac[ECFS_BIND_TAG_SIZE])
@@ -79,7 +85,35 @@ int ecfs_links_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FIL
 		return -ENOMEM;
 	memcpy(out->tags, buf + LINKS_FIXED, (size_t)n * ECFS_BIND_TAG_SIZE);
 	out->count = n;
+	if (has_duplicates(out)) {
+		ecfs_links_free(out);
+		return ecfs_fail(-EUCLEAN, "link file names one place twice");
+	}
 	return 0;
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ECFS_BIND_TAG_SIZE);
+}
+
+/* True when two tags of l are equal (sorted on a copy: n may be 65535). */
+static bool has_duplicates(const struct ecfs_links *l)
+{
+	uint8_t(*sorted)[ECFS_BIND_TAG_SIZE];
+	bool dup = false;
+
+	if (l->count < 2)
+		return false;
+	sorted = malloc((size_t)l->count * ECFS_BIND_TAG_SIZE);
+	if (!sorted)
+		return true; /* refused: cannot be checked */
+	memcpy(sorted, l->tags, (size_t)l->count * ECFS_BIND_TAG_SIZE);
+	qsort(sorted, l->count, ECFS_BIND_TAG_SIZE, tag_cmp);
+	for (uint32_t i = 1; i < l->count && !dup; i++)
+		dup = memcmp(sorted[i - 1], sorted[i], ECFS_BIND_TAG_SIZE) == 0;
+	free(sorted);
+	return dup;
 }
 
 int ecfs_links_serialize(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
@@ -143,4 +177,64 @@ void ecfs_links_free(struct ecfs_links *l)
 	free(l->tags);
 	l->tags = NULL;
 	l->count = 0;
+}
+
+int ecfs_links_read(const struct ecfs_volume *v, int rootfd,
+		    const uint8_t file_id[ECFS_FILE_ID_SIZE], struct ecfs_links *out)
+{
+	char name[ECFS_LINKS_NAME_MAX];
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+	int fd, r;
+
+	memset(out, 0, sizeof(*out));
+	ecfs_links_name(file_id, name);
+	fd = ecfs_open_typed(rootfd, name, O_RDONLY | O_CLOEXEC, 0, S_IFREG);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > ecfs_links_size(ECFS_LINKS_MAX)) {
+		close(fd);
+		return ecfs_fail(-EUCLEAN, "link file of %lld bytes is too large",
+				 (long long)st.st_size);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = ecfs_pread_full(fd, buf, (size_t)st.st_size + 1, 0);
+	close(fd);
+	r = n < 0 ? (int)n : ecfs_links_parse(v, file_id, buf, (size_t)n, out);
+	free(buf);
+	return r;
+}
+
+int ecfs_links_write(const struct ecfs_volume *v, int rootfd,
+		     const uint8_t file_id[ECFS_FILE_ID_SIZE], const struct ecfs_links *l)
+{
+	char name[ECFS_LINKS_NAME_MAX];
+	uint8_t *buf;
+	size_t len;
+	int r = ecfs_links_serialize(v, file_id, l, &buf, &len);
+
+	if (r < 0)
+		return r;
+	ecfs_links_name(file_id, name);
+	r = ecfs_write_file_atomic(rootfd, name, buf, len, 0600);
+	free(buf);
+	return r;
+}
+
+int ecfs_links_delete(int rootfd, const uint8_t file_id[ECFS_FILE_ID_SIZE])
+{
+	char name[ECFS_LINKS_NAME_MAX];
+
+	ecfs_links_name(file_id, name);
+	return unlinkat(rootfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -1447,6 +1447,22 @@ Test(volume, places)
 	ecfs_links_name(fid, lname);
 	cr_assert_eq(strlen(lname), strlen(ECFS_LINKS_PREFIX) + 22);
 	free(lf);
+	/* A list naming one place twice is refused even with a valid MAC. */
+	memcpy(l.tags[1], l.tags[0], ECFS_BIND_TAG_SIZE);
+	cr_assert_eq(ecfs_links_serialize(v, fid, &l, &lf, &lflen), 0);
+	cr_assert_eq(ecfs_links_parse(v, fid, lf, lflen, &back_l), -EUCLEAN, "a duplicate tag");
+	free(lf);
+	/* Read and write at the root; a missing one is -ENOENT, deleting it twice is fine. */
+	memcpy(l.tags[1], t2, ECFS_BIND_TAG_SIZE);
+	cr_assert_eq(ecfs_links_read(v, dfd, fid, &back_l), -ENOENT);
+	cr_assert_eq(ecfs_links_write(v, dfd, fid, &l), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_links_read(v, dfd, fid, &back_l), 0, "%s", ecfs_last_error());
+	cr_assert_eq(back_l.count, 2);
+	cr_assert_eq(ecfs_links_find(&back_l, t2), 1);
+	ecfs_links_free(&back_l);
+	cr_assert_eq(ecfs_links_delete(dfd, fid), 0);
+	cr_assert_eq(ecfs_links_delete(dfd, fid), 0);
+	cr_assert_eq(ecfs_links_read(v, dfd, fid, &back_l), -ENOENT);
 	ecfs_links_free(&l);
 	close(sub);
 	close(dfd);
