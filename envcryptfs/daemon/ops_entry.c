@@ -443,6 +443,22 @@ static int move_symlink(struct rename_args *a, const struct ecfs_place *from,
 	return 0;
 }
 
+/* Makes a rename durable before the old place is dropped from what moved (format 2): a
+ * power loss must not keep the new place's tag alone with the rename lost. */
+static void sync_rename(struct rename_args *a)
+{
+	struct inode *dirs[2] = {a->to_dir, a->from_dir};
+
+	for (int i = 0; i < (a->from_dir == a->to_dir ? 1 : 2); i++) {
+		int fd = openat(dirs[i]->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			(void)!fsync(fd);
+			close(fd);
+		}
+	}
+}
+
 /* The rename(2) itself; on format 2 what moves is rebound to its new place. */
 static int move_entry(struct rename_args *a)
 {
@@ -474,6 +490,8 @@ static int move_entry(struct rename_args *a)
 	if (!(a->flags & RENAME_NOREPLACE))
 		unbind_file_begin(tofd, a->to.disk, &to, &u);
 	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
+	if (r == 0 && (b.fd >= 0 || f.carry))
+		sync_rename(a);
 	unbind_file_end(&u, r == 0);
 	rebind_dir_end(&b, r == 0);
 	rebind_file_end(&f, r == 0);
@@ -535,6 +553,8 @@ static int exchange_bound(struct rename_args *a)
 		r = rebind_file_begin(a->to_dir, a->to.disk, &to, &from, &f2);
 	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0)
 		r = -errno;
+	if (r == 0 && (b1.fd >= 0 || b2.fd >= 0 || f1.carry || f2.carry))
+		sync_rename(a);
 	rebind_dir_end(&b1, r == 0);
 	rebind_dir_end(&b2, r == 0);
 	rebind_file_end(&f1, r == 0);
