@@ -279,6 +279,55 @@ static void check_symlink(struct fsck *f, struct dir *d, struct entry *e, const 
 		     NULL);
 }
 
+/* True when the file with header h has a name at place at (its header's tags, or when
+ * LINKED its link file's). */
+static bool file_named_at(struct fsck *f, const struct ecfs_blob_header *h,
+			  const struct ecfs_place *at)
+{
+	uint8_t tag[ECFS_BIND_TAG_SIZE], zero[ECFS_BIND_TAG_SIZE] = {0};
+	struct ecfs_links l;
+	bool found;
+
+	if (ecfs_file_name_tag(f->vol, h->file_id, at, tag) < 0)
+		return false;
+	if (!(h->flags & ECFS_BLOB_LINKED))
+		return (memcmp(h->name_tag[0], zero, sizeof(tag)) &&
+			!memcmp(h->name_tag[0], tag, sizeof(tag))) ||
+		       (memcmp(h->name_tag[1], zero, sizeof(tag)) &&
+			!memcmp(h->name_tag[1], tag, sizeof(tag)));
+	if (ecfs_links_read(f->vol, ecfs_volume_dirfd(f->vol), h->file_id, &l) < 0)
+		return false;
+	found = ecfs_links_find(&l, tag) >= 0;
+	ecfs_links_free(&l);
+	return found;
+}
+
+/* Format 2: a regular file must be bound to its place (the blob check reports headers that
+ * do not read at all). */
+static void check_file_place(struct fsck *f, struct dir *d, struct entry *e, const char *path,
+			     const char *backing)
+{
+	struct ecfs_place at = {.name = e->full};
+	struct ecfs_blob_header h;
+	int fd, r;
+
+	if (ecfs_volume_format(f->vol) < 2 || !f->have_key || !e->full || !d->have_id)
+		return;
+	memcpy(at.parent_id, d->id, ECFS_DIR_ID_SIZE);
+	fd = ecfs_open_typed(d->fd, e->disk, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0, S_IFREG);
+	if (fd < 0)
+		return;
+	r = ecfs_blob_header_read(f->vol, fd, &h);
+	close(fd);
+	if (r == 0 && !file_named_at(f, &h, &at))
+		fsck_problem(f,
+			     problem_of(PASS_TREE, path, backing, "file-place",
+					"file is bound to another place (moved or swapped?), or "
+					"its link file is missing or damaged",
+					"opening it fails with EIO; left alone"),
+			     NULL);
+}
+
 /* A user entry that is not a directory. */
 static void check_file(struct fsck *f, struct dir *d, struct entry *e)
 {
@@ -288,6 +337,7 @@ static void check_file(struct fsck *f, struct dir *d, struct entry *e)
 	if (!backing || (d->plain && !plain)) {
 		fsck_operr(f, PASS_TREE, d->backing, d->backing, "out of memory");
 	} else if (e->type == DT_REG) {
+		check_file_place(f, d, e, path, backing);
 		blob_submit(f, d->fd, e->disk, path, backing);
 	} else {
 		if (e->type == DT_LNK)

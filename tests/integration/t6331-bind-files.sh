@@ -10,6 +10,7 @@
 sanitizer_logs
 trap finish_test EXIT
 need_progs
+[ -x "$FSCK" ] || skip "$FSCK not built"
 command -v python3 >/dev/null || skip "python3 is needed for renameat2 and mknod"
 [ -w /proc/sys/vm/drop_caches ] || skip "needs /proc/sys/vm/drop_caches"
 
@@ -75,6 +76,9 @@ check_renamed() {
 check_renamed
 umount_fg "$mnt"
 grep "bound to another place" "$log" && fail "the daemon's own operations logged a place"
+rc=0
+"$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$T/fsck.out" >&2; fail "fsck -n exit $rc after renames"; }
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 check_renamed
 
@@ -126,6 +130,13 @@ has x x
 has d3/kept kept
 check_renamed
 umount_fg "$mnt"
+
+note "fsck reports the files bound elsewhere"
+rc=0
+"$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
+[ $rc -eq 4 ] || { cat "$T/fsck.out" >&2; fail "fsck -n exit $rc, not 4"; }
+[ "$(grep -c "file is bound to another place" "$T/fsck.out")" -ge 4 ] ||
+  { cat "$T/fsck.out" >&2; fail "fsck does not report the files bound elsewhere"; }
 
 note "each blob is named in the log"
 for p in "${B[d1/f]}" "${B[d2/g]}" "${B[y]}"; do

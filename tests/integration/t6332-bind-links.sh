@@ -8,6 +8,7 @@
 sanitizer_logs
 trap finish_test EXIT
 need_progs
+[ -x "$FSCK" ] || skip "$FSCK not built"
 
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
@@ -57,6 +58,12 @@ has d3/h3 "$(printf 'linked\nmore')"
 has d2/rep rep
 [ ! -e "$mnt/d1/h" ] || fail "d1/h is back"
 grep "bound to another place" "$log" && fail "the daemon's own operations logged a place"
+umount_fg "$mnt"
+note "fsck finds linked files, renamed and unlinked names clean"
+rc=0
+"$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$T/fsck.out" >&2; fail "fsck -n exit $rc on a clean volume"; }
+mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 
 bh=$(backing_of d3/h3)
 note "unmounted: a linked blob given a name that is not one of its names"
