@@ -517,8 +517,8 @@ static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
 
 /* Format 2 RENAME_EXCHANGE: directories and regular files carry both places across the
  * exchange; a symlink is copied for its new place first, and the copy replaces it after the
- * exchange (a crash in between leaves that link unreadable until it is renamed or fsck
- * rebinds it). */
+ * exchange (a crash in between leaves that link failing with EIO at its new name, as fsck
+ * reports, until it is removed and made again: neither a rename nor fsck rebinds it). */
 static int exchange_bound(struct rename_args *a)
 {
 	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r = 0;
