@@ -130,6 +130,18 @@ mount_vol "$T/swapped" "$mnt" "key_file=$key"
 umount_wait "$mnt"
 rm -rf "$T/swapped"
 
+note "the upgraded volume is bound: two swapped blobs read as EIO, hard links still open"
+cp -a "$vol" "$T/swapped"
+a=$(find "$T/swapped" -type f -size 100828c)
+b=$(find "$T/swapped" -type f -size -200c -size +140c -links 1 -not -name 'envcryptfs.*' | head -1)
+[ -n "$a" ] && [ -n "$b" ] || fail "blobs to swap not found"
+mv "$a" "$T/swap" && mv "$b" "$a" && mv "$T/swap" "$b"
+mount_vol "$T/swapped" "$mnt" "key_file=$key"
+! cat "$mnt/a/b/c/big" >/dev/null 2>&1 || fail "a blob swapped after the upgrade was read"
+[ "$(cat "$mnt/d/linked2")" = shared ] || fail "a hard link of the upgraded volume does not open"
+umount_wait "$mnt"
+rm -rf "$T/swapped"
+
 no_dir_times() { awk '$2 == "d" {$8 = ""} {print}'; }
 
 # finish VOL WHAT: after an interruption, only the upgrade unlocks VOL if the header says it
