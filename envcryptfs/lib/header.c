@@ -114,6 +114,8 @@ static int parse_features(json_object *root, struct ecfs_header *h)
 		const char *name = json_object_get_string(f);
 		bool known = false;
 
+		if (!json_object_is_type(f, json_type_string) || !name)
+			return ecfs_fail(-EUCLEAN, "the header's feature list holds a non-string");
 		for (size_t j = 0; known_incompat[j]; j++)
 			known |= strcmp(known_incompat[j], name) == 0;
 		if (strcmp(name, FEATURE_UPGRADING) == 0)
