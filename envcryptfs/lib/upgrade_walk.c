@@ -400,8 +400,7 @@ static int set_xattr_2(struct up *u, int dst, const uint8_t id[ECFS_DIR_ID_SIZE]
 
 /* One attribute of src: a format-1 user attribute is converted onto dst (and removed from src
  * when they are the same file); anything else is copied to a different dst as it is. */
-static int convert_xattr(struct up *u, int src, int dst, const uint8_t id[ECFS_DIR_ID_SIZE],
-			 const char *name)
+static int convert_xattr(struct up *u, int src, int dst, const uint8_t *id, const char *name)
 {
 	char plain[ECFS_NAME_MAX + 1];
 	uint8_t *value = NULL, *open = NULL;
@@ -438,7 +437,7 @@ static int convert_xattr(struct up *u, int src, int dst, const uint8_t id[ECFS_D
 /* Whether attribute name of fd (object id) opens in either format: an interrupted run may
  * have converted some attributes of a directory and not others. The first walk refuses to
  * start on a volume with an object the conversion could not read. */
-static int check_xattr(struct up *u, int fd, const uint8_t id[ECFS_DIR_ID_SIZE], const char *name)
+static int check_xattr(struct up *u, int fd, int unused, const uint8_t *id, const char *name)
 {
 	char plain[ECFS_NAME_MAX + 1];
 	uint8_t *value = NULL, *open = NULL;
@@ -446,6 +445,7 @@ static int check_xattr(struct up *u, int fd, const uint8_t id[ECFS_DIR_ID_SIZE],
 	ssize_t len;
 	int r;
 
+	(void)unused; /* the shape each_xattr calls */
 	if (strncmp(name, "user.", 5) != 0)
 		return 0;
 	r = ecfs_name_decrypt(u->c, zero_id, name + 5, plain);
@@ -472,25 +472,9 @@ static int check_xattr(struct up *u, int fd, const uint8_t id[ECFS_DIR_ID_SIZE],
 	return 0;
 }
 
-static int check_xattrs(struct up *u, int fd, const uint8_t id[ECFS_DIR_ID_SIZE])
-{
-	ssize_t len = flistxattr(fd, NULL, 0);
-	char *list;
-	int r = 0;
-
-	if (len <= 0)
-		return len < 0 && errno != ENOTSUP ? -errno : 0;
-	list = malloc((size_t)len);
-	if (!list)
-		return -ENOMEM;
-	len = flistxattr(fd, list, (size_t)len);
-	for (ssize_t i = 0; r == 0 && i < len; i += (ssize_t)strlen(list + i) + 1)
-		r = check_xattr(u, fd, id, list + i);
-	free(list);
-	return r;
-}
-
-static int convert_xattrs(struct up *u, int src, int dst, const uint8_t id[ECFS_DIR_ID_SIZE])
+/* Calls fn for each attribute name of src until one fails. */
+static int each_xattr(struct up *u, int src, int dst, const uint8_t id[ECFS_DIR_ID_SIZE],
+		      int (*fn)(struct up *u, int src, int dst, const uint8_t *id, const char *name))
 {
 	ssize_t len = flistxattr(src, NULL, 0);
 	char *list;
@@ -503,10 +487,11 @@ static int convert_xattrs(struct up *u, int src, int dst, const uint8_t id[ECFS_
 		return -ENOMEM;
 	len = flistxattr(src, list, (size_t)len);
 	for (ssize_t i = 0; r == 0 && i < len; i += (ssize_t)strlen(list + i) + 1)
-		r = convert_xattr(u, src, dst, id, list + i);
+		r = fn(u, src, dst, id, list + i);
 	free(list);
 	return r;
 }
+
 
 /* ---- files --------------------------------------------------------------------------------- */
 
@@ -639,7 +624,7 @@ static int convert_file(struct up *u, const struct up_dir *d, const char *disk, 
 	if (r == 0)
 		r = write_blob_2(u, src, dst, b, &h);
 	if (r == 0)
-		r = convert_xattrs(u, src, dst, h.file_id);
+		r = each_xattr(u, src, dst, h.file_id, convert_xattr);
 	if (r == 0 && (fchown(dst, st->st_uid, st->st_gid) < 0 ||
 		       fchmod(dst, st->st_mode & 07777) < 0 || fsync(dst) < 0))
 		r = -errno;
@@ -701,7 +686,7 @@ static int visit_file(struct up *u, const struct up_dir *d, const char *disk, co
 
 	if (r < 0)
 		;
-	else if (!u->converting && (r = check_xattrs(u, fd, b.file_id)) < 0)
+	else if (!u->converting && (r = each_xattr(u, fd, fd, b.file_id, check_xattr)) < 0)
 		;
 	else if (!u->converting && b.empty && st->st_nlink > 1 &&
 		 (r = give_file_id(d, disk, &b)) < 0)
@@ -752,7 +737,7 @@ static int check_dir(struct up *u, const struct up_dir *d, const struct ecfs_pla
 	fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = check_xattrs(u, fd, d->id);
+	r = each_xattr(u, fd, fd, d->id, check_xattr);
 	close(fd);
 	return r;
 }
@@ -771,7 +756,7 @@ static int convert_dir(struct up *u, const struct up_dir *d, const struct ecfs_p
 	if (r == 0 && fd < 0)
 		r = -errno;
 	if (r == 0)
-		r = convert_xattrs(u, fd, fd, d->id);
+		r = each_xattr(u, fd, fd, d->id, convert_xattr);
 	if (fd >= 0)
 		close(fd);
 	return r;

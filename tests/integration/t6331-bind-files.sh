@@ -7,6 +7,7 @@
 # directory), mknod, and truncating a file with a damaged header keep files readable, also
 # after a remount, with no such log line.
 . "$ECFS_TESTS/lib.sh"
+. "$ECFS_TESTS/t6330-bind.inc"
 sanitizer_logs
 trap finish_test EXIT
 need_progs
@@ -17,18 +18,6 @@ command -v python3 >/dev/null || skip "python3 is needed for renameat2 and mknod
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-# backing_of PATH: the backing entry of PATH (the same inode number).
-backing_of() {
-  local ino
-  ino=$(stat -c %i "$mnt/$1")
-  find "$vol" -inum "$ino" -not -name 'envcryptfs.*' | head -n 1
-}
-# eio CMD...: CMD fails with "Input/output error".
-eio() {
-  local out
-  if out=$("$@" 2>&1); then fail "$* succeeded: $out"; fi
-  grep -q "Input/output error" <<<"$out" || fail "$* did not fail with EIO: $out"
-}
 # exchange A B: renameat2(A, B, RENAME_EXCHANGE).
 exchange() {
   python3 - "$1" "$2" <<'PY' || fail "RENAME_EXCHANGE $1 $2 failed"

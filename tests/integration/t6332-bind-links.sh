@@ -5,6 +5,7 @@
 # takes the link file with it. With the volume unmounted, an attacker moves a linked blob to
 # a name that is not one of its names, and drops a link file: EIO with a log line.
 . "$ECFS_TESTS/lib.sh"
+. "$ECFS_TESTS/t6330-bind.inc"
 sanitizer_logs
 trap finish_test EXIT
 need_progs
@@ -13,18 +14,6 @@ need_progs
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-# backing_of PATH: the backing entry of PATH (the same inode number).
-backing_of() {
-  local ino
-  ino=$(stat -c %i "$mnt/$1")
-  find "$vol" -inum "$ino" -not -name 'envcryptfs.*' | head -n 1
-}
-# eio CMD...: CMD fails with "Input/output error".
-eio() {
-  local out
-  if out=$("$@" 2>&1); then fail "$* succeeded: $out"; fi
-  grep -q "Input/output error" <<<"$out" || fail "$* did not fail with EIO: $out"
-}
 has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
 nlinks() { find "$vol" -maxdepth 1 -name 'envcryptfs.links.*' | wc -l; }
 
