@@ -474,7 +474,8 @@ static int check_xattr(struct up *u, int fd, int unused, const uint8_t *id, cons
 
 /* Calls fn for each attribute name of src until one fails. */
 static int each_xattr(struct up *u, int src, int dst, const uint8_t id[ECFS_DIR_ID_SIZE],
-		      int (*fn)(struct up *u, int src, int dst, const uint8_t *id, const char *name))
+		      int (*fn)(struct up *u, int src, int dst, const uint8_t *id,
+				const char *name))
 {
 	ssize_t len = flistxattr(src, NULL, 0);
 	char *list;
@@ -491,7 +492,6 @@ static int each_xattr(struct up *u, int src, int dst, const uint8_t id[ECFS_DIR_
 	free(list);
 	return r;
 }
-
 
 /* ---- files --------------------------------------------------------------------------------- */
 
