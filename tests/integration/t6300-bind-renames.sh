@@ -7,6 +7,7 @@
 # attributes of a renamed directory and file stay; all of it survives a remount, the daemon
 # logs no damage and fsck finds the volume clean.
 . "$ECFS_TESTS/lib.sh"
+. "$ECFS_TESTS/t6330-bind.inc"
 sanitizer_logs
 trap finish_test EXIT
 need_progs
@@ -18,16 +19,6 @@ vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 
-# exchange A B: renameat2(A, B, RENAME_EXCHANGE).
-exchange() {
-  python3 - "$1" "$2" <<'PY' || fail "RENAME_EXCHANGE $1 $2 failed"
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0:
-    e = ctypes.get_errno()
-    sys.exit(os.strerror(e))
-PY
-}
 
 mkdir "$T/px" "$mnt/px"
 note "posixops on a format-2 volume"

@@ -18,15 +18,6 @@ command -v python3 >/dev/null || skip "python3 is needed for renameat2 and mknod
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-# exchange A B: renameat2(A, B, RENAME_EXCHANGE).
-exchange() {
-  python3 - "$1" "$2" <<'PY' || fail "RENAME_EXCHANGE $1 $2 failed"
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0:
-    sys.exit(os.strerror(ctypes.get_errno()))
-PY
-}
 # has FILE TEXT: FILE reads as TEXT.
 has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
 
