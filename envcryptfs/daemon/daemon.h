@@ -37,6 +37,7 @@ struct ecfs_fs {
 	bool want_writeback; /* -o writeback_cache (default) or no_writeback_cache */
 	bool writeback;	     /* the kernel agreed to the writeback cache (set by init) */
 	bool is_root;	     /* new entries are chowned to the caller */
+	bool fd_mode;	     /* serving /dev/fd/N, mounted by the parent (fdmount.c) */
 	bool killpriv;	     /* the kernel agreed to killpriv v2 (set by INIT, killpriv.c) */
 	unsigned max_write;
 	unsigned max_read;
@@ -107,13 +108,22 @@ int mountpoint_check(const char *mnt, bool nonempty);
  * space), is s. */
 bool mountinfo_field_is(const char *f, size_t len, const char *s);
 
+/* ---- fdmount.c: serving a /dev/fuse descriptor a parent mounted ------------------------ */
+
+/* N for a mount point "/dev/fd/N", else -1. */
+int fdmount_parse(const char *mountpoint);
+/* Drops every capability (bounding, ambient, effective, permitted, inheritable) and sets
+ * no_new_privs; -errno when any capability remains. */
+int fdmount_drop_privileges(void);
+
 /* ---- sdnotify.c: systemd's readiness protocol ------------------------------------------ */
 
 /* Takes $NOTIFY_SOCKET (and removes it from the environment); without it the rest does
  * nothing. */
 void sdnotify_init(void);
 /* Sends READY=1 from a thread of its own once the mount at mnt answers (the session loop must
- * be about to serve); sdnotify_ready_join waits for that thread, after the unmount. */
+ * be about to serve); sdnotify_ready_join waits for that thread, after the unmount. With mnt
+ * NULL (a passed descriptor, INIT served) READY=1 goes at once. */
 void sdnotify_ready_start(const char *mnt);
 void sdnotify_ready_join(void);
 /* Sends STOPPING=1: the daemon is unmounting. */
@@ -122,7 +132,7 @@ void sdnotify_stopping(void);
 /* ---- stop.c: SIGTERM, SIGINT and SIGHUP flush the mount, then end the session ---------- */
 
 /* Takes over the stop signals from libfuse's handlers, once se is mounted at mnt and about to
- * serve. */
+ * serve; mnt NULL (a passed descriptor): nothing to flush through, the loop just ends. */
 void fs_stop_start(struct fuse_session *se, const char *mnt);
 /* After the session loop has returned: ends the stop thread; later stop signals are ignored. */
 void fs_stop_finish(void);

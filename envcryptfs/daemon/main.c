@@ -42,7 +42,7 @@ struct options {
 	int ro;
 	int header_fallback;	 /* a read-only mount may go on when a header copy disagrees */
 	int allow_open_key_file; /* key files others may read or another user owns */
-	int writeback;
+	int writeback;		 /* -1 unless given: on, except when serving a passed descriptor */
 	unsigned max_write;
 	unsigned max_read;
 	int nonempty;
@@ -226,13 +226,14 @@ static int parse_args(struct fuse_args *args, struct options *o, struct fuse_cmd
 {
 	int code;
 
-	o->writeback = 1;
+	o->writeback = -1;
 	if (fuse_opt_parse(args, o, option_table, option_proc) < 0) {
 		usage(stderr);
 		return ECFS_EXIT_USAGE;
 	}
 	/* Before fuse_parse_cmdline, which cannot resolve a dead mount point's path. */
-	if (o->dir && o->mnt && (code = mountpoint_clear_dead(o->mnt, o->dir)) >= 0)
+	if (o->dir && o->mnt && fdmount_parse(o->mnt) < 0 &&
+	    (code = mountpoint_clear_dead(o->mnt, o->dir)) >= 0)
 		return code;
 	if (fuse_parse_cmdline(args, cmd) < 0) {
 		usage(stderr);
@@ -545,7 +546,8 @@ static int fs_setup(const struct options *o)
 	fs.chunk_size = info.chunk_size;
 	fs.read_only = o->ro;
 	fs.want_writeback = o->writeback;
-	fs.is_root = geteuid() == 0;
+	/* Served on a passed descriptor, the daemon drops its capabilities: it cannot chown. */
+	fs.is_root = geteuid() == 0 && !fs.fd_mode;
 	fs.max_write = o->max_write ? o->max_write : FS_MAX_WRITE;
 	fs.max_read = o->max_read;
 	raise_fd_limit();
@@ -679,7 +681,7 @@ static void serve_init(struct fuse_session *se)
 	if (r > 0)
 		fuse_session_process_buf(se, &buf);
 	free(buf.mem);
-	if (r > 0 && !fuse_session_exited(se))
+	if (r > 0 && !fuse_session_exited(se) && !fs.fd_mode)
 		raise_readahead(fs.mountpoint);
 }
 
@@ -717,21 +719,27 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 		return code;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
+	if (fs.fd_mode && (r = fdmount_drop_privileges()) < 0) {
+		ecfs_tool_error(PROG, "cannot drop capabilities to serve '%s': %s", cmd->mountpoint,
+				strerror(-r));
+		goto out_signals;
+	}
 	if (fs_killpriv_hook(se) != 0)
 		fs_log(LOG_WARNING, "cannot hook the FUSE device; writes cost a GETXATTR each");
 	if (*notify >= 0)
 		background_ready(notify);
 	else
 		fs_log_mounted(false);
-	mnt_real = realpath(cmd->mountpoint, NULL);
+	/* A passed descriptor names no path the daemon may look at: it keeps "/dev/fd/N". */
+	mnt_real = fs.fd_mode ? NULL : realpath(cmd->mountpoint, NULL);
 	fs.mountpoint = mnt_real ? mnt_real : cmd->mountpoint;
 	if (chdir("/") < 0)
 		fs_log(LOG_WARNING, "cannot change to /: %m");
 	status = status_start();
 	serve_init(se);
 	fs_seek_start();
-	sdnotify_ready_start(fs.mountpoint);
-	fs_stop_start(se, fs.mountpoint);
+	sdnotify_ready_start(fs.fd_mode ? NULL : fs.mountpoint);
+	fs_stop_start(se, fs.fd_mode ? NULL : fs.mountpoint);
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
 	fs_stop_finish();
@@ -830,7 +838,10 @@ int main(int argc, char *argv[])
 		code = ECFS_EXIT_USAGE;
 		goto out;
 	}
-	code = mountpoint_check(cmd.mountpoint, o.nonempty);
+	fs.fd_mode = fdmount_parse(cmd.mountpoint) >= 0;
+	if (o.writeback < 0)
+		o.writeback = !fs.fd_mode;
+	code = fs.fd_mode ? -1 : mountpoint_check(cmd.mountpoint, o.nonempty);
 	if (code >= 0)
 		goto out;
 	if (o.log_file && (code = fs_log_open_file(o.log_file)) < 0) {

@@ -89,6 +89,12 @@ void sdnotify_ready_start(const char *mnt)
 
 	if (!notify.len)
 		return;
+	/* No mount point to look at (a passed descriptor): INIT is done, which is all a parent
+	 * that mounted can wait for here. */
+	if (!mnt) {
+		sdnotify_send("READY=1");
+		return;
+	}
 	copy = strdup(mnt);
 	if (!copy || pthread_create(&notify.ready, NULL, ready_when_answering, copy) != 0) {
 		free(copy);

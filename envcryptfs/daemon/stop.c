@@ -88,7 +88,10 @@ static void *stop_thread(void *arg)
 		;
 	if (loop_done())
 		return NULL; /* unmounted from outside: nothing to do */
-	flush_mount(stop.mnt);
+	/* Without a mount point (a passed descriptor) there is nothing to sync through: the
+	 * writeback cache is off there unless asked for (envcryptfs(8)). */
+	if (stop.mnt)
+		flush_mount(stop.mnt);
 	fuse_session_exit(stop.se);
 	/* The main thread waits in a system call that only a signal interrupts; one that
 	 * arrives just before it starts waiting is missed, hence the repeats. */
@@ -115,8 +118,8 @@ void fs_stop_start(struct fuse_session *se, const char *mnt)
 
 	stop.se = se;
 	stop.main_thread = pthread_self();
-	stop.mnt = strdup(mnt);
-	if (!stop.mnt || sem_init(&stop.wake, 0, 0) < 0) {
+	stop.mnt = mnt ? strdup(mnt) : NULL;
+	if ((mnt && !stop.mnt) || sem_init(&stop.wake, 0, 0) < 0) {
 		fs_log(LOG_WARNING, "no flush on SIGTERM: %m");
 		return;
 	}
