@@ -70,9 +70,10 @@ $(BUILD)/cflags: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(CFLAGS)' | cmp -s - $@ || echo '$(CFLAGS)' >$@
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/cflags
+# Every object of the tools and the library: banned functions are compile errors there.
+$(BUILD)/obj/%.o: %.c $(BUILD)/cflags envcryptfs/banned.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -include envcryptfs/banned.h -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -125,7 +126,6 @@ check:
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
-	tests/lint/banned.sh
 	tests/lint/man.sh
 
 # The release binaries hold neither the fault variables' names nor the test version suffix.
@@ -159,9 +159,10 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Ienvcryptfs/include -Ienvcryptfs
 FUZZ_LIB_SRC := $(LIB_SRC) $(KMS_SRC) $(TOOL_SRC)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 
-build-fuzz/obj/%.o: %.c
+build-fuzz/obj/%.o: %.c envcryptfs/banned.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -include envcryptfs/banned.h \
+		-c -o $@ $<
 
 build-fuzz/libfuzz.a: $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIB_SRC))
 	rm -f $@
