@@ -11,11 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
-uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
-uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
-const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
-
 /* ---- cipher work shared with helper threads -------------------------------------------- */
 
 /* Work of at least this much plaintext is offered to helpers, in pieces of this size (or of

@@ -270,13 +270,6 @@ int ecfs_crypto_new(const struct ecfs_volume *v, struct ecfs_crypto **out)
 	return 0;
 }
 
-/* Internal accessors for blob.c, fname.c and seal.c. */
-const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
-struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
-struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
-uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
-uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
-
 const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c)
 {
 	return c->vol;
@@ -336,8 +329,6 @@ uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len)
 	c->scratch_len = want;
 	return c->scratch;
 }
-
-const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
 
 const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c)
 {

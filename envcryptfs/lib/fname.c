@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
-
 #define NAME_PAD 16
 /* Encoded names longer than this are stored as a hash plus a side file. */
 #define DISK_NAME_LIMIT 255

@@ -128,6 +128,17 @@ int ecfs_siv_decrypt(struct ecfs_siv *s, const struct ecfs_iov *ad, size_t nad, 
 		     size_t len, uint8_t *out);
 void ecfs_siv_free(struct ecfs_siv *s);
 
+/* ---- cipher.c: a per-thread context's parts, for blob.c, fname.c and seal.c ------------- */
+
+const struct ecfs_volume *ecfs_crypto_volume(const struct ecfs_crypto *c);
+/* The SIV contexts of names and of sealed values (symbolic links, extended attributes). */
+struct ecfs_siv *ecfs_crypto_names(struct ecfs_crypto *c);
+struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
+/* Scratch space of at least len bytes, and a chunk-sized plaintext buffer. */
+uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
+uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
+const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
+
 /* ---- b64.c: base64url without padding (RFC 4648 section 5) ----------------------------- */
 
 /* Returns the encoded length; out must hold ecfs_b64_encoded_len(len) + 1. */

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <stdlib.h>
 
-struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
-
 #define SEAL_NONCE 16
 #define SEAL_MAX   (64 * 1024)
 
