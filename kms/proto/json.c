@@ -648,6 +648,12 @@ void kms_jw_null(struct kms_jw *w, const char *key)
 	put_raw(w, "null", 4);
 }
 
+void kms_jw_raw(struct kms_jw *w, const char *key, const char *json, size_t len)
+{
+	begin_value(w, key);
+	put_raw(w, json, len);
+}
+
 void kms_jw_base64(struct kms_jw *w, const char *key, const uint8_t *bytes, size_t len)
 {
 	size_t enc = (len + 2) / 3 * 4;

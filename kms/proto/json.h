@@ -87,6 +87,8 @@ void kms_jw_u64(struct kms_jw *w, const char *key, uint64_t v);
 void kms_jw_i64(struct kms_jw *w, const char *key, int64_t v);
 void kms_jw_bool(struct kms_jw *w, const char *key, bool v);
 void kms_jw_null(struct kms_jw *w, const char *key);
+/* A value given as JSON text that the caller has validated (kms_json_parse), copied as is. */
+void kms_jw_raw(struct kms_jw *w, const char *key, const char *json, size_t len);
 /* Standard padded base64 of bytes, written straight into the buffer as a string. */
 void kms_jw_base64(struct kms_jw *w, const char *key, const uint8_t *bytes, size_t len);
 

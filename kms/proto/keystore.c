@@ -8,7 +8,8 @@
  * nonce[12] | u32 sealed length | sealed payload (ciphertext || tag); the 56-byte header is
  * the associated data. Payload: u32 nkeys, then per key u16 name length | name | u8 flags
  * (bit 0: deletion allowed) | u32 min_decryption | u32 nversions | nversions x (i64 created |
- * key[32]). Integers little-endian.
+ * key[32]); format 2 (written while the KV engine holds secrets) adds the secrets after the
+ * keys (kvstore.c). Integers little-endian.
  */
 #include "kmsd_core.h"
 
@@ -21,7 +22,8 @@
 #include <unistd.h>
 
 #define MAGIC	     "ECFSKMSD"
-#define FORMAT	     1u
+#define FORMAT	     1u /* transit keys only */
+#define FORMAT_KV    2u /* transit keys, then the KV engine's secrets (kvstore.c) */
 #define HDR_SIZE     56
 #define FILE_MAX     (64u << 20)
 #define MAX_KEYS     100000u
@@ -69,7 +71,7 @@ static void header_encode(const struct kmsd_store *s, const uint8_t *nonce, uint
 			  uint8_t *out)
 {
 	memcpy(out, MAGIC, 8);
-	put_u32(out + 8, FORMAT);
+	put_u32(out + 8, s->format);
 	memcpy(out + 12, s->uuid, ECFS_UUID_SIZE);
 	out[28] = (uint8_t)s->n;
 	out[29] = (uint8_t)s->t;
@@ -84,7 +86,7 @@ static int header_decode(const uint8_t *buf, size_t len, struct kmsd_store *s)
 	if (len < HDR_SIZE || memcmp(buf, MAGIC, 8) != 0)
 		return ecfs_fail(-EUCLEAN, "'%s/%s' is not an envcryptfs-kmsd key store", s->dir,
 				 KMSD_STORE_NAME);
-	if (get_le(buf + 8, 4) != FORMAT)
+	if (get_le(buf + 8, 4) != FORMAT && get_le(buf + 8, 4) != FORMAT_KV)
 		return ecfs_fail(-EPROTONOSUPPORT, "key store format %u is not supported",
 				 (unsigned)get_le(buf + 8, 4));
 	if (get_le(buf + 52, 4) != len - HDR_SIZE || len - HDR_SIZE < KMSD_TAG_SIZE)
@@ -92,6 +94,7 @@ static int header_decode(const uint8_t *buf, size_t len, struct kmsd_store *s)
 	if (buf[29] < 1 || buf[29] > buf[28] || buf[28] > KMSD_MAX_SHARES || get_le(buf + 30, 2))
 		return ecfs_fail(-EUCLEAN, "the key store header is corrupt");
 	memcpy(s->uuid, buf + 12, ECFS_UUID_SIZE);
+	s->format = (uint32_t)get_le(buf + 8, 4);
 	s->n = buf[28];
 	s->t = buf[29];
 	s->generation = get_le(buf + 32, 8);
@@ -139,7 +142,7 @@ static size_t payload_size(const struct kmsd_store *s, size_t skip)
 		if (i != skip)
 			n += 2 + strlen(s->keys[i].name) + 1 + 4 + 4 +
 			     (size_t)s->keys[i].nversions * VERSION_SIZE;
-	return n;
+	return n + (s->nsecrets ? kmsd_kv_encoded_size(s) : 0);
 }
 
 /* Serializes every key but keys[skip] into locked memory. */
@@ -173,6 +176,8 @@ static int encode(const struct kmsd_store *s, size_t skip, struct ecfs_secret **
 			memcpy(p + 8, kv->key, KMSD_SECRET_SIZE);
 		}
 	}
+	if (s->nsecrets)
+		kmsd_kv_encode(s, p);
 	*out = buf;
 	return 0;
 }
@@ -229,8 +234,9 @@ static int decode_key(const uint8_t **p, size_t *left, struct kmsd_key *k)
 
 int kmsd_store_decode(struct kmsd_store *s, const uint8_t *p, size_t len)
 {
+	struct kmsd_kv_secret *secrets = NULL;
 	struct kmsd_key *keys;
-	size_t n, i;
+	size_t n, i, nsecrets = 0;
 	int r = 0;
 
 	/* Each key takes at least 2 + 1 + 9 + one version's bytes: a count the length cannot
@@ -248,15 +254,21 @@ int kmsd_store_decode(struct kmsd_store *s, const uint8_t *p, size_t len)
 			if (strcmp(keys[j].name, keys[i].name) == 0)
 				r = -EUCLEAN;
 	}
-	if (r == 0 && len != 0)
+	/* Format 2 has the KV engine's section after the keys; format 1 ends with them. */
+	if (r == 0 && s->format == FORMAT_KV)
+		r = kmsd_kv_decode(p, len, &secrets, &nsecrets);
+	else if (r == 0 && len != 0)
 		r = -EUCLEAN;
 	if (r < 0) {
 		free_keys(keys, n);
 		return ecfs_fail(r, "the key store contents are corrupt");
 	}
 	free_keys(s->keys, s->nkeys);
+	kmsd_kv_free(s->secrets, s->nsecrets);
 	s->keys = keys;
 	s->nkeys = n;
+	s->secrets = secrets;
+	s->nsecrets = nsecrets;
 	return 0;
 }
 
@@ -343,6 +355,7 @@ static int save(struct kmsd_store *s, size_t skip)
 		r = ecfs_fail(-EFBIG, "the key store would exceed %u bytes", FILE_MAX);
 	if (r == 0) {
 		s->generation++;
+		s->format = s->nsecrets ? FORMAT_KV : FORMAT;
 		header_encode(s, nonce, (uint32_t)(plen + KMSD_TAG_SIZE), file);
 		r = kmsd_gcm_seal(ecfs_secret_data(s->store_key), nonce, file, HDR_SIZE,
 				  ecfs_secret_data(plain), plen, file + HDR_SIZE);
@@ -472,6 +485,9 @@ void kmsd_store_seal(struct kmsd_store *s)
 	free_keys(s->keys, s->nkeys);
 	s->keys = NULL;
 	s->nkeys = 0;
+	kmsd_kv_free(s->secrets, s->nsecrets);
+	s->secrets = NULL;
+	s->nsecrets = 0;
 	ecfs_secret_free(s->store_key);
 	s->store_key = NULL;
 }

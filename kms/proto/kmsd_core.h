@@ -14,6 +14,7 @@
 #ifndef ECFS_INTERNAL_H
 #include "internal.h"
 #endif
+#include "kv_json.h"
 #include "transit_json.h"
 
 #include <stdbool.h>
@@ -91,18 +92,37 @@ struct kmsd_key {
 	struct ecfs_secret *versions; /* nversions struct kmsd_version, version i at [i - 1] */
 };
 
+/* A secret of the KV version 2 engine: its newest versions, oldest first. */
+#define KMSD_KV_MAX_VERSIONS 10 /* versions kept per secret (Vault's default max_versions) */
+#define KMSD_KV_MAX_SECRETS  4096
+
+struct kmsd_kv_version {
+	int64_t created;
+	struct ecfs_secret *data; /* the version's "data" object as JSON text */
+};
+
+struct kmsd_kv_secret {
+	char path[KMS_KV_PATH_MAX + 1];
+	uint32_t current; /* the newest version, >= 1 */
+	uint32_t nkept;	  /* versions current - nkept + 1 .. current are kept, 1 .. MAX */
+	struct kmsd_kv_version kept[KMSD_KV_MAX_VERSIONS];
+};
+
 struct kmsd_store {
 	int dirfd;
 	char *dir;
 	uint8_t uuid[ECFS_UUID_SIZE];
 	unsigned n, t;
 	uint64_t generation; /* bumped on every write */
+	uint32_t format;     /* of the file: 1, or 2 with the KV engine's section */
 	uint8_t *file;	     /* the store file as read, opened at unseal */
 	size_t file_len;
 	uint8_t *verifiers; /* n x KMSD_VERIFIER_SIZE; NULL for a store made without them */
 	struct ecfs_secret *store_key; /* NULL while sealed */
 	struct kmsd_key *keys;
 	size_t nkeys;
+	struct kmsd_kv_secret *secrets; /* the KV engine's (kvstore.c) */
+	size_t nsecrets;
 };
 
 /* Writes a new empty store sealed under master into dir (refused when one exists). */
@@ -129,6 +149,25 @@ const struct kmsd_version *kmsd_key_version(const struct kmsd_key *k, uint32_t v
 /* Payload (de)serialization, exposed for tests. */
 int kmsd_store_encode(const struct kmsd_store *s, struct ecfs_secret **out);
 int kmsd_store_decode(struct kmsd_store *s, const uint8_t *p, size_t len);
+
+/* ---- kvstore.c: the KV engine's secrets, saved in the store file after the keys --------- */
+
+const struct kmsd_kv_secret *kmsd_kv_find(const struct kmsd_store *s, const char *path);
+/* Version v of k, NULL when it was never written or is no longer kept. */
+const struct kmsd_kv_version *kmsd_kv_version(const struct kmsd_kv_secret *k, uint32_t v);
+/* Writes a new version of the secret at path (made when missing) holding data (a validated
+ * JSON object text) and saves the store; the oldest version past KMSD_KV_MAX_VERSIONS is
+ * dropped. With has_cas, only when cas is the current version (0: the secret must not
+ * exist), else -EEXIST. On failure memory is left as it was. */
+int kmsd_kv_put(struct kmsd_store *s, const char *path, const char *data, size_t len, bool has_cas,
+		uint64_t cas, uint32_t *version);
+/* The serialized section: u32 count, then per secret u16 path length | path | u32 current |
+ * u8 kept | kept x (i64 created | u32 length | data). */
+size_t kmsd_kv_encoded_size(const struct kmsd_store *s);
+uint8_t *kmsd_kv_encode(const struct kmsd_store *s, uint8_t *p);
+/* Decodes exactly len bytes into a new array: -EUCLEAN when anything does not fit. */
+int kmsd_kv_decode(const uint8_t *p, size_t len, struct kmsd_kv_secret **out, size_t *n);
+void kmsd_kv_free(struct kmsd_kv_secret *secrets, size_t n);
 
 /* ---- verifiers.c: a verifier per share, so that a forged share is refused at once -------- */
 

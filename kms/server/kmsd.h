@@ -18,10 +18,12 @@
 #define KMSD_LOCK_NAME	   "kmsd.lock" /* held with flock(2) by the serve of the store */
 #define KMSD_EXIT_IN_USE   5	       /* the store is already served */
 #define KMSD_DEFAULT_MOUNT "transit"
-#define KMSD_MAX_ISSUED	   64 /* tokens from Kubernetes logins kept; the oldest go first */
-#define KMSD_ISSUED_LEN	   53 /* "kmsd." and 48 hex digits */
+#define KMSD_KV_MOUNT	   "secret" /* the KV version 2 engine (kv.c) */
+#define KMSD_MAX_ISSUED	   64	    /* tokens from Kubernetes logins kept; the oldest go first */
+#define KMSD_ISSUED_LEN	   53	    /* "kmsd." and 48 hex digits */
 
-/* ---- routes.c, sys.c, transit.c ------------------------------------------------------------- */
+/* ---- routes.c, sys.c, transit.c, kv.c
+ * ------------------------------------------------------------- */
 
 struct kmsd_server {
 	struct kmsd_store *store;
@@ -56,6 +58,10 @@ bool kmsd_sys_is_open(const char *path);
 /* path is what follows "/v1/<mount>/". */
 void kmsd_transit(struct kmsd_server *srv, const char *method, const char *path, const char *body,
 		  size_t len, struct kmsd_reply *rp);
+
+/* path is what follows "/v1/secret/"; version the ?version= argument (NULL: none). */
+void kmsd_kv(struct kmsd_server *srv, const char *method, const char *path, const char *version,
+	     const char *body, size_t len, struct kmsd_reply *rp);
 
 /* ---- auth.c, mtls.c ------------------------------------------------------------------------- */
 

@@ -3,8 +3,8 @@
  * routes.c - the HTTP front of envcryptfs-kmsd: collects a request body (bounded, in locked
  * memory), checks a client certificate when asked to (403), then seal, namespace and token
  * as Vault does (sealed first: 503; then the namespace and the token: 403), dispatches to
- * sys.c, transit.c or the Kubernetes login (auth.c), and sends the JSON reply from locked
- * memory.
+ * sys.c, transit.c, the KV engine (kv.c) or the Kubernetes login (auth.c), and sends the JSON reply
+ * from locked memory.
  */
 #include "kmsd.h"
 
@@ -86,6 +86,11 @@ static bool gate(const struct kmsd_server *srv, struct MHD_Connection *c, bool n
 	return true;
 }
 
+static const char *version_arg(struct MHD_Connection *c)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version");
+}
+
 static void route(struct kmsd_server *srv, struct MHD_Connection *c, const char *url,
 		  const char *method, const char *body, size_t len, struct kmsd_reply *rp)
 {
@@ -113,6 +118,11 @@ static void route(struct kmsd_server *srv, struct MHD_Connection *c, const char 
 		return;
 	if (strncmp(path, srv->mount, ml) == 0 && path[ml] == '/') {
 		kmsd_transit(srv, method, path + ml + 1, body, len, rp);
+		return;
+	}
+	/* Every token may use the KV engine as it may use Transit: kmsd has no policies. */
+	if (strncmp(path, KMSD_KV_MOUNT "/", sizeof(KMSD_KV_MOUNT)) == 0) {
+		kmsd_kv(srv, method, path + sizeof(KMSD_KV_MOUNT), version_arg(c), body, len, rp);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "no handler for route \"%.200s\". route entry not found.", path);
