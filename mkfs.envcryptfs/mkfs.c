@@ -134,10 +134,25 @@ static int parse_one(struct mkfs_opts *o, int c)
 	}
 }
 
+static bool vault_key_given(const struct mkfs_opts *o)
+{
+	for (int i = 0; i < o->keys.nkey_files; i++)
+		if (ecfs_tool_is_vault_key(o->keys.key_files[i]))
+			return true;
+	return false;
+}
+
+/* Whether the KMS options ask for a KMS slot: with a key file kept in Vault they may only
+ * name the server it is read from, and a slot needs --kms-key then. */
+static bool kms_slot_wanted(const struct mkfs_opts *o)
+{
+	return ecfs_kms_opts_given(&o->kms) && (o->kms.v[ECFS_KMS_KEY] || !vault_key_given(o));
+}
+
 /* How many slots the command line asks for. */
 static int nkeys(const struct mkfs_opts *o)
 {
-	return ecfs_newkey_count(&o->keys) + ecfs_kms_opts_given(&o->kms);
+	return ecfs_newkey_count(&o->keys) + kms_slot_wanted(o);
 }
 
 static int parse_args(int argc, char **argv, struct mkfs_opts *o)
@@ -176,7 +191,7 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 				      "--passphrase or --kms-url with --kms-key");
 		return -1;
 	}
-	if (ecfs_kms_opts_given(&o->kms) && ecfs_kms_check_target(prog, &o->kms) < 0)
+	if (kms_slot_wanted(o) && ecfs_kms_check_target(prog, &o->kms) < 0)
 		return -1;
 	if (nkeys(o) > ECFS_MAX_SLOTS) {
 		ecfs_tool_error(prog, "at most %d keys", ECFS_MAX_SLOTS);
@@ -194,7 +209,8 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 
 	memset(all, 0, sizeof(*all));
 	for (int i = 0; r == 0 && i < ecfs_newkey_count(n); i++) {
-		struct ecfs_keyopts k = {.allow_open_key_file = o->allow_open_key_file};
+		struct ecfs_keyopts k = {.allow_open_key_file = o->allow_open_key_file,
+					 .kms = o->kms}; /* for a key file kept in Vault */
 		struct ecfs_creds one;
 
 		if (i < n->nkey_files)
@@ -261,7 +277,7 @@ static int make(struct mkfs_opts *o)
 		return ECFS_EXIT_USAGE;
 	}
 	r = load_keys(o, &creds);
-	if (r == 0 && ecfs_kms_opts_given(&o->kms))
+	if (r == 0 && kms_slot_wanted(o))
 		r = ecfs_tool_load_kms(prog, &o->kms, &creds);
 	if (r != 0) {
 		ecfs_tool_free_creds(&creds);
@@ -299,8 +315,10 @@ int main(int argc, char **argv)
 	ecfs_harden_process();
 	if (parse_args(argc, argv, &o) < 0)
 		return ECFS_EXIT_USAGE;
-	/* A new KMS slot's URL is the one given; the file may add TLS and token settings. */
-	r = ecfs_kms_opts_given(&o.kms) && ecfs_kms_opts_load_config(prog, &o.kms) < 0
+	/* A new KMS slot's URL is the one given; the file may add TLS and token settings, and
+	 * name the KMS a key file kept in Vault is read from. */
+	r = (ecfs_kms_opts_given(&o.kms) || vault_key_given(&o)) &&
+		    ecfs_kms_opts_load_config(prog, &o.kms) < 0
 		? ECFS_EXIT_ERROR
 		: make(&o);
 	ecfs_kms_opts_free(&o.kms);

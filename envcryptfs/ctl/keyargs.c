@@ -37,7 +37,8 @@ int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_c
 	const struct ecfs_newkey_opts *n = &a->newkey.keys;
 	struct ecfs_keyopts k = {.key_file = n->nkey_files ? n->key_files[0] : NULL,
 				 .passphrase_file = n->npass_files ? n->pass_files[0] : NULL,
-				 .allow_open_key_file = a->unlock.allow_open_key_file};
+				 .allow_open_key_file = a->unlock.allow_open_key_file,
+				 .kms = a->kms}; /* for a key file kept in Vault */
 
 	memset(out, 0, sizeof(*out));
 	if (a->newkey.kms)

@@ -166,7 +166,8 @@ static void help(void)
 	usage(stdout);
 	printf("\nServes the plaintext view of the envcryptfs volume in DIR at MOUNTPOINT.\n\n"
 	       "envcryptfs options:\n"
-	       "    -o key_file=FILE        unlock with this key file\n"
+	       "    -o key_file=FILE        unlock with this key file (vault:MOUNT/PATH[#FIELD]:\n"
+	       "                            from a Vault KV v2 secret, through kms_url=)\n"
 	       "    -o old_key_file=FILE    also try this key file (during a key rotation)\n"
 	       "    -o passphrase_file=FILE unlock with the passphrase in FILE\n"
 	       "                            (with no key option: prompt on the terminal)\n"

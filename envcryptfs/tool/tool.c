@@ -173,8 +173,16 @@ static int load_key_file(const char *prog, const struct ecfs_keyopts *o, const c
 {
 	struct ecfs_secret *s;
 	struct stat st;
-	int r = ecfs_secret_read_file(path, ECFS_KEYFILE_MIN, ECFS_KEYFILE_MAX, &s, &st);
+	int r;
 
+	/* A key file kept as a Vault secret: no file to check. */
+	if (ecfs_tool_is_vault_key(path)) {
+		r = ecfs_tool_read_vault_key(prog, &o->kms, path, &s);
+		if (r == 0)
+			add_cred(out, ECFS_SLOT_KEYFILE, s, path);
+		return r;
+	}
+	r = ecfs_secret_read_file(path, ECFS_KEYFILE_MIN, ECFS_KEYFILE_MAX, &s, &st);
 	if (r < 0) {
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ECFS_EXIT_ERROR;

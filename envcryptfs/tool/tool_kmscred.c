@@ -67,14 +67,13 @@ int ecfs_tool_kms_allowed(const struct ecfs_kms_opts *k, const struct ecfs_kms_s
 	return 0;
 }
 
-int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
-		      struct ecfs_kms **out)
+/* The client configuration the options give: the server, authentication and TLS. */
+static struct ecfs_kms_config client_config(const struct ecfs_kms_opts *k, bool quick)
 {
 	int timeout_ms = ecfs_kms_opts_timeout_ms(k);
-	struct ecfs_kms_config cfg = {
+
+	return (struct ecfs_kms_config){
 	    .url = ecfs_kms_opt(k, ECFS_KMS_URL),
-	    .mount = s && s->mount[0] ? s->mount : ecfs_kms_opt(k, ECFS_KMS_MOUNT),
-	    .key = s && s->key[0] ? s->key : ecfs_kms_opt(k, ECFS_KMS_KEY),
 	    .token_file = ecfs_kms_opt(k, ECFS_KMS_TOKEN_FILE),
 	    .namespace_ = ecfs_kms_opt(k, ECFS_KMS_NAMESPACE),
 	    .cacert = ecfs_kms_opt(k, ECFS_KMS_CACERT),
@@ -86,9 +85,25 @@ int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot 
 										  : timeout_ms,
 	    .retries = quick ? -1 : 0,
 	};
+}
+
+int ecfs_tool_kms_new(const struct ecfs_kms_opts *k, const struct ecfs_kms_slot *s, bool quick,
+		      struct ecfs_kms **out)
+{
+	struct ecfs_kms_config cfg = client_config(k, quick);
 	int r = s ? ecfs_tool_kms_allowed(k, s) : 0;
 
+	cfg.mount = s && s->mount[0] ? s->mount : ecfs_kms_opt(k, ECFS_KMS_MOUNT);
+	cfg.key = s && s->key[0] ? s->key : ecfs_kms_opt(k, ECFS_KMS_KEY);
 	return r < 0 ? r : ecfs_kms_new(&cfg, out);
+}
+
+int ecfs_tool_kms_kv_new(const struct ecfs_kms_opts *k, struct ecfs_kms **out)
+{
+	struct ecfs_kms_config cfg = client_config(k, false);
+
+	cfg.kv_only = true;
+	return ecfs_kms_new(&cfg, out);
 }
 
 bool ecfs_tool_kms_retryable(int err)

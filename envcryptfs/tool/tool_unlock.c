@@ -149,7 +149,10 @@ static int unlock_with(const char *prog, struct ecfs_volume *v, const struct ecf
 int ecfs_tool_unlock_key_file_alone(const char *prog, struct ecfs_volume *v,
 				    const struct ecfs_keyopts *o, int *slot)
 {
-	struct ecfs_keyopts first = {.key_file = o->key_file};
+	struct ecfs_keyopts first = {.key_file = o->key_file,
+				     .kms = o->kms, /* for a key file kept in Vault */
+				     .allow_open_key_file = o->allow_open_key_file,
+				     .names = o->names};
 	struct ecfs_creds creds;
 	int r;
 
@@ -164,13 +167,18 @@ int ecfs_tool_unlock_key_file_alone(const char *prog, struct ecfs_volume *v,
 }
 
 /* The key file alone first, so that the old key file of a finished rotation need not exist;
- * then every key. */
+ * then every other key. The key file is read once (a Vault secret is fetched once). */
 static int unlock_key_first(const char *prog, struct ecfs_volume *v, const struct ecfs_keyopts *o,
 			    int *slot)
 {
+	struct ecfs_keyopts rest = *o;
 	int r = ecfs_tool_unlock_key_file_alone(prog, v, o, slot);
 
-	return r >= 0 ? r : unlock_with(prog, v, o, slot);
+	if (r >= 0)
+		return r;
+	if (o->key_file && o->old_key_file)
+		rest.key_file = NULL; /* tried alone, and it did not open v */
+	return unlock_with(prog, v, &rest, slot);
 }
 
 int ecfs_tool_open_unlocked(const char *prog, const char *dir, const struct ecfs_keyopts *o,

@@ -157,7 +157,8 @@ static int check_names(const struct ecfs_kms_config *cfg)
 {
 	const char *mount = cfg->mount ? cfg->mount : KMS_DEFAULT_MOUNT;
 
-	if (!cfg->key || !valid_key_name(cfg->key))
+	/* A KV client may name no Transit key. */
+	if ((cfg->key || !cfg->kv_only) && (!cfg->key || !valid_key_name(cfg->key)))
 		return ecfs_fail(-EINVAL,
 				 "KMS key name '%s' is invalid (letters, digits, '_', "
 				 "'-', '.', '@'; up to %d)",

@@ -271,7 +271,7 @@ int ecfs_kms_encrypt(struct ecfs_kms *k, const uint8_t *plain, size_t len, char 
 	struct kms_jw w;
 	int r;
 
-	if (!k || (!plain && len) || !ciphertext)
+	if (!k || !k->key || (!plain && len) || !ciphertext)
 		return ecfs_fail(-EINVAL, "ecfs_kms_encrypt: bad arguments");
 	kms_jw_init(&w);
 	r = kms_transit_encrypt_request(plain, len, &w);
@@ -289,7 +289,7 @@ int ecfs_kms_rewrap(struct ecfs_kms *k, const char *ciphertext, char **new_ciphe
 	struct kms_jw w;
 	int r;
 
-	if (!k || !new_ciphertext)
+	if (!k || !k->key || !new_ciphertext)
 		return ecfs_fail(-EINVAL, "ecfs_kms_rewrap: bad arguments");
 	kms_jw_init(&w);
 	r = kms_transit_ciphertext_request(ciphertext, &w);
@@ -308,7 +308,7 @@ int ecfs_kms_decrypt(struct ecfs_kms *k, const char *ciphertext, struct ecfs_sec
 	struct kms_jw w;
 	int r;
 
-	if (!k || !plain)
+	if (!k || !k->key || !plain)
 		return ecfs_fail(-EINVAL, "ecfs_kms_decrypt: bad arguments");
 	key_path(k, "decrypt", "", path, sizeof(path));
 	op_name(k, "decrypt", op, sizeof(op));
@@ -334,7 +334,7 @@ int ecfs_kms_rotate(struct ecfs_kms *k)
 	char path[512], op[256];
 	int r;
 
-	if (!k)
+	if (!k || !k->key)
 		return ecfs_fail(-EINVAL, "ecfs_kms_rotate: bad arguments");
 	key_path(k, "keys", "/rotate", path, sizeof(path));
 	op_name(k, "rotate", op, sizeof(op));
@@ -354,7 +354,7 @@ int ecfs_kms_key_info(struct ecfs_kms *k, uint64_t *latest_version,
 	uint64_t latest = 0, min_dec = 0;
 	int r;
 
-	if (!k)
+	if (!k || !k->key)
 		return ecfs_fail(-EINVAL, "ecfs_kms_key_info: bad arguments");
 	key_path(k, "keys", "", path, sizeof(path));
 	op_name(k, "read", op, sizeof(op));

@@ -34,6 +34,7 @@
 
 #include "envcryptfs.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +42,7 @@ struct ecfs_kms_config {
 	const char *url;	       /* https://host:port, or http:// only for a loopback address
 					* (127.0.0.0/8, ::1, localhost) */
 	const char *mount;	       /* default "transit" */
-	const char *key;	       /* key name */
+	const char *key;	       /* key name (NULL with kv_only) */
 	const char *token_file;	       /* else $VAULT_TOKEN, else Kubernetes auth if role is set */
 	const char *namespace_;	       /* X-Vault-Namespace, optional */
 	const char *cacert;	       /* CA file; TLS verification is always on */
@@ -52,6 +53,7 @@ struct ecfs_kms_config {
 			       * and login ends within it; default (0) 10000 */
 	int retries;	      /* on connection errors and 5xx (not 4xx); 0 means the default 3, a
 			       * negative value none; backoff 200 ms doubling, with jitter */
+	bool kv_only;	      /* a client for ecfs_kms_kv_read alone: no Transit key named */
 };
 
 struct ecfs_kms;
@@ -77,6 +79,13 @@ int ecfs_kms_key_info(struct ecfs_kms *k, uint64_t *latest_version,
 /* 0 when the server is reachable, initialized and unsealed (a standby counts as unsealed);
  * -EAGAIN when sealed. HTTP answers are not retried, connection errors are. */
 int ecfs_kms_health(struct ecfs_kms *k);
+/* Reads field of the newest version of the KV version 2 secret at mount/path (GET
+ * /v1/<mount>/data/<path>), base64-decoded into locked memory of at most max bytes; the
+ * response body is wiped. Besides the errors above (-ENOKEY: no such secret or mount):
+ * -ENODATA the field is missing or not a string, -EILSEQ it is not base64, -EMSGSIZE it is
+ * longer than max; -EINVAL for a mount or path outside [A-Za-z0-9_.-/]. */
+int ecfs_kms_kv_read(struct ecfs_kms *k, const char *mount, const char *path, const char *field,
+		     size_t max, struct ecfs_secret **value);
 /* N from "vault:vN:...", 0 if malformed. */
 uint64_t ecfs_kms_ciphertext_version(const char *ciphertext);
 
