@@ -14,12 +14,14 @@ CC      ?= cc
 PKGS    := fuse3 openssl json-c libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# p11-kit's pkcs11.h only: PKCS#11 modules are loaded at run time (lib/pkcs11.c), never linked.
+P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1)
 
 WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fstack-protector-strong \
-	-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) -MMD -MP
+	-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -154,7 +156,7 @@ stress-test:
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Ienvcryptfs/include -Ienvcryptfs/lib \
-	-Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) -MMD -MP
+	-Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 # The tools' code too (status replies, the KMS configuration file), and with it the KMS client.
 FUZZ_LIB_SRC := $(LIB_SRC) $(KMS_SRC) $(TOOL_SRC)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))

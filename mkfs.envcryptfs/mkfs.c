@@ -13,8 +13,9 @@ static const char *prog = "mkfs.envcryptfs";
 
 struct mkfs_opts {
 	struct ecfs_create_params p;
-	struct ecfs_newkey_opts keys; /* --key-file, --passphrase, --argon2-* ... */
-	struct ecfs_kms_opts kms;     /* --kms-url and --kms-key: a KMS slot */
+	struct ecfs_newkey_opts keys;	/* --key-file, --passphrase, --argon2-* ... */
+	struct ecfs_kms_opts kms;	/* --kms-url and --kms-key: a KMS slot */
+	struct ecfs_pkcs11_opts pkcs11; /* --pkcs11-token and --pkcs11-key: a PKCS#11 slot */
 	bool quiet;
 	bool allow_open_key_file; /* key and passphrase files others may read */
 	const char *dir;
@@ -33,6 +34,10 @@ static void usage(FILE *f)
 	    "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
 	    "  --kms-url URL --kms-key NAME [KMS options]\n"
 	    "                         a key slot opened by a Vault Transit key\n"
+	    "  --pkcs11-module PATH --pkcs11-token LABEL --pkcs11-key LABEL\n"
+	    "  --pkcs11-pin-file FILE [--pkcs11-create-key]\n"
+	    "                         a key slot opened by an AES key on a PKCS#11 token\n"
+	    "                         (made on the token with --pkcs11-create-key)\n"
 	    "  --argon2-time N, --argon2-memory KIB, --argon2-parallel N\n"
 	    "                         Argon2id costs (default: calibrated to about 1 s;\n"
 	    "                         at least time %u and memory %u KiB)\n"
@@ -61,6 +66,7 @@ enum {
 	OPT_OPEN_KEY,
 	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
 	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
+	OPT_PKCS11 = OPT_KMS + ECFS_KMS_NOPTS,	  /* the first of ECFS_PKCS11_NOPTS */
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +136,8 @@ static int parse_one(struct mkfs_opts *o, int c)
 		r = ecfs_newkey_getopt_set(prog, &o->keys, OPT_NEWKEY, c, optarg);
 		if (r == 0)
 			r = ecfs_kms_getopt_set(prog, &o->kms, OPT_KMS, c, optarg);
+		if (r == 0)
+			r = ecfs_pkcs11_getopt_set(prog, &o->pkcs11, OPT_PKCS11, c, optarg);
 		return r > 0 ? 0 : -1;
 	}
 }
@@ -152,19 +160,22 @@ static bool kms_slot_wanted(const struct mkfs_opts *o)
 /* How many slots the command line asks for. */
 static int nkeys(const struct mkfs_opts *o)
 {
-	return ecfs_newkey_count(&o->keys) + kms_slot_wanted(o);
+	return ecfs_newkey_count(&o->keys) + kms_slot_wanted(o) +
+	       ecfs_pkcs11_new_given(&o->pkcs11);
 }
 
 static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 {
 	struct option keyopts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_NEWKEY_NOPTS];
-	struct option opts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
+	struct option kmsopts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
+	struct option opts[sizeof(kmsopts) / sizeof(kmsopts[0]) + ECFS_PKCS11_NOPTS];
 	const char *problem;
 	int c;
 
 	o->keys.many = true;
 	ecfs_newkey_getopt_merge(long_opts, OPT_NEWKEY, keyopts);
-	ecfs_kms_getopt_merge(keyopts, OPT_KMS, opts);
+	ecfs_kms_getopt_merge(keyopts, OPT_KMS, kmsopts);
+	ecfs_pkcs11_getopt_merge(kmsopts, OPT_PKCS11, opts);
 	while ((c = getopt_long(argc, argv, "qVh", opts, NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			if (c == 'h')
@@ -188,11 +199,16 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 	o->p.argon2 = o->keys.argon2;
 	if (nkeys(o) == 0) {
 		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file, "
-				      "--passphrase or --kms-url with --kms-key");
+				      "--passphrase, --kms-url with --kms-key, or --pkcs11-key");
 		return -1;
 	}
 	if (kms_slot_wanted(o) && ecfs_kms_check_target(prog, &o->kms) < 0)
 		return -1;
+	if ((ecfs_pkcs11_new_given(&o->pkcs11) || o->pkcs11.v[ECFS_PKCS11_MODULE]) &&
+	    (problem = ecfs_pkcs11_new_problem(&o->pkcs11))) {
+		ecfs_tool_error(prog, "%s", problem);
+		return -1;
+	}
 	if (nkeys(o) > ECFS_MAX_SLOTS) {
 		ecfs_tool_error(prog, "at most %d keys", ECFS_MAX_SLOTS);
 		return -1;
@@ -279,6 +295,12 @@ static int make(struct mkfs_opts *o)
 	r = load_keys(o, &creds);
 	if (r == 0 && kms_slot_wanted(o))
 		r = ecfs_tool_load_kms(prog, &o->kms, &creds);
+	if (r == 0 && ecfs_pkcs11_new_given(&o->pkcs11)) {
+		struct ecfs_pkcs11_cred c = ecfs_pkcs11_new_cred(&o->pkcs11);
+
+		r = ecfs_tool_load_pkcs11(prog, &c, o->pkcs11.v[ECFS_PKCS11_PIN_FILE],
+					  o->allow_open_key_file, "--allow-open-key-file", &creds);
+	}
 	if (r != 0) {
 		ecfs_tool_free_creds(&creds);
 		return r;

@@ -10,6 +10,7 @@ enum {
 	OPT_UNLOCK_KEY = 256,
 	OPT_UNLOCK_PASS,
 	OPT_UNLOCK_EXPORT,
+	OPT_UNLOCK_PKCS11,
 	OPT_SLOT,
 	OPT_OUT,
 	OPT_FORCE,
@@ -22,12 +23,14 @@ enum {
 	OPT_OPEN_KEY,
 	OPT_NEWKEY,				  /* the first of ECFS_NEWKEY_NOPTS */
 	OPT_KMS = OPT_NEWKEY + ECFS_NEWKEY_NOPTS, /* the first of ECFS_KMS_NOPTS */
+	OPT_PKCS11 = OPT_KMS + ECFS_KMS_NOPTS,	  /* the first of ECFS_PKCS11_NOPTS */
 };
 
 static const struct option long_opts[] = {
     {"unlock-key-file", required_argument, NULL, OPT_UNLOCK_KEY},
     {"unlock-passphrase-file", required_argument, NULL, OPT_UNLOCK_PASS},
     {"unlock-export", required_argument, NULL, OPT_UNLOCK_EXPORT},
+    {"unlock-pkcs11", no_argument, NULL, OPT_UNLOCK_PKCS11},
     {"slot", required_argument, NULL, OPT_SLOT},
     {"out", required_argument, NULL, OPT_OUT},
     {"force", no_argument, NULL, OPT_FORCE},
@@ -66,7 +69,10 @@ static unsigned group_of(int c)
 	case OPT_UNLOCK_KEY:
 	case OPT_UNLOCK_PASS:
 	case OPT_UNLOCK_EXPORT:
-		return CTL_O_UNLOCK;
+	case OPT_UNLOCK_PKCS11:
+	case OPT_PKCS11 + ECFS_PKCS11_MODULE: /* the module and PIN serve a new slot too */
+	case OPT_PKCS11 + ECFS_PKCS11_PIN_FILE:
+		return CTL_O_UNLOCK | CTL_O_NEWKEY;
 	case OPT_NEWKEY + ECFS_NEWKEY_KEY_FILE:
 		return CTL_O_NEWKEY;
 	case OPT_NEWKEY + ECFS_NEWKEY_PASS_FILE:
@@ -95,6 +101,8 @@ static unsigned group_of(int c)
 	default:
 		if (ecfs_newkey_is_argon2(OPT_NEWKEY, c))
 			return CTL_O_ARGON2;
+		if (c >= OPT_PKCS11 && c < OPT_PKCS11 + ECFS_PKCS11_NOPTS)
+			return CTL_O_NEWKEY;
 		return c >= OPT_KMS && c < OPT_KMS + ECFS_KMS_NOPTS ? CTL_O_KMS : 0;
 	}
 }
@@ -133,6 +141,9 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		return set_once(&a->unlock.passphrase_file, optarg, name);
 	case OPT_UNLOCK_EXPORT:
 		return set_once(&a->unlock.export_file, optarg, name);
+	case OPT_UNLOCK_PKCS11:
+		a->unlock_pkcs11 = true;
+		return 0;
 	case OPT_OPEN_KEY:
 		a->unlock.allow_open_key_file = true;
 		return 0;
@@ -170,6 +181,8 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 		r = ecfs_newkey_getopt_set(CTL_PROG, &a->newkey.keys, OPT_NEWKEY, c, optarg);
 		if (r == 0)
 			r = ecfs_kms_getopt_set(CTL_PROG, &a->kms, OPT_KMS, c, optarg);
+		if (r == 0)
+			r = ecfs_pkcs11_getopt_set(CTL_PROG, &a->pkcs11, OPT_PKCS11, c, optarg);
 		return r > 0 ? 0 : -1;
 	}
 }
@@ -182,6 +195,13 @@ static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
 {
 	a->unlock.kms = a->kms;
 	a->newkey.count = ecfs_newkey_count(&a->newkey.keys);
+	/* --pkcs11-module and --pkcs11-pin-file unlock only with --unlock-pkcs11. */
+	if (a->unlock_pkcs11) {
+		a->unlock.pkcs11_module = a->pkcs11.v[ECFS_PKCS11_MODULE];
+		a->unlock.pkcs11_pin_file = a->pkcs11.v[ECFS_PKCS11_PIN_FILE];
+	}
+	a->newkey.pkcs11 = ecfs_pkcs11_new_given(&a->pkcs11);
+	a->newkey.count += a->newkey.pkcs11;
 	if (!(act->opts & CTL_O_NEWKEY))
 		return;
 	a->unlock.kms_only_auto = true;
@@ -202,10 +222,16 @@ static const char *combination_problem(const struct ctl_action *act, const struc
 	if (msg)
 		return msg;
 	if (a->newkey.count > 1)
-		return "give one new key: --key-file, --passphrase-file, --passphrase or --kms-key";
+		return "give one new key: --key-file, --passphrase-file, --passphrase, --kms-key "
+		       "or "
+		       "--pkcs11-key";
 	if ((act->opts & CTL_O_NEWKEY) && !(act->opts & CTL_O_KMS_ROTATE) && a->newkey.count == 0)
-		return "no new key given: use --key-file, --passphrase-file, --passphrase or "
-		       "--kms-url with --kms-key";
+		return "no new key given: use --key-file, --passphrase-file, --passphrase, "
+		       "--kms-url with --kms-key, or --pkcs11-key";
+	if (a->newkey.pkcs11 && ecfs_pkcs11_new_problem(&a->pkcs11))
+		return ecfs_pkcs11_new_problem(&a->pkcs11);
+	if (a->unlock_pkcs11 && !a->pkcs11.v[ECFS_PKCS11_MODULE])
+		return "--unlock-pkcs11 needs --pkcs11-module PATH and --pkcs11-pin-file FILE";
 	if ((act->opts & CTL_O_KMS_NEW) && a->newkey.kms &&
 	    !(a->kms.v[ECFS_KMS_URL] && a->kms.v[ECFS_KMS_KEY]))
 		return "a KMS key slot needs --kms-url and --kms-key";
@@ -229,6 +255,7 @@ static const struct ecfs_keyopt_names unlock_option_names = {
     .key_file = "--unlock-key-file FILE",
     .kms = "--kms-url URL --kms-key NAME",
     .export_file = "--unlock-export FILE",
+    .pkcs11 = "--unlock-pkcs11 --pkcs11-module PATH --pkcs11-pin-file FILE",
 };
 
 /* The option that getopt_long could not take, for the message. */
@@ -240,11 +267,13 @@ static const char *bad_option(char **argv)
 int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct ctl_args *out)
 {
 	struct option keyopts[sizeof(long_opts) / sizeof(long_opts[0]) + ECFS_NEWKEY_NOPTS];
-	struct option opts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
+	struct option kmsopts[sizeof(keyopts) / sizeof(keyopts[0]) + ECFS_KMS_NOPTS];
+	struct option opts[sizeof(kmsopts) / sizeof(kmsopts[0]) + ECFS_PKCS11_NOPTS];
 	int c, idx;
 
 	ecfs_newkey_getopt_merge(long_opts, OPT_NEWKEY, keyopts);
-	ecfs_kms_getopt_merge(keyopts, OPT_KMS, opts);
+	ecfs_kms_getopt_merge(keyopts, OPT_KMS, kmsopts);
+	ecfs_pkcs11_getopt_merge(kmsopts, OPT_PKCS11, opts);
 	memset(out, 0, sizeof(*out));
 	out->slot = -1;
 	out->unlock.prompt = true;

@@ -37,8 +37,9 @@ struct ctl_newkey {
 	/* --key-file, --passphrase-file, --passphrase, and the Argon2id costs (all zero: not
 	 * given) */
 	struct ecfs_newkey_opts keys;
-	bool kms;  /* a KMS key (--kms-url, --kms-mount or --kms-key) */
-	int count; /* how many of the four were given */
+	bool kms;    /* a KMS key (--kms-url, --kms-mount or --kms-key) */
+	bool pkcs11; /* a key on a PKCS#11 token (--pkcs11-token, --pkcs11-key) */
+	int count;   /* how many of the four were given */
 };
 
 struct ctl_args {
@@ -49,7 +50,9 @@ struct ctl_args {
 	int slot; /* --slot, -1 when not given */
 	const char *out;
 	bool force, json, prometheus;
-	struct ecfs_kms_opts kms; /* the KMS options as given (unlock.kms may hold fewer) */
+	struct ecfs_kms_opts kms;	/* the KMS options as given (unlock.kms may hold fewer) */
+	struct ecfs_pkcs11_opts pkcs11; /* the PKCS#11 options as given */
+	bool unlock_pkcs11;		/* --unlock-pkcs11: they unlock too */
 	bool kms_rotate, kms_check;
 	uint32_t wait;	  /* --wait: seconds to wait for the metadata lock */
 	uint32_t timeout; /* status --timeout: seconds for the whole probe, 0 when not given */

@@ -43,6 +43,13 @@ int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_c
 	memset(out, 0, sizeof(*out));
 	if (a->newkey.kms)
 		return ecfs_tool_load_kms(CTL_PROG, &a->kms, out);
+	if (a->newkey.pkcs11) {
+		struct ecfs_pkcs11_cred c = ecfs_pkcs11_new_cred(&a->pkcs11);
+
+		return ecfs_tool_load_pkcs11(CTL_PROG, &c, a->pkcs11.v[ECFS_PKCS11_PIN_FILE],
+					     a->unlock.allow_open_key_file, "--allow-open-key-file",
+					     out);
+	}
 	if (k.key_file || k.passphrase_file)
 		return ecfs_tool_load_creds(CTL_PROG, &k, true, out);
 	return prompt_new(prompt, out);

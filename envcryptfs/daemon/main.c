@@ -34,6 +34,8 @@ struct options {
 	char *old_key_file;
 	char *passphrase_file;
 	char *key_export;
+	char *pkcs11_module; /* loaded only from here, never from the header */
+	char *pkcs11_pin_file;
 	struct ecfs_kms_opts kms; /* kms_url= ... (tool_kms.h) */
 	unsigned kms_wait;	  /* seconds to wait for a KMS that is down */
 	char *kms_rewrap_interval;
@@ -67,6 +69,8 @@ static const struct fuse_opt option_table[] = {
     OPT("old_key_file=%s", old_key_file, 0),
     OPT("passphrase_file=%s", passphrase_file, 0),
     OPT("key_export=%s", key_export, 0),
+    OPT("pkcs11_module=%s", pkcs11_module, 0),
+    OPT("pkcs11_pin_file=%s", pkcs11_pin_file, 0),
     OPT("kms_wait=%u", kms_wait, 0),
     OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
     OPT("log_file=%s", log_file, 0),
@@ -173,8 +177,11 @@ static void help(void)
 	       "                            (with no key option: prompt on the terminal)\n"
 	       "    -o key_export=FILE      unlock with an export file (envcryptfsctl export);\n"
 	       "                            its password from passphrase_file or the prompt\n"
-	       "    -o allow_open_key_file  accept key, passphrase and export files that group\n"
-	       "                            or others may read or write, or another user owns\n"
+	       "    -o pkcs11_module=PATH   unlock the volume's PKCS#11 slot through this module\n"
+	       "    -o pkcs11_pin_file=FILE the token's user PIN\n"
+	       "    -o allow_open_key_file  accept key, passphrase, export and PIN files that\n"
+	       "                            group or others may read or write, or another user\n"
+	       "                            owns\n"
 	       "    -o ro                   read-only: changes fail with EROFS\n"
 	       "    -o header_fallback      read-only even when a header copy disagrees (a\n"
 	       "                            read-write mount repairs it instead)\n"
@@ -277,6 +284,7 @@ static const struct ecfs_keyopt_names key_option_names = {
     .key_file = "-o key_file=FILE",
     .kms = "-o kms_url=URL,kms_key=NAME",
     .export_file = "-o key_export=FILE",
+    .pkcs11 = "-o pkcs11_module=PATH,pkcs11_pin_file=FILE",
     .allow_open_key_file = "-o allow_open_key_file",
 };
 
@@ -860,6 +868,8 @@ int main(int argc, char *argv[])
 				     .old_key_file = o.old_key_file,
 				     .passphrase_file = o.passphrase_file,
 				     .export_file = o.key_export,
+				     .pkcs11_module = o.pkcs11_module,
+				     .pkcs11_pin_file = o.pkcs11_pin_file,
 				     .prompt = true,
 				     .names = &key_option_names,
 				     .kms = o.kms,
@@ -907,6 +917,8 @@ out:
 	free(o.old_key_file);
 	free(o.passphrase_file);
 	free(o.key_export);
+	free(o.pkcs11_module);
+	free(o.pkcs11_pin_file);
 	free(o.kms_rewrap_interval);
 	free(o.log_file);
 	ecfs_kms_opts_free(&o.kms);

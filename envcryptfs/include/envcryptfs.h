@@ -144,7 +144,8 @@ enum ecfs_slot_type {
 	ECFS_SLOT_NONE = 0,
 	ECFS_SLOT_KEYFILE = 1,
 	ECFS_SLOT_PASSPHRASE = 2,
-	ECFS_SLOT_KMS = 3, /* the DEK wrapped by a Vault Transit key */
+	ECFS_SLOT_KMS = 3,    /* the DEK wrapped by a Vault Transit key */
+	ECFS_SLOT_PKCS11 = 5, /* the DEK wrapped inside a PKCS#11 token by a key it keeps */
 	/* A credential only, never a slot on disk: an export file (its bytes in secret) and
 	 * the export's password (in password). It opens the volume without any slot. */
 	ECFS_KEY_EXPORT = 100,
@@ -168,6 +169,26 @@ struct ecfs_kms_ops {
 	int (*unwrap)(void *arg, const struct ecfs_kms_slot *s, uint8_t *dek, size_t len);
 };
 
+/* What a PKCS#11 slot records: the token and the key on it (by label) and the mechanism that
+ * wrapped the DEK. The module is never recorded: it comes from local configuration only. */
+#define ECFS_PKCS11_TOKEN_MAX 32 /* CK_TOKEN_INFO's label field */
+#define ECFS_PKCS11_KEY_MAX   128
+struct ecfs_pkcs11_slot {
+	char token[ECFS_PKCS11_TOKEN_MAX + 1];
+	char key[ECFS_PKCS11_KEY_MAX + 1];
+	char mechanism[24]; /* "aes-key-wrap-pad" */
+};
+
+/* A PKCS#11 credential: the module to load (a path from local configuration), the user PIN,
+ * and for a new slot the token and key labels; create_key makes a missing key on the token. */
+struct ecfs_pkcs11_cred {
+	const char *module;
+	const struct ecfs_secret *pin;
+	const char *pin_origin; /* for messages: the PIN file */
+	const char *token, *key;
+	bool create_key;
+};
+
 /* A key offered to unlock a volume or to create a slot. The secrets are borrowed. */
 struct ecfs_credential {
 	enum ecfs_slot_type type;
@@ -178,6 +199,7 @@ struct ecfs_credential {
 	const struct ecfs_kms_ops *kms;
 	void *kms_arg;
 	const struct ecfs_kms_slot *kms_target;
+	const struct ecfs_pkcs11_cred *pkcs11; /* ECFS_SLOT_PKCS11 */
 };
 
 /* The slot type's name ("keyfile", "passphrase", "kms"), "unknown" for any other value. */
@@ -260,6 +282,7 @@ struct ecfs_slot_info {
 	int64_t created;
 	struct ecfs_argon2_params argon2; /* passphrase slots */
 	struct ecfs_kms_slot kms;	  /* KMS slots */
+	struct ecfs_pkcs11_slot pkcs11;	  /* PKCS#11 slots */
 };
 
 /* What info shows of a slot beyond its index, type, generation and creation time: text to

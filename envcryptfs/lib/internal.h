@@ -169,6 +169,8 @@ struct ecfs_slot {
 	struct ecfs_argon2_params argon2;
 	uint8_t wrapped_dek[ECFS_WRAPPED_DEK_SIZE];
 	struct ecfs_kms_slot kms; /* ECFS_SLOT_KMS: wrapped by the KMS instead */
+	/* ECFS_SLOT_PKCS11: where the token wrapped the DEK (into wrapped_dek) */
+	struct ecfs_pkcs11_slot pkcs11;
 };
 
 /* The header as the code sees it; header.c converts to and from the bytes on disk. */

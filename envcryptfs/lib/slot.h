@@ -38,6 +38,7 @@ struct ecfs_slot_handler {
 extern const struct ecfs_slot_handler ecfs_slot_keyfile;
 extern const struct ecfs_slot_handler ecfs_slot_passphrase;
 extern const struct ecfs_slot_handler ecfs_slot_kms;
+extern const struct ecfs_slot_handler ecfs_slot_pkcs11;
 
 /* The handler of type t, NULL for none (a free slot, an export file, an unknown type). */
 const struct ecfs_slot_handler *ecfs_slot_handler_of(enum ecfs_slot_type t);
@@ -61,6 +62,18 @@ int ecfs_kek_slot_open(const struct ecfs_slot *s, const struct ecfs_credential *
 		       uint8_t dek[ECFS_DEK_SIZE], ecfs_kek_fn derive);
 /* A credential that carries a secret (key file bytes or a passphrase). */
 int ecfs_kek_slot_validate(const struct ecfs_credential *c);
+
+/* ---- pkcs11.c: the DEK wrapped and unwrapped inside a PKCS#11 token ----------------------- */
+
+/* Wraps dek with AES key key on token (made when missing and create is set) into out.
+ * 0, or with a message: -ELIBACC (the module does not load), -ELIBBAD (not a PKCS#11 module),
+ * -ENODEV (no such token), -EKEYREJECTED (wrong PIN), -ENOKEY (no such key), -EIO. */
+int ecfs_pkcs11_wrap(const struct ecfs_pkcs11_cred *c, const char *token, const char *key,
+		     bool create, const uint8_t dek[ECFS_DEK_SIZE],
+		     uint8_t out[ECFS_WRAPPED_DEK_SIZE]);
+/* Unwraps into dek; errors as above, -EKEYREJECTED also when the key does not fit. */
+int ecfs_pkcs11_unwrap(const struct ecfs_pkcs11_cred *c, const char *token, const char *key,
+		       const uint8_t wrapped[ECFS_WRAPPED_DEK_SIZE], uint8_t dek[ECFS_DEK_SIZE]);
 
 /* ---- argon2.c: Argon2id costs in JSON ("time", "memory", "parallel"), within the limits ---- */
 

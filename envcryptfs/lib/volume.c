@@ -330,6 +330,10 @@ int ecfs_volume_unlock(struct ecfs_volume *v, const struct ecfs_credential *cred
 		ecfs_secret_free(ks);
 		if (r == -EKEYREJECTED && ncreds == 1 && creds[0].type == ECFS_KEY_EXPORT)
 			return r; /* export.c said why */
+		/* A token that refused the PIN said so: more use than "wrong key". */
+		if (r == -EKEYREJECTED && ncreds == 1 && creds[0].type == ECFS_SLOT_PKCS11 &&
+		    ecfs_last_error()[0])
+			return ecfs_fail(r, "volume '%s': %s", v->dir, ecfs_last_error());
 		if (r == -EKEYREJECTED && v->skipped_why[0])
 			return ecfs_fail(-E2BIG,
 					 "volume '%s': %s; someone without the key may have "
@@ -475,7 +479,7 @@ void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *
 		if (s->type == ECFS_SLOT_NONE)
 			continue;
 		info->slots[info->nslots++] = (struct ecfs_slot_info){
-		    i, s->type, s->kek_generation, s->created, s->argon2, s->kms};
+		    i, s->type, s->kek_generation, s->created, s->argon2, s->kms, s->pkcs11};
 	}
 	info->primary_state = v->primary_state;
 	info->copy_state = v->copy_state;

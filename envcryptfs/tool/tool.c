@@ -213,12 +213,18 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 				 o->passphrase_file ? o->passphrase_file
 						    : "the passphrase entered");
 	}
+	if (r == 0 && o->pkcs11_use) {
+		struct ecfs_pkcs11_cred c = {.module = o->pkcs11_module};
+
+		r = ecfs_tool_load_pkcs11(prog, &c, o->pkcs11_pin_file, o->allow_open_key_file,
+					  allow_option(o), out);
+	}
 	/* Last: local keys open the volume without waiting for a KMS that is down. */
 	if (r == 0 && o->kms_use)
 		r = ecfs_tool_load_kms(prog, &o->kms, out);
 	if (r == 0 && out->n == 0) {
-		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, a KMS, "
-				      "or a terminal for a passphrase prompt)");
+		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, a KMS, a "
+				      "PKCS#11 module, or a terminal for a passphrase prompt)");
 		r = ECFS_EXIT_USAGE;
 	}
 	if (r != 0)
@@ -235,6 +241,7 @@ void ecfs_tool_free_creds(struct ecfs_creds *c)
 	}
 	ecfs_tool_kms_ctx_free(c->kms);
 	c->kms = NULL;
+	memset(&c->pkcs11, 0, sizeof(c->pkcs11));
 	c->n = 0;
 }
 
@@ -251,6 +258,39 @@ int ecfs_tool_load_kms(const char *prog, const struct ecfs_kms_opts *k, struct e
 	ecfs_tool_kms_credential(out->kms, &out->cred[out->n]);
 	out->secret[out->n] = out->password[out->n] = NULL;
 	out->n++;
+	return ECFS_EXIT_OK;
+}
+
+int ecfs_tool_load_pkcs11(const char *prog, const struct ecfs_pkcs11_cred *c, const char *pin_file,
+			  bool allow_open, const char *allow, struct ecfs_creds *out)
+{
+	struct ecfs_secret *pin;
+	struct stat st;
+
+	if (out->pkcs11.module || out->n == ECFS_TOOL_MAX_CREDS) {
+		ecfs_tool_error(prog, "too many keys at once");
+		return ECFS_EXIT_USAGE;
+	}
+	if (!pin_file) {
+		ecfs_tool_error(prog, "no PIN file given for the PKCS#11 module '%s'", c->module);
+		return ECFS_EXIT_USAGE;
+	}
+	if (ecfs_secret_read_passphrase_file(pin_file, &pin, &st) < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		return ECFS_EXIT_ERROR;
+	}
+	if (!allow_open && ecfs_tool_check_secret_file("PIN file", pin_file, &st, allow) < 0) {
+		ecfs_tool_error(prog, "%s", ecfs_last_error());
+		ecfs_secret_free(pin);
+		return ECFS_EXIT_ERROR;
+	}
+	out->pkcs11 = *c;
+	out->pkcs11.pin = pin;
+	out->pkcs11.pin_origin = pin_file;
+	out->secret[out->n] = pin; /* freed with the credentials */
+	out->password[out->n] = NULL;
+	out->cred[out->n++] = (struct ecfs_credential){
+	    .type = ECFS_SLOT_PKCS11, .origin = "a PKCS#11 token", .pkcs11 = &out->pkcs11};
 	return ECFS_EXIT_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include "envcryptfs.h"
 #include "tool_kms.h"
+#include "tool_pkcs11.h"
 #include <sys/stat.h>
 
 /* Exit codes shared by mkfs.envcryptfs, envcryptfs and envcryptfsctl (see their man pages). */
@@ -49,6 +50,10 @@ struct ecfs_keyopts {
 	/* Key, passphrase and export files that group or others may read or write, or that
 	 * another user owns, are loaded anyway (ecfs_tool_check_secret_file). */
 	bool allow_open_key_file;
+	/* A PKCS#11 module (and the PIN file) given locally; ecfs_tool_keyopts_for_volume sets
+	 * pkcs11_use when the volume has a PKCS#11 slot. */
+	const char *pkcs11_module, *pkcs11_pin_file;
+	bool pkcs11_use;
 	bool upgrade; /* the upgrade: a volume an interrupted upgrade marked may unlock */
 	/* How the tool spells its key options: with them, a prompt that no slot could accept
 	 * (the volume has no passphrase slot) is refused with the options that would open it. */
@@ -58,6 +63,7 @@ struct ecfs_keyopts {
 /* One tool's spelling of its unlock options, for messages ("-o key_file=FILE"). */
 struct ecfs_keyopt_names {
 	const char *key_file, *kms, *export_file;
+	const char *pkcs11;		 /* the module and PIN file options */
 	const char *allow_open_key_file; /* NULL: "--allow-open-key-file" */
 };
 
@@ -67,7 +73,8 @@ struct ecfs_creds {
 	struct ecfs_credential cred[ECFS_TOOL_MAX_CREDS];
 	struct ecfs_secret *secret[ECFS_TOOL_MAX_CREDS];
 	struct ecfs_secret *password[ECFS_TOOL_MAX_CREDS]; /* export passwords */
-	struct ecfs_tool_kms *kms; /* the KMS credential's context, when there is one */
+	struct ecfs_tool_kms *kms;	/* the KMS credential's context, when there is one */
+	struct ecfs_pkcs11_cred pkcs11; /* the PKCS#11 credential's, when there is one */
 	size_t n;
 };
 
@@ -90,6 +97,12 @@ void ecfs_tool_keyopts_for_dir(struct ecfs_keyopts *o, const char *dir);
 /* Adds a KMS credential for the options k to out (a new slot's key when k names one). Exit
  * code. */
 int ecfs_tool_load_kms(const char *prog, const struct ecfs_kms_opts *k, struct ecfs_creds *out);
+
+/* Adds a PKCS#11 credential for c (module, and token and key for a new slot) to out, its PIN
+ * read from pin_file, which must be kept to its owner unless allow_open (allow names the
+ * option that allows it, for the message). Exit code. */
+int ecfs_tool_load_pkcs11(const char *prog, const struct ecfs_pkcs11_cred *c, const char *pin_file,
+			  bool allow_open, const char *allow, struct ecfs_creds *out);
 
 /* Loads the keys named in o (reading files, or prompting; confirm asks twice). Warns about
  * key files readable by group or others. Returns an exit code. */

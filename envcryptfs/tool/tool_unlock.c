@@ -33,7 +33,8 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 				 const struct ecfs_volume *v)
 {
 	const struct ecfs_keyopt_names *n = o->names;
-	bool other = o->key_file || o->old_key_file || o->passphrase_file || o->export_file;
+	bool other =
+	    o->key_file || o->old_key_file || o->passphrase_file || o->export_file || o->pkcs11_use;
 	char opts[512];
 	int len = 0;
 
@@ -45,6 +46,9 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 	if (has_slot(v, ECFS_SLOT_KMS))
 		len +=
 		    snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its KMS slot), ", n->kms);
+	if (has_slot(v, ECFS_SLOT_PKCS11) && n->pkcs11)
+		len += snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its PKCS#11 slot), ",
+				n->pkcs11);
 	snprintf(opts + len, sizeof(opts) - (size_t)len, "or %s (an export file)", n->export_file);
 	ecfs_tool_error(prog,
 			"'%s' has no passphrase slot, so a passphrase cannot open it; give %s", dir,
@@ -54,9 +58,15 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 
 void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volume *v)
 {
-	bool other = o->key_file || o->old_key_file || o->passphrase_file || o->export_file;
-	bool has_kms = has_kms_slot(v);
+	bool other, has_kms = has_kms_slot(v);
 
+	/* The module is local configuration; the volume says whether there is a slot for it. A
+	 * token unlocks without a terminal too, so it asks for no passphrase either. */
+	o->pkcs11_use = o->pkcs11_module && has_slot(v, ECFS_SLOT_PKCS11);
+	if (o->pkcs11_use && !o->export_file)
+		o->prompt = false;
+	other =
+	    o->key_file || o->old_key_file || o->passphrase_file || o->export_file || o->pkcs11_use;
 	o->kms_use = (!o->kms_only_auto && ecfs_kms_opts_given(&o->kms)) || (!other && has_kms);
 	/* A KMS slot unlocks without anyone at a terminal: a prompt would only hold up a boot
 	 * or a sidecar when the KMS fails. An export's password is still asked for. */
