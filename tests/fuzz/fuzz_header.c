@@ -64,6 +64,7 @@ static void same_header(const struct ecfs_header *a, const struct ecfs_header *b
 		SAME(slots[i].salt);
 		SAME(slots[i].argon2);
 		SAME(slots[i].wrapped_dek);
+		SAME(slots[i].pkcs11);
 	}
 }
 
