@@ -160,8 +160,7 @@ static bool kms_slot_wanted(const struct mkfs_opts *o)
 /* How many slots the command line asks for. */
 static int nkeys(const struct mkfs_opts *o)
 {
-	return ecfs_newkey_count(&o->keys) + kms_slot_wanted(o) +
-	       ecfs_pkcs11_new_given(&o->pkcs11);
+	return ecfs_newkey_count(&o->keys) + kms_slot_wanted(o) + ecfs_pkcs11_new_given(&o->pkcs11);
 }
 
 static int parse_args(int argc, char **argv, struct mkfs_opts *o)
