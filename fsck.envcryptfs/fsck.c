@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  --old-key-file FILE    also try this key file\n"
 		"  --passphrase-file FILE unlock with the passphrase in FILE\n"
 		"  --export-file FILE     unlock with an export file (its password as passphrase)\n"
+		"  --pkcs11-module PATH   unlock the PKCS#11 slot through this module\n"
+		"  --pkcs11-pin-file FILE with the token's user PIN in FILE\n"
 		"  --no-key               check without a key, even on a terminal\n"
 		"  --allow-open-key-file  accept key files that group or others may read or\n"
 		"                         write, or that another user owns\n"
@@ -49,6 +51,8 @@ enum {
 	OPT_EXPORT,
 	OPT_NOKEY,
 	OPT_OPEN_KEY,
+	OPT_P11_MODULE,
+	OPT_P11_PIN,
 	OPT_KMS
 };
 
@@ -61,6 +65,8 @@ static const struct option long_opts[] = {
     {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
     {"export-file", required_argument, NULL, OPT_EXPORT},
     {"no-key", no_argument, NULL, OPT_NOKEY},
+    {"pkcs11-module", required_argument, NULL, OPT_P11_MODULE},
+    {"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN},
     {"allow-open-key-file", no_argument, NULL, OPT_OPEN_KEY},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -113,6 +119,12 @@ static int parse_one(struct fsck_opts *o, int c, bool *mode_given)
 	case OPT_NOKEY:
 		o->no_key = true;
 		return 0;
+	case OPT_P11_MODULE:
+		o->keys.pkcs11_module = optarg;
+		return 0;
+	case OPT_P11_PIN:
+		o->keys.pkcs11_pin_file = optarg;
+		return 0;
 	case OPT_OPEN_KEY:
 		o->keys.allow_open_key_file = true;
 		return 0;
@@ -124,7 +136,7 @@ static int parse_one(struct fsck_opts *o, int c, bool *mode_given)
 static bool key_given(const struct ecfs_keyopts *k)
 {
 	return k->key_file || k->old_key_file || k->passphrase_file || k->export_file ||
-	       ecfs_kms_opts_given(&k->kms);
+	       k->pkcs11_module || ecfs_kms_opts_given(&k->kms);
 }
 
 /* Whether to unlock, and with what: a KMS slot unlocks with no key option, and then nothing
@@ -136,7 +148,7 @@ static void choose_keys(struct fsck_opts *o)
 	if (o->no_key)
 		return;
 	ecfs_tool_keyopts_for_dir(&o->keys, o->dir);
-	o->keys.prompt = o->keys.prompt || o->keys.kms_use;
+	o->keys.prompt = o->keys.prompt || o->keys.kms_use || o->keys.pkcs11_use;
 }
 
 /* Returns 0 to go on, 1 after --help or --version, -1 on a usage error. */

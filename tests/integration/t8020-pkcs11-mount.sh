@@ -55,6 +55,26 @@ stderr_has "--unlock-pkcs11 needs --pkcs11-module"
 expect_exit 0 "$CTL" export "$vol" "${P11_UNLOCK[@]}" --out "$T/export" \
   --passphrase-file "$PIN" "${FAST_ARGON[@]}"
 
+note "fsck: --pkcs11-module and --pkcs11-pin-file unlock, so contents are verified"
+expect_exit 0 "$FSCK" -n --pkcs11-module "$P11_MODULE" --pkcs11-pin-file "$PIN" "$vol"
+grep -qF "clean: 2 directories, 2 files" "$T/stdout" || { cat "$T/stdout" "$T/stderr"; fail "fsck"; }
+! grep -q "not verified" "$T/stderr" || { cat "$T/stderr"; fail "fsck did not unlock"; }
+
+note "rotate: the slot moves to another key on the token, made for it"
+expect_exit 0 "$CTL" rotate "$vol" "${P11_UNLOCK[@]}" --pkcs11-token T --pkcs11-key K3 \
+  --pkcs11-create-key
+expect_exit 0 "$CTL" info "$vol"
+grep -qF "slot 0: pkcs11, KEK generation 2" "$T/stdout" && grep -qF "key 'K3'" "$T/stdout" ||
+  { cat "$T/stdout"; fail "rotate"; }
+expect_exit 0 "$ECFS" "$vol" "$mnt" -o "$P11_O" </dev/null
+cmp "$T/data" "$mnt/file" || fail "content after the rotation"
+umount_wait "$mnt"
+
+note "labels a slot cannot hold are refused before anything is written"
+expect_exit 2 "$CTL" slot add "$vol" "${P11_UNLOCK[@]}" \
+  --pkcs11-token 123456789012345678901234567890123 --pkcs11-key K
+stderr_has "must be 1 to 32 bytes"
+
 note "slot add: a key-file volume gets a slot on the existing key, then opens by the token alone"
 kvol=$T/kvol
 make_vol "$kvol" "$T/k" aes-256-gcm 4096
