@@ -63,7 +63,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all check unit integration install uninstall clean fuzz fuzz-smoke bench format format-check \
-	check-no-fault-hooks crash-test stress-test FORCE
+	check-no-fault-hooks check-deploy crash-test stress-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
 # Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
@@ -126,9 +126,20 @@ check:
 	$(MAKE) BUILD=build-san SANITIZE=1 all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_TESTS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
+	$(MAKE) check-deploy DEPLOY_TESTS=tests/deploy/d200-sidecar.sh
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
 	tests/lint/man.sh
+
+# The Kubernetes recipes of deploy/kubernetes played on this machine, as root, with mount
+# namespaces standing in for the node, the pods' containers and their volumes
+# (tests/deploy/play.inc): the sidecar pod, the same in a user namespace, the DaemonSet.
+# `make check` plays the sidecar pod only.
+DEPLOY_TESTS ?= $(sort $(wildcard tests/deploy/d[0-9]*.sh))
+check-deploy:
+	$(MAKE) BUILD=build-san SANITIZE=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ECFS_BIN=$(abspath build-san) tests/integration/run.sh $(DEPLOY_TESTS)
 
 # The release binaries hold neither the fault variables' names nor the test version suffix.
 FAULT_MARKS := -e ECFS_FAULT_ -e fault-injection -e 'fault injected'
