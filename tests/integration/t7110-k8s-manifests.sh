@@ -76,3 +76,9 @@ broken sidecar-pod.yaml "HostToContainer" 'del ctr("app")["volumeMounts"][0]["mo
 broken daemonset.yaml "HostToContainer" 'del ctr("app")["volumeMounts"][0]["mountPropagation"]'
 broken daemonset.yaml "no apiVersion" 'del d[1]["apiVersion"]'
 broken daemonset.yaml "readinessProbe must run" 'ctr("data")["readinessProbe"]["exec"]["command"].pop()'
+
+note "the KMS options the manifests' comments name are the daemon's"
+for opt in $(grep -oh 'kms_[a-z_]*=' "$k8s"/*.yaml | sort -u); do
+  grep -q "^\.BI ${opt%=}= " "$top/man/envcryptfs.8" || fail "the manifests name -o $opt, which envcryptfs(8) does not document"
+done
+[ -n "$(grep -oh 'kms_role=' "$k8s"/sidecar-pod.yaml)" ] || fail "the sidecar pod shows no Vault Kubernetes-auth variant"
