@@ -8,7 +8,7 @@
 sanitizer_logs
 need_progs
 . "$ECFS_TESTS/../deploy/play.inc"
-trap play_exit EXIT
+play_traps
 
 play_setup "$K8S/sidecar-pod.yaml" envcryptfs-sidecar envcryptfs envcryptfs-sidecar app
 play_recipe

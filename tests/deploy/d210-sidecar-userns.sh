@@ -9,7 +9,7 @@ sanitizer_logs
 need_progs
 PLAY_USERNS=1
 . "$ECFS_TESTS/../deploy/play.inc"
-trap play_exit EXIT
+play_traps
 
 # Can a FUSE file system be mounted in a user namespace here?
 make_vol "$T/trial" "$T/trial.key" aes-256-gcm 4096

@@ -9,7 +9,7 @@
 sanitizer_logs
 need_progs
 . "$ECFS_TESTS/../deploy/play.inc"
-trap play_exit EXIT
+play_traps
 
 play_setup "$K8S/daemonset.yaml" envcryptfs-node data envcryptfs-consumer app
 note "the consumer cannot start before the DaemonSet made its directory"
