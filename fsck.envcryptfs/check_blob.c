@@ -331,11 +331,33 @@ static void bad_header(struct worker *w, struct job *j, const char *why)
 		     NULL);
 }
 
+/* The holes map of a SPARSE format-2 file; its problems are reported once, by the job that
+ * checks the file's first chunks. */
+static int load_holes(struct worker *w, struct job *j, const struct ecfs_blob_header *h,
+		      struct ecfs_holes *out)
+{
+	char detail[300];
+	int r;
+
+	if (ecfs_volume_format(w->f->vol) < 2 || !(h->flags & ECFS_BLOB_SPARSE))
+		return -ENOENT;
+	r = ecfs_holes_load(w->f->vol, ecfs_volume_dirfd(w->f->vol), h, out);
+	if (r < 0 && j->first == 0) {
+		snprintf(detail, sizeof(detail), "%s; its holes read as damage", ecfs_last_error());
+		fsck_problem(w->f,
+			     problem_of(PASS_BLOB, j->b->path, j->b->backing, "holes-map",
+					"holes map is missing or damaged", detail),
+			     NULL);
+	}
+	return r;
+}
+
 static void check_job(struct worker *w, struct job *j)
 {
 	struct fsck *f = w->f;
 	uint8_t hdr[ECFS_BLOB_HEADER_MAX];
 	struct ecfs_blob_header h;
+	struct ecfs_holes holes = {0};
 	struct ecfs_file_key *k = NULL;
 	uint64_t start = ecfs_chunk_offset(f->vol, j->first);
 	uint64_t stop = ecfs_chunk_offset(f->vol, j->first + j->count);
@@ -354,8 +376,13 @@ static void check_job(struct worker *w, struct job *j)
 				   "cannot derive the file key: %s", ecfs_strerror(r));
 	}
 	if (r == 0 && k) {
+		/* Without a usable map no hole is allowed: each reads as damage, as it does
+		 * through the mount. */
+		if (load_holes(w, j, &h, &holes) == 0)
+			ecfs_file_key_set_holes(k, &holes);
 		verify_chunks(w, j, k);
 		ecfs_file_key_free(k);
+		ecfs_holes_free(&holes);
 		return;
 	}
 	/* Nothing to decrypt: the range counts as examined. */

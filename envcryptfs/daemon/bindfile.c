@@ -287,7 +287,7 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 	if (u->inode)
 		pthread_rwlock_wrlock(&u->inode->io);
 	r = header_current(u->inode, u->fd, h);
-	return r < 0 || !(h->flags & ECFS_BLOB_LINKED) ? 1 : 0;
+	return r < 0 || !(h->flags & (ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE)) ? 1 : 0;
 }
 
 static void unbind_release(struct unbind_file *u)
@@ -300,7 +300,7 @@ static void unbind_release(struct unbind_file *u)
 	if (u->fd >= 0)
 		close(u->fd);
 	u->fd = -1;
-	u->linked = false;
+	u->linked = u->sparse = false;
 }
 
 void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *at,
@@ -310,7 +310,7 @@ void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *
 
 	u->fd = -1;
 	u->inode = NULL;
-	u->linked = false;
+	u->linked = u->sparse = false;
 	if (!names_bound())
 		return;
 	if (unbind_open(parentfd, disk, u, &h) != 0 ||
@@ -319,7 +319,8 @@ void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *
 		return;
 	}
 	memcpy(u->file_id, h.file_id, sizeof(u->file_id));
-	u->linked = true;
+	u->linked = h.flags & ECFS_BLOB_LINKED;
+	u->sparse = h.flags & ECFS_BLOB_SPARSE;
 	u->at = at;
 }
 
@@ -342,15 +343,24 @@ void unbind_file_end(struct unbind_file *u, bool removed)
 	struct stat st;
 	int r = 0;
 
-	if (u->linked && removed) {
-		if (fstat(u->fd, &st) == 0 && st.st_nlink == 0)
+	if ((u->linked || u->sparse) && removed) {
+		bool last = fstat(u->fd, &st) == 0 && st.st_nlink == 0;
+
+		/* An open file keeps its holes map in memory; one it makes holes in after this
+		 * leaves a map fsck removes. */
+		if (last && u->sparse)
+			(void)ecfs_holes_delete(fs.root->fd, u->file_id);
+		if (!u->linked)
+			r = 0;
+		else if (last)
 			r = ecfs_links_delete(fs.root->fd, u->file_id);
 		else
 			r = links_change(u->file_id, NULL, u->tag);
 		if (r < 0)
 			fs_log(LOG_WARNING, "cannot drop a removed name from a link file: %s",
 			       ecfs_strerror(r));
-		mark_place_gone(u);
+		if (u->linked)
+			mark_place_gone(u);
 	}
 	unbind_release(u);
 }

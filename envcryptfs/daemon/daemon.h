@@ -257,6 +257,22 @@ off_t symlink_plain_size(struct inode *inode, const struct stat *st);
 int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
 void symlink_side_remove(const char *side);
 
+/* ---- holes.c: format 2: the chunks of a file that may be holes ------------------------- */
+
+/* With the key (inode->lock held), from header h: loads the holes map of a SPARSE file into
+ * inode->holes and hands it to the key (-EIO, logged, when missing, damaged or stale). */
+int holes_load(struct inode *inode, const struct ecfs_blob_header *h);
+void holes_drop(struct inode *inode);
+/* io held exclusively, key loaded: lists chunks [first, end) as holes before they are made
+ * (map, then header, both synced). Nothing when they are listed already, or on format 1. */
+int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end);
+/* Before writing at plaintext offset off: the chunks a write there skips past the end. */
+int holes_before_write(struct inode *inode, int fd, uint64_t off);
+/* After chunks [first, end) were written (or cut off): they leave the map at the next sync. */
+void holes_note_written(struct inode *inode, uint64_t first, uint64_t end);
+/* fsync: syncs the blob, then drops the written chunks from the map. */
+int holes_sync(struct inode *inode, int fd);
+
 /* ---- bindfile.c: regular files bound to their names (format 2) ---------------------------- */
 
 /* Gives a fresh header the name tag of place at (format 1: no tags). */
@@ -288,6 +304,7 @@ struct unbind_file {
 	int fd;
 	struct inode *inode; /* io held exclusively */
 	bool linked;	     /* a LINKED file: its link file loses tag afterwards */
+	bool sparse;	     /* a SPARSE file: its holes map goes with its last name */
 	uint8_t file_id[ECFS_FILE_ID_SIZE], tag[ECFS_BIND_TAG_SIZE];
 	const struct ecfs_place *at;
 };

@@ -64,6 +64,15 @@ static int check_cut(int fd, const struct ecfs_blob_header *h)
 	return 0;
 }
 
+/* Frees the file key and what goes with it; inode->lock held, and io exclusively or no
+ * other user of the key. */
+static void key_drop(struct inode *inode)
+{
+	ecfs_file_key_free(inode->key);
+	inode->key = NULL;
+	holes_drop(inode);
+}
+
 /* What a 0-byte blob may become when its key is needed. */
 enum key_need {
 	KEY_READ,  /* reads: an empty format-1 file has no key yet */
@@ -94,6 +103,10 @@ static int load_key(struct inode *inode, int fd, enum key_need need, const struc
 	if (r == 0) {
 		ecfs_file_key_set_tail_nonce(inode->key, h.tail_nonce);
 		inode->blob = h;
+		r = holes_load(inode, &h);
+		if (r < 0)
+			key_drop(inode);
+		return r;
 	}
 	if (r == -EUCLEAN || r == -EPROTONOSUPPORT || r == -EBADMSG)
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s", ecfs_last_error());
@@ -254,10 +267,8 @@ void file_closed(struct inode *inode, int fd)
 		fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
 			      ecfs_strerror(r));
 	pthread_mutex_lock(&inode->lock);
-	if (--inode->nopen == 0) {
-		ecfs_file_key_free(inode->key);
-		inode->key = NULL;
-	}
+	if (--inode->nopen == 0)
+		key_drop(inode);
 	pthread_mutex_unlock(&inode->lock);
 	pthread_rwlock_unlock(&inode->io);
 }
@@ -308,23 +319,30 @@ static int empty_v2(struct inode *inode, int fd)
 {
 	struct ecfs_blob_header h;
 	int r = ecfs_blob_header_read(fs.vol, fd, &h);
+	bool sparse;
 
 	if (r < 0)
 		r = fresh_header(inode, &h);
 	if (r < 0)
 		return r;
+	sparse = h.flags & ECFS_BLOB_SPARSE;
+	/* The holes generation stays: a holes map of this file saved before must not fit its
+	 * header again once the file has holes again. */
 	h.flags &= ECFS_BLOB_LINKED;
-	h.holes_generation = 0;
 	h.size = 0;
 	memset(h.tail_nonce, 0, sizeof(h.tail_nonce));
-	return ecfs_blob_header_write(fs.vol, fd, &h);
+	r = ecfs_blob_header_write(fs.vol, fd, &h);
+	/* A map the header no longer names is only a leftover: fsck removes it. */
+	if (r == 0 && sparse)
+		(void)ecfs_holes_delete(fs.root->fd, h.file_id);
+	return r;
 }
 
 int file_truncate(struct inode *inode, int fd, uint64_t size)
 {
 	const struct ecfs_file_key *key;
 	struct ecfs_crypto *c = fs_crypto();
-	uint64_t bad = 0;
+	uint64_t bad = 0, old = 0, cs = fs.chunk_size;
 	int r;
 
 	if (!c)
@@ -341,18 +359,25 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 		if (r < 0)
 			return r;
 		pthread_mutex_lock(&inode->lock);
-		ecfs_file_key_free(inode->key);
-		inode->key = NULL;
+		key_drop(inode);
 		pthread_mutex_unlock(&inode->lock);
 		return 0;
 	}
 	r = file_key(inode, fd, true, &key);
+	if (r == 0)
+		r = file_plain_size(fd, &old);
+	/* Growing: the chunks between the old end and the new partial last chunk are holes. */
+	if (r == 0 && size > old)
+		r = holes_allow(inode, fd, (old + cs - 1) / cs, size / cs);
 	/* Format 2: the header's size comes down before the blob does, and goes up after it,
 	 * so that it never claims more than the blob holds. */
 	if (r == 0 && size < inode->blob.size)
 		r = set_header_size(inode, fd, size);
 	if (r == 0)
 		r = ecfs_blob_truncate(c, key, fd, size, &bad);
+	/* Chunks cut off leave the holes map at the next sync. */
+	if (r == 0 && size < old)
+		holes_note_written(inode, (size + cs - 1) / cs, ECFS_HOLES_END_MAX);
 	if (r == 0)
 		r = file_tail_sync(inode, fd);
 	if (r == 0)
@@ -406,6 +431,11 @@ static int punch_hole(struct inode *inode, int fd, uint64_t off, uint64_t len)
 	last = end / cs;	     /* chunks before it end inside the range */
 	if (first >= last)
 		return zero_range(inode, fd, off, end);
+	r = file_key(inode, fd, true, &(const struct ecfs_file_key *){NULL});
+	if (r == 0)
+		r = holes_allow(inode, fd, first, last);
+	if (r < 0)
+		return r;
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)ecfs_chunk_offset(fs.vol, first),
 		      (off_t)(ecfs_chunk_offset(fs.vol, last) - ecfs_chunk_offset(fs.vol, first))) <

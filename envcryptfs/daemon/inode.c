@@ -110,6 +110,8 @@ static void inode_free(struct inode_table *t, struct inode *p)
 	free(p->handle);
 	free(p->place_name);
 	ecfs_file_key_free(p->key);
+	ecfs_holes_free(&p->holes);
+	ecfs_holes_free(&p->holes_filled);
 	pthread_rwlock_destroy(&p->io);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -56,6 +56,10 @@ struct inode {
 	/* The blob header the key came from; valid while key is set, changed only with io
 	 * held exclusively (and lock). */
 	struct ecfs_blob_header blob;
+	/* Format 2, with the key: the chunks that may be holes (count 0 and the header's
+	 * generation for a dense file), and the listed ones written since the map was
+	 * (holes.c). Changed only with io held exclusively. */
+	struct ecfs_holes holes, holes_filled;
 	unsigned nopen; /* open handles */
 	/* The backing mtime and size at the last open: unchanged means the kernel's cached
 	 * pages are still right (keep_cache). */

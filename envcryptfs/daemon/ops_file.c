@@ -205,7 +205,12 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	if (n == 0 && fh->append)
 		n = file_plain_size(fh->fd, &pos);
 	if (n == 0)
+		n = holes_before_write(fh->inode, fh->fd, pos);
+	if (n == 0)
 		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
+	if (n > 0)
+		holes_note_written(fh->inode, pos / fs.chunk_size,
+				   (pos + size + fs.chunk_size - 1) / fs.chunk_size);
 	if (n >= 0) {
 		int r = file_tail_sync(fh->inode, fh->fd);
 
@@ -243,6 +248,12 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (r == 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		r = -errno;
+	/* Holes filled since the map was written leave it, now that their data is on disk. */
+	if (r == 0) {
+		pthread_rwlock_wrlock(&fh->inode->io);
+		r = holes_sync(fh->inode, fd);
+		pthread_rwlock_unlock(&fh->inode->io);
+	}
 	fuse_reply_err(req, fs_errno(r));
 }
 

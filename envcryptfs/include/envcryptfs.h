@@ -450,6 +450,7 @@ struct ecfs_blob_header {
 
 /* Per-file key material, derived once per open file; immutable, so it may be shared. */
 struct ecfs_file_key;
+struct ecfs_holes;
 
 /* The blob header size of the volume's format: 24 or 128. */
 size_t ecfs_blob_header_size(const struct ecfs_volume *v);
@@ -487,15 +488,24 @@ void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[1
  * nonce becomes the tail nonce (copied to nonce, for the blob header), a fresh next one is
  * drawn, and 1 is returned; else 0. */
 int ecfs_file_key_tail_advance(struct ecfs_file_key *k, uint8_t nonce[16]);
+/* Format 2: which all-zero stored chunks (holes) decrypt as zeros. A new key of a format-2
+ * volume allows none (a dense file); set_holes allows the chunks map lists (the key keeps
+ * the pointer, not a copy: map must outlive the key's use and change only while no chunk of
+ * the file is decrypted; NULL: none again); holes_any allows every hole, the format-1 rule. */
+void ecfs_file_key_set_holes(struct ecfs_file_key *k, const struct ecfs_holes *map);
+void ecfs_file_key_holes_any(struct ecfs_file_key *k);
 
 /* Upgrade: writes to dst_fd (an empty file) the format-2 blob holding the plaintext of
  * src_fd, a format-1 blob (0 bytes: an empty file), on v whose in-memory format is 2. The
- * stored chunks are copied as they are, under the format-1 blob's file ID (a fresh one for
- * a 0-byte blob); an XTS tail shorter than 16 bytes is re-encrypted under a fresh tail
- * nonce. h's flags and name tags are the caller's; the rest of h is filled in. No fsync.
- * -EUCLEAN when src_fd is not a valid format-1 blob. */
+ * stored chunks are verified (decrypted) and copied as they are, under the format-1 blob's
+ * file ID (a fresh one for a 0-byte blob); an XTS tail shorter than 16 bytes is re-encrypted
+ * under a fresh tail nonce. All-zero chunks (holes) stay holes: they go into the file's holes
+ * map at the backing root rootfd (written and synced, SPARSE set in h), and a stale map of
+ * the file ID is removed when there are none. h's flags and name tags are the caller's; the
+ * rest of h is filled in. No fsync of dst_fd. -EUCLEAN when src_fd is not a valid format-1
+ * blob, -EBADMSG when a chunk fails authentication. */
 int ecfs_blob_convert_v1(const struct ecfs_volume *v, struct ecfs_crypto *c, int src_fd, int dst_fd,
-			 struct ecfs_blob_header *h);
+			 int rootfd, struct ecfs_blob_header *h);
 
 /* Bytes a stored chunk adds to its plaintext: 28 for aes-256-gcm, 0 for XTS. */
 uint32_t ecfs_chunk_overhead(const struct ecfs_volume *v);
@@ -511,7 +521,8 @@ uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx);
 int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		       const uint8_t *plain, size_t len, uint8_t *out);
 /* Decrypts one stored chunk of stored_len bytes into plain; returns the plaintext length.
- * An all-zero stored chunk is a hole and reads as zeros. -EBADMSG when it fails
+ * An all-zero stored chunk is a hole and reads as zeros where the key allows one (format 1:
+ * always; format 2: ecfs_file_key_set_holes), else -EBADMSG; -EBADMSG as well when it fails
  * authentication (plain is then wiped). */
 int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		       const uint8_t *stored, size_t stored_len, uint8_t *plain);
@@ -654,6 +665,59 @@ int ecfs_links_write(const struct ecfs_volume *v, int rootfd,
 		     const uint8_t file_id[ECFS_FILE_ID_SIZE], const struct ecfs_links *l);
 /* Removes the link file of file_id (none: 0). */
 int ecfs_links_delete(int rootfd, const uint8_t file_id[ECFS_FILE_ID_SIZE]);
+
+/* Holes maps (format 2): the chunk ranges of a SPARSE file that may be holes, at the backing
+ * root as ECFS_HOLES_PREFIX + base64url(file ID); layout in lib/holes.c and man/envcryptfs.5
+ * ("Holes"). A superset of the file's holes: a listed chunk may hold data. */
+#define ECFS_HOLES_PREFIX   "envcryptfs.holes."
+#define ECFS_HOLES_NAME_MAX (sizeof(ECFS_HOLES_PREFIX) + 22)
+#define ECFS_HOLES_MAX	    65536u
+#define ECFS_HOLES_END_MAX  (UINT64_C(1) << 56) /* above every chunk index */
+struct ecfs_hole_range {
+	uint64_t first, end; /* chunks [first, end) */
+};
+struct ecfs_holes {
+	uint32_t generation, count;
+	struct ecfs_hole_range *r; /* sorted, apart */
+};
+void ecfs_holes_name(const uint8_t file_id[ECFS_FILE_ID_SIZE], char out[ECFS_HOLES_NAME_MAX]);
+/* Bytes of a holes map holding count ranges. */
+size_t ecfs_holes_size(uint32_t count);
+/* Checks (every length and the ranges' order, then the MAC binding it to file_id) and parses
+ * a holes map: -EUCLEAN malformed, -EPROTONOSUPPORT another version, -EBADMSG the MAC fails. */
+int ecfs_holes_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+		     const uint8_t *buf, size_t len, struct ecfs_holes *out);
+/* The bytes of the holes map m, malloc()ed. */
+int ecfs_holes_serialize(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
+			 const struct ecfs_holes *m, uint8_t **out, size_t *len);
+/* Whether chunk idx is listed; whether all of, or any of, chunks [first, end) are. */
+bool ecfs_holes_contains(const struct ecfs_holes *m, uint64_t idx);
+bool ecfs_holes_covers(const struct ecfs_holes *m, uint64_t first, uint64_t end);
+bool ecfs_holes_meets(const struct ecfs_holes *m, uint64_t first, uint64_t end);
+/* Lists chunks [first, end) (merged with their neighbours; past ECFS_HOLES_MAX ranges the two
+ * closest are joined); unlists them (a range may split). 0 or -errno. */
+int ecfs_holes_add(struct ecfs_holes *m, uint64_t first, uint64_t end);
+int ecfs_holes_remove(struct ecfs_holes *m, uint64_t first, uint64_t end);
+int ecfs_holes_copy(struct ecfs_holes *dst, const struct ecfs_holes *src);
+void ecfs_holes_free(struct ecfs_holes *m);
+/* Reads and parses the holes map of file_id at the backing root (-ENOENT: none). */
+int ecfs_holes_read(const struct ecfs_volume *v, int rootfd,
+		    const uint8_t file_id[ECFS_FILE_ID_SIZE], struct ecfs_holes *out);
+/* The holes map that fits blob header h: of its generation or the next one (a crash between
+ * writing the map and the header). -EUCLEAN when missing, -EBADMSG when of another
+ * generation (an older map swapped in), or ecfs_holes_read's errors. */
+int ecfs_holes_load(const struct ecfs_volume *v, int rootfd, const struct ecfs_blob_header *h,
+		    struct ecfs_holes *out);
+/* Writes the holes map of file_id atomically (synced, directory too); removes it (none: 0). */
+int ecfs_holes_write(const struct ecfs_volume *v, int rootfd,
+		     const uint8_t file_id[ECFS_FILE_ID_SIZE], const struct ecfs_holes *m);
+int ecfs_holes_delete(int rootfd, const uint8_t file_id[ECFS_FILE_ID_SIZE]);
+/* Makes m (its generation set by the caller, above any the file had) the holes map of the
+ * blob open as fd with header h: the map first, then h with SPARSE and m's generation, both
+ * synced; h is updated on success. A crash in between leaves a map one generation ahead,
+ * which ecfs_holes_load accepts. */
+int ecfs_holes_commit(const struct ecfs_volume *v, int rootfd, int fd, struct ecfs_blob_header *h,
+		      const struct ecfs_holes *m);
 
 /* ---- small sealed values: symlink targets, extended attributes --------------------------- */
 

@@ -110,8 +110,6 @@ static int v2_check_fields(const uint8_t *buf)
 				 (unsigned long long)flags);
 	if (get_be(buf + 24, 4) != 0)
 		return ecfs_fail(-EUCLEAN, "blob header has a DEK generation this build lacks");
-	if (!(flags & ECFS_BLOB_SPARSE) && get_be(buf + 28, 4) != 0)
-		return ecfs_fail(-EUCLEAN, "blob header has a holes generation but no SPARSE flag");
 	if (get_be(buf + 32, 8) > (uint64_t)INT64_MAX)
 		return ecfs_fail(-EUCLEAN, "blob header size is out of range");
 	if (memcmp(buf + V2_RESERVED, zero, sizeof(zero)) != 0)

@@ -97,6 +97,10 @@ struct ecfs_file_key {
 	 * the writes of a file). */
 	uint8_t tail_nonce[16], tail_next[16];
 	bool tail_used;
+	/* Which all-zero stored chunks are holes: any (format 1), or those holes lists
+	 * (format 2; NULL: none, a dense file). Not owned. */
+	bool holes_any;
+	const struct ecfs_holes *holes;
 };
 
 /*
@@ -366,6 +370,8 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 	memset(k->tail_nonce, 0, sizeof(k->tail_nonce));
 	memset(k->tail_next, 0, sizeof(k->tail_next));
 	k->tail_used = false;
+	k->holes_any = v->hdr.version < 2;
+	k->holes = NULL;
 	if (v->hdr.version >= 2 && !ecfs_cipher_is_authenticated(v->hdr.cipher))
 		r = ecfs_random(k->tail_next, sizeof(k->tail_next));
 	/* Per-file keys give each file its own random-nonce budget (GCM); XTS keys are
@@ -382,6 +388,24 @@ int ecfs_file_key_new(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FI
 	}
 	*out = k;
 	return 0;
+}
+
+void ecfs_file_key_set_holes(struct ecfs_file_key *k, const struct ecfs_holes *map)
+{
+	k->holes = map;
+}
+
+void ecfs_file_key_holes_any(struct ecfs_file_key *k)
+{
+	k->holes_any = true;
+}
+
+/* Format 2: a hole is zeros only where the file's holes map lists it (man/envcryptfs.5,
+ * "Holes"); anywhere else an all-zero chunk was zeroed, punched out or appended by someone
+ * without the key. */
+static bool hole_allowed(const struct ecfs_file_key *k, uint64_t idx)
+{
+	return k->holes_any || (k->holes && ecfs_holes_contains(k->holes, idx));
 }
 
 void ecfs_file_key_set_tail_nonce(struct ecfs_file_key *k, const uint8_t nonce[16])
@@ -599,6 +623,11 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	/* A never-written chunk is a hole: all zeros on disk, zeros to the reader. A short XTS
 	 * tail is exempt because its ciphertext may legitimately be all zeros. */
 	if ((c->mode->authenticated || len >= 16) && all_zero(stored, stored_len)) {
+		if (!hole_allowed(k, idx))
+			return ecfs_fail(-EBADMSG,
+					 "chunk %llu is all zeros where the file has no "
+					 "hole",
+					 (unsigned long long)idx);
 		memset(plain, 0, len);
 		return (int)len;
 	}

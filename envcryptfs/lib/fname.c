@@ -36,7 +36,8 @@ enum ecfs_name_kind ecfs_name_classify(const char *n)
 	    !strcmp(n, ECFS_DIR_ID_NAME) || !strcmp(n, ECFS_LOCK_NAME) ||
 	    !strcmp(n, ECFS_METALOCK_NAME) ||
 	    !strncmp(n, ECFS_TMP_PREFIX, strlen(ECFS_TMP_PREFIX)) ||
-	    !strncmp(n, ECFS_LINKS_PREFIX, strlen(ECFS_LINKS_PREFIX)))
+	    !strncmp(n, ECFS_LINKS_PREFIX, strlen(ECFS_LINKS_PREFIX)) ||
+	    !strncmp(n, ECFS_HOLES_PREFIX, strlen(ECFS_HOLES_PREFIX)))
 		return ECFS_NAME_RESERVED;
 	if (!strncmp(n, ECFS_LONG_PREFIX, pre)) {
 		if (len == pre + HASH_B64_LEN)

@@ -597,7 +597,7 @@ static int write_blob_2(struct up *u, int src, int dst, const struct up_blob *b,
 {
 	if (b->empty)
 		return ecfs_blob_header_write(u->v, dst, h);
-	return ecfs_blob_convert_v1(u->v, u->c, src, dst, h);
+	return ecfs_blob_convert_v1(u->v, u->c, src, dst, u->rootfd, h);
 }
 
 static int convert_file(struct up *u, const struct up_dir *d, const char *disk, const char *full,

@@ -14,7 +14,8 @@
  *   1: a chunk-size shift, a cipher and a 64-bit size for ecfs_plain_size/ecfs_blob_size over
  *      a volume struct holding just those (any valid header gives such a volume);
  *   2, 3: an 8-byte chunk index and a stored chunk for ecfs_chunk_decrypt, on an
- *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks;
+ *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks; a hole (all zeros)
+ *      is checked on a format-2 volume too, where only a holes map lets it read as zeros;
  *   4: a format-2 blob header for ecfs_blob_header_decode, as it is (its MAC must hold);
  *   5: the same with its MAC made valid first, so that the checks behind it are reached and
  *      whatever decodes must encode back to the same bytes.
@@ -24,8 +25,8 @@
  */
 
 static struct ecfs_volume *vols[2], *vol2;
-static struct ecfs_crypto *cryptos[2];
-static struct ecfs_file_key *fkeys[2];
+static struct ecfs_crypto *cryptos[2], *crypto2;
+static struct ecfs_file_key *fkeys[2], *fkey2;
 static const enum ecfs_cipher vol_ciphers[2] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -43,6 +44,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			die("cannot set up the crypto context");
 	}
 	vol2 = pinned_volume_format(ECFS_CIPHER_AES256_GCM, 2);
+	if (ecfs_crypto_new(vol2, &crypto2) != 0 || ecfs_file_key_new(vol2, file_id, &fkey2) != 0)
+		die("cannot set up the format-2 crypto context");
 	return 0;
 }
 
@@ -118,6 +121,26 @@ static void fuzz_sizes(const uint8_t *data, size_t size)
 		die("ecfs_plain_size(ecfs_blob_size(p)) != p");
 }
 
+/* Format 2: a hole reads as zeros only where the file's holes map lists it. */
+static void fuzz_hole_format2(uint64_t idx, const uint8_t *stored, size_t len, uint8_t *plain)
+{
+	struct ecfs_holes m = {0};
+	int r = ecfs_chunk_decrypt(crypto2, fkey2, idx, stored, len, plain);
+
+	if (r != -EBADMSG)
+		die("a format-2 hole the file has no map for was accepted");
+	if (idx >= ECFS_HOLES_END_MAX)
+		return;
+	if (ecfs_holes_add(&m, idx, idx + 1) != 0)
+		die("cannot list a hole");
+	ecfs_file_key_set_holes(fkey2, &m);
+	r = ecfs_chunk_decrypt(crypto2, fkey2, idx, stored, len, plain);
+	ecfs_file_key_set_holes(fkey2, NULL);
+	ecfs_holes_free(&m);
+	if (r != (int)(len - ecfs_chunk_overhead(vol2)))
+		die("a listed format-2 hole was refused");
+}
+
 static void fuzz_chunk(int vi, const uint8_t *data, size_t size)
 {
 	struct ecfs_crypto *c = cryptos[vi];
@@ -159,6 +182,8 @@ static void fuzz_chunk(int vi, const uint8_t *data, size_t size)
 		for (size_t i = 0; i < n; i++)
 			if (plain[i])
 				die("a hole did not read as zeros");
+		if (over)
+			fuzz_hole_format2(idx, stored, len, plain);
 		goto out;
 	}
 	if (!over) {

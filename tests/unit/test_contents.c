@@ -542,6 +542,9 @@ static void blob_open(struct blob *b, enum ecfs_cipher cipher, uint32_t chunk)
 	cr_assert_eq(ecfs_blob_header_init(b->x.v, &h), 0);
 	cr_assert_eq(ecfs_blob_header_write(b->x.v, b->fd, &h), 0);
 	cr_assert_eq(ecfs_file_key_new(b->x.v, h.file_id, &b->k), 0);
+	/* The ranged I/O makes holes without a holes map (the daemon keeps that): any hole
+	 * reads as zeros here. */
+	ecfs_file_key_holes_any(b->k);
 	b->cap = 8 * (size_t)chunk;
 	b->model = xmalloc(b->cap);
 	b->bufcap = 8 * (size_t)chunk;
@@ -1105,10 +1108,13 @@ Test(contents, blob_header_format2_rejects_malformed_fields_under_a_valid_mac)
 		cr_assert_eq(ecfs_blob_header_decode(x.v, raw, sizeof(raw), &got), -EUCLEAN,
 			     "byte %zu", cases[i].at);
 	}
-	/* A holes generation without the SPARSE flag. */
+	/* A holes generation without the SPARSE flag: a file that had holes keeps counting, so
+	 * that a holes map saved before never fits its header again. */
 	h.flags = 0;
+	h.holes_generation = 3;
 	cr_assert_eq(ecfs_blob_header_write(x.v, fd, &h), 0);
-	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), -EUCLEAN);
+	cr_assert_eq(ecfs_blob_header_read(x.v, fd, &got), 0);
+	cr_assert_eq(got.holes_generation, 3);
 	close(fd);
 	vol_free(&x);
 }
@@ -1190,8 +1196,8 @@ static void convert_one(struct vol *x, size_t n)
 	memset(&h, 0, sizeof(h));
 	h.flags = ECFS_BLOB_LINKED;
 	memset(h.name_tag[0], 0x5a, 16);
-	cr_assert_eq(ecfs_blob_convert_v1(x->v, x->c, src, dst, &h), 0, "%zu bytes: %s", n,
-		     ecfs_last_error());
+	cr_assert_eq(ecfs_blob_convert_v1(x->v, x->c, src, dst, ecfs_volume_dirfd(x->v), &h), 0,
+		     "%zu bytes: %s", n, ecfs_last_error());
 	cr_assert_eq(h.size, n);
 	cr_assert_eq(h.flags, ECFS_BLOB_LINKED, "the caller's flags stay");
 	cr_assert_eq(h.name_tag[0][7], 0x5a, "the caller's name tags stay");
@@ -1250,9 +1256,11 @@ Test(contents, convert_v1_rejects_a_damaged_blob)
 	dst = new_file("out");
 	cr_assert_eq(ftruncate(src, 10), 0);
 	memset(&h, 0, sizeof(h));
-	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, &h), -EUCLEAN);
+	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, ecfs_volume_dirfd(x.v), &h),
+		     -EUCLEAN);
 	cr_assert_eq(ftruncate(src, 24 + 10), 0); /* a remainder no chunk can have */
-	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, &h), -EUCLEAN);
+	cr_assert_eq(ecfs_blob_convert_v1(x.v, x.c, src, dst, ecfs_volume_dirfd(x.v), &h),
+		     -EUCLEAN);
 	close(src);
 	close(dst);
 	vol_free(&x);

@@ -1469,3 +1469,92 @@ Test(volume, places)
 	ecfs_crypto_free(c);
 	ecfs_volume_close(v);
 }
+
+/* Holes maps: range arithmetic, the file's chunk rule, parse checks, and the generation rule
+ * that keeps an older map from fitting a newer header. */
+Test(volume, holes_maps)
+{
+	struct ecfs_create_params p = fast_params(ECFS_CIPHER_AES256_GCM, 16384, NULL);
+	struct ecfs_holes m = {0}, back = {0};
+	struct ecfs_blob_header h = {0};
+	struct ecfs_volume *v = NULL;
+	struct ecfs_file_key *k;
+	struct ecfs_crypto *c;
+	uint8_t fid[ECFS_FILE_ID_SIZE] = "holes file id 16", *buf;
+	uint8_t zeros[64] = {0}, plain[64];
+	size_t len;
+	int dfd;
+
+	p.format_version = 2;
+	cr_assert_eq(ecfs_volume_create(vol, &p, &KA, 1, &v), 0, "%s", ecfs_last_error());
+	cr_assert_eq(ecfs_crypto_new(v, &c), 0);
+	dfd = open(vol, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(dfd, 0);
+	/* Ranges merge when they touch, split when a middle part leaves. */
+	cr_assert_eq(ecfs_holes_add(&m, 10, 20), 0);
+	cr_assert_eq(ecfs_holes_add(&m, 30, 40), 0);
+	cr_assert_eq(ecfs_holes_add(&m, 20, 25), 0);
+	cr_assert_eq(m.count, 2);
+	cr_assert(ecfs_holes_covers(&m, 10, 25));
+	cr_assert_not(ecfs_holes_covers(&m, 10, 26));
+	cr_assert(ecfs_holes_meets(&m, 0, 11));
+	cr_assert_not(ecfs_holes_meets(&m, 25, 30));
+	cr_assert_eq(ecfs_holes_add(&m, 24, 31), 0);
+	cr_assert_eq(m.count, 1);
+	cr_assert_eq(ecfs_holes_remove(&m, 15, 17), 0);
+	cr_assert_eq(m.count, 2);
+	cr_assert(ecfs_holes_contains(&m, 14));
+	cr_assert_not(ecfs_holes_contains(&m, 15));
+	cr_assert_not(ecfs_holes_contains(&m, 16));
+	cr_assert(ecfs_holes_contains(&m, 17));
+	cr_assert(ecfs_holes_contains(&m, 39));
+	cr_assert_not(ecfs_holes_contains(&m, 40));
+	cr_assert_eq(ecfs_holes_remove(&m, 0, 12), 0);
+	cr_assert_eq(ecfs_holes_remove(&m, 38, ECFS_HOLES_END_MAX), 0);
+	cr_assert_eq(m.count, 2);
+	cr_assert_eq(m.r[0].first, 12);
+	cr_assert_eq(m.r[1].end, 38);
+	/* A dense format-2 file has no holes; the map lets listed chunks be zeros. */
+	cr_assert_eq(ecfs_file_key_new(v, fid, &k), 0);
+	cr_assert_eq(ecfs_chunk_decrypt(c, k, 20, zeros, sizeof(zeros), plain), -EBADMSG);
+	ecfs_file_key_set_holes(k, &m);
+	cr_assert_eq(ecfs_chunk_decrypt(c, k, 20, zeros, sizeof(zeros), plain), 64 - 28);
+	cr_assert_eq(ecfs_chunk_decrypt(c, k, 16, zeros, sizeof(zeros), plain), -EBADMSG);
+	ecfs_file_key_holes_any(k);
+	cr_assert_eq(ecfs_chunk_decrypt(c, k, 16, zeros, sizeof(zeros), plain), 64 - 28);
+	ecfs_file_key_free(k);
+	/* Serialized, bound to the file ID; damage is refused. */
+	m.generation = 7;
+	cr_assert_eq(ecfs_holes_serialize(v, fid, &m, &buf, &len), 0);
+	cr_assert_eq(len, ecfs_holes_size(2));
+	cr_assert_eq(ecfs_holes_parse(v, fid, buf, len, &back), 0, "%s", ecfs_last_error());
+	cr_assert_eq(back.generation, 7);
+	cr_assert_eq(back.count, 2);
+	cr_assert_eq(back.r[1].first, 17);
+	ecfs_holes_free(&back);
+	fid[0] ^= 1;
+	cr_assert_eq(ecfs_holes_parse(v, fid, buf, len, &back), -EBADMSG, "another file");
+	fid[0] ^= 1;
+	cr_assert_eq(ecfs_holes_parse(v, fid, buf, len - 1, &back), -EUCLEAN);
+	buf[16 + 7] = 200; /* the first range's first above its end */
+	cr_assert_eq(ecfs_holes_parse(v, fid, buf, len, &back), -EUCLEAN, "range order");
+	free(buf);
+	/* On disk: the map of the header's generation or the next one fits, no other. */
+	memcpy(h.file_id, fid, sizeof(fid));
+	h.flags = ECFS_BLOB_SPARSE;
+	cr_assert_eq(ecfs_holes_load(v, dfd, &h, &back), -EUCLEAN, "missing");
+	cr_assert_eq(ecfs_holes_write(v, dfd, fid, &m), 0, "%s", ecfs_last_error());
+	for (uint32_t g = 5; g <= 8; g++) {
+		h.holes_generation = g;
+		cr_assert_eq(ecfs_holes_load(v, dfd, &h, &back), g == 6 || g == 7 ? 0 : -EBADMSG,
+			     "header generation %u", g);
+		ecfs_holes_free(&back);
+	}
+	cr_assert_eq(ecfs_holes_delete(dfd, fid), 0);
+	cr_assert_eq(ecfs_holes_delete(dfd, fid), 0);
+	cr_assert_eq(ecfs_holes_read(v, dfd, fid, &back), -ENOENT);
+	ecfs_holes_free(&m);
+	close(dfd);
+	ecfs_crypto_free(c);
+	ecfs_volume_close(v);
+}

@@ -1,0 +1,128 @@
+/* holes.c - format 2: which chunks of a file may be holes (man/envcryptfs.5, "Holes"). A
+ * dense file (no SPARSE flag) has none, and costs nothing here. Before the daemon makes a
+ * hole (a write that skips chunks past the end, a truncate that grows, a punched hole), the
+ * file's holes map lists it: the map is written and synced first, then the header naming its
+ * generation, and only then is the hole made, so a crash never leaves a hole the map does not
+ * list. Chunks written into listed holes leave the map at the next fsync, once they are on
+ * disk. The map lives in inode->holes while the file key does; inode->io held exclusively
+ * for every change. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool format2(void)
+{
+	return ecfs_volume_format(fs.vol) >= 2;
+}
+
+int holes_load(struct inode *inode, const struct ecfs_blob_header *h)
+{
+	int r;
+
+	ecfs_holes_free(&inode->holes);
+	ecfs_holes_free(&inode->holes_filled);
+	inode->holes.generation = h->holes_generation;
+	if (!format2() || !(h->flags & ECFS_BLOB_SPARSE))
+		return 0;
+	r = ecfs_holes_load(fs.vol, fs.root->fd, h, &inode->holes);
+	if (r < 0) {
+		fs_log_damage(inode, FS_DAMAGE_HEADER, "holes map: %s", ecfs_last_error());
+		return r == -ENOMEM ? r : -EIO;
+	}
+	ecfs_file_key_set_holes(inode->key, &inode->holes);
+	return 0;
+}
+
+void holes_drop(struct inode *inode)
+{
+	ecfs_holes_free(&inode->holes);
+	ecfs_holes_free(&inode->holes_filled);
+}
+
+/* Writes map m (the file's next map) and then the header naming it, both synced, and makes
+ * them the inode's. */
+static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
+{
+	struct ecfs_blob_header h = inode->blob;
+	uint32_t gen = (h.holes_generation > inode->holes.generation ? h.holes_generation
+								     : inode->holes.generation);
+	int r;
+
+	m->generation = gen + 1;
+	r = ecfs_holes_commit(fs.vol, fs.root->fd, fd, &h, m);
+	if (r < 0) {
+		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record holes: %s", ecfs_strerror(r));
+		return r;
+	}
+	inode->blob = h;
+	ecfs_holes_free(&inode->holes);
+	inode->holes = *m;
+	*m = (struct ecfs_holes){0};
+	ecfs_file_key_set_holes(inode->key, &inode->holes);
+	return 0;
+}
+
+int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end)
+{
+	struct ecfs_holes m;
+	int r;
+
+	if (!format2() || !inode->key || first >= end ||
+	    ((inode->blob.flags & ECFS_BLOB_SPARSE) &&
+	     ecfs_holes_covers(&inode->holes, first, end)))
+		return 0;
+	r = ecfs_holes_copy(&m, &inode->holes);
+	if (r == 0)
+		r = ecfs_holes_add(&m, first, end);
+	/* Chunks about to be holes again are no longer filled. */
+	if (r == 0)
+		r = ecfs_holes_remove(&inode->holes_filled, first, end);
+	if (r == 0)
+		r = holes_store(inode, fd, &m);
+	ecfs_holes_free(&m);
+	return r;
+}
+
+int holes_before_write(struct inode *inode, int fd, uint64_t off)
+{
+	uint64_t cs = fs.chunk_size, size;
+	int r;
+
+	if (!format2() || off / cs == 0)
+		return 0;
+	r = file_plain_size(fd, &size);
+	/* Chunks between the old end and the written one stay holes. */
+	return r < 0 ? r : holes_allow(inode, fd, (size + cs - 1) / cs, off / cs);
+}
+
+void holes_note_written(struct inode *inode, uint64_t first, uint64_t end)
+{
+	/* Remembered only as far as memory allows: the map is a superset either way. */
+	if (inode->holes.count && ecfs_holes_meets(&inode->holes, first, end))
+		(void)ecfs_holes_add(&inode->holes_filled, first, end);
+}
+
+int holes_sync(struct inode *inode, int fd)
+{
+	struct ecfs_holes m;
+	int r;
+
+	if (!inode->key || inode->holes_filled.count == 0)
+		return 0;
+	/* What leaves the map must be on disk first, or a power loss would leave a hole the
+	 * map no longer lists. */
+	if (fdatasync(fd) < 0)
+		return -errno;
+	r = ecfs_holes_copy(&m, &inode->holes);
+	for (uint32_t i = 0; r == 0 && i < inode->holes_filled.count; i++)
+		r = ecfs_holes_remove(&m, inode->holes_filled.r[i].first,
+				      inode->holes_filled.r[i].end);
+	if (r == 0)
+		r = holes_store(inode, fd, &m);
+	if (r == 0)
+		ecfs_holes_free(&inode->holes_filled);
+	ecfs_holes_free(&m);
+	return r;
+}
