@@ -237,6 +237,8 @@ static const char *combination_problem(const struct ctl_action *act, const struc
 		return "a KMS key slot needs --kms-url and --kms-key";
 	if ((act->opts & CTL_O_OUT) && !a->out)
 		return "--out FILE is required";
+	if (a->nunlock_keys > 1 && a->nunlock_keys != a->npos)
+		return "give --unlock-key-file once for every DIR, or once per DIR in DIR order";
 	if (a->json && a->prometheus)
 		return "give --json or --prometheus, not both";
 	return NULL;
@@ -257,6 +259,34 @@ static const struct ecfs_keyopt_names unlock_option_names = {
     .export_file = "--unlock-export FILE",
     .pkcs11 = "--unlock-pkcs11 --pkcs11-module PATH --pkcs11-pin-file FILE",
 };
+
+/* --unlock-key-file of a command of several DIRs: once for all, or once per DIR. */
+static int add_unlock_key(struct ctl_args *a, const char *file)
+{
+	if (a->nunlock_keys == CTL_MAX_POS) {
+		ecfs_tool_error(CTL_PROG, "at most %d --unlock-key-file", CTL_MAX_POS);
+		return -1;
+	}
+	a->unlock_keys[a->nunlock_keys++] = file;
+	if (!a->unlock.key_file)
+		a->unlock.key_file = file;
+	return 0;
+}
+
+/* The number of positional arguments given fits act. */
+static int check_count(const struct ctl_action *act, int got)
+{
+	if (act->npos < 0 ? got >= 1 && got <= CTL_MAX_POS : got == act->npos)
+		return 0;
+	if (act->npos < 0)
+		ecfs_tool_error(CTL_PROG, "%s: expected 1 to %d arguments, got %d", act->name,
+				CTL_MAX_POS, got);
+	else
+		ecfs_tool_error(CTL_PROG, "%s: expected %d argument%s, got %d", act->name,
+				act->npos, act->npos == 1 ? "" : "s", got);
+	ctl_action_usage(stderr, act);
+	return -1;
+}
 
 /* The option that getopt_long could not take, for the message. */
 static const char *bad_option(char **argv)
@@ -295,17 +325,17 @@ int ctl_parse_args(const struct ctl_action *act, int argc, char **argv, struct c
 					opts[idx].name);
 			return ECFS_EXIT_USAGE;
 		}
-		if (parse_one(out, c, opts[idx].name) < 0)
+		if (act->npos < 0 && c == OPT_UNLOCK_KEY) {
+			if (add_unlock_key(out, optarg) < 0)
+				return ECFS_EXIT_USAGE;
+		} else if (parse_one(out, c, opts[idx].name) < 0) {
 			return ECFS_EXIT_USAGE;
+		}
 	}
-	if (argc - optind != act->npos) {
-		ecfs_tool_error(CTL_PROG, "%s: expected %d argument%s, got %d", act->name,
-				act->npos, act->npos == 1 ? "" : "s", argc - optind);
-		ctl_action_usage(stderr, act);
+	if (check_count(act, argc - optind) < 0)
 		return ECFS_EXIT_USAGE;
-	}
-	for (int i = 0; i < act->npos; i++)
-		out->pos[out->npos++] = argv[optind + i];
+	for (int i = optind; i < argc; i++)
+		out->pos[out->npos++] = argv[i];
 	kms_roles(act, out);
 	return check_combination(act, out) < 0 ? ECFS_EXIT_USAGE : -1;
 }

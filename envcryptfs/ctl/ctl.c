@@ -27,9 +27,11 @@ static const struct ctl_action actions[] = {
      UNLOCK_NEW | CTL_O_SLOT | CTL_O_KMS_ROTATE | CTL_O_WAIT, 1},
     {"check-key", cmd_check_key, "DIR UNLOCK-KEY",
      "exit 0 when the key opens the volume, 3 when it does not", CTL_O_UNLOCK | CTL_O_KMS, 1},
-    {"export", cmd_export, "DIR UNLOCK-KEY --out FILE [PASSWORD] [ARGON2]",
-     "write the volume key, sealed under a password, to the new file FILE",
-     CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT | CTL_O_KMS, 1},
+    {"export", cmd_export, "DIR... UNLOCK-KEY --out FILE [PASSWORD] [ARGON2]",
+     "write the key of each volume DIR, sealed under one password, to the new file FILE "
+     "(the unlock options open every DIR; --unlock-key-file may instead be given once per "
+     "DIR, in DIR order)",
+     CTL_O_UNLOCK | CTL_O_EXPORT_PASS | CTL_O_ARGON2 | CTL_O_OUT | CTL_O_KMS, -1},
     {"header-backup", cmd_header_backup, "DIR FILE",
      "copy the header in use to the new file FILE (no key needed)", 0, 2},
     {"header-restore", cmd_header_restore, "DIR FILE [--force] [--wait S]",

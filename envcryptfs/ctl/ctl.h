@@ -42,9 +42,16 @@ struct ctl_newkey {
 	int count;   /* how many of the four were given */
 };
 
+/* The most positional arguments (export DIR...). */
+#define CTL_MAX_POS ECFS_EXPORT_MAX_VOLUMES
+
 struct ctl_args {
-	const char *pos[3]; /* positional arguments after the command name */
+	const char *pos[CTL_MAX_POS]; /* positional arguments after the command name */
 	int npos;
+	/* A command of several DIRs takes --unlock-key-file once for all of them, or once per
+	 * DIR in DIR order (then unlock.key_file is the first). */
+	const char *unlock_keys[CTL_MAX_POS];
+	int nunlock_keys;
 	struct ecfs_keyopts unlock;
 	struct ctl_newkey newkey;
 	int slot; /* --slot, -1 when not given */
@@ -64,7 +71,7 @@ struct ctl_action {
 	const char *usage; /* what follows the name */
 	const char *help;  /* one line */
 	unsigned opts;	   /* CTL_O_* groups it accepts */
-	int npos;	   /* positional arguments it needs */
+	int npos;	   /* positional arguments it needs; -1: one or more (DIR...) */
 };
 
 /* args.c: parses argv (argv[0] is the command name) for act. Returns -1 to go on, or an exit

@@ -387,6 +387,15 @@ int ecfs_volume_slot_set_kms(struct ecfs_volume *v, int index, const struct ecfs
  * malloc()ed text. */
 int ecfs_volume_export(const struct ecfs_volume *v, const struct ecfs_secret *password,
 		       const struct ecfs_argon2_params *argon2, char **out, size_t *out_len);
+/* The most volumes one export file holds, and the largest export file. */
+#define ECFS_EXPORT_MAX_VOLUMES 256
+#define ECFS_EXPORT_FILE_MAX	(256 * 1024)
+/* One export file (format 2) holding the DEK of each of the n unlocked volumes v (distinct
+ * UUIDs), each bound to its UUID and cipher, all under one password; it unlocks each of
+ * them as a single export does. */
+int ecfs_volumes_export(const struct ecfs_volume *const *v, size_t n,
+			const struct ecfs_secret *password, const struct ecfs_argon2_params *argon2,
+			char **out, size_t *out_len);
 
 /* The raw bytes of the header copy in use (for header-backup). */
 int ecfs_volume_header_bytes(const struct ecfs_volume *v, const uint8_t **buf, size_t *len);

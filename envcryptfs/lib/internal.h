@@ -339,19 +339,26 @@ int ecfs_store_undo(struct ecfs_store *s, int err);
 
 /* ---- export.c --------------------------------------------------------------------------- */
 
-struct ecfs_export {
+/* One volume's DEK in an export. */
+struct ecfs_export_entry {
 	uint8_t uuid[ECFS_UUID_SIZE];
 	enum ecfs_cipher cipher;
-	int64_t created;
-	uint8_t salt[ECFS_SALT_SIZE];
-	struct ecfs_argon2_params argon2;
 	uint8_t nonce[ECFS_CANARY_NONCE];
 	uint8_t sealed_dek[ECFS_DEK_SIZE + ECFS_GCM_TAG];
 };
 
+struct ecfs_export {
+	uint32_t version; /* 1: one volume, its fields at the top; 2: a "volumes" array */
+	int64_t created;
+	uint8_t salt[ECFS_SALT_SIZE];
+	struct ecfs_argon2_params argon2;
+	size_t n; /* 1 for version 1; 1 to ECFS_EXPORT_MAX_VOLUMES, distinct UUIDs */
+	struct ecfs_export_entry v[ECFS_EXPORT_MAX_VOLUMES];
+};
+
 int ecfs_export_parse(const uint8_t *buf, size_t len, struct ecfs_export *e);
 /* Opens the DEK in an ECFS_KEY_EXPORT credential for the volume with this UUID:
- * -EKEYREJECTED for a wrong password or another volume's export. */
+ * -EKEYREJECTED for a wrong password or an export without this volume. */
 int ecfs_export_open(const struct ecfs_credential *c, const uint8_t uuid[ECFS_UUID_SIZE],
 		     uint8_t dek[ECFS_DEK_SIZE]);
 

@@ -146,7 +146,7 @@ static int load_export(const char *prog, const struct ecfs_keyopts *o, struct ec
 	struct stat st;
 	int r;
 
-	if (ecfs_secret_read_file(o->export_file, 1, 64 * 1024, &file, &st) < 0) {
+	if (ecfs_secret_read_file(o->export_file, 1, ECFS_EXPORT_FILE_MAX, &file, &st) < 0) {
 		ecfs_tool_error(prog, "%s", ecfs_last_error());
 		return ECFS_EXIT_ERROR;
 	}

@@ -183,6 +183,68 @@ Test(keymgmt, export_survives_removal_of_every_slot)
 	ecfs_secret_free(file);
 }
 
+/* Opens the volume in dir with export file text and password pw. */
+static int open_by_export(const char *dir, const char *text, size_t len,
+			  const struct ecfs_secret *pw)
+{
+	struct ecfs_secret *file = secret_of(text, len);
+	struct ecfs_credential ex = {
+	    .type = ECFS_KEY_EXPORT, .secret = file, .origin = "multi", .password = pw};
+	struct ecfs_volume *v = NULL;
+	int slot = 0, r = ecfs_volume_open(dir, &v);
+
+	if (r == 0)
+		r = ecfs_volume_unlock(v, &ex, 1, &slot);
+	cr_assert(r < 0 || slot == ECFS_UNLOCKED_BY_EXPORT);
+	ecfs_volume_close(v);
+	ecfs_secret_free(file);
+	return r;
+}
+
+/* One file for three volumes: each opens from it; a fourth volume, a wrong password, a
+ * changed entry and the same volume twice are refused. */
+Test(keymgmt, export_of_several_volumes)
+{
+	struct ecfs_create_params p = {
+	    .cipher = ECFS_CIPHER_AES256_GCM, .chunk_size = 4096, .argon2 = {1, 8192, 1}};
+	struct ecfs_volume *v[3], *twice[2];
+	struct ecfs_secret *wrong = secret_of("not the password", 16);
+	char dirs[4][300], *text = NULL, *p1;
+	size_t len = 0;
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(dirs[i], sizeof(dirs[i]), "%s/multi%d", tmp, i);
+		cr_assert_eq(ecfs_volume_create(dirs[i], &p, &KA, 1, i < 3 ? &v[i] : &twice[0]), 0);
+		if (i == 3)
+			ecfs_volume_close(twice[0]);
+	}
+	cr_assert_eq(
+	    ecfs_volumes_export((const struct ecfs_volume *const *)v, 3, pass, &fast, &text, &len),
+	    0, "%s", ecfs_last_error());
+	cr_assert(strstr(text, "\"envcryptfs_export\":2"), "%s", text);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(open_by_export(dirs[i], text, len, pass), 0, "volume %d: %s", i,
+			     ecfs_last_error());
+	cr_assert_eq(open_by_export(dirs[3], text, len, pass), -EKEYREJECTED);
+	cr_assert(strstr(ecfs_last_error(), "holds no key of volume"), "%s", ecfs_last_error());
+	cr_assert_eq(open_by_export(dirs[0], text, len, wrong), -EKEYREJECTED);
+	cr_assert(strstr(ecfs_last_error(), "wrong password"), "%s", ecfs_last_error());
+	/* An entry's sealed key changed: that volume is refused, the others still open. */
+	p1 = strstr(text, "\"dek\":\"");
+	cr_assert_not_null(p1);
+	p1[8] = p1[8] == 'A' ? 'B' : 'A';
+	cr_assert_eq(open_by_export(dirs[0], text, len, pass), -EKEYREJECTED);
+	cr_assert_eq(open_by_export(dirs[1], text, len, pass), 0);
+	free(text);
+	twice[0] = twice[1] = v[0];
+	cr_assert_eq(ecfs_volumes_export((const struct ecfs_volume *const *)twice, 2, pass, &fast,
+					 &text, &len),
+		     -EINVAL);
+	for (int i = 0; i < 3; i++)
+		ecfs_volume_close(v[i]);
+	ecfs_secret_free(wrong);
+}
+
 Test(keymgmt, restore_brings_back_the_old_slots_and_refuses_another_volume)
 {
 	struct ecfs_create_params p = {
