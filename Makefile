@@ -21,7 +21,7 @@ WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wf
 	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fstack-protector-strong \
-	-Ienvcryptfs/include -Ienvcryptfs/lib -Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
+	$(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -38,13 +38,36 @@ ifeq ($(FAULT_INJECTION),1)
 CFLAGS  += -DECFS_FAULT_INJECTION
 endif
 
+# What each part may include is what the build lets it see (tests/lint/includes.sh checks
+# the rest): the utilities everyone; the library's private header the library alone; the
+# tools' header the tools and kmsd; the KMS client's private header the client alone.
+INC_UTIL   := -Ienvcryptfs/util
+INC_LIB    := $(INC_UTIL) -Ienvcryptfs/include -Ienvcryptfs/lib
+INC_TOOL   := $(INC_UTIL) -Ienvcryptfs/include -Ienvcryptfs/tool -Ikms/include
+INC_KMS    := $(INC_UTIL) -Ienvcryptfs/include -Ikms/include -Ikms/proto
+INC_KMSD   := $(INC_KMS) -Ienvcryptfs/tool -Ikms/store
+# Tests and fuzz targets reach into everything.
+INC_ALL    := $(INC_LIB) -Ienvcryptfs/tool -Ikms/include -Ikms/proto -Ikms/client -Ikms/store
+$(BUILD)/obj/envcryptfs/util/%.o: INC := $(INC_UTIL)
+$(BUILD)/obj/envcryptfs/lib/%.o: INC := $(INC_LIB)
+$(BUILD)/obj/envcryptfs/tool/%.o $(BUILD)/obj/envcryptfs/daemon/%.o \
+$(BUILD)/obj/envcryptfs/ctl/%.o $(BUILD)/obj/mkfs.envcryptfs/%.o \
+$(BUILD)/obj/fsck.envcryptfs/%.o: INC := $(INC_TOOL)
+$(BUILD)/obj/kms/client/%.o $(BUILD)/obj/kms/proto/%.o $(BUILD)/obj/kms/store/%.o: INC := $(INC_KMS)
+$(BUILD)/obj/kms/server/%.o: INC := $(INC_KMSD)
+
+UTIL_SRC  := $(wildcard envcryptfs/util/*.c)
 LIB_SRC   := $(wildcard envcryptfs/lib/*.c)
 TOOL_SRC  := $(wildcard envcryptfs/tool/*.c)
-# The KMS client (libcurl) and the Vault Transit JSON codec, shared by the tools and kmsd.
+# The KMS client (libcurl) and the wire formats (Transit and KV JSON), shared by the tools
+# and kmsd; kmsd's sealed store (Shamir shares, the key and secret stores) is kmsd's alone.
 KMS_SRC   := $(wildcard kms/client/*.c kms/proto/*.c)
+KMSD_SRC  := $(wildcard kms/store/*.c)
+UTILLIB   := $(BUILD)/libecfsutil.a
 LIB       := $(BUILD)/libenvcryptfs.a
 TOOLLIB   := $(BUILD)/libecfstool.a
 KMSLIB    := $(BUILD)/libecfskms.a
+KMSDLIB   := $(BUILD)/libecfskmsd.a
 
 # Each program: its name and the directory holding its sources.
 PROG_DIRS := envcryptfs:envcryptfs/daemon mkfs.envcryptfs:mkfs.envcryptfs \
@@ -75,7 +98,11 @@ $(BUILD)/cflags: FORCE
 # Every object of the tools and the library: banned functions are compile errors there.
 $(BUILD)/obj/%.o: %.c $(BUILD)/cflags envcryptfs/banned.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -include envcryptfs/banned.h -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC) -include envcryptfs/banned.h -c -o $@ $<
+
+$(UTILLIB): $(call obj,$(UTIL_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -90,29 +117,35 @@ $(KMSLIB): $(call obj,$(KMS_SRC)) $(if $(KMS_SRC),,$(BUILD)/obj/empty.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(KMSDLIB): $(call obj,$(KMSD_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(BUILD)/obj/empty.o:
 	@mkdir -p $(dir $@)
 	echo 'typedef int ecfs_empty_unit;' | $(CC) -x c -c -o $@ -
 
 define prog_rule
-$(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(TOOLLIB) $(KMSLIB) $(LIB)
+$(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(if $(findstring kmsd,$(1)),$(KMSDLIB)) \
+		$(TOOLLIB) $(KMSLIB) $(LIB) $(UTILLIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcurl $$(if $$(findstring kmsd,$$@),-lmicrohttpd -lgnutls)
 endef
 $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(call prog_rule,$(p)))))
 
-$(BUILD)/tests/%: tests/unit/%.c $(TOOLLIB) $(KMSLIB) $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(KMSDLIB) $(TOOLLIB) $(KMSLIB) $(LIB) $(UTILLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DECFS_TESTVECTORS='"$(abspath tests/vectors)"' $(LDFLAGS) \
+	$(CC) $(CFLAGS) $(INC_ALL) -DECFS_TESTVECTORS='"$(abspath tests/vectors)"' $(LDFLAGS) \
 		-o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< -lpthread
 
 # keyprobe reads a volume's keys through the library's internals.
-$(BUILD)/tools/keyprobe: tests/tools/keyprobe.c $(LIB)
+$(BUILD)/tools/keyprobe: tests/tools/keyprobe.c $(LIB) $(UTILLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< $(LIB) $(UTILLIB) $(LDLIBS)
 
 unit: all $(UNIT_TESTS)
 	cd tests/vectors && sha256sum -c --quiet SHA256SUMS
@@ -130,6 +163,7 @@ check:
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
 	tests/lint/man.sh
+	tests/lint/includes.sh
 
 # The Kubernetes recipes of deploy/kubernetes played on this machine, as root, with mount
 # namespaces standing in for the node, the pods' containers and their volumes
@@ -145,7 +179,8 @@ check-deploy:
 FAULT_MARKS := -e ECFS_FAULT_ -e fault-injection -e 'fault injected'
 check-no-fault-hooks:
 	$(MAKE) BUILD=build SANITIZE=0 FAULT_INJECTION=0 all
-	@if grep -l -a $(FAULT_MARKS) $(addprefix build/,$(PROGS)) build/libenvcryptfs.a; then \
+	@if grep -l -a $(FAULT_MARKS) $(addprefix build/,$(PROGS)) build/libenvcryptfs.a \
+		build/libecfsutil.a; then \
 		echo "fault-injection hooks in the release binaries listed above" >&2; exit 1; fi
 	@echo "no fault-injection hooks in the release binaries"
 
@@ -166,10 +201,9 @@ stress-test:
 # The parsers they reach are compiled once into build-fuzz/libfuzz.a.
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 5
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Ienvcryptfs/include -Ienvcryptfs/lib \
-	-Ienvcryptfs/tool -Ikms/include $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INC_ALL) $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 # The tools' code too (status replies, the KMS configuration file), and with it the KMS client.
-FUZZ_LIB_SRC := $(LIB_SRC) $(KMS_SRC) $(TOOL_SRC)
+FUZZ_LIB_SRC := $(UTIL_SRC) $(LIB_SRC) $(KMS_SRC) $(KMSD_SRC) $(TOOL_SRC)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 
 build-fuzz/obj/%.o: %.c envcryptfs/banned.h

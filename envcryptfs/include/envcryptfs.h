@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ecfs_util.h"
+
 struct stat;
 
 /* A test build with fault injection says so wherever it reports its version. */
@@ -57,7 +59,6 @@ struct stat;
 #define ECFS_DIR_ID_NAME      "envcryptfs.dirid"
 #define ECFS_LONG_PREFIX      "envcryptfs.long."
 #define ECFS_LONG_SIDE_SUFFIX ".name"
-#define ECFS_TMP_PREFIX	      "envcryptfs.tmp."
 /* Side files at the root holding stored symlink targets too long for a backing symlink. */
 #define ECFS_LINK_PREFIX "envcryptfs.target."
 /* Held with flock() by a mounting daemon: a second mount fails, a killed one frees it. */
@@ -74,69 +75,6 @@ struct stat;
 #define ECFS_ENCODED_NAME_MAX 368
 /* Longest name on the backing file system we produce, plus NUL. */
 #define ECFS_DISK_NAME_MAX 256
-
-/* ---- errors ---------------------------------------------------------------------------- */
-
-/* The description of the calling thread's last library failure ("" when none). */
-const char *ecfs_last_error(void);
-/* What to say about failure err of the last call: the message it recorded, or else err's
- * text. Each entry point clears the message first, so an older one never shows. */
-const char *ecfs_error_text(int err);
-/* Sets that description and returns err: also for the callbacks a tool gives the library (a
- * KMS refused or failed), whose words the library passes on. */
-int ecfs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A short phrase for a negative errno, with the library's meanings above. */
-const char *ecfs_strerror(int err);
-
-/* ---- I/O ------------------------------------------------------------------------------- */
-
-/* Reads up to len bytes at off, retrying short reads; returns the bytes read (short only at
- * end of file) or -errno. */
-ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off);
-/* Writes all len bytes at off, retrying short writes; 0 or -errno (the errno of the call
- * that stopped it, so a short write on a full disk ends in -ENOSPC). */
-int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-/* Writes all len bytes, retrying short writes; 0 or -errno. */
-int ecfs_write_full(int fd, const void *buf, size_t len);
-/* Opens name under dirfd as openat(2) does, adding O_NOFOLLOW, O_NONBLOCK, O_NOCTTY and
- * O_CLOEXEC, so that a symbolic link, FIFO or device planted in a backing directory is never
- * followed or waited on; returns the descriptor (O_NONBLOCK cleared again), or -EUCLEAN with
- * a message naming name and what it is when it is not of type (S_IFREG or S_IFDIR). */
-int ecfs_open_typed(int dirfd, const char *name, int flags, mode_t mode, mode_t type);
-/* "a FIFO", "a symbolic link", ...: what an object of st_mode mode is, for messages. */
-const char *ecfs_file_type_name(mode_t mode);
-
-/* ---- secrets: locked, wiped memory ------------------------------------------------------ */
-
-struct ecfs_secret;
-
-/* A zeroed buffer of len bytes that is mlock()ed (best effort) and excluded from core dumps. */
-struct ecfs_secret *ecfs_secret_new(size_t len);
-uint8_t *ecfs_secret_data(const struct ecfs_secret *s);
-size_t ecfs_secret_len(const struct ecfs_secret *s);
-/* Shortens the visible length (the tail is wiped). */
-void ecfs_secret_truncate(struct ecfs_secret *s, size_t len);
-/* Wipes and frees; NULL is fine. */
-void ecfs_secret_free(struct ecfs_secret *s);
-/* Reads a whole file (min..max bytes) into a secret; st (may be NULL) receives the status of
- * the file read, for the caller's checks of its mode and owner. */
-int ecfs_secret_read_file(const char *path, size_t min, size_t max, struct ecfs_secret **out,
-			  struct stat *st);
-/* Like ecfs_secret_read_file, but one trailing newline is dropped (passphrase files). */
-int ecfs_secret_read_passphrase_file(const char *path, struct ecfs_secret **out, struct stat *st);
-/* Prompts on /dev/tty with echo off; confirm asks twice and requires a match. */
-int ecfs_secret_read_passphrase_tty(const char *prompt, bool confirm, struct ecfs_secret **out);
-/* Constant-time comparison; 0 when equal. */
-int ecfs_memcmp_ct(const void *a, const void *b, size_t len);
-
-/* A piece of bytes, for functions that take several. */
-struct ecfs_iov {
-	const void *base;
-	size_t len;
-};
-
-/* Stops this process from dumping core and from being ptrace-attached by non-root. */
-void ecfs_harden_process(void);
 
 /* ---- credentials ------------------------------------------------------------------------ */
 

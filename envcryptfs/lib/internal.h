@@ -11,67 +11,8 @@
 #include <errno.h>
 #include <stdarg.h>
 
-#define ECFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* ---- kdf.c: Argon2id (RFC 9106) via libargon2 ------------------------------------------- */
 
-/* ---- error.c --------------------------------------------------------------------------- */
-
-/* Records a one-line description for ecfs_last_error() and returns err (a negative errno). */
-void ecfs_clear_error(void);
-
-/* ---- fault.c: fault injection, in test builds only ---------------------------------------- */
-
-/* The steps of an atomic file update (ecfs_write_file_atomic), in order. */
-enum ecfs_step { ECFS_STEP_WRITE, ECFS_STEP_FSYNC, ECFS_STEP_RENAME, ECFS_STEP_DIR_FSYNC };
-
-/* ecfs_fault_at() asks the caller of a write step to write half of the data, then fail. */
-#define ECFS_FAULT_SHORT 1
-/* The exit status of a process that an injected crash ended. */
-#define ECFS_FAULT_CRASH_STATUS 99
-
-#ifdef ECFS_FAULT_INJECTION
-/* Before step of updating name: 0 to go on, a negative errno to fail as the test asked,
- * ECFS_FAULT_SHORT at a write step; an injected crash does not return. */
-int ecfs_fault_at(enum ecfs_step step, const char *name);
-#else
-static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
-{
-	(void)step;
-	(void)name;
-	return 0;
-}
-#endif
-
-/* ---- secmem.c -------------------------------------------------------------------------- */
-
-void ecfs_wipe(void *p, size_t len);
-/* Wipes the stack below the caller (what the functions it called left there) and the vector
- * registers (what memcpy and the ciphers last moved through them). The stack must have 128 KiB
- * to spare. */
-void ecfs_wipe_stack(void);
-/* Fills buf from OpenSSL's RAND_bytes; the only source of randomness. */
-int ecfs_random(void *buf, size_t len);
-
-/* ---- secheap.c: the heap of OpenSSL and libcurl, locked, not dumped, wiped on free ------ */
-
-/* Whether OpenSSL took the allocator (it does unless it allocated before main()). */
-bool ecfs_secheap_installed(void);
-/* For curl_global_init_mem. */
-void *ecfs_secheap_malloc(size_t n);
-void ecfs_secheap_free(void *p);
-void *ecfs_secheap_realloc(void *p, size_t n);
-char *ecfs_secheap_strdup(const char *s);
-void *ecfs_secheap_calloc(size_t nmemb, size_t size);
-
-/* ---- kdf.c: HKDF-SHA-256 (RFC 5869), HMAC-SHA-256, Argon2id (RFC 9106) ------------------ */
-
-#define ECFS_HMAC_SIZE 32
-
-int ecfs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
-/* HMAC over the concatenation of the iovs. */
-int ecfs_hmac_sha256(const uint8_t *key, size_t key_len, const struct ecfs_iov *iov, size_t niov,
-		     uint8_t out[ECFS_HMAC_SIZE]);
-int ecfs_sha256(const void *data, size_t len, uint8_t out[32]);
 int ecfs_argon2id(const uint8_t *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
 		  const struct ecfs_argon2_params *p, uint8_t *out, size_t out_len);
 
@@ -138,18 +79,6 @@ struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
 uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
 const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
-
-/* ---- b64.c: base64url without padding (RFC 4648 section 5) ----------------------------- */
-
-/* Returns the encoded length; out must hold ecfs_b64_encoded_len(len) + 1. */
-size_t ecfs_b64_encoded_len(size_t len);
-size_t ecfs_b64url_encode(const uint8_t *in, size_t len, char *out);
-/* Returns the decoded length or -EINVAL for a bad character or length; strict: unused bits
- * must be zero so that each byte string has one encoding. */
-int ecfs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
-/* Standard base64 with padding, for JSON fields. */
-size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
-int ecfs_b64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
 
 /* ---- volume internals shared by header.c, header_io.c, slot.c, volume.c, cipher.c ----- */
 
@@ -273,13 +202,6 @@ void ecfs_header_judge_other(struct ecfs_volume *v);
 
 /* Reads a header file (at most ECFS_HEADER_MAX bytes); -ENOENT when missing. */
 int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
-/* A fresh temporary name: ECFS_TMP_PREFIX and 16 random hex digits (fsck and mkfs know
- * such names as leftovers of interrupted updates). */
-#define ECFS_TMP_NAME_MAX 40
-int ecfs_tmp_name(char out[ECFS_TMP_NAME_MAX]);
-/* Writes name atomically: a temporary file, fsync, rename, fsync of the directory. */
-int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len,
-			   mode_t mode);
 /* Under the metadata lock: checks that the header on disk is the one v read (-ESTALE when
  * another writer changed it), bumps the seqid and writes the primary, then the copy. When
  * only the copy fails, v holds the new header (primary_written), and copy_behind tells

@@ -4,8 +4,8 @@
  * service-account login. The token only ever lives in locked memory.
  */
 #include "client.h"
-#include "internal.h"
-#include "../proto/transit_json.h"
+#include "ecfs_util.h"
+#include "transit_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

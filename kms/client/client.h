@@ -8,6 +8,7 @@
 #define KMS_CLIENT_H
 
 #include "ecfs_kms.h"
+#include "loopback.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -33,8 +34,6 @@ struct ecfs_kms {
 
 /* Checks cfg and copies it into k (defaults filled in). */
 int kms_config_load(const struct ecfs_kms_config *cfg, struct ecfs_kms *k);
-/* Whether host (as in a URL, IPv6 in brackets) is a loopback address or "localhost". */
-bool kms_host_is_loopback(const char *host);
 
 /* ---- http.c ----------------------------------------------------------------------------- */
 

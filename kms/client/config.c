@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c - checking a KMS client configuration: the URL scheme rule, names, mTLS pairing. */
 #include "client.h"
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -10,27 +10,6 @@
 #include <strings.h>
 
 #define NAME_MAX_LEN 128
-
-bool kms_host_is_loopback(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	char buf[64];
-	size_t n = strlen(host);
-
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (n < 3 || n - 2 >= sizeof(buf) || host[0] != '[' || host[n - 1] != ']')
-		return false;
-	memcpy(buf, host + 1, n - 2);
-	buf[n - 2] = '\0';
-	if (inet_pton(AF_INET6, buf, &a6) != 1)
-		return false;
-	/* ::1, or an IPv4-mapped 127.x.y.z */
-	return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-}
 
 static bool word_char(char ch)
 {

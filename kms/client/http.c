@@ -5,8 +5,8 @@
  * errno values with the cause spelled out.
  */
 #include "client.h"
-#include "internal.h"
-#include "../proto/transit_json.h"
+#include "ecfs_util.h"
+#include "transit_json.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
  * names the server, the key and the cause.
  */
 #include "client.h"
-#include "internal.h"
-#include "../proto/transit_json.h"
+#include "ecfs_util.h"
+#include "transit_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * base64; it is decoded into locked memory and the body wiped.
  */
 #include "client.h"
-#include "internal.h"
-#include "../proto/kv_json.h"
+#include "ecfs_util.h"
+#include "kv_json.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* json.c - strict JSON validation with in-place lookup, and a writer into locked memory. */
-#include "json.h"
-#include "internal.h"
+#include "kms_json.h"
+#include "ecfs_util.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 /* kv_json.c - KV version 2 messages: one field of a read answer, and kmsd's answers. */
 #include "kv_json.h"
 #include "transit_json.h"
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <stdio.h>
 #include <string.h>

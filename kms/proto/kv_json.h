@@ -8,7 +8,7 @@
 #ifndef KMS_KV_JSON_H
 #define KMS_KV_JSON_H
 
-#include "json.h"
+#include "kms_json.h"
 
 #include <stddef.h>
 #include <stdint.h>

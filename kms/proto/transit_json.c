@@ -2,7 +2,7 @@
 /* transit_json.c - Vault's Transit, sys and login messages: requests built, bodies parsed. */
 #include "transit_json.h"
 #include "ecfs_kms.h"
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #ifndef KMS_TRANSIT_JSON_H
 #define KMS_TRANSIT_JSON_H
 
-#include "json.h"
+#include "kms_json.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,13 +2,13 @@
 /*
  * kmsd.h - what envcryptfs-kmsd's own files share: the HTTP routes (routes.c, sys.c,
  * transit.c), the listener (listen.c) and the subcommands (init.c, serve.c, main.c). The key
- * store, seal and Shamir sharing live in kms/proto (kmsd_core.h), in libecfskms.a, so that
+ * store, seal and Shamir sharing live in kms/store (kmsd_store.h, libecfskmsd.a), so that
  * unit tests link them.
  */
 #ifndef KMSD_H
 #define KMSD_H
 
-#include "../proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <microhttpd.h>
 #include <pthread.h>

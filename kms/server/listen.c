@@ -6,7 +6,7 @@
  * client certificates are asked for (and verified per request by mtls.c).
  */
 #include "kmsd.h"
-#include "../client/client.h"
+#include "loopback.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

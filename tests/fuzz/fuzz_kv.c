@@ -5,7 +5,7 @@
  * field never decodes longer than the limit; a write request's data is a JSON object inside
  * the input; a decoded store section encodes back to exactly the input.
  */
-#include "../../kms/proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <stdlib.h>
 #include <string.h>

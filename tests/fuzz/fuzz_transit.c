@@ -3,15 +3,10 @@
  * fuzz_transit.c - libFuzzer target: every Vault message parser (client responses and server
  * requests) and the JSON reader on any input, with invariants: what a parser accepts is what
  * it claims, strings decode no longer than their text, and re-encoded strings read back.
- * The Makefile's fuzz rule compiles envcryptfs/lib only; this also needs kms/proto:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
- *     -Ienvcryptfs/include -Ienvcryptfs/lib -Ikms/include $(PKG_CFLAGS)
- *     -o build-fuzz/fuzz_transit tests/fuzz/fuzz_transit.c $(LIB_SRC) kms/proto/[a-z]*.c
- *     $(PKG_LIBS) -lpthread
  */
 #include "ecfs_kms.h"
 #include "internal.h"
-#include "../../kms/proto/transit_json.h"
+#include "transit_json.h"
 
 #include <stdlib.h>
 #include <string.h>

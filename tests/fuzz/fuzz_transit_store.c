@@ -5,7 +5,7 @@
  * share verifiers file. A decoded store must encode back to exactly the input. Built like
  * fuzz_transit.c.
  */
-#include "../../kms/proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <stdlib.h>
 #include <string.h>

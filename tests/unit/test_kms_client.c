@@ -10,7 +10,7 @@
 
 #include "ecfs_kms.h"
 #include "internal.h"
-#include "../../kms/client/client.h"
+#include "client.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

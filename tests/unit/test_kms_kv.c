@@ -4,7 +4,7 @@
  * store with their newest versions, strictly decoded. */
 #include <criterion/criterion.h>
 
-#include "../../kms/proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * reveal nothing, and a mistyped or foreign share text is refused. */
 #include <criterion/criterion.h>
 
-#include "../../kms/proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * unseal only at the threshold. */
 #include <criterion/criterion.h>
 
-#include "../../kms/proto/kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 
 #include "ecfs_kms.h"
 #include "internal.h"
-#include "../../kms/proto/transit_json.h"
+#include "transit_json.h"
 
 #include <stdlib.h>
 #include <string.h>

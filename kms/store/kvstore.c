@@ -4,7 +4,7 @@
  * while unsealed, and saved with the transit keys in the sealed store file (keystore.c), so
  * they are encrypted at rest under the same store key.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <stdlib.h>
 #include <string.h>

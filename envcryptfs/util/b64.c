@@ -6,7 +6,7 @@
  * decode to the same plaintext name. The character mapping is branch-free and table-free,
  * since some fields hold key material.
  */
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <limits.h>
 

@@ -4,7 +4,7 @@
  * store's UUID, so that a mistyped share or one of another store is refused at once instead
  * of silently producing a wrong master key.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <fcntl.h>
 #include <stdio.h>

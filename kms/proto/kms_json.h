@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * json.h - a strict JSON (RFC 8259) reader that validates a whole text and then looks values
+ * kms_json.h - a strict JSON (RFC 8259) reader that validates a whole text and then looks values
  * up in place without copying, and a writer whose buffer lives in locked, wiped memory.
  *
  * Both exist because bodies carry key material (plaintexts, tokens, JWTs): a general JSON

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* io.c - whole-buffer reads and writes that retry short transfers and EINTR, and opening
  * backing files without trusting what kind of object an attacker left in their place. */
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -5,7 +5,7 @@
  * The field arithmetic has no tables and no data-dependent branches, since every value it
  * touches is secret.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <string.h>
 

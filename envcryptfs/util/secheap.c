@@ -17,7 +17,7 @@
  * pointer. Slabs are never given back: the heap is as large as the most ever used at once.
  * One mutex guards it all; the hot paths (a chunk's encryption) allocate nothing.
  */
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* error.c - the per-thread "last error" text behind ecfs_last_error(), and errno phrases. */
-#include "internal.h"
+#include "ecfs_util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * PUT /v1/sys/unseal) until the threshold, then combined into the master key, which opens
  * the store and is wiped at once. The master key is never whole anywhere else.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * key[32]); format 2 (written while the KV engine holds secrets) adds the secrets after the
  * keys (kvstore.c). Integers little-endian.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <fcntl.h>
 #include <stdio.h>

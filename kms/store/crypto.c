@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* crypto.c - AES-256-GCM for the store and for transit ciphertexts, UUIDs, key names. */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <limits.h>
 #include <openssl/evp.h>

@@ -3,7 +3,7 @@
  * secmem.c - the one place secrets live: page-backed buffers that are mlock()ed, kept out of
  * core dumps, and wiped with OPENSSL_cleanse before they are unmapped.
  */
-#include "internal.h"
+#include "ecfs_util.h"
 
 #include <ctype.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  * data, then ENOSPC, as on a full disk; elsewhere as eio) or crash (_exit with
  * ECFS_FAULT_CRASH_STATUS before the step, as if the process had been killed).
  */
-#include "internal.h"
+#include "ecfs_util.h"
 
 #ifdef ECFS_FAULT_INJECTION
 

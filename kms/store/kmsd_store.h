@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kmsd_core.h - the key-holding core of envcryptfs-kmsd, kept free of HTTP so that unit tests
- * link it from libecfskms.a: Shamir sharing (shamir.c), unseal share texts and files
- * (share.c), AES-GCM, UUIDs and key names (crypto.c), the encrypted key store (keystore.c)
- * and the seal (seal.c).
+ * kmsd_store.h - the key-holding core of envcryptfs-kmsd, kept free of HTTP so that unit
+ * tests link it from libecfskmsd.a (which only kmsd links): Shamir sharing (shamir.c), unseal share
+ * texts and files (share.c), AES-GCM, UUIDs and key names (crypto.c), the encrypted key store
+ * (keystore.c) and the seal (seal.c).
  */
-#ifndef KMSD_CORE_H
-#define KMSD_CORE_H
+#ifndef KMSD_STORE_H
+#define KMSD_STORE_H
 
 #include "envcryptfs.h"
-/* internal.h (ecfs_fail, ecfs_random, ...) has declarations after its include guard, so a
- * second inclusion in one translation unit breaks; include it only through here. */
-#ifndef ECFS_INTERNAL_H
-#include "internal.h"
-#endif
+#include "ecfs_util.h"
 #include "kv_json.h"
 #include "transit_json.h"
 
@@ -207,4 +203,4 @@ void kmsd_seal_reset(struct kmsd_seal *z);
 /* Seals again: every key is forgotten. */
 void kmsd_seal_close(struct kmsd_seal *z);
 
-#endif /* KMSD_CORE_H */
+#endif /* KMSD_STORE_H */

@@ -10,7 +10,7 @@
  * File "kmsd.verify": "ECFSKMSV" | u32 format (1) | uuid[16] | u8 n | 3 zero bytes |
  * n x verifier[32], verifier i for share index i + 1. Integers little-endian.
  */
-#include "kmsd_core.h"
+#include "kmsd_store.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
