@@ -123,6 +123,9 @@ struct ecfs_pkcs11_cred {
 	const char *module;
 	const struct ecfs_secret *pin;
 	const char *pin_origin; /* for messages: the PIN file */
+	/* Set once the token refused the PIN: it is not offered again (tokens lock the PIN
+	 * after a few wrong tries). NULL: no such memory. */
+	bool *pin_refused;
 	const char *token, *key;
 	bool create_key;
 };

@@ -150,6 +150,9 @@ static int login(struct p11 *p)
 		p->logged_in = rv == CKR_OK;
 		return 0;
 	}
+	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_LOCKED) &&
+	    p->c->pin_refused)
+		*p->c->pin_refused = true;
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE)
 		return ecfs_fail(-EKEYREJECTED,
 				 "PKCS#11 token '%s' rejected the PIN from '%s' (%s)", p->token,
@@ -181,6 +184,10 @@ static int p11_open(struct p11 *p, const struct ecfs_pkcs11_cred *c, const char 
 	int r;
 
 	memset(p, 0, sizeof(*p));
+	/* The token said why the first time, and that message stands: a PIN it refused is not
+	 * offered to it again (another slot, the other header copy) to use up its tries. */
+	if (c->pin_refused && *c->pin_refused)
+		return -EKEYREJECTED;
 	p->c = c;
 	p->token = token;
 	r = load_module(p);

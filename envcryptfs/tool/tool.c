@@ -288,6 +288,8 @@ int ecfs_tool_load_pkcs11(const char *prog, const struct ecfs_pkcs11_cred *c, co
 	out->pkcs11 = *c;
 	out->pkcs11.pin = pin;
 	out->pkcs11.pin_origin = pin_file;
+	out->pkcs11_pin_refused = false;
+	out->pkcs11.pin_refused = &out->pkcs11_pin_refused;
 	out->secret[out->n] = pin; /* freed with the credentials */
 	out->password[out->n] = NULL;
 	out->cred[out->n++] = (struct ecfs_credential){

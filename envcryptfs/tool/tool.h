@@ -75,6 +75,7 @@ struct ecfs_creds {
 	struct ecfs_secret *password[ECFS_TOOL_MAX_CREDS]; /* export passwords */
 	struct ecfs_tool_kms *kms;	/* the KMS credential's context, when there is one */
 	struct ecfs_pkcs11_cred pkcs11; /* the PKCS#11 credential's, when there is one */
+	bool pkcs11_pin_refused;
 	size_t n;
 };
 
