@@ -222,6 +222,8 @@ static void check_reserved(struct fsck *f, struct dir *d, struct entry *e)
 {
 	if (!strncmp(e->disk, ECFS_TMP_PREFIX, strlen(ECFS_TMP_PREFIX)))
 		leftover_check(f, d, e);
+	else if (d->is_root && sidecars_is_one(e->disk))
+		sidecars_note(f, d, e);
 	else if (!strcmp(e->disk, ECFS_DIR_ID_NAME) && e->type != DT_REG)
 		foreign(f, d, e, "a directory ID that is not a regular file; left alone");
 	else if (strcmp(e->disk, ECFS_DIR_ID_NAME) && !d->is_root)
@@ -303,7 +305,7 @@ static bool file_named_at(struct fsck *f, const struct ecfs_blob_header *h,
 }
 
 /* Format 2: a regular file must be bound to its place (the blob check reports headers that
- * do not read at all). */
+ * do not read at all), and claims its link file and holes map. */
 static void check_file_place(struct fsck *f, struct dir *d, struct entry *e, const char *path,
 			     const char *backing)
 {
@@ -311,15 +313,20 @@ static void check_file_place(struct fsck *f, struct dir *d, struct entry *e, con
 	struct ecfs_blob_header h;
 	int fd, r;
 
-	if (ecfs_volume_format(f->vol) < 2 || !f->have_key || !e->full || !d->have_id)
+	if (ecfs_volume_format(f->vol) < 2 || !f->have_key)
+		return;
+	fd = ecfs_open_typed(d->fd, e->disk, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0, S_IFREG);
+	r = fd < 0 ? fd : ecfs_blob_header_read(f->vol, fd, &h);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		sidecars_claim(f, &h);
+	else
+		sidecars_unsure();
+	if (r < 0 || !e->full || !d->have_id)
 		return;
 	memcpy(at.parent_id, d->id, ECFS_DIR_ID_SIZE);
-	fd = ecfs_open_typed(d->fd, e->disk, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0, S_IFREG);
-	if (fd < 0)
-		return;
-	r = ecfs_blob_header_read(f->vol, fd, &h);
-	close(fd);
-	if (r == 0 && !file_named_at(f, &h, &at))
+	if (!file_named_at(f, &h, &at))
 		fsck_problem(f,
 			     problem_of(PASS_TREE, path, backing, "file-place",
 					"file is bound to another place (moved or swapped?), or "
@@ -458,6 +465,7 @@ void check_tree(struct fsck *f)
 	}
 	walk(f, &root);
 	links_check_orphans(f, root.fd);
+	sidecars_check_orphans(f, root.fd);
 	close(root.fd);
 	if (fsck_cancelled)
 		report_not_checked(f->rep, "the rest of the volume: the check was cancelled");

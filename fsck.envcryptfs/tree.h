@@ -53,6 +53,17 @@ int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, con
 /* After the walk: reports (and with -p removes) side files that no symlink names. */
 void links_check_orphans(struct fsck *f, int rootfd);
 
+/* check_sidecars.c: pass 2, format 2 link files and holes maps at the root. */
+bool sidecars_is_one(const char *disk);
+/* A root entry named like one: noted, to find the ones no file claims. */
+void sidecars_note(struct fsck *f, struct dir *d, struct entry *e);
+/* A regular file with header h: claims its link file (LINKED) and holes map (SPARSE). */
+void sidecars_claim(struct fsck *f, const struct ecfs_blob_header *h);
+/* A regular file whose header could not be read: no leftover is removed. */
+void sidecars_unsure(void);
+/* After the walk: reports (and with -p removes) the ones no file claims. */
+void sidecars_check_orphans(struct fsck *f, int rootfd);
+
 /* check_leftover.c: pass 4, temporary files and directories of interrupted operations. */
 void leftover_check(struct fsck *f, struct dir *d, struct entry *e);
 
