@@ -177,7 +177,7 @@ static int load_key_file(const char *prog, const struct ecfs_keyopts *o, const c
 
 	/* A key file kept as a Vault secret: no file to check. */
 	if (ecfs_tool_is_vault_key(path)) {
-		r = ecfs_tool_read_vault_key(prog, &o->kms, path, &s);
+		r = ecfs_tool_read_vault_key(prog, &o->kms, o->kms_wait, path, &s);
 		if (r == 0)
 			add_cred(out, ECFS_SLOT_KEYFILE, s, path);
 		return r;

@@ -117,12 +117,13 @@ int ecfs_tool_kms_kv_new(const struct ecfs_kms_opts *k, struct ecfs_kms **out);
 /* Whether a key file name is "vault:MOUNT/PATH[#FIELD]". */
 bool ecfs_tool_is_vault_key(const char *name);
 /* Reads the key file's bytes from the KV version 2 secret that spec names (field "key"
- * unless #FIELD), through the KMS the options k configure, into locked memory. An exit
- * code: 0, ECFS_EXIT_USAGE (a bad name, no KMS configured, a client option refused) or
+ * unless #FIELD), through the KMS the options k configure, into locked memory; a KMS that is
+ * down or sealed is asked again for up to wait_s seconds (kms_wait). An exit code: 0,
+ * ECFS_EXIT_USAGE (a bad name, no KMS configured, a client option refused) or
  * ECFS_EXIT_ERROR (the KMS failed or refused, no such secret or field, not base64, not the
  * length of a key file), after one line naming the secret and the cause. */
-int ecfs_tool_read_vault_key(const char *prog, const struct ecfs_kms_opts *k, const char *spec,
-			     struct ecfs_secret **out);
+int ecfs_tool_read_vault_key(const char *prog, const struct ecfs_kms_opts *k, unsigned wait_s,
+			     const char *spec, struct ecfs_secret **out);
 
 /* Errors a KMS that is down or starting gives: waiting may help (kms_wait). */
 bool ecfs_tool_kms_retryable(int err);

@@ -161,6 +161,7 @@ int ecfs_tool_unlock_key_file_alone(const char *prog, struct ecfs_volume *v,
 {
 	struct ecfs_keyopts first = {.key_file = o->key_file,
 				     .kms = o->kms, /* for a key file kept in Vault */
+				     .kms_wait = o->kms_wait,
 				     .allow_open_key_file = o->allow_open_key_file,
 				     .names = o->names};
 	struct ecfs_creds creds;

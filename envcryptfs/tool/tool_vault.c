@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define FIELD_DEFAULT "key"
 #define SPEC_MAX      512
@@ -71,33 +73,77 @@ static const char *length_problem(size_t len)
 	return why;
 }
 
-/* The exit code of a client that could not be made: its options are at fault, or memory. */
-static int client_failed(const char *prog, const char *spec, int r)
+/* One attempt: the secret's field, or a negative errno with ecfs_last_error(). */
+static int read_once(const struct ecfs_kms_opts *k, const struct vault_name *n,
+		     struct ecfs_secret **s)
 {
-	ecfs_tool_error(prog, "key file '%s': %s", spec, ecfs_last_error());
-	return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
+	struct ecfs_kms *kms = NULL;
+	int r = ecfs_tool_kms_kv_new(k, &kms);
+
+	if (r == 0)
+		r = ecfs_kms_kv_read(kms, n->mount, n->path, n->field, ECFS_KEYFILE_MAX, s);
+	ecfs_kms_free(kms);
+	return r;
 }
 
-static int fetch(const char *prog, const struct ecfs_kms_opts *k, const char *spec,
+/* "key file 'SPEC': CAUSE: the client's words", without saying the cause twice. */
+static void failure_line(const char *spec, int r, char *buf, size_t size)
+{
+	const char *cause = ecfs_tool_kms_cause(r);
+
+	/* The client's line says "no such secret", and may name the cause itself. */
+	if (r == -ENOKEY || (cause && strcasestr(ecfs_last_error(), cause)))
+		cause = NULL;
+	snprintf(buf, size, "key file '%s': %s%s%s", spec, cause ? cause : "", cause ? ": " : "",
+		 ecfs_last_error());
+}
+
+static int64_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Reads the secret; a KMS that is down or sealed is asked again (1 s doubling to 30 s) until
+ * wait_s seconds have passed, as kms_wait does for a KMS slot. */
+static int read_waiting(const char *prog, const struct ecfs_kms_opts *k, unsigned wait_s,
+			const char *spec, const struct vault_name *n, struct ecfs_secret **s)
+{
+	int64_t deadline = now_s() + wait_s, left;
+	unsigned delay = 1, d;
+	char line[1024];
+	int r;
+
+	for (;;) {
+		r = read_once(k, n, s);
+		left = deadline - now_s();
+		if (r == 0 || !ecfs_tool_kms_retryable(r) || left <= 0)
+			return r;
+		d = (int64_t)delay < left ? delay : (unsigned)left;
+		failure_line(spec, r, line, sizeof(line));
+		ecfs_tool_warn(prog, "%s; asking again in %u s (kms_wait: %lld s left)", line, d,
+			       (long long)left);
+		sleep(d);
+		delay = delay * 2 > 30 ? 30 : delay * 2;
+	}
+}
+
+static int fetch(const char *prog, const struct ecfs_kms_opts *k, unsigned wait_s, const char *spec,
 		 const struct vault_name *n, struct ecfs_secret **out)
 {
 	struct ecfs_secret *s = NULL;
-	struct ecfs_kms *kms = NULL;
 	const char *why;
-	int r = ecfs_tool_kms_kv_new(k, &kms);
+	char line[1024];
+	int r = read_waiting(prog, k, wait_s, spec, n, &s);
 
-	if (r < 0)
-		return client_failed(prog, spec, r);
-	r = ecfs_kms_kv_read(kms, n->mount, n->path, n->field, ECFS_KEYFILE_MAX, &s);
-	ecfs_kms_free(kms);
 	if (r < 0) {
-		const char *cause = ecfs_tool_kms_cause(r);
-
-		/* The client's line says "no such secret", and may name the cause itself. */
-		if (r == -ENOKEY || (cause && strcasestr(ecfs_last_error(), cause)))
-			cause = NULL;
-		ecfs_tool_error(prog, "key file '%s': %s%s%s", spec, cause ? cause : "",
-				cause ? ": " : "", ecfs_last_error());
+		failure_line(spec, r, line, sizeof(line));
+		ecfs_tool_error(prog, "%s", line);
+		if (wait_s && ecfs_tool_kms_retryable(r))
+			ecfs_tool_warn(prog, "the KMS did not come back within kms_wait=%u s",
+				       wait_s);
 		return r == -EINVAL ? ECFS_EXIT_USAGE : ECFS_EXIT_ERROR;
 	}
 	why = length_problem(ecfs_secret_len(s));
@@ -112,8 +158,8 @@ static int fetch(const char *prog, const struct ecfs_kms_opts *k, const char *sp
 	return ECFS_EXIT_OK;
 }
 
-int ecfs_tool_read_vault_key(const char *prog, const struct ecfs_kms_opts *k, const char *spec,
-			     struct ecfs_secret **out)
+int ecfs_tool_read_vault_key(const char *prog, const struct ecfs_kms_opts *k, unsigned wait_s,
+			     const char *spec, struct ecfs_secret **out)
 {
 	struct vault_name n;
 
@@ -130,5 +176,5 @@ int ecfs_tool_read_vault_key(const char *prog, const struct ecfs_kms_opts *k, co
 				spec, k->conf_path ? k->conf_path : ECFS_KMS_CONFIG_FILE);
 		return ECFS_EXIT_USAGE;
 	}
-	return fetch(prog, k, spec, &n, out);
+	return fetch(prog, k, wait_s, spec, &n, out);
 }

@@ -4,7 +4,8 @@
 # envcryptfsctl and fsck; #FIELD names another field; a new version of the secret is read
 # at the next mount while ?version=1 still answers the old one; a missing secret, a wrong
 # token, a missing field, bad base64, a wrong length, no KMS configured and a stopped KMS each
-# fail with one line naming the secret and the cause; the store keeps secrets sealed.
+# fail with one line naming the secret and the cause, and kms_wait waits for a stopped KMS;
+# the store keeps secrets sealed.
 . "$ECFS_TESTS/lib.sh"
 . "$ECFS_TESTS/t4500-kms.inc"
 
@@ -115,3 +116,20 @@ expect_exit 1 timeout 30 "$ECFS" "$vol" "$mnt" -o "key_file=vault:secret/volumes
 stderr_has "vault:secret/volumes/db1"
 stderr_has "connection refused"
 ! mountpoint -q "$mnt" || fail "mounted without the KMS"
+
+note "kms_wait=30: the mount waits for the KMS to come back, then reads the secret"
+"$ECFS" "$vol" "$mnt" -o "key_file=vault:secret/volumes/db1,$KMS_O,kms_wait=30" </dev/null \
+  2>"$T/wait.log" &
+waiter=$!
+for ((i = 0; i < HANG_SECS * 10; i++)); do
+  grep -q "asking again" "$T/wait.log" && break
+  proc_alive "$waiter" || { cat "$T/wait.log" >&2; fail "the kms_wait mount gave up at once"; }
+  sleep 0.1
+done
+grep -q "vault:secret/volumes/db1.*asking again" "$T/wait.log" ||
+  { cat "$T/wait.log" >&2; fail "the kms_wait mount did not say it waits for the secret"; }
+kms_start "$KMS_PORT"
+wait_exit "$waiter" 40
+[ "$WAIT_RC" -eq 0 ] || { cat "$T/wait.log" >&2; fail "the kms_wait mount exited $WAIT_RC"; }
+cmp "$T/data" "$mnt/data" || fail "content after kms_wait"
+umount_wait "$mnt"
