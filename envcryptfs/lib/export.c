@@ -7,7 +7,6 @@
  */
 #include "slot.h" /* the Argon2id costs in JSON, as passphrase slots store them */
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +33,13 @@ static void export_ad(uint32_t version, const struct ecfs_export_entry *e, uint8
 static int export_crypt(uint32_t version, const struct ecfs_export_entry *e, const uint8_t key[32],
 			bool enc, const uint8_t *in, uint8_t *out, uint8_t *tag)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	uint8_t ad[96];
 	size_t adlen;
-	int n, ok;
 
-	if (!ctx)
-		return -ENOMEM;
 	export_ad(version, e, ad, &adlen);
-	ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, e->nonce, enc) == 1 &&
-	     EVP_CipherUpdate(ctx, NULL, &n, ad, (int)adlen) == 1 &&
-	     EVP_CipherUpdate(ctx, out, &n, in, ECFS_DEK_SIZE) == 1 &&
-	     (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG, tag) == 1) &&
-	     EVP_CipherFinal_ex(ctx, out + n, &n) == 1 &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG, tag) == 1);
-	EVP_CIPHER_CTX_free(ctx);
-	return ok ? 0 : -EBADMSG;
+	if (enc)
+		return ecfs_gcm_seal(key, e->nonce, ad, adlen, in, ECFS_DEK_SIZE, out, tag);
+	return ecfs_gcm_open(key, e->nonce, ad, adlen, in, ECFS_DEK_SIZE, out, tag);
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */

@@ -6,7 +6,6 @@
  */
 #include "internal.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 
 static int derive(const struct ecfs_keys *k, const struct ecfs_header *h, const char *label,
@@ -43,20 +42,11 @@ int ecfs_keys_derive(struct ecfs_keys *k, const struct ecfs_header *h)
 static int canary_crypt(const struct ecfs_keys *k, const struct ecfs_header *h, bool enc,
 			const uint8_t *in, uint8_t *out, uint8_t *tag)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n, ok;
-
-	if (!ctx)
-		return -ENOMEM;
-	ok =
-	    EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->canary, h->canary_nonce, enc) == 1 &&
-	    EVP_CipherUpdate(ctx, NULL, &n, h->uuid, ECFS_UUID_SIZE) == 1 &&
-	    EVP_CipherUpdate(ctx, out, &n, in, ECFS_CANARY_SIZE) == 1 &&
-	    (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG, tag) == 1) &&
-	    EVP_CipherFinal_ex(ctx, out + n, &n) == 1 &&
-	    (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG, tag) == 1);
-	EVP_CIPHER_CTX_free(ctx);
-	return ok ? 0 : -EBADMSG;
+	if (enc)
+		return ecfs_gcm_seal(k->canary, h->canary_nonce, h->uuid, ECFS_UUID_SIZE, in,
+				     ECFS_CANARY_SIZE, out, tag);
+	return ecfs_gcm_open(k->canary, h->canary_nonce, h->uuid, ECFS_UUID_SIZE, in,
+			     ECFS_CANARY_SIZE, out, tag);
 }
 
 int ecfs_canary_make(const struct ecfs_keys *k, struct ecfs_header *h)

@@ -135,6 +135,20 @@ int ecfs_hmac_sha256(const uint8_t *key, size_t key_len, const struct ecfs_iov *
 int ecfs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
 
+/* ---- aead.c: one-shot AES-256-GCM for small secrets sealed whole ---------------------- */
+
+#define ECFS_GCM_NONCE_SIZE 12
+#define ECFS_GCM_TAG_SIZE   16
+
+/* out receives len bytes of ciphertext (it may be in), tag the tag. */
+int ecfs_gcm_seal(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
+		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+		  uint8_t tag[ECFS_GCM_TAG_SIZE]);
+/* -EBADMSG (out wiped) when tag does not authenticate in and aad under key and nonce. */
+int ecfs_gcm_open(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
+		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+		  const uint8_t tag[ECFS_GCM_TAG_SIZE]);
+
 /* ---- fault.c: fault injection, in test builds only ---------------------------------------- */
 
 /* The steps of an atomic file update (ecfs_write_file_atomic), in order. */

@@ -410,6 +410,55 @@ Test(kat, aes_keywrap_wycheproof)
 	cr_assert_eq(c.acceptable, 3);
 }
 
+/* ---- AES-256-GCM (util/aead.c), the groups of its shape: 256-bit key, 96-bit nonce ------ */
+
+static void gcm_one(json_object *g, json_object *t, void *arg)
+{
+	struct tally *c = arg;
+	size_t key_len, iv_len, aad_len, msg_len, ct_len, tag_len;
+	uint8_t *key, *iv, *aad, *msg, *ct, *tag, *out;
+	int id = jint(t, "tcId");
+
+	if (jint(g, "keySize") != 256 || jint(g, "ivSize") != 96 || jint(g, "tagSize") != 128)
+		return;
+	key = jhex(t, "key", &key_len), iv = jhex(t, "iv", &iv_len);
+	aad = jhex(t, "aad", &aad_len), msg = jhex(t, "msg", &msg_len);
+	ct = jhex(t, "ct", &ct_len), tag = jhex(t, "tag", &tag_len);
+	out = malloc(msg_len + ct_len + 1);
+	cr_assert(key_len == 32 && iv_len == ECFS_GCM_NONCE_SIZE && tag_len == 16 && out,
+		  "tcId %d", id);
+	if (wp_valid(t)) {
+		uint8_t got[ECFS_GCM_TAG_SIZE];
+
+		cr_assert_eq(ecfs_gcm_seal(key, iv, aad, aad_len, msg, msg_len, out, got), 0,
+			     "tcId %d", id);
+		cr_assert_arr_eq(out, ct, ct_len, "tcId %d: wrong ciphertext", id);
+		cr_assert_arr_eq(got, tag, sizeof(got), "tcId %d: wrong tag", id);
+		cr_assert_eq(ecfs_gcm_open(key, iv, aad, aad_len, ct, ct_len, out, tag), 0,
+			     "tcId %d", id);
+		cr_assert_arr_eq(out, msg, msg_len, "tcId %d: wrong plaintext", id);
+		c->valid++;
+	} else {
+		memset(out, 0xa5, ct_len + 1);
+		cr_assert_eq(ecfs_gcm_open(key, iv, aad, aad_len, ct, ct_len, out, tag), -EBADMSG,
+			     "tcId %d: a modified message opened", id);
+		cr_assert(all_zero(out, ct_len), "tcId %d: output not wiped", id);
+		c->invalid++;
+	}
+	free(key), free(iv), free(aad), free(msg), free(ct), free(tag), free(out);
+}
+
+Test(kat, aes_256_gcm_wycheproof)
+{
+	struct tally c = {0};
+	size_t n = wp_each("wycheproof/aes_gcm_test.json", gcm_one, &c);
+
+	cr_log_info("AES-256-GCM: %zu vectors, %zu valid sealed+opened, %zu invalid refused", n,
+		    c.valid, c.invalid);
+	cr_assert_eq(c.valid, 39);
+	cr_assert_eq(c.invalid, 27);
+}
+
 /* ---- XTS ------------------------------------------------------------------------------- */
 
 /* Checks one XTS vector; enc/dec pick the directions. Also runs both in place. */
