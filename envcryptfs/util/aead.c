@@ -23,8 +23,7 @@ static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONC
 	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1 ||
 	    (aad_len && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
 	    (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1) ||
-	    (!enc &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG_SIZE, tag) != 1))
+	    (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG_SIZE, tag) != 1))
 		r = -EIO;
 	else if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1)
 		r = enc ? -EIO : -EBADMSG;
@@ -37,15 +36,15 @@ static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONC
 	return r;
 }
 
-int ecfs_gcm_seal(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
-		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+int ecfs_gcm_seal(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE], const void *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
 		  uint8_t tag[ECFS_GCM_TAG_SIZE])
 {
 	return gcm(1, key, nonce, aad, aad_len, in, len, out, tag);
 }
 
-int ecfs_gcm_open(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
-		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+int ecfs_gcm_open(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE], const void *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
 		  const uint8_t tag[ECFS_GCM_TAG_SIZE])
 {
 	uint8_t t[ECFS_GCM_TAG_SIZE];

@@ -141,12 +141,12 @@ int ecfs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, si
 #define ECFS_GCM_TAG_SIZE   16
 
 /* out receives len bytes of ciphertext (it may be in), tag the tag. */
-int ecfs_gcm_seal(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
-		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+int ecfs_gcm_seal(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE], const void *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
 		  uint8_t tag[ECFS_GCM_TAG_SIZE]);
 /* -EBADMSG (out wiped) when tag does not authenticate in and aad under key and nonce. */
-int ecfs_gcm_open(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE],
-		  const void *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+int ecfs_gcm_open(const uint8_t key[32], const uint8_t nonce[ECFS_GCM_NONCE_SIZE], const void *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
 		  const uint8_t tag[ECFS_GCM_TAG_SIZE]);
 
 /* ---- fault.c: fault injection, in test builds only ---------------------------------------- */

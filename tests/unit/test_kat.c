@@ -425,8 +425,8 @@ static void gcm_one(json_object *g, json_object *t, void *arg)
 	aad = jhex(t, "aad", &aad_len), msg = jhex(t, "msg", &msg_len);
 	ct = jhex(t, "ct", &ct_len), tag = jhex(t, "tag", &tag_len);
 	out = malloc(msg_len + ct_len + 1);
-	cr_assert(key_len == 32 && iv_len == ECFS_GCM_NONCE_SIZE && tag_len == 16 && out,
-		  "tcId %d", id);
+	cr_assert(key_len == 32 && iv_len == ECFS_GCM_NONCE_SIZE && tag_len == 16 && out, "tcId %d",
+		  id);
 	if (wp_valid(t)) {
 		uint8_t got[ECFS_GCM_TAG_SIZE];
 
