@@ -346,10 +346,8 @@ void unbind_file_end(struct unbind_file *u, bool removed)
 	if ((u->linked || u->sparse) && removed) {
 		bool last = fstat(u->fd, &st) == 0 && st.st_nlink == 0;
 
-		/* An open file keeps its holes map in memory; one it makes holes in after this
-		 * leaves a map fsck removes. */
 		if (last && u->sparse)
-			(void)ecfs_holes_delete(fs.root->fd, u->file_id);
+			holes_unlinked(u->inode, u->file_id);
 		if (!u->linked)
 			r = 0;
 		else if (last)

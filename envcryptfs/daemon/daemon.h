@@ -272,6 +272,11 @@ int holes_before_write(struct inode *inode, int fd, uint64_t off);
 void holes_note_written(struct inode *inode, uint64_t first, uint64_t end);
 /* fsync: syncs the blob, then drops the written chunks from the map. */
 int holes_sync(struct inode *inode, int fd);
+/* The last name of a SPARSE file (inode: NULL when the daemon does not know it) is gone: its
+ * map goes now, or when the kernel forgets the inode (holes_forget, from inode_free). A map
+ * a crash leaves meanwhile is fsck's. */
+void holes_unlinked(struct inode *inode, const uint8_t file_id[ECFS_FILE_ID_SIZE]);
+void holes_forget(struct inode *inode);
 
 /* ---- bindfile.c: regular files bound to their names (format 2) ---------------------------- */
 

@@ -69,16 +69,17 @@ int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end)
 	struct ecfs_holes m;
 	int r;
 
-	if (!format2() || !inode->key || first >= end ||
-	    ((inode->blob.flags & ECFS_BLOB_SPARSE) &&
-	     ecfs_holes_covers(&inode->holes, first, end)))
+	if (!format2() || !inode->key || first >= end)
 		return 0;
+	/* Chunks about to be holes again must stay listed at the next sync, even when the map
+	 * lists them already. */
+	r = ecfs_holes_remove(&inode->holes_filled, first, end);
+	if (r < 0 || ((inode->blob.flags & ECFS_BLOB_SPARSE) &&
+		      ecfs_holes_covers(&inode->holes, first, end)))
+		return r;
 	r = ecfs_holes_copy(&m, &inode->holes);
 	if (r == 0)
 		r = ecfs_holes_add(&m, first, end);
-	/* Chunks about to be holes again are no longer filled. */
-	if (r == 0)
-		r = ecfs_holes_remove(&inode->holes_filled, first, end);
 	if (r == 0)
 		r = holes_store(inode, fd, &m);
 	ecfs_holes_free(&m);
@@ -125,4 +126,26 @@ int holes_sync(struct inode *inode, int fd)
 		ecfs_holes_free(&inode->holes_filled);
 	ecfs_holes_free(&m);
 	return r;
+}
+
+void holes_unlinked(struct inode *inode, const uint8_t file_id[ECFS_FILE_ID_SIZE])
+{
+	/* An inode the daemon knows may be open, or be opened by a request already on its way
+	 * (even after a last close): its map stays until the kernel forgets the inode. */
+	if (!inode) {
+		(void)ecfs_holes_delete(fs.root->fd, file_id);
+		return;
+	}
+	pthread_mutex_lock(&inode->lock);
+	inode->holes_orphan = true;
+	memcpy(inode->file_id, file_id, ECFS_FILE_ID_SIZE);
+	inode->has_file_id = true;
+	pthread_mutex_unlock(&inode->lock);
+}
+
+void holes_forget(struct inode *inode)
+{
+	/* The kernel holds no reference any more: nothing can open the file again. */
+	if (inode->holes_orphan)
+		(void)ecfs_holes_delete(fs.root->fd, inode->file_id);
 }

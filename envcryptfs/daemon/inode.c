@@ -110,6 +110,7 @@ static void inode_free(struct inode_table *t, struct inode *p)
 	free(p->handle);
 	free(p->place_name);
 	ecfs_file_key_free(p->key);
+	holes_forget(p);
 	ecfs_holes_free(&p->holes);
 	ecfs_holes_free(&p->holes_filled);
 	pthread_rwlock_destroy(&p->io);

@@ -60,6 +60,9 @@ struct inode {
 	 * generation for a dense file), and the listed ones written since the map was
 	 * (holes.c). Changed only with io held exclusively. */
 	struct ecfs_holes holes, holes_filled;
+	/* protected by lock: the file lost its last name while the daemon knew it (it may be
+	 * open, or about to be): its holes map goes when the inode is forgotten (holes.c). */
+	bool holes_orphan;
 	unsigned nopen; /* open handles */
 	/* The backing mtime and size at the last open: unchanged means the kernel's cached
 	 * pages are still right (keep_cache). */

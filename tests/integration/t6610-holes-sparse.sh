@@ -3,7 +3,7 @@
 # file made by truncate with writes at scattered offsets takes a few chunks of backing space,
 # lists its holes in a holes map, and reads back after a remount; fsync drops the chunks
 # written since from the map; punched ranges read as zeros; truncating to 0 and removing the
-# file remove its map; a dense file written front to back never gets one.
+# file remove its map (once the kernel forgets it); a dense file written front to back never gets one.
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
@@ -97,7 +97,8 @@ n=$(maps)
 printf 'again' >"$mnt/fill" && truncate -s $((3 * CS)) "$mnt/fill"
 [ "$(head -c 5 "$mnt/fill")" = again ] || fail "fill: cannot be used again"
 rm "$mnt/big" "$mnt/past"
-[ "$(maps)" -eq $((n - 2)) ] || fail "removing sparse files left their maps ($(maps) left)"
+# A removed file's map goes once the kernel forgets the inode (at the latest, at unmount).
 umount_fg "$mnt"
+[ "$(maps)" -eq $((n - 2)) ] || fail "removing sparse files left their maps ($(maps) left)"
 log_clean "$T/log2"
 expect_exit 0 "$FSCK" -n --key-file "$key" "$vol"
