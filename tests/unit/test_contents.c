@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
+#include "tmpdir_helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -29,26 +30,16 @@ static void setup(void)
 {
 	static const char bytes[] = "0123456789abcdef0123456789ABCDEF-contents";
 
-	snprintf(tmp, sizeof(tmp), "/tmp/ecfs-test-contents.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make(tmp, sizeof(tmp), "contents");
 	key = ecfs_secret_new(sizeof(bytes));
 	cr_assert_not_null(key);
 	memcpy(ecfs_secret_data(key), bytes, sizeof(bytes));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	ecfs_secret_free(key);
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmp);
 }
 
 TestSuite(contents, .init = setup, .fini = teardown);

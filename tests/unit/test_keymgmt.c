@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include "fault_helpers.h"
+#include "tmpdir_helpers.h"
 #include "secret_helpers.h"
 #include "envcryptfs.h"
 #include "status.h"
@@ -38,8 +39,7 @@ static void setup(void)
 	struct ecfs_volume *v = NULL;
 	int r;
 
-	snprintf(tmp, sizeof(tmp), "/tmp/ecfs-test-keymgmt.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make(tmp, sizeof(tmp), "keymgmt");
 	snprintf(vol, sizeof(vol), "%s/vol", tmp);
 	key_a = key_secret(1);
 	key_b = key_secret(2);
@@ -52,21 +52,12 @@ static void setup(void)
 	ecfs_volume_close(v);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	ecfs_secret_free(key_a);
 	ecfs_secret_free(key_b);
 	ecfs_secret_free(pass);
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmp);
 }
 
 /* Opens vol and unlocks it with c; returns the unlock result (the volume in *out on 0). */

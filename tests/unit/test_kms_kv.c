@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "kmsd_store.h"
+#include "tmpdir_helpers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,14 @@ static const uint8_t uuid[16] = {0xbb, 1, 2, 3, 4, 5, 0x46, 7, 0x88, 9, 10, 11, 
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/ecfs-kvstore.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	tmpdir_make(dir, sizeof(dir), "kvstore");
 	cr_assert_eq(ecfs_random(master, sizeof(master)), 0);
 	cr_assert_eq(kmsd_store_create(dir, 1, 1, master, uuid), 0, "%s", ecfs_last_error());
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	tmpdir_remove(dir);
 }
 
 static struct kmsd_store *open_unsealed(void)

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
+#include "tmpdir_helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -30,8 +31,7 @@ static void setup(void)
 	static const char bytes[] = "names test key: thirty-two bytes or more";
 	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .origin = "key"};
 
-	snprintf(tmp, sizeof(tmp), "/tmp/ecfs-test-names.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make(tmp, sizeof(tmp), "names");
 	key = ecfs_secret_new(sizeof(bytes));
 	cr_assert_not_null(key);
 	memcpy(ecfs_secret_data(key), bytes, sizeof(bytes));
@@ -48,14 +48,6 @@ static void setup(void)
 	}
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	for (int i = 0; i < 2; i++) {
@@ -63,8 +55,7 @@ static void teardown(void)
 		ecfs_volume_close(vols[i]);
 	}
 	ecfs_secret_free(key);
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmp);
 }
 
 TestSuite(names, .init = setup, .fini = teardown);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include "fault_helpers.h"
+#include "tmpdir_helpers.h"
 #include "secret_helpers.h"
 #include "internal.h"
 
@@ -45,8 +46,7 @@ static void set_vol(const char *sub)
 
 static void setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/ecfs-test-volume.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make(tmp, sizeof(tmp), "volume");
 	set_vol("vol");
 	key_a = key_secret(1);
 	key_b = key_secret(2);
@@ -60,14 +60,6 @@ static void setup(void)
 	PB = cred(ECFS_SLOT_PASSPHRASE, pass_b, "passphrase B");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	ecfs_secret_free(key_a);
@@ -75,8 +67,7 @@ static void teardown(void)
 	ecfs_secret_free(key_c);
 	ecfs_secret_free(pass_a);
 	ecfs_secret_free(pass_b);
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmp);
 }
 
 TestSuite(volume, .init = setup, .fini = teardown);
