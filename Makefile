@@ -11,11 +11,15 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD   ?= build
 
 CC      ?= cc
-PKGS    := fuse3 openssl json-c libargon2
+# tss2-mu: the library reads TPM2 key slots' blobs (envcryptfs/lib/tpm2_blob.c).
+PKGS    := fuse3 openssl json-c libargon2 tss2-mu
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 # p11-kit's pkcs11.h only: PKCS#11 modules are loaded at run time (lib/pkcs11.c), never linked.
 P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1)
+# The TPM itself (envcryptfs/lib/tpm2.c): only the tools that seal or unseal link it.
+TPM2_PROGS := envcryptfs mkfs.envcryptfs envcryptfsctl
+TPM2_LIBS  := $(shell pkg-config --libs tss2-esys tss2-tctildr tss2-rc)
 
 WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
@@ -129,14 +133,15 @@ $(BUILD)/obj/empty.o:
 define prog_rule
 $(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(if $(findstring kmsd,$(1)),$(KMSDLIB)) \
 		$(TOOLLIB) $(KMSLIB) $(LIB) $(UTILLIB)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcurl $$(if $$(findstring kmsd,$$@),-lmicrohttpd -lgnutls)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcurl $$(if $$(findstring kmsd,$$@),-lmicrohttpd -lgnutls) \
+		$$(if $$(filter $$(TPM2_PROGS),$$(notdir $$@)),$$(TPM2_LIBS))
 endef
 $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(call prog_rule,$(p)))))
 
 $(BUILD)/tests/%: tests/unit/%.c $(KMSDLIB) $(TOOLLIB) $(KMSLIB) $(LIB) $(UTILLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) -DECFS_TESTVECTORS='"$(abspath tests/vectors)"' $(LDFLAGS) \
-		-o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcurl -lmicrohttpd -lcriterion
+		-o $@ $(filter %.c %.a,$^) $(LDLIBS) $(TPM2_LIBS) -lcurl -lmicrohttpd -lcriterion
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

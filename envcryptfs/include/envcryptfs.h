@@ -14,6 +14,7 @@
  *   -EBADMSG          authentication failed (a MAC, tag, canary or SIV did not verify)
  *   -EPROTONOSUPPORT  an unknown format version, feature flag, cipher or slot type
  *   -ENOEXEC          an export file given to unlock is damaged or of an unknown version
+ *   -EKEYEXPIRED      a TPM refuses to unseal a slot's key (PCRs changed, or TPM cleared)
  * On failure the library also leaves a one-line description (naming the thing and the
  * cause) for the calling thread in ecfs_last_error().
  */
@@ -84,6 +85,7 @@ enum ecfs_slot_type {
 	ECFS_SLOT_PASSPHRASE = 2,
 	ECFS_SLOT_KMS = 3,    /* the DEK wrapped by a Vault Transit key */
 	ECFS_SLOT_PKCS11 = 5, /* the DEK wrapped inside a PKCS#11 token by a key it keeps */
+	ECFS_SLOT_TPM2 = 6,   /* the DEK wrapped under a KEK sealed by a TPM 2.0 */
 	/* A credential only, never a slot on disk: an export file (its bytes in secret) and
 	 * the export's password (in password). It opens the volume without any slot. */
 	ECFS_KEY_EXPORT = 100,
@@ -130,6 +132,36 @@ struct ecfs_pkcs11_cred {
 	bool create_key;
 };
 
+/* What a TPM2 slot records: the sealed KEK as the TPM made it (a TPM2B_PUBLIC and a
+ * TPM2B_PRIVATE, marshalled) and the PCRs of the SHA-256 bank its policy checks. */
+#define ECFS_TPM2_BLOB_MAX	 1024
+#define ECFS_TPM2_DEVICE_DEFAULT "device:/dev/tpmrm0"
+struct ecfs_tpm2_slot {
+	uint8_t pub[ECFS_TPM2_BLOB_MAX];
+	uint8_t priv[ECFS_TPM2_BLOB_MAX];
+	uint16_t pub_len, priv_len;
+	uint32_t pcrs; /* bit n: PCR n; 0: no PCR policy */
+};
+
+/* The talk to a TPM, given by the tools that use one, so that only they link the TPM
+ * libraries; device is a TCTI string ("device:/dev/tpmrm0", "swtpm:host=H,port=P"). */
+struct ecfs_tpm2_ops {
+	/* Seals secret (len bytes) under the TPM's storage primary key, bound to s->pcrs when
+	 * any; fills the blobs of s. */
+	int (*seal)(const char *device, const uint8_t *secret, size_t len,
+		    struct ecfs_tpm2_slot *s);
+	/* Unseals s into secret (exactly len bytes): -EHOSTUNREACH when the TPM cannot be
+	 * reached, -EKEYEXPIRED when it refuses (PCRs changed, or cleared since). */
+	int (*unseal)(const char *device, const struct ecfs_tpm2_slot *s, uint8_t *secret,
+		      size_t len);
+};
+/* Through tpm2-tss (ESYS, libtss2-esys and libtss2-tctildr; envcryptfs/lib/tpm2.c). */
+extern const struct ecfs_tpm2_ops ecfs_tpm2_esys;
+/* Parses a PCR list ("7", "0,7", "0-3,7"; PCRs 0 to 23) into a mask; -EINVAL when bad. */
+int ecfs_tpm2_parse_pcrs(const char *list, uint32_t *mask);
+/* The mask as a list ("0,7"), "" for none. */
+void ecfs_tpm2_format_pcrs(uint32_t mask, char *buf, size_t len);
+
 /* A key offered to unlock a volume or to create a slot. The secrets are borrowed. */
 struct ecfs_credential {
 	enum ecfs_slot_type type;
@@ -141,6 +173,11 @@ struct ecfs_credential {
 	void *kms_arg;
 	const struct ecfs_kms_slot *kms_target;
 	const struct ecfs_pkcs11_cred *pkcs11; /* ECFS_SLOT_PKCS11 */
+	/* ECFS_SLOT_TPM2: the TPM (a TCTI string, never one read from a header), how to talk
+	 * to it, and for a new slot the PCRs to bind it to. */
+	const struct ecfs_tpm2_ops *tpm2;
+	const char *tpm2_device;
+	uint32_t tpm2_pcrs;
 };
 
 /* The slot type's name ("keyfile", "passphrase", "kms"), "unknown" for any other value. */
@@ -224,6 +261,7 @@ struct ecfs_slot_info {
 	struct ecfs_argon2_params argon2; /* passphrase slots */
 	struct ecfs_kms_slot kms;	  /* KMS slots */
 	struct ecfs_pkcs11_slot pkcs11;	  /* PKCS#11 slots */
+	uint32_t tpm2_pcrs;		  /* TPM2 slots: the PCRs of the SHA-256 bank bound */
 };
 
 /* What info shows of a slot beyond its index, type, generation and creation time: text to

@@ -100,6 +100,7 @@ struct ecfs_slot {
 	struct ecfs_kms_slot kms; /* ECFS_SLOT_KMS: wrapped by the KMS instead */
 	/* ECFS_SLOT_PKCS11: where the token wrapped the DEK (into wrapped_dek) */
 	struct ecfs_pkcs11_slot pkcs11;
+	struct ecfs_tpm2_slot tpm2; /* ECFS_SLOT_TPM2: the sealed KEK */
 };
 
 /* The header as the code sees it; header.c converts to and from the bytes on disk. */

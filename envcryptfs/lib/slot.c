@@ -15,6 +15,7 @@ static const struct ecfs_slot_handler *const handlers[] = {
     &ecfs_slot_passphrase,
     &ecfs_slot_kms,
     &ecfs_slot_pkcs11,
+    &ecfs_slot_tpm2,
 };
 
 const struct ecfs_slot_handler *ecfs_slot_handler_of(enum ecfs_slot_type t)
@@ -193,16 +194,23 @@ int ecfs_kek_slot_parse_wrap(json_object *o, struct ecfs_slot *s)
 
 json_object *ecfs_kek_slot_write(const struct ecfs_slot *s, json_object *o, const char *kdf_name)
 {
-	json_object *kdf = json_object_new_object(), *wrap = json_object_new_object();
+	json_object *kdf = json_object_new_object();
 
 	json_object_object_add(kdf, "type", json_object_new_string(kdf_name));
 	json_object_object_add(kdf, "salt", ecfs_json_b64_string(s->salt, ECFS_SALT_SIZE));
 	json_object_object_add(o, "kdf", kdf);
+	ecfs_kek_slot_write_wrap(s, o);
+	return kdf;
+}
+
+void ecfs_kek_slot_write_wrap(const struct ecfs_slot *s, json_object *o)
+{
+	json_object *wrap = json_object_new_object();
+
 	json_object_object_add(wrap, "type", json_object_new_string("aes-256-kw"));
 	json_object_object_add(wrap, "dek",
 			       ecfs_json_b64_string(s->wrapped_dek, ECFS_WRAPPED_DEK_SIZE));
 	json_object_object_add(o, "wrap", wrap);
-	return kdf;
 }
 
 int ecfs_kek_slot_validate(const struct ecfs_credential *c)

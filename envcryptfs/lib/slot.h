@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * slot.h - the key-slot handlers: what each slot type stores and how it wraps the DEK, one
- * file per type (slot_keyfile.c, slot_passphrase.c, slot_kms.c) and one table in slot.c.
+ * file per type (slot_keyfile.c, slot_passphrase.c, slot_kms.c, slot_tpm2.c) and one table
+ * in slot.c.
  * A new type is a new file and a line in that table; nothing else asks a slot for its type.
  */
 #ifndef ECFS_SLOT_H
@@ -39,6 +40,7 @@ extern const struct ecfs_slot_handler ecfs_slot_keyfile;
 extern const struct ecfs_slot_handler ecfs_slot_passphrase;
 extern const struct ecfs_slot_handler ecfs_slot_kms;
 extern const struct ecfs_slot_handler ecfs_slot_pkcs11;
+extern const struct ecfs_slot_handler ecfs_slot_tpm2;
 
 /* The handler of type t, NULL for none (a free slot, an export file, an unknown type). */
 const struct ecfs_slot_handler *ecfs_slot_handler_of(enum ecfs_slot_type t);
@@ -55,6 +57,8 @@ int ecfs_kek_slot_parse_kdf(json_object *o, struct ecfs_slot *s, const char *kdf
 int ecfs_kek_slot_parse_wrap(json_object *o, struct ecfs_slot *s);
 /* Writes "kdf" {type, salt} and "wrap"; returns the kdf object for the type's parameters. */
 json_object *ecfs_kek_slot_write(const struct ecfs_slot *s, json_object *o, const char *kdf_name);
+/* Writes "wrap" alone (a slot whose KEK comes from elsewhere than a KDF). */
+void ecfs_kek_slot_write_wrap(const struct ecfs_slot *s, json_object *o);
 /* A fresh salt, the KEK from derive, and the DEK wrapped under it. */
 int ecfs_kek_slot_create(struct ecfs_slot *s, const struct ecfs_credential *c,
 			 const uint8_t dek[ECFS_DEK_SIZE], ecfs_kek_fn derive);

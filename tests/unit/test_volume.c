@@ -328,12 +328,12 @@ static void edit_label_with_nul(json_object *root)
 	json_object_object_add(root, "label", json_object_new_string_len("a\0b", 3));
 }
 
-static void edit_slot_type_tpm2(json_object *root)
+static void edit_slot_type_unknown(json_object *root)
 {
 	json_object *slot = jget(jget(root, "slots"), "0");
 
 	cr_assert_str_eq(json_object_get_string(jget(slot, "type")), "keyfile");
-	json_object_object_add(slot, "type", json_object_new_string("tpm2"));
+	json_object_object_add(slot, "type", json_object_new_string("fido2"));
 }
 
 /* Decodes a base64 field, flips one bit of byte at, re-encodes it. */
@@ -1126,9 +1126,9 @@ Test(volume, label_with_nul_is_refused)
 Test(volume, unknown_slot_type)
 {
 	make_volume(ECFS_CIPHER_AES256_GCM, &KA, 1);
-	edit_both(edit_slot_type_tpm2);
+	edit_both(edit_slot_type_unknown);
 	cr_assert_eq(open_rc(), -EPROTONOSUPPORT);
-	cr_assert(strstr(ecfs_last_error(), "tpm2"), "message: %s", ecfs_last_error());
+	cr_assert(strstr(ecfs_last_error(), "fido2"), "message: %s", ecfs_last_error());
 }
 
 Test(volume, flipped_wrapped_dek)
