@@ -32,6 +32,9 @@ static void usage(FILE *f)
 	    "  --key-file FILE        a key slot opened by this key file (32+ bytes)\n"
 	    "  --passphrase-file FILE a key slot opened by the passphrase in FILE\n"
 	    "  --passphrase           a key slot opened by a passphrase asked on the terminal\n"
+	    "  --tpm2 [--tpm2-device TCTI] [--tpm2-pcrs LIST]\n"
+	    "                         a key slot opened by the TPM (default device\n"
+	    "                         " ECFS_TPM2_DEVICE_DEFAULT "), bound to PCRs (\"0,7\")\n"
 	    "  --kms-url URL --kms-key NAME [KMS options]\n"
 	    "                         a key slot opened by a Vault Transit key\n"
 	    "  --pkcs11-module PATH --pkcs11-token LABEL --pkcs11-key LABEL\n"
@@ -198,7 +201,11 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 	o->p.argon2 = o->keys.argon2;
 	if (nkeys(o) == 0) {
 		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file, "
-				      "--passphrase, --kms-url with --kms-key, or --pkcs11-key");
+				      "--passphrase, --kms-url with --kms-key, --pkcs11-key or --tpm2");
+		return -1;
+	}
+	if (o->keys.tpm2_device && !o->keys.tpm2) {
+		ecfs_tool_error(prog, "--tpm2-device names the TPM of a --tpm2 slot: give --tpm2");
 		return -1;
 	}
 	if (kms_slot_wanted(o) && ecfs_kms_check_target(prog, &o->kms) < 0)
@@ -223,7 +230,7 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 	int r = 0;
 
 	memset(all, 0, sizeof(*all));
-	for (int i = 0; r == 0 && i < ecfs_newkey_count(n); i++) {
+	for (int i = 0; r == 0 && i < ecfs_newkey_count(n) - n->tpm2; i++) {
 		struct ecfs_keyopts k = {.allow_open_key_file = o->allow_open_key_file,
 					 .kms = o->kms}; /* for a key file kept in Vault */
 		struct ecfs_creds one;
@@ -240,6 +247,8 @@ static int load_keys(const struct mkfs_opts *o, struct ecfs_creds *all)
 			all->secret[all->n++] = one.secret[0];
 		}
 	}
+	if (r == 0 && n->tpm2)
+		ecfs_newkey_tpm2_credential(n, &all->cred[all->n++]);
 	return r;
 }
 

@@ -11,6 +11,7 @@ enum {
 	OPT_UNLOCK_PASS,
 	OPT_UNLOCK_EXPORT,
 	OPT_UNLOCK_PKCS11,
+	OPT_UNLOCK_TPM2,
 	OPT_SLOT,
 	OPT_OUT,
 	OPT_FORCE,
@@ -31,6 +32,7 @@ static const struct option long_opts[] = {
     {"unlock-passphrase-file", required_argument, NULL, OPT_UNLOCK_PASS},
     {"unlock-export", required_argument, NULL, OPT_UNLOCK_EXPORT},
     {"unlock-pkcs11", no_argument, NULL, OPT_UNLOCK_PKCS11},
+    {"unlock-tpm2", no_argument, NULL, OPT_UNLOCK_TPM2},
     {"slot", required_argument, NULL, OPT_SLOT},
     {"out", required_argument, NULL, OPT_OUT},
     {"force", no_argument, NULL, OPT_FORCE},
@@ -73,8 +75,14 @@ static unsigned group_of(int c)
 	case OPT_PKCS11 + ECFS_PKCS11_MODULE: /* the module and PIN serve a new slot too */
 	case OPT_PKCS11 + ECFS_PKCS11_PIN_FILE:
 		return CTL_O_UNLOCK | CTL_O_NEWKEY;
+	case OPT_UNLOCK_TPM2:
+		return CTL_O_UNLOCK;
 	case OPT_NEWKEY + ECFS_NEWKEY_KEY_FILE:
+	case OPT_NEWKEY + ECFS_NEWKEY_TPM2:
+	case OPT_NEWKEY + ECFS_NEWKEY_TPM2_PCRS:
 		return CTL_O_NEWKEY;
+	case OPT_NEWKEY + ECFS_NEWKEY_TPM2_DEVICE:
+		return CTL_O_NEWKEY | CTL_O_UNLOCK;
 	case OPT_NEWKEY + ECFS_NEWKEY_PASS_FILE:
 	case OPT_NEWKEY + ECFS_NEWKEY_PROMPT:
 		return CTL_O_NEWKEY | CTL_O_EXPORT_PASS;
@@ -144,6 +152,9 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
 	case OPT_UNLOCK_PKCS11:
 		a->unlock_pkcs11 = true;
 		return 0;
+	case OPT_UNLOCK_TPM2:
+		a->unlock.tpm2_unlock = true;
+		return 0;
 	case OPT_OPEN_KEY:
 		a->unlock.allow_open_key_file = true;
 		return 0;
@@ -193,6 +204,9 @@ static int parse_one(struct ctl_args *a, int c, const char *name)
  * credential may go to; rotate may record a KMS that moved (unlocked by another key). */
 static void kms_roles(const struct ctl_action *act, struct ctl_args *a)
 {
+	/* --tpm2-device names the TPM both to unlock with and to seal a new slot's key. */
+	a->unlock.tpm2_ops = &ecfs_tpm2_esys;
+	a->unlock.tpm2_device = a->newkey.keys.tpm2_device;
 	a->unlock.kms = a->kms;
 	a->newkey.count = ecfs_newkey_count(&a->newkey.keys);
 	/* --pkcs11-module and --pkcs11-pin-file unlock only with --unlock-pkcs11. */
@@ -222,12 +236,11 @@ static const char *combination_problem(const struct ctl_action *act, const struc
 	if (msg)
 		return msg;
 	if (a->newkey.count > 1)
-		return "give one new key: --key-file, --passphrase-file, --passphrase, --kms-key "
-		       "or "
-		       "--pkcs11-key";
+		return "give one new key: --key-file, --passphrase-file, --passphrase, --kms-key, "
+		       "--pkcs11-key or --tpm2";
 	if ((act->opts & CTL_O_NEWKEY) && !(act->opts & CTL_O_KMS_ROTATE) && a->newkey.count == 0)
 		return "no new key given: use --key-file, --passphrase-file, --passphrase, "
-		       "--kms-url with --kms-key, or --pkcs11-key";
+		       "--kms-url with --kms-key, --pkcs11-key or --tpm2";
 	if (a->newkey.pkcs11 && ecfs_pkcs11_new_problem(&a->pkcs11))
 		return ecfs_pkcs11_new_problem(&a->pkcs11);
 	if (a->unlock_pkcs11 && !a->pkcs11.v[ECFS_PKCS11_MODULE])
@@ -258,6 +271,7 @@ static const struct ecfs_keyopt_names unlock_option_names = {
     .kms = "--kms-url URL --kms-key NAME",
     .export_file = "--unlock-export FILE",
     .pkcs11 = "--unlock-pkcs11 --pkcs11-module PATH --pkcs11-pin-file FILE",
+    .tpm2 = "--unlock-tpm2",
 };
 
 /* --unlock-key-file of a command of several DIRs: once for all, or once per DIR. */

@@ -56,7 +56,7 @@ static void help(FILE *f)
 		fprintf(f, "  %s %s\n      %s\n", actions[i].name, actions[i].usage,
 			actions[i].help);
 	fprintf(f, "\nUNLOCK-KEY, the key that authorizes the command (none given: the volume's "
-		   "KMS slot,\nelse a passphrase prompt):\n"
+		   "KMS, PKCS#11\nor TPM2 slot, else a passphrase prompt):\n"
 		   "  --unlock-key-file FILE        a key file that opens a slot\n"
 		   "  --unlock-passphrase-file FILE a passphrase (with --unlock-export: the "
 		   "export's password)\n"
@@ -65,6 +65,8 @@ static void help(FILE *f)
 		   "  --unlock-pkcs11               the volume's PKCS#11 slot, through "
 		   "--pkcs11-module PATH\n"
 		   "                                with the PIN in --pkcs11-pin-file FILE\n"
+		   "  --unlock-tpm2                 the TPM (--tpm2-device TCTI; default "
+		   ECFS_TPM2_DEVICE_DEFAULT ")\n"
 		   "NEW-KEY, exactly one:\n"
 		   "  --key-file FILE               a key file (32 bytes to 64 KiB)\n"
 		   "  --passphrase-file FILE        the passphrase in FILE\n"
@@ -74,6 +76,8 @@ static void help(FILE *f)
 		   "  --pkcs11-pin-file FILE        an AES key on a PKCS#11 token (a PKCS#11 "
 		   "slot);\n"
 		   "                                --pkcs11-create-key makes a missing key\n"
+		   "  --tpm2 [--tpm2-pcrs LIST]     a key sealed by the TPM at --tpm2-device, bound "
+		   "to\n                                PCRs of the SHA-256 bank (\"7\", \"0,7\")\n"
 		   "PASSWORD of an export: --passphrase-file FILE or --passphrase (the default)\n"
 		   "ARGON2, costs for a new passphrase slot or an export (all three or none; "
 		   "default:\ncalibrated to about 1 s): --argon2-time N, --argon2-memory KIB, "

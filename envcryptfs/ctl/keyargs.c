@@ -50,6 +50,11 @@ int ctl_load_new_key(const struct ctl_args *a, const char *prompt, struct ecfs_c
 					     a->unlock.allow_open_key_file, "--allow-open-key-file",
 					     out);
 	}
+	if (n->tpm2) {
+		ecfs_newkey_tpm2_credential(n, &out->cred[0]);
+		out->n = 1;
+		return ECFS_EXIT_OK;
+	}
 	if (k.key_file || k.passphrase_file)
 		return ecfs_tool_load_creds(CTL_PROG, &k, true, out);
 	return prompt_new(prompt, out);

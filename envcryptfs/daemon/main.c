@@ -36,6 +36,7 @@ struct options {
 	char *key_export;
 	char *pkcs11_module; /* loaded only from here, never from the header */
 	char *pkcs11_pin_file;
+	char *tpm2_device;	  /* the TPM of a TPM2 slot (a TCTI string) */
 	struct ecfs_kms_opts kms; /* kms_url= ... (tool_kms.h) */
 	unsigned kms_wait;	  /* seconds to wait for a KMS that is down */
 	char *kms_rewrap_interval;
@@ -71,6 +72,7 @@ static const struct fuse_opt option_table[] = {
     OPT("key_export=%s", key_export, 0),
     OPT("pkcs11_module=%s", pkcs11_module, 0),
     OPT("pkcs11_pin_file=%s", pkcs11_pin_file, 0),
+    OPT("tpm2_device=%s", tpm2_device, 0),
     OPT("kms_wait=%u", kms_wait, 0),
     OPT("kms_rewrap_interval=%s", kms_rewrap_interval, 0),
     OPT("log_file=%s", log_file, 0),
@@ -179,6 +181,9 @@ static void help(void)
 	       "                            its password from passphrase_file or the prompt\n"
 	       "    -o pkcs11_module=PATH   unlock the volume's PKCS#11 slot through this module\n"
 	       "    -o pkcs11_pin_file=FILE the token's user PIN\n"
+	       "    -o tpm2_device=TCTI     the TPM of a TPM2 slot (default\n"
+	       "                            " ECFS_TPM2_DEVICE_DEFAULT "); with no other key\n"
+	       "                            option, a TPM2 slot unlocks\n"
 	       "    -o allow_open_key_file  accept key, passphrase, export and PIN files that\n"
 	       "                            group or others may read or write, or another user\n"
 	       "                            owns\n"
@@ -285,6 +290,7 @@ static const struct ecfs_keyopt_names key_option_names = {
     .kms = "-o kms_url=URL,kms_key=NAME",
     .export_file = "-o key_export=FILE",
     .pkcs11 = "-o pkcs11_module=PATH,pkcs11_pin_file=FILE",
+    .tpm2 = "-o tpm2_device=TCTI",
     .allow_open_key_file = "-o allow_open_key_file",
 };
 
@@ -874,6 +880,9 @@ int main(int argc, char *argv[])
 				     .names = &key_option_names,
 				     .kms = o.kms,
 				     .kms_wait = o.kms_wait,
+				     .tpm2_ops = &ecfs_tpm2_esys,
+				     .tpm2_device = o.tpm2_device,
+				     .tpm2_unlock = o.tpm2_device != NULL,
 				     .header = ECFS_TOOL_HDR_LATER,
 				     .allow_open_key_file = o.allow_open_key_file};
 	/* In the child when in the background: any kms_wait happens here, the parent waits. */
@@ -919,6 +928,7 @@ out:
 	free(o.key_export);
 	free(o.pkcs11_module);
 	free(o.pkcs11_pin_file);
+	free(o.tpm2_device);
 	free(o.kms_rewrap_interval);
 	free(o.log_file);
 	ecfs_kms_opts_free(&o.kms);

@@ -28,6 +28,9 @@ static const struct newkey_desc {
 				     offsetof(struct ecfs_argon2_params, parallelism),
 				     ECFS_ARGON2_PARALLEL_MIN, ECFS_ARGON2_PARALLEL_MAX},
     [ECFS_NEWKEY_WEAK_KDF] = {"allow-weak-kdf", no_argument, NULL, 0, 0, 0},
+    [ECFS_NEWKEY_TPM2] = {"tpm2", no_argument, NULL, 0, 0, 0},
+    [ECFS_NEWKEY_TPM2_DEVICE] = {"tpm2-device", required_argument, NULL, 0, 0, 0},
+    [ECFS_NEWKEY_TPM2_PCRS] = {"tpm2-pcrs", required_argument, NULL, 0, 0, 0},
 };
 
 void ecfs_newkey_getopt_merge(const struct option *base, int first_val, struct option *out)
@@ -43,7 +46,7 @@ void ecfs_newkey_getopt_merge(const struct option *base, int first_val, struct o
 
 bool ecfs_newkey_is_argon2(int first_val, int c)
 {
-	return c >= first_val + ECFS_NEWKEY_ARGON2_TIME && c < first_val + ECFS_NEWKEY_NOPTS;
+	return c >= first_val + ECFS_NEWKEY_ARGON2_TIME && c <= first_val + ECFS_NEWKEY_WEAK_KDF;
 }
 
 static int set_cost(const char *prog, const struct newkey_desc *d, struct ecfs_argon2_params *a,
@@ -75,6 +78,19 @@ static int add_file(const char *prog, const struct ecfs_newkey_opts *o, const ch
 	return 1;
 }
 
+static int set_pcrs(const char *prog, struct ecfs_newkey_opts *o, const char *value)
+{
+	if (ecfs_tpm2_parse_pcrs(value, &o->tpm2_pcr_mask) < 0) {
+		ecfs_tool_error(prog,
+				"--tpm2-pcrs '%s' is not a list of PCRs 0 to 23 (\"7\", "
+				"\"0,7\", \"0-3,7\")",
+				value);
+		return -1;
+	}
+	o->tpm2_pcrs = value;
+	return 1;
+}
+
 int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int first_val, int c,
 			   const char *value)
 {
@@ -93,6 +109,18 @@ int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int fir
 	case ECFS_NEWKEY_WEAK_KDF:
 		o->allow_weak_kdf = true;
 		return 1;
+	case ECFS_NEWKEY_TPM2:
+		if (o->tpm2) {
+			ecfs_tool_error(prog, "--tpm2 is given twice");
+			return -1;
+		}
+		o->tpm2 = true;
+		return 1;
+	case ECFS_NEWKEY_TPM2_DEVICE:
+		o->tpm2_device = value;
+		return 1;
+	case ECFS_NEWKEY_TPM2_PCRS:
+		return set_pcrs(prog, o, value);
 	default:
 		return set_cost(prog, &descs[i], &o->argon2, value);
 	}
@@ -100,7 +128,18 @@ int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int fir
 
 int ecfs_newkey_count(const struct ecfs_newkey_opts *o)
 {
-	return o->nkey_files + o->npass_files + o->prompt;
+	return o->nkey_files + o->npass_files + o->prompt + o->tpm2;
+}
+
+void ecfs_newkey_tpm2_credential(const struct ecfs_newkey_opts *o, struct ecfs_credential *c)
+{
+	*c = (struct ecfs_credential){
+	    .type = ECFS_SLOT_TPM2,
+	    .origin = "the TPM",
+	    .tpm2 = &ecfs_tpm2_esys,
+	    .tpm2_device = o->tpm2_device ? o->tpm2_device : ECFS_TPM2_DEVICE_DEFAULT,
+	    .tpm2_pcrs = o->tpm2_pcr_mask,
+	};
 }
 
 const char *ecfs_newkey_problem(const struct ecfs_newkey_opts *o)
@@ -111,6 +150,8 @@ const char *ecfs_newkey_problem(const struct ecfs_newkey_opts *o)
 	if ((a->t_cost || a->m_cost_kib || a->parallelism) &&
 	    !(a->t_cost && a->m_cost_kib && a->parallelism))
 		return "give all three Argon2 costs or none";
+	if (o->tpm2_pcrs && !o->tpm2)
+		return "--tpm2-pcrs binds a new TPM2 slot: give --tpm2 too";
 	if (!a->t_cost)
 		return NULL;
 	/* Over the cap, no slot made here would open; below the floor, a guessed passphrase

@@ -18,6 +18,9 @@ enum ecfs_newkey_opt {
 	ECFS_NEWKEY_ARGON2_MEMORY,   /* --argon2-memory KIB */
 	ECFS_NEWKEY_ARGON2_PARALLEL, /* --argon2-parallel N */
 	ECFS_NEWKEY_WEAK_KDF,	     /* --allow-weak-kdf: costs below the floor */
+	ECFS_NEWKEY_TPM2,	     /* --tpm2: a key sealed by the TPM */
+	ECFS_NEWKEY_TPM2_DEVICE,     /* --tpm2-device TCTI */
+	ECFS_NEWKEY_TPM2_PCRS,	     /* --tpm2-pcrs LIST */
 	ECFS_NEWKEY_NOPTS
 };
 
@@ -29,6 +32,10 @@ struct ecfs_newkey_opts {
 	bool prompt;
 	struct ecfs_argon2_params argon2; /* all zero: not given */
 	bool allow_weak_kdf;		  /* costs below ECFS_ARGON2_FLOOR_* */
+	bool tpm2;			  /* a TPM2 slot */
+	const char *tpm2_device;	  /* NULL: ECFS_TPM2_DEVICE_DEFAULT */
+	const char *tpm2_pcrs;		  /* as given; NULL: no PCR policy */
+	uint32_t tpm2_pcr_mask;
 };
 
 /* out = base followed by the options, each with val first_val + its enum ecfs_newkey_opt; out
@@ -40,11 +47,13 @@ int ecfs_newkey_getopt_set(const char *prog, struct ecfs_newkey_opts *o, int fir
 			   const char *value);
 /* Whether c (from getopt_long) is an Argon2id cost option (or --allow-weak-kdf). */
 bool ecfs_newkey_is_argon2(int first_val, int c);
-/* How many keys the options name (a prompt counts once). */
+/* How many keys the options name (a prompt counts once, --tpm2 too). */
 int ecfs_newkey_count(const struct ecfs_newkey_opts *o);
 /* What is wrong with the options as a whole (for the caller to print), NULL when nothing:
  * also costs over the cap, or below the floor without --allow-weak-kdf. */
 const char *ecfs_newkey_problem(const struct ecfs_newkey_opts *o);
+/* The credential of the TPM2 slot the options ask for (a key that needs no loading). */
+void ecfs_newkey_tpm2_credential(const struct ecfs_newkey_opts *o, struct ecfs_credential *c);
 /* The costs given, or NULL to calibrate. */
 const struct ecfs_argon2_params *ecfs_newkey_argon2(const struct ecfs_newkey_opts *o);
 

@@ -55,6 +55,7 @@ int ecfs_tool_exit_code(int err)
 	case 0:
 		return ECFS_EXIT_OK;
 	case -EKEYREJECTED:
+	case -EKEYEXPIRED: /* a TPM refused to unseal: PCRs changed, or it was cleared */
 		return ECFS_EXIT_WRONG_KEY;
 	case -EUCLEAN:
 	case -EBADMSG:
@@ -193,6 +194,17 @@ static int load_key_file(const char *prog, const struct ecfs_keyopts *o, const c
 	return r;
 }
 
+/* The TPM needs nothing loaded: the credential names it and how to reach it. */
+static int add_tpm2(const struct ecfs_keyopts *o, struct ecfs_creds *out)
+{
+	if (add_cred(out, ECFS_SLOT_TPM2, NULL, "the TPM") < 0)
+		return ECFS_EXIT_USAGE;
+	out->cred[out->n - 1].tpm2 = o->tpm2_ops;
+	out->cred[out->n - 1].tpm2_device =
+	    o->tpm2_device ? o->tpm2_device : ECFS_TPM2_DEVICE_DEFAULT;
+	return 0;
+}
+
 int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool confirm,
 			 struct ecfs_creds *out)
 {
@@ -207,7 +219,8 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 	if (r == 0 && o->export_file) {
 		r = load_export(prog, o, out);
 	} else if (r == 0 && (o->passphrase_file ||
-			      (o->prompt && out->n == 0 && !o->kms_use && !o->pkcs11_use))) {
+			      (o->prompt && out->n == 0 && !o->kms_use && !o->pkcs11_use &&
+			       !o->tpm2_use))) {
 		r = load_passphrase(prog, o, confirm, "Passphrase: ", &s);
 		if (r == 0)
 			add_cred(out, ECFS_SLOT_PASSPHRASE, s,
@@ -220,12 +233,14 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 		r = ecfs_tool_load_pkcs11(prog, &c, o->pkcs11_pin_file, o->allow_open_key_file,
 					  allow_option(o), out);
 	}
+	if (r == 0 && o->tpm2_use)
+		r = add_tpm2(o, out);
 	/* Last: local keys open the volume without waiting for a KMS that is down. */
 	if (r == 0 && o->kms_use)
 		r = ecfs_tool_load_kms(prog, &o->kms, out);
 	if (r == 0 && out->n == 0) {
 		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, a KMS, a "
-				      "PKCS#11 module, or a terminal for a passphrase prompt)");
+				      "PKCS#11 module, a TPM, or a terminal for a passphrase prompt)");
 		r = ECFS_EXIT_USAGE;
 	}
 	if (r != 0)

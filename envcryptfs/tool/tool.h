@@ -44,7 +44,14 @@ struct ecfs_keyopts {
 	 * name a new slot), and ecfs_tool_keyopts_for_volume sets kms_use. */
 	struct ecfs_kms_opts kms;
 	bool kms_only_auto;
-	bool kms_use;	   /* offer a KMS credential (tried after the others) */
+	bool kms_use; /* offer a KMS credential (tried after the others) */
+	/* The TPM: the tools that can talk to one give tpm2_ops. Its credential is offered when
+	 * tpm2_unlock asks for it, or when no other key is given and the volume has a TPM2 slot
+	 * (ecfs_tool_keyopts_for_volume sets tpm2_use). tpm2_device NULL: the default. */
+	const struct ecfs_tpm2_ops *tpm2_ops;
+	const char *tpm2_device;
+	bool tpm2_unlock;
+	bool tpm2_use;
 	unsigned kms_wait; /* seconds to wait for a KMS that is down or sealed (the daemon) */
 	enum ecfs_tool_header_policy header; /* after unlocking (ecfs_tool_header_check) */
 	/* Key, passphrase and export files that group or others may read or write, or that
@@ -64,6 +71,7 @@ struct ecfs_keyopts {
 struct ecfs_keyopt_names {
 	const char *key_file, *kms, *export_file;
 	const char *pkcs11;		 /* the module and PIN file options */
+	const char *tpm2;		 /* NULL: the tool has no TPM option */
 	const char *allow_open_key_file; /* NULL: "--allow-open-key-file" */
 };
 

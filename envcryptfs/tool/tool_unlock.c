@@ -38,7 +38,8 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 	char opts[512];
 	int len = 0;
 
-	if (!n || !o->prompt || other || o->kms_use || has_slot(v, ECFS_SLOT_PASSPHRASE))
+	if (!n || !o->prompt || other || o->kms_use || o->tpm2_use ||
+	    has_slot(v, ECFS_SLOT_PASSPHRASE))
 		return -1;
 	if (has_slot(v, ECFS_SLOT_KEYFILE))
 		len += snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its key-file slot), ",
@@ -49,6 +50,9 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 	if (has_slot(v, ECFS_SLOT_PKCS11) && n->pkcs11)
 		len += snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its PKCS#11 slot), ",
 				n->pkcs11);
+	if (has_slot(v, ECFS_SLOT_TPM2) && n->tpm2)
+		len += snprintf(opts + len, sizeof(opts) - (size_t)len, "%s (its TPM2 slot), ",
+				n->tpm2);
 	snprintf(opts + len, sizeof(opts) - (size_t)len, "or %s (an export file)", n->export_file);
 	ecfs_tool_error(prog,
 			"'%s' has no passphrase slot, so a passphrase cannot open it; give %s", dir,
@@ -59,6 +63,7 @@ static int refuse_useless_prompt(const char *prog, const char *dir, const struct
 void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volume *v)
 {
 	bool other, has_kms = has_kms_slot(v);
+	bool has_tpm2 = o->tpm2_ops && has_slot(v, ECFS_SLOT_TPM2);
 
 	/* The module is local configuration; the volume says whether there is a slot for it. A
 	 * token unlocks without a terminal too, so it asks for no passphrase either. */
@@ -68,9 +73,11 @@ void ecfs_tool_keyopts_for_volume(struct ecfs_keyopts *o, const struct ecfs_volu
 	other =
 	    o->key_file || o->old_key_file || o->passphrase_file || o->export_file || o->pkcs11_use;
 	o->kms_use = (!o->kms_only_auto && ecfs_kms_opts_given(&o->kms)) || (!other && has_kms);
-	/* A KMS slot unlocks without anyone at a terminal: a prompt would only hold up a boot
-	 * or a sidecar when the KMS fails. An export's password is still asked for. */
-	if (has_kms && !o->export_file)
+	o->tpm2_use = o->tpm2_ops && (o->tpm2_unlock || (!other && has_tpm2));
+	/* A KMS or TPM2 slot unlocks without anyone at a terminal: a prompt would only hold up
+	 * a boot or a sidecar when the KMS or TPM fails. An export's password is still asked
+	 * for. */
+	if ((has_kms || has_tpm2) && !o->export_file)
 		o->prompt = false;
 }
 
