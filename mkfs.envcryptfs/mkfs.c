@@ -200,8 +200,9 @@ static int parse_args(int argc, char **argv, struct mkfs_opts *o)
 	}
 	o->p.argon2 = o->keys.argon2;
 	if (nkeys(o) == 0) {
-		ecfs_tool_error(prog, "no key given: use --key-file, --passphrase-file, "
-				      "--passphrase, --kms-url with --kms-key, --pkcs11-key or --tpm2");
+		ecfs_tool_error(prog,
+				"no key given: use --key-file, --passphrase-file, "
+				"--passphrase, --kms-url with --kms-key, --pkcs11-key or --tpm2");
 		return -1;
 	}
 	if (o->keys.tpm2_device && !o->keys.tpm2) {

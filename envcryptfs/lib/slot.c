@@ -11,11 +11,7 @@
 #include <time.h>
 
 static const struct ecfs_slot_handler *const handlers[] = {
-    &ecfs_slot_keyfile,
-    &ecfs_slot_passphrase,
-    &ecfs_slot_kms,
-    &ecfs_slot_pkcs11,
-    &ecfs_slot_tpm2,
+    &ecfs_slot_keyfile, &ecfs_slot_passphrase, &ecfs_slot_kms, &ecfs_slot_pkcs11, &ecfs_slot_tpm2,
 };
 
 const struct ecfs_slot_handler *ecfs_slot_handler_of(enum ecfs_slot_type t)

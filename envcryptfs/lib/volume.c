@@ -478,8 +478,9 @@ void ecfs_volume_get_info(const struct ecfs_volume *v, struct ecfs_volume_info *
 
 		if (s->type == ECFS_SLOT_NONE)
 			continue;
-		info->slots[info->nslots++] = (struct ecfs_slot_info){
-		    i, s->type, s->kek_generation, s->created, s->argon2, s->kms, s->pkcs11, s->tpm2.pcrs};
+		info->slots[info->nslots++] =
+		    (struct ecfs_slot_info){i,	       s->type, s->kek_generation, s->created,
+					    s->argon2, s->kms,	s->pkcs11,	   s->tpm2.pcrs};
 	}
 	info->primary_state = v->primary_state;
 	info->copy_state = v->copy_state;

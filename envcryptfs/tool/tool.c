@@ -239,8 +239,9 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 	if (r == 0 && o->kms_use)
 		r = ecfs_tool_load_kms(prog, &o->kms, out);
 	if (r == 0 && out->n == 0) {
-		ecfs_tool_error(prog, "no key given (use a key file, a passphrase file, a KMS, a "
-				      "PKCS#11 module, a TPM, or a terminal for a passphrase prompt)");
+		ecfs_tool_error(prog,
+				"no key given (use a key file, a passphrase file, a KMS, a "
+				"PKCS#11 module, a TPM, or a terminal for a passphrase prompt)");
 		r = ECFS_EXIT_USAGE;
 	}
 	if (r != 0)
