@@ -218,9 +218,8 @@ int ecfs_tool_load_creds(const char *prog, const struct ecfs_keyopts *o, bool co
 		r = load_key_file(prog, o, o->old_key_file, out);
 	if (r == 0 && o->export_file) {
 		r = load_export(prog, o, out);
-	} else if (r == 0 && (o->passphrase_file ||
-			      (o->prompt && out->n == 0 && !o->kms_use && !o->pkcs11_use &&
-			       !o->tpm2_use))) {
+	} else if (r == 0 && (o->passphrase_file || (o->prompt && out->n == 0 && !o->kms_use &&
+						     !o->pkcs11_use && !o->tpm2_use))) {
 		r = load_passphrase(prog, o, confirm, "Passphrase: ", &s);
 		if (r == 0)
 			add_cred(out, ECFS_SLOT_PASSPHRASE, s,
