@@ -4,14 +4,12 @@
 #include <criterion/criterion.h>
 
 #include "envcryptfs.h"
+#include "tmpdir_helpers.h"
 #include "tpm2_blob.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static char tmp[64];
 static char vol[256];
@@ -71,24 +69,14 @@ static struct ecfs_credential tpm_cred(uint32_t pcrs)
 
 static void setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/ecfs-test-tpm2.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make(tmp, sizeof(tmp), "tpm2");
 	snprintf(vol, sizeof(vol), "%s/vol", tmp);
 	fake_result = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmp);
 }
 
 static void make_tpm_volume(uint32_t pcrs)
