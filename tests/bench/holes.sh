@@ -67,7 +67,7 @@ one() {
   rm -rf "$T/vol"
   "$bin/mkfs.envcryptfs" -q --allow-weak-kdf --format-version 2 --cipher aes-256-gcm \
     --chunk-size 4096 --key-file "$T/key" "$T/vol" >/dev/null
-  "$bin/envcryptfs" "$T/vol" "$MNT" -o "key_file=$T/key,no_writeback_cache"
+  "$bin/envcryptfs" "$T/vol" "$MNT" -o "key_file=$T/key,no_writeback_cache,log_file=$T/daemon.log"
   s=$(secs "w_$w")
   fusermount3 -u "$MNT"
   echo "$s"
