@@ -151,7 +151,8 @@ static bool holds_user_entries(const struct dir *d)
  * leaves one); with entries, their names are lost with the ID. Returns true if repaired. */
 static bool dirid_problem(struct fsck *f, struct dir *d, bool missing, bool empty)
 {
-	struct fix_at at = {.dirfd = d->fd};
+	bool v2 = ecfs_volume_format(f->vol) >= 2;
+	struct fix_at at = {.dirfd = d->fd, .vol = f->vol, .place = v2 ? &d->place : NULL};
 	struct fix fx = fix_of(FIX_SAFE, "Give it a new ID", "new ID written", fix_dirid, &at);
 	char *path = path_join(d->backing, ECFS_DIR_ID_NAME);
 	const char *what =
@@ -161,8 +162,8 @@ static bool dirid_problem(struct fsck *f, struct dir *d, bool missing, bool empt
 	struct problem p =
 	    problem_of(PASS_TREE, shown_path(d->plain, d->backing), path ? path : d->backing,
 		       missing ? "dirid-missing" : "dirid-bad", what, detail);
-	/* A format-2 ID is bound to the directory's place: no such repair there yet. */
-	bool fixable = missing && empty && ecfs_volume_format(f->vol) < 2;
+	/* A format-2 ID is bound to the directory's place: that needs the key and the place. */
+	bool fixable = missing && empty && (!v2 || (f->have_key && d->have_place));
 	bool fixed = fsck_problem(f, p, fixable ? &fx : NULL);
 
 	free(path);

@@ -123,6 +123,9 @@ struct fix_at {
 	const char *name;
 	int fd;
 	uint64_t size;
+	/* fix_dirid on a format-2 volume: the new ID is bound to place (NULL: format 1). */
+	const struct ecfs_volume *vol;
+	const struct ecfs_place *place;
 };
 int fix_unlink(void *at);    /* removes at->name from at->dirfd */
 int fix_rmdir_tmp(void *at); /* removes the half-made directory at->name and its ID */

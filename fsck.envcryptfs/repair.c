@@ -199,7 +199,8 @@ int fix_dirid(void *arg)
 {
 	struct fix_at *at = arg;
 	uint8_t id[ECFS_DIR_ID_SIZE];
-	int r = ecfs_dirid_create(at->dirfd, id);
+	int r = at->place ? ecfs_dirid_create_at(at->vol, at->dirfd, at->place, id)
+			  : ecfs_dirid_create(at->dirfd, id);
 
 	return r < 0 ? r : (fsync(at->dirfd) < 0 ? -errno : 0);
 }
