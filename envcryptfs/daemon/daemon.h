@@ -256,6 +256,11 @@ off_t symlink_plain_size(struct inode *inode, const struct stat *st);
  * file's name in side and returns 1 (remove it once disk is gone); else 0. */
 int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
 void symlink_side_remove(const char *side);
+/* Format 2: -ESTALE when the backing symlink open as fd has no name left. A rename replaces
+ * a symlink by a copy sealed for its new place, so the kernel's inode of a renamed link
+ * names the removed original (whose side file went with it); the kernel looks the name up
+ * again on ESTALE and finds the copy. */
+int symlink_check_linked(int fd);
 
 /* ---- holes.c: format 2: the chunks of a file that may be holes ------------------------- */
 

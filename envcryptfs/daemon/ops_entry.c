@@ -329,7 +329,9 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	r = symlink_read_target(inode, fd, names_bound() ? &at : NULL, target);
+	r = names_bound() ? symlink_check_linked(fd) : 0;
+	if (r == 0)
+		r = symlink_read_target(inode, fd, names_bound() ? &at : NULL, target);
 	inode_fd_put(inode, fd);
 	if (r < 0)
 		fuse_reply_err(req, fs_errno(r));

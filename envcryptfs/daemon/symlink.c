@@ -124,6 +124,15 @@ int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LE
 	return ecfs_link_is_ref(side);
 }
 
+int symlink_check_linked(int fd)
+{
+	struct stat st;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return st.st_nlink == 0 ? -ESTALE : 0;
+}
+
 void symlink_side_remove(const char *side)
 {
 	/* A side file left behind wastes space only; fsck removes it. */
