@@ -192,9 +192,9 @@ check-no-fault-hooks:
 # The concurrency stress test (t5100, part of `make check` for a few seconds per cache mode)
 # for longer under ASan and UBSan: `make stress-test STRESS_SECONDS=600` runs each mode that
 # long; STRESS_NOFILE=N in the environment runs the daemon with N descriptors (inodes park);
-# STRESS_FORMAT=2 runs it on format-2 volumes.
+# STRESS_FORMAT=1 runs it on format-1 volumes (the default is 2).
 STRESS_SECONDS ?= 600
-STRESS_FORMAT ?= 1
+STRESS_FORMAT ?= 2
 stress-test:
 	$(MAKE) BUILD=build-san SANITIZE=1 all build-san/tools/stress
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -41,7 +41,7 @@ struct stat;
 /* The oldest format version this build opens (and can upgrade). */
 #define ECFS_FORMAT_VERSION_MIN 1
 /* The version mkfs writes unless told otherwise. */
-#define ECFS_FORMAT_DEFAULT 1
+#define ECFS_FORMAT_DEFAULT 2
 #define ECFS_MAX_SLOTS	    8
 #define ECFS_UUID_SIZE	    16
 #define ECFS_FILE_ID_SIZE   16

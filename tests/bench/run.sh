@@ -5,8 +5,9 @@
 # per backing with absolute figures and, for envcryptfs, ratios against gocryptfs (G) and the
 # better passthrough (P) of the same run. Needs root. Never part of `make check`.
 #
-# Environment: BENCH_BACKINGS="tmpfs disk", BENCH_SYSTEMS (names as in the table; an ecfs
-# system with -f2 appended, e.g. ecfs-gcm-f2, is the same on a format-2 volume),
+# Environment: BENCH_BACKINGS="tmpfs disk", BENCH_SYSTEMS (names as in the table; ecfs
+# systems make format-2 volumes, the default; with -f1 appended, e.g. ecfs-gcm-f1, the same
+# on a format-1 volume, and -f2 names format 2 explicitly),
 # BENCH_SEQ_MB=1024, BENCH_RUNTIME=10 (seconds per random-I/O job), BENCH_DISK_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,8 +56,9 @@ mount_system() {
       gocryptfs -q -nosyslog -passfile "$W/gopass" "$back/data" "$MNT" ;;
     ecfs-*)
       local cipher=aes-256-gcm chunk= format=
-      case $sys in *-f2) format="--format-version 2" ;; esac
-      case ${sys%-f2} in
+      case $sys in *-f1) format="--format-version 1" ;; *-f2) format="--format-version 2" ;; esac
+      local base=${sys%-f[12]}
+      case $base in
         ecfs-gcm-64k) chunk=64k ;; ecfs-gcm-1m) chunk=1M ;;
         ecfs-aes256xts) cipher=aes-256-xts ;; ecfs-aes128xts) cipher=aes-128-xts ;;
         ecfs-sm4xts) cipher=sm4-xts ;;

@@ -10,6 +10,7 @@ trap finish_test EXIT
 need_progs
 CS=4096
 SC=$((CS + 28))
+HDR=128 # a format-2 blob header
 vol=$T/vol
 mnt=$T/mnt
 key=$T/key
@@ -33,13 +34,13 @@ blob_of() {
   [ $n -eq 1 ] || fail "expected one blob of $1 bytes, found $n"
   echo "$found"
 }
-app=$(blob_of $((24 + SC + 904 + 28)))
-gap=$(blob_of $((24 + SC + 1904 + 28)))
-bad=$(blob_of $((24 + 3 * SC)))
+app=$(blob_of $((HDR + SC + 904 + 28)))
+gap=$(blob_of $((HDR + SC + 1904 + 28)))
+bad=$(blob_of $((HDR + 3 * SC)))
 
 note "an append stopped after 3000 of its new bytes; a write past the end stopped after growing the file"
 head -c 3000 /dev/urandom >>"$app"
-truncate -s $((24 + 3 * SC)) "$gap"
+truncate -s $((HDR + 3 * SC)) "$gap"
 printf 'X' | dd of="$bad" bs=1 seek=500 conv=notrunc status=none
 
 expect_exit 4 "$FSCK" -n --key-file "$key" "$vol"

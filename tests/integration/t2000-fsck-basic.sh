@@ -67,9 +67,9 @@ note "-n never writes: damage of every repairable kind stays, exit 4"
 snapshot() {
   (cd "$1" && find . -type f -exec sha256sum {} + | sort && ls -lR --time-style=full-iso .)
 }
-blob=$(find "$vol" -type f -size $((24 + 3 * 4124 + 128))c)
+blob=$(find "$vol" -type f -size $((128 + 3 * 4124 + 128))c) # format 2: a 128-byte header
 [ -n "$blob" ] || fail "no blob of the expected size"
-truncate -s $((24 + 4124 + 2000)) "$blob"
+truncate -s $((128 + 4124 + 2000)) "$blob"
 side=$(find "$vol" -name 'envcryptfs.long.*.name')
 cp "$side" "$vol/envcryptfs.long.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.name"
 echo junk >"$vol/envcryptfs.tmp.0123456789abcdef"

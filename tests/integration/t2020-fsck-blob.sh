@@ -29,7 +29,7 @@ blob_of() {
   echo "$f"
 }
 
-make_vol "$T/orig" "$key" aes-256-gcm $CS
+make_vol "$T/orig" "$key" aes-256-gcm $CS --format-version 1 # its offsets are format 1's
 mount_vol "$T/orig" "$T/mnt" "key_file=$key"
 mkdir -p "$T/mnt/dir"
 head -c $((3 * CS + 100)) /dev/urandom >"$T/mnt/dir/data" # blob: 24 + 3 * SC + 128
@@ -110,7 +110,7 @@ expect_exit 1 fsck -y "$vol"
 expect_exit 0 fsck --key-file "$key" "$vol"
 
 note "aes-256-xts: sizes and headers are checked, contents cannot be"
-make_vol "$T/xts" "$key" aes-256-xts $CS
+make_vol "$T/xts" "$key" aes-256-xts $CS --format-version 1
 mount_vol "$T/xts" "$T/mnt" "key_file=$key"
 head -c $((2 * CS)) /dev/urandom >"$T/mnt/x"
 umount_wait "$T/mnt"

@@ -22,7 +22,7 @@ grep -qF "usage: envcryptfsctl slot add DIR" "$T/stdout" || fail "slot add --hel
 
 note "info: text and JSON, no key needed"
 expect_exit 0 "$CTL" info "$vol"
-for l in "label: ctl test" "format version: 1" "cipher: aes-256-xts" "chunk size: 16384" \
+for l in "label: ctl test" "format version: 2" "cipher: aes-256-xts" "chunk size: 16384" \
   "header primary: ok" "header copy: ok" "header in use: primary" "key slots: 1 of 8" \
   "slot 0: keyfile, KEK generation 1"; do
   grep -qF "$l" "$T/stdout" || { cat "$T/stdout" >&2; fail "info lacks '$l'"; }
@@ -38,7 +38,7 @@ json_has() {
   done
 }
 json_has "\"uuid\":\"$uuid\"" '"label":"ctl test"' '"cipher":"aes-256-xts"' '"chunk_size":16384' \
-  '"format_version":1' '"primary":"ok"' '"copy":"ok"' '"copy_used":false' '"index":0' \
+  '"format_version":2' '"primary":"ok"' '"copy":"ok"' '"copy_used":false' '"index":0' \
   '"type":"keyfile"' '"kek_generation":1'
 [ "$(head -c 1 "$T/stdout")" = "{" ] && [ "$(tail -n 1 "$T/stdout")" = "}" ] || fail "info --json"
 expect_exit 0 "$CTL" slot list "$vol"

@@ -22,7 +22,7 @@ blob_of() {
 stored() { [ "$1" = aes-256-gcm ] && echo $((CS + 28)) || echo $CS; }
 
 note "format 1 (baseline): a blob cut at a chunk boundary reads as a shorter file"
-make_vol "$T/vol1" "$key" aes-256-gcm $CS
+make_vol "$T/vol1" "$key" aes-256-gcm $CS --format-version 1
 mount_vol "$T/vol1" "$mnt" "key_file=$key"
 head -c $((3 * CS)) /dev/urandom >"$T/data3"
 cp "$T/data3" "$mnt/f"

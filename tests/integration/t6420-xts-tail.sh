@@ -30,7 +30,7 @@ tail_xor() {
 }
 
 note "format 1 (baseline): the two versions leak the XOR of the plaintexts"
-make_vol "$T/vol1" "$key" aes-256-xts 4096
+make_vol "$T/vol1" "$key" aes-256-xts 4096 --format-version 1
 mount_vol "$T/vol1" "$mnt" "key_file=$key"
 [ "$(tail_xor "$T/vol1" 24)" = yes ] || fail "format 1: no leak (baseline changed?)"
 umount_wait "$mnt"

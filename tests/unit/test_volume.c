@@ -492,7 +492,7 @@ Test(volume, info_round_trips)
 	v = open_ok();
 	info = info_of(v);
 	cr_assert_str_eq(info.label, "my label");
-	cr_assert_eq(info.format_version, 1);
+	cr_assert_eq(info.format_version, ECFS_FORMAT_DEFAULT);
 	cr_assert_eq(info.cipher, ECFS_CIPHER_AES256_XTS);
 	cr_assert_eq(info.chunk_size, 65536);
 	cr_assert_eq(memcmp(info.uuid, made.uuid, ECFS_UUID_SIZE), 0);
