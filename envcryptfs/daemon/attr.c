@@ -40,6 +40,7 @@ int fs_stat_inode(struct inode *inode, struct stat *st)
 {
 	bool reg = S_ISREG(inode->type);
 	int fd = inode_fd_get(inode), r;
+	uint64_t floor = 0;
 
 	if (fd < 0)
 		return fd;
@@ -49,12 +50,17 @@ int fs_stat_inode(struct inode *inode, struct stat *st)
 	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (r < 0)
 		r = -errno;
-	if (reg)
+	if (reg) {
+		floor = file_size_floor(inode);
 		pthread_rwlock_unlock(&inode->io);
+	}
 	inode_fd_put(inode, fd);
 	if (r < 0)
 		return r;
 	fs_translate_stat(inode, st);
+	/* Format 2: a cut blob shows the size its header records, not a silently shorter file. */
+	if ((uint64_t)st->st_size < floor)
+		st->st_size = (off_t)floor;
 	return 0;
 }
 

@@ -434,6 +434,20 @@ int file_truncate(struct inode *inode, int fd, uint64_t size);
 int file_fallocate(struct inode *inode, int fd, int mode, uint64_t off, uint64_t len);
 int file_seek(struct inode *inode, int fd, uint64_t off, int whence, uint64_t *out);
 
+/* ---- cut.c: format 2, a blob shorter than its header's size ------------------------------ */
+
+/* Logs (once per file) that inode's header says size bytes while its blob holds holds. */
+void file_log_cut(struct inode *inode, uint64_t size, uint64_t holds);
+/* The size the loaded blob header records (the file is open; format 2), else 0: what stat
+ * shows at least. Caller holds inode->io. */
+uint64_t file_size_floor(const struct inode *inode);
+/* True when the open file's blob holds less than its header says (reads then go to the
+ * daemon, past the kernel's idea of the size, and fail where the blob ends). */
+bool file_is_cut(struct inode *inode, int fd);
+/* A read of want bytes at off that got got: -EIO (logged) when it stopped before the size
+ * the header records, because the blob is shorter; else 0. Caller holds inode->io. */
+int file_read_check(struct inode *inode, int fd, uint64_t off, size_t want, size_t got);
+
 /* ---- ops_file.c: open files ----------------------------------------------------------- */
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -44,10 +44,12 @@ static int write_header(int fd, struct ecfs_blob_header *h, const struct ecfs_pl
 	return r;
 }
 
-/* Format 2: a header claiming more plaintext than the blob holds means the blob was cut
- * (the daemon never lets the header's size run ahead of the blob's); a blob size no
- * plaintext has means bytes were cut or appended. */
-static int check_cut(int fd, const struct ecfs_blob_header *h)
+/* Format 2: a blob size no plaintext has means bytes were cut or appended inside a chunk:
+ * the header is not used. A header claiming more plaintext than the blob holds means the blob
+ * was cut, or a power loss kept a raised size but not the data it covered (sizes are raised
+ * at close without a sync): the file still opens, reads inside the blob succeed and reads
+ * past it fail with EIO (file_read_check), stat shows the header's size. */
+static int check_cut(struct inode *inode, int fd, const struct ecfs_blob_header *h)
 {
 	struct stat st;
 	int64_t p;
@@ -59,8 +61,7 @@ static int check_cut(int fd, const struct ecfs_blob_header *h)
 		return ecfs_fail(-EUCLEAN, "a blob of %lld bytes is no whole number of chunks",
 				 (long long)st.st_size);
 	if (h->size > (uint64_t)p)
-		return ecfs_fail(-EUCLEAN, "cut short: header says %llu bytes, blob holds %lld",
-				 (unsigned long long)h->size, (long long)p);
+		file_log_cut(inode, h->size, (uint64_t)p);
 	return 0;
 }
 
@@ -97,7 +98,7 @@ static int load_key(struct inode *inode, int fd, enum key_need need, const struc
 		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
 					"header");
 	if (r == 0 && v2)
-		r = check_cut(fd, &h);
+		r = check_cut(inode, fd, &h);
 	if (r == 0)
 		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
 	if (r == 0) {
@@ -142,7 +143,7 @@ int file_check_open(struct inode *inode, int fd)
 	r = file_key(inode, fd, false, &key);
 	/* A key kept from before (another handle, a truncate) skipped the check on loading. */
 	if (r == 0) {
-		r = check_cut(fd, &inode->blob);
+		r = check_cut(inode, fd, &inode->blob);
 		if (r < 0)
 			fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s",
 				      ecfs_last_error());
@@ -220,6 +221,16 @@ static int set_header_size(struct inode *inode, int fd, uint64_t size)
 	return r;
 }
 
+/* Lowers the header's size to size and makes it durable before the blob is cut. */
+static int shrink_header_size(struct inode *inode, int fd, uint64_t size)
+{
+	int r = set_header_size(inode, fd, size);
+
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
+	return r;
+}
+
 int file_tail_sync(struct inode *inode, int fd)
 {
 	struct ecfs_blob_header h;
@@ -252,7 +263,8 @@ int file_sync_size(struct inode *inode, int fd)
 	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
 		return 0;
 	r = file_plain_size(fd, &size);
-	if (r == 0)
+	/* Only up: a blob found shorter than its header says stays reported as cut. */
+	if (r == 0 && size > inode->blob.size)
 		r = set_header_size(inode, fd, size);
 	return r;
 }
@@ -319,19 +331,23 @@ static int empty_v2(struct inode *inode, int fd)
 {
 	struct ecfs_blob_header h;
 	int r = ecfs_blob_header_read(fs.vol, fd, &h);
-	bool sparse;
+	bool sparse, shrink;
 
 	if (r < 0)
 		r = fresh_header(inode, &h);
 	if (r < 0)
 		return r;
 	sparse = h.flags & ECFS_BLOB_SPARSE;
+	shrink = h.size > 0;
 	/* The holes generation stays: a holes map of this file saved before must not fit its
 	 * header again once the file has holes again. */
 	h.flags &= ECFS_BLOB_LINKED;
 	h.size = 0;
 	memset(h.tail_nonce, 0, sizeof(h.tail_nonce));
 	r = ecfs_blob_header_write(fs.vol, fd, &h);
+	/* As in file_truncate: the smaller size is durable before the blob is cut. */
+	if (r == 0 && shrink && fdatasync(fd) < 0)
+		r = -errno;
 	/* A map the header no longer names is only a leftover: fsck removes it. */
 	if (r == 0 && sparse)
 		(void)ecfs_holes_delete(fs.root->fd, h.file_id);
@@ -369,10 +385,11 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 	/* Growing: the chunks between the old end and the new partial last chunk are holes. */
 	if (r == 0 && size > old)
 		r = holes_allow(inode, fd, (old + cs - 1) / cs, size / cs);
-	/* Format 2: the header's size comes down before the blob does, and goes up after it,
-	 * so that it never claims more than the blob holds. */
+	/* Format 2: the header's size comes down before the blob does, durably (a power loss
+	 * must not keep the cut without the smaller size), and goes up after it, so that it
+	 * never claims more than the blob holds. */
 	if (r == 0 && size < inode->blob.size)
-		r = set_header_size(inode, fd, size);
+		r = shrink_header_size(inode, fd, size);
 	if (r == 0)
 		r = ecfs_blob_truncate(c, key, fd, size, &bad);
 	/* Chunks cut off leave the holes map at the next sync. */

@@ -72,10 +72,16 @@ void fs_note_own_change(struct inode *inode, int fd)
 
 static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, int fd)
 {
-	if (fi->flags & O_DIRECT)
+	/* Format 2, a blob shorter than its header says: reads must reach the daemon past the
+	 * size the kernel cached (the blob's), to fail there; stat is to show the header's. */
+	bool cut = file_is_cut(inode, fd);
+
+	if ((fi->flags & O_DIRECT) || cut)
 		fi->direct_io = 1;
 	else
 		fi->keep_cache = unchanged_since_open(inode, fd);
+	if (cut)
+		fuse_lowlevel_notify_inval_inode(fs.se, ino_of(inode), -1, 0);
 }
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -169,6 +175,12 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	n = file_key(fh->inode, fh->fd, false, &key);
 	if (n == 0 && key)
 		n = ecfs_blob_pread(c, key, fh->fd, buf, size, (uint64_t)off, &bad);
+	/* Format 2: never a short read where the header says there is more. */
+	if (n >= 0 && key) {
+		int r = file_read_check(fh->inode, fh->fd, (uint64_t)off, size, (size_t)n);
+
+		n = r < 0 ? r : n;
+	}
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(fh->inode, bad);
