@@ -352,6 +352,34 @@ static int load_holes(struct worker *w, struct job *j, const struct ecfs_blob_he
 	return r;
 }
 
+/* Format 2: a header whose size runs past what the blob holds (a cut blob, or a power loss
+ * that kept a raised size but not the data). The mount reads such a file up to where the
+ * blob ends and fails past it; -y accepts the loss and records the size the blob holds. */
+static void check_cut(struct worker *w, struct job *j, const struct ecfs_blob_header *h)
+{
+	struct fsck *f = w->f;
+	int64_t p = ecfs_plain_size(f->vol, j->b->size);
+	struct fix_at at = {.fd = j->fd, .vol = f->vol};
+	char detail[300], done[100];
+	struct fix fx;
+
+	if (p < 0 || h->size <= (uint64_t)p)
+		return;
+	at.size = (uint64_t)p;
+	snprintf(detail, sizeof(detail),
+		 "the header says %llu bytes, the blob holds %lld (cut, or a power loss kept the "
+		 "size but not the data); bytes %lld-%llu are lost",
+		 (unsigned long long)h->size, (long long)p, (long long)p,
+		 (unsigned long long)h->size - 1);
+	snprintf(done, sizeof(done), "size set to %lld bytes, what the blob holds", (long long)p);
+	fx = fix_of(FIX_LOSSY, "Set the size to what the blob holds", done, fix_blob_size, &at);
+	fx.needs_key = true;
+	fsck_problem(f,
+		     problem_of(PASS_BLOB, j->b->path, j->b->backing, "blob-cut",
+				"file is cut short", detail),
+		     &fx);
+}
+
 static void check_job(struct worker *w, struct job *j)
 {
 	struct fsck *f = w->f;
@@ -369,6 +397,8 @@ static void check_job(struct worker *w, struct job *j)
 	else if (got < 0 && j->first == 0)
 		fsck_operr(f, PASS_BLOB, j->b->path, j->b->backing, "cannot read: %s",
 			   ecfs_strerror((int)got));
+	if (r == 0 && j->first == 0 && f->have_key && ecfs_volume_format(f->vol) >= 2)
+		check_cut(w, j, &h);
 	if (r == 0 && w->crypto) {
 		r = ecfs_file_key_new(f->vol, h.file_id, &k);
 		if (r < 0)

@@ -123,7 +123,8 @@ struct fix_at {
 	const char *name;
 	int fd;
 	uint64_t size;
-	/* fix_dirid on a format-2 volume: the new ID is bound to place (NULL: format 1). */
+	/* fix_blob_size; fix_dirid on a format-2 volume: the new ID is bound to place (NULL:
+	 * format 1). */
 	const struct ecfs_volume *vol;
 	const struct ecfs_place *place;
 };
@@ -131,6 +132,7 @@ int fix_unlink(void *at);    /* removes at->name from at->dirfd */
 int fix_rmdir_tmp(void *at); /* removes the half-made directory at->name and its ID */
 int fix_truncate(void *at);  /* cuts at->fd to at->size bytes */
 int fix_dirid(void *at);     /* gives the empty directory at->dirfd a new ID */
+int fix_blob_size(void *at); /* sets the size in at->fd's (format-2) blob header to at->size */
 int fix_header(void *vol);   /* rewrites both header copies from the one in use */
 
 /* ---- report.c ------------------------------------------------------------------------- */

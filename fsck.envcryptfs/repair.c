@@ -205,6 +205,19 @@ int fix_dirid(void *arg)
 	return r < 0 ? r : (fsync(at->dirfd) < 0 ? -errno : 0);
 }
 
+int fix_blob_size(void *arg)
+{
+	struct fix_at *at = arg;
+	struct ecfs_blob_header h;
+	int r = ecfs_blob_header_read(at->vol, at->fd, &h);
+
+	if (r == 0) {
+		h.size = at->size;
+		r = ecfs_blob_header_write(at->vol, at->fd, &h);
+	}
+	return r < 0 ? r : (fdatasync(at->fd) < 0 ? -errno : 0);
+}
+
 int fix_header(void *vol)
 {
 	int r = ecfs_volume_repair_header(vol);
