@@ -28,7 +28,7 @@ flip_byte() {
 }
 
 note "format 1 (baseline): a changed file ID reads as other bytes, a blob cut to 0 as empty"
-make_vol "$T/vol1" "$key" aes-256-xts $CS
+make_vol "$T/vol1" "$key" aes-256-xts $CS --format-version 1
 mount_vol "$T/vol1" "$mnt" "key_file=$key"
 head -c 5000 /dev/urandom >"$T/data"
 cp "$T/data" "$mnt/a"
