@@ -146,7 +146,9 @@ static void blob_put(struct fsck *f, struct blob *b)
 static void truncated_tail(struct worker *w, struct job *j, uint64_t idx, size_t len)
 {
 	struct fsck *f = w->f;
-	struct fix_at at = {.fd = j->fd, .size = ecfs_chunk_offset(f->vol, idx)};
+	bool v2 = ecfs_volume_format(f->vol) >= 2;
+	struct fix_at at = {
+	    .fd = j->fd, .size = ecfs_chunk_offset(f->vol, idx), .vol = v2 ? f->vol : NULL};
 	uint64_t off = idx * ecfs_chunk_size(f->vol);
 	char detail[300], done[100];
 	struct fix fx;

@@ -130,7 +130,8 @@ struct fix_at {
 };
 int fix_unlink(void *at);    /* removes at->name from at->dirfd */
 int fix_rmdir_tmp(void *at); /* removes the half-made directory at->name and its ID */
-int fix_truncate(void *at);  /* cuts at->fd to at->size bytes */
+int fix_truncate(void *at);  /* cuts at->fd to at->size bytes (format 2, at->vol set: and
+			      * lowers the header's size to match first) */
 int fix_dirid(void *at);     /* gives the empty directory at->dirfd a new ID */
 int fix_blob_size(void *at); /* sets the size in at->fd's (format-2) blob header to at->size */
 int fix_header(void *vol);   /* rewrites both header copies from the one in use */

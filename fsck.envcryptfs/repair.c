@@ -186,10 +186,28 @@ int fix_rmdir_tmp(void *arg)
 	return fsync(at->dirfd) < 0 ? -errno : 0;
 }
 
+/* Format 2: a header size past plaintext p comes down to p, durably, before the blob is cut
+ * (as the daemon does it), so that the cut leaves no file cut short. */
+static int lower_header_size(const struct ecfs_volume *v, int fd, uint64_t p)
+{
+	struct ecfs_blob_header h;
+	int r = ecfs_blob_header_read(v, fd, &h);
+
+	if (r < 0 || h.size <= p)
+		return r;
+	h.size = p;
+	r = ecfs_blob_header_write(v, fd, &h);
+	return r < 0 ? r : (fdatasync(fd) < 0 ? -errno : 0);
+}
+
 int fix_truncate(void *arg)
 {
 	struct fix_at *at = arg;
+	int64_t p = at->vol ? ecfs_plain_size(at->vol, at->size) : -1;
+	int r = p >= 0 ? lower_header_size(at->vol, at->fd, (uint64_t)p) : 0;
 
+	if (r < 0)
+		return r;
 	if (ftruncate(at->fd, (off_t)at->size) < 0)
 		return -errno;
 	return fsync(at->fd) < 0 ? -errno : 0;
