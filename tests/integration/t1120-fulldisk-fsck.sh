@@ -10,11 +10,13 @@ trap finish_test EXIT
 need_progs
 CS=4096
 SC=$((CS + 28))
-HDR=128 # a format-2 blob header
+HDR=24
 vol=$T/vol
 mnt=$T/mnt
 key=$T/key
-make_vol "$vol" "$key" aes-256-gcm $CS
+# Format 1: a format-2 write past the end lists the holes it leaves before it grows the file,
+# so the interrupted write simulated below is not one format 2 can leave (t6620 crashes it).
+make_vol "$vol" "$key" aes-256-gcm $CS --format-version 1
 mount_vol "$vol" "$mnt" "key_file=$key"
 head -c 5000 /dev/urandom >"$T/app"
 head -c 6000 /dev/urandom >"$T/gap"
