@@ -1,30 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* lock.c - refusing a mounted volume: the daemon holds flock(2) on its lock file. */
+/* lock.c - refusing a mounted volume: the daemon holds the volume lock (lib/volume_lock.c). */
 #include "fsck.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-/* Opens the lock file without creating it: a volume never mounted has none, and -n must not
- * add one. Returns the descriptor, -ENOENT when there is none, or another negative errno. */
-static int open_lock(const char *dir)
+/* The lock, taken without making a lock file (a volume never mounted has none, and -n must
+ * not add one): its descriptor, -ENOENT when there is none, or another negative errno with
+ * the message in ecfs_last_error(). */
+static int take_lock(const char *dir)
 {
-	char path[4096];
-	int fd;
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, ECFS_LOCK_NAME) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	return fd < 0 ? -errno : fd;
+	if (dirfd < 0)
+		return ecfs_fail(-errno, "%s: %s", dir, strerror(errno));
+	fd = ecfs_lock_take(dirfd, dir, ECFS_LOCK_EXISTING);
+	close(dirfd);
+	return fd;
 }
 
 int lock_check(struct fsck *f)
 {
-	int fd = open_lock(f->o.dir);
+	int fd = take_lock(f->o.dir);
 	bool readonly = f->o.mode == MODE_NO;
 	/* Only an explicit -n may check a mounted volume: a run that merely has no terminal to
 	 * ask on should still learn that the volume is in use. */
@@ -32,30 +31,22 @@ int lock_check(struct fsck *f)
 
 	if (fd == -ENOENT)
 		return 0;
+	if (fd == -EBUSY && allow_mounted) {
+		ecfs_tool_warn(PROG,
+			       "'%s' is mounted; checking read-only, so files changed during "
+			       "the check may be reported",
+			       f->o.dir);
+		return 0;
+	}
+	if (fd == -EBUSY) {
+		report_fatal(f, FSCK_OPERROR, "'%s' is mounted; unmount it or use -n", f->o.dir);
+		return FSCK_OPERROR;
+	}
 	if (fd < 0 && readonly)
 		return 0; /* the volume open that follows reports a bad directory */
 	if (fd < 0) {
-		report_fatal(f, FSCK_OPERROR, "%s: cannot tell whether it is mounted: %s/%s: %s",
-			     f->o.dir, f->o.dir, ECFS_LOCK_NAME, strerror(-fd));
-		return FSCK_OPERROR;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		close(fd);
-		if (e == EWOULDBLOCK && allow_mounted) {
-			ecfs_tool_warn(PROG,
-				       "'%s' is mounted; checking read-only, so files changed "
-				       "during the check may be reported",
-				       f->o.dir);
-			return 0;
-		}
-		if (e == EWOULDBLOCK)
-			report_fatal(f, FSCK_OPERROR, "'%s' is mounted; unmount it or use -n",
-				     f->o.dir);
-		else
-			report_fatal(f, FSCK_OPERROR, "%s: cannot lock %s: %s", f->o.dir,
-				     ECFS_LOCK_NAME, strerror(e));
+		report_fatal(f, FSCK_OPERROR, "%s: cannot tell whether it is mounted: %s", f->o.dir,
+			     ecfs_last_error());
 		return FSCK_OPERROR;
 	}
 	/* -n needs no lock and must not stop a mount; a repairing run keeps it to the end so

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -354,30 +353,7 @@ static void background_ready(int *notify)
 
 /* ---- the volume lock --------------------------------------------------------------------- */
 
-static void lock_report_holder(int fd, const char *dir)
-{
-	char buf[32] = "";
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-
-	if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-		ecfs_tool_error(PROG, "'%s' is already mounted (by pid %ld)", dir, pid);
-	else
-		ecfs_tool_error(PROG, "'%s' is already mounted", dir);
-}
-
-/* Opens the lock file: created for a read-write mount; a read-only one may find a file that
- * only others can write (a read-only backing) or none at all. -errno on failure. */
-static int lock_open(int dirfd, bool read_only)
-{
-	int fd = ecfs_open_typed(dirfd, ECFS_LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
-
-	if (read_only && (fd == -EROFS || fd == -EACCES))
-		fd = ecfs_open_typed(dirfd, ECFS_LOCK_NAME, O_RDONLY, 0, S_IFREG);
-	return fd;
-}
-
-/* Why a read-write mount cannot take the lock, as the rest of "cannot mount 'DIR': ...". */
+/* Why a read-write mount cannot take the lock (err from ecfs_lock_take). */
 static void lock_refuse_rw(const char *dir, int err)
 {
 	if (err == -EROFS)
@@ -385,68 +361,45 @@ static void lock_refuse_rw(const char *dir, int err)
 				"cannot mount '%s' read-write: it is on a read-only file system "
 				"(mount it with -o ro)",
 				dir);
+	else if (err == -EBUSY)
+		ecfs_tool_error(PROG, "%s", ecfs_last_error());
 	else
 		ecfs_tool_error(PROG,
-				"cannot mount '%s': its lock file '%s/%s' cannot be opened: %s; "
-				"without it two mounts could change the volume at once",
-				dir, dir, ECFS_LOCK_NAME, strerror(-err));
+				"cannot mount '%s': %s; without it two mounts could change the "
+				"volume at once",
+				dir, ecfs_last_error());
 }
 
 /*
- * Takes the volume's flock, which the kernel releases when we die, so it never goes stale.
- * A read-write mount never runs without it: two daemons writing one volume would corrupt it.
- * A read-only mount goes without only where there is no lock file and none can be made (a
- * read-only backing never mounted read-write). *lockfd is the lock's descriptor, or -1 with
- * no lock. Returns an exit code.
+ * Takes the volume lock (lib/volume_lock.c). A read-write mount never runs without it: two
+ * daemons writing one volume would corrupt it. A read-only mount opens an existing lock file
+ * read-only where it cannot make or write one (a read-only backing), and goes without only
+ * where there is none at all. *lockfd is the lock's descriptor, or -1 with no lock. Returns
+ * an exit code.
  */
 static int lock_volume(const char *dir, bool read_only, int *lockfd)
 {
-	struct stat st;
-	int fd = lock_open(ecfs_volume_dirfd(fs.vol), read_only);
+	int dirfd = ecfs_volume_dirfd(fs.vol);
+	int fd = ecfs_lock_take(dirfd, dir, ECFS_LOCK_CREATE);
 
 	*lockfd = -1;
+	if (read_only && (fd == -EROFS || fd == -EACCES || fd == -EISDIR))
+		fd = ecfs_lock_take(dirfd, dir, ECFS_LOCK_EXISTING);
 	if (fd == -ENOENT && read_only) {
 		ecfs_tool_warn(PROG, "'%s' cannot hold a lock file; mounting read-only without it",
 			       dir);
 		return ECFS_EXIT_OK;
 	}
-	if (fd < 0 && !read_only) {
+	if (fd < 0 && !read_only)
 		lock_refuse_rw(dir, fd);
+	else if (fd == -EBUSY)
+		ecfs_tool_error(PROG, "%s", ecfs_last_error());
+	else if (fd < 0)
+		ecfs_tool_error(PROG, "cannot mount '%s': %s", dir, ecfs_last_error());
+	if (fd < 0)
 		return ECFS_EXIT_MOUNT;
-	}
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-		close(fd);
-		fd = -EISDIR;
-	}
-	if (fd < 0) {
-		ecfs_tool_error(PROG, "cannot mount '%s': its lock file '%s/%s' is unusable: %s",
-				dir, dir, ECFS_LOCK_NAME,
-				fd == -EISDIR ? "not a regular file" : strerror(-fd));
-		return ECFS_EXIT_MOUNT;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		if (e == EWOULDBLOCK)
-			lock_report_holder(fd, dir);
-		else
-			ecfs_tool_error(PROG, "cannot mount '%s': cannot lock '%s/%s': %s", dir,
-					dir, ECFS_LOCK_NAME, strerror(e));
-		close(fd);
-		return ECFS_EXIT_MOUNT;
-	}
 	*lockfd = fd;
 	return ECFS_EXIT_OK;
-}
-
-/* Records our pid in the lock file for the message a second mount prints. */
-static void lock_note_pid(int fd)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-
-	if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
-		fs_log(LOG_DEBUG, "cannot write the pid into the lock file: %m");
 }
 
 /* ---- the file system ----------------------------------------------------------------- */
@@ -904,7 +857,7 @@ int main(int argc, char *argv[])
 	}
 	/* Modes come from the kernel with the caller's umask already applied. */
 	umask(0);
-	lock_note_pid(lockfd);
+	ecfs_lock_note_pid(lockfd);
 	kms_duties_start(&o);
 	code = serve(se, &cmd, &notify);
 out:

@@ -329,6 +329,21 @@ int ecfs_volume_refresh(struct ecfs_volume *v);
  * change took effect, the copy lags behind (the next update rewrites both). */
 bool ecfs_volume_copy_behind(const struct ecfs_volume *v);
 
+/* ---- the volume lock (envcryptfs.lock) --------------------------------------------------- */
+
+enum ecfs_lock_mode {
+	ECFS_LOCK_CREATE,   /* made when missing: a read-write mount, an upgrade */
+	ECFS_LOCK_EXISTING, /* opened read-only, never made: a read-only mount, fsck */
+};
+/* Takes envcryptfs.lock in dirfd (dir names it in messages) with flock(2), without waiting;
+ * returns the descriptor that holds it. -EBUSY when another process holds it (the message
+ * names its pid when it wrote one), -ENOENT (EXISTING) when there is no lock file, -EUCLEAN
+ * when something else stands in its place; -EROFS, -EACCES and the like when it cannot be
+ * opened. */
+int ecfs_lock_take(int dirfd, const char *dir, enum ecfs_lock_mode mode);
+/* Writes our pid into the lock file fd holds, for the messages of others. */
+void ecfs_lock_note_pid(int fd);
+
 /* ---- the metadata lock (envcryptfs.metalock) ------------------------------------------- */
 
 /* Every header write of the library takes the lock of its volume and fails with -ESTALE when
