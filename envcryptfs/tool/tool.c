@@ -49,24 +49,28 @@ void ecfs_tool_warn(const char *prog, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The library's errors that mean something to a user, and the exit status each gets; any
+ * other error is ECFS_EXIT_ERROR (envcryptfs(8), EXIT STATUS). */
+static const struct {
+	int err;
+	int code;
+} exit_codes[] = {
+    {0, ECFS_EXIT_OK},
+    {-EKEYREJECTED, ECFS_EXIT_WRONG_KEY},
+    {-EKEYEXPIRED, ECFS_EXIT_WRONG_KEY}, /* a TPM refused to unseal: PCRs changed, cleared */
+    {-EUCLEAN, ECFS_EXIT_DAMAGED},
+    {-EBADMSG, ECFS_EXIT_DAMAGED},
+    {-EPROTONOSUPPORT, ECFS_EXIT_DAMAGED},
+    {-ENOENT, ECFS_EXIT_DAMAGED},
+    {-EINVAL, ECFS_EXIT_USAGE},
+};
+
 int ecfs_tool_exit_code(int err)
 {
-	switch (err) {
-	case 0:
-		return ECFS_EXIT_OK;
-	case -EKEYREJECTED:
-	case -EKEYEXPIRED: /* a TPM refused to unseal: PCRs changed, or it was cleared */
-		return ECFS_EXIT_WRONG_KEY;
-	case -EUCLEAN:
-	case -EBADMSG:
-	case -EPROTONOSUPPORT:
-	case -ENOENT:
-		return ECFS_EXIT_DAMAGED;
-	case -EINVAL:
-		return ECFS_EXIT_USAGE;
-	default:
-		return ECFS_EXIT_ERROR;
-	}
+	for (size_t i = 0; i < ECFS_ARRAY_SIZE(exit_codes); i++)
+		if (exit_codes[i].err == err)
+			return exit_codes[i].code;
+	return ECFS_EXIT_ERROR;
 }
 
 static int add_cred(struct ecfs_creds *c, enum ecfs_slot_type t, struct ecfs_secret *s,
