@@ -5,120 +5,10 @@
  */
 #include "internal.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- cipher work shared with helper threads -------------------------------------------- */
-
-/* Work of at least this much plaintext is offered to helpers, in pieces of this size (or of
- * one chunk, if larger): a piece is long enough that handing it over costs little, short
- * enough that two threads finish close together. */
-#define WORK_MIN   (128u * 1024u)
-#define WORK_PIECE (64u * 1024u)
-
-struct ecfs_work {
-	const struct ecfs_file_key *k;
-	bool enc;
-	uint64_t first, n;     /* chunks [first, first + n) */
-	size_t cs, sc;	       /* plaintext and stored chunk sizes */
-	uint64_t per, npieces; /* chunks per piece, pieces */
-	uint64_t next;	       /* the next piece to take (atomic) */
-	uint8_t *stored;       /* stored chunk i at i * sc: read (dec) or written (enc) */
-	/* Encryption: chunk idx's plaintext is head for the first chunk and tail for the last
-	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
-	const uint8_t *buf, *head, *tail;
-	uint64_t off, have;
-	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs. */
-	size_t got;
-	uint8_t *plain;
-	/* The failure of the lowest chunk that failed. */
-	pthread_mutex_t err_lock;
-	uint64_t bad; /* UINT64_MAX: none */
-	int err;
-};
-
-static void work_fail(struct ecfs_work *w, uint64_t idx, int err)
-{
-	pthread_mutex_lock(&w->err_lock);
-	if (idx < w->bad) {
-		w->bad = idx;
-		w->err = err;
-	}
-	pthread_mutex_unlock(&w->err_lock);
-}
-
-static void work_piece(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t p)
-{
-	uint64_t i = p * w->per, end = i + w->per < w->n ? i + w->per : w->n;
-
-	for (; i < end; i++) {
-		uint64_t idx = w->first + i;
-		int r;
-
-		if (w->enc) {
-			uint64_t left = w->have - idx * w->cs;
-			const uint8_t *src;
-
-			if (i == 0 && w->head)
-				src = w->head;
-			else if (i == w->n - 1 && w->tail)
-				src = w->tail;
-			else /* covered in full, so off <= its start */
-				src = w->buf + (idx * w->cs - w->off);
-			r = ecfs_chunk_encrypt(c, w->k, idx, src, left < w->cs ? left : w->cs,
-					       w->stored + i * w->sc);
-		} else {
-			size_t pos = i * w->sc, len = w->got - pos < w->sc ? w->got - pos : w->sc;
-
-			r = ecfs_chunk_decrypt(c, w->k, idx, w->stored + pos, len,
-					       w->plain + i * w->cs);
-		}
-		if (r < 0) {
-			work_fail(w, idx, r);
-			return;
-		}
-	}
-}
-
-void ecfs_work_help(struct ecfs_crypto *c, struct ecfs_work *w)
-{
-	for (;;) {
-		uint64_t p = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
-
-		if (p >= w->npieces)
-			return;
-		work_piece(c, w, p);
-	}
-}
-
-/* Runs w: shared with the helpers of c when it is large enough, else alone. Returns 0 or the
- * error of the lowest failing chunk (*bad set to it). */
-static int work_run(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t *bad)
-{
-	const struct ecfs_helpers *h = ecfs_crypto_helpers(c);
-	uint64_t per = WORK_PIECE / w->cs;
-
-	w->per = per ? per : 1;
-	w->npieces = (w->n + w->per - 1) / w->per;
-	w->next = 0;
-	w->bad = UINT64_MAX;
-	w->err = 0;
-	pthread_mutex_init(&w->err_lock, NULL);
-	if (h && w->npieces > 1 && w->n * w->cs >= WORK_MIN) {
-		h->offer(h->arg, w);
-		ecfs_work_help(c, w);
-		h->withdraw(h->arg, w);
-	} else {
-		ecfs_work_help(c, w);
-	}
-	pthread_mutex_destroy(&w->err_lock);
-	if (w->bad != UINT64_MAX && bad)
-		*bad = w->bad;
-	return w->bad != UINT64_MAX ? w->err : 0;
-}
 
 static uint64_t stored_chunk(const struct ecfs_volume *v)
 {
@@ -187,7 +77,7 @@ static ssize_t decrypt_run(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 			      .stored = (uint8_t *)stored,
 			      .got = got,
 			      .plain = plain};
-	int r = work_run(c, &w, bad);
+	int r = ecfs_work_run(c, &w, bad);
 
 	if (r < 0)
 		return r == -EUCLEAN ? -EBADMSG : r;
@@ -438,7 +328,7 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 				       .off = off,
 				       .have = w.have};
 
-		r = work_run(c, &wk, NULL);
+		r = ecfs_work_run(c, &wk, NULL);
 		/* All chunks but the last are whole. */
 		out = (size_t)(w.have - first * cs) + (size_t)n * over;
 	}

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <pthread.h>
 
 /* ---- kdf.c: Argon2id (RFC 9106) via libargon2 ------------------------------------------- */
 
@@ -79,6 +80,33 @@ struct ecfs_siv *ecfs_crypto_seal(struct ecfs_crypto *c);
 uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
 uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
 const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
+
+/* ---- work.c: the chunk crypto of one large read or write, shared with helper threads --- */
+
+struct ecfs_work {
+	const struct ecfs_file_key *k;
+	bool enc;
+	uint64_t first, n;     /* chunks [first, first + n) */
+	size_t cs, sc;	       /* plaintext and stored chunk sizes */
+	uint64_t per, npieces; /* chunks per piece, pieces */
+	uint64_t next;	       /* the next piece to take (atomic) */
+	uint8_t *stored;       /* stored chunk i at i * sc: read (dec) or written (enc) */
+	/* Encryption: chunk idx's plaintext is head for the first chunk and tail for the last
+	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
+	const uint8_t *buf, *head, *tail;
+	uint64_t off, have;
+	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs. */
+	size_t got;
+	uint8_t *plain;
+	/* The failure of the lowest chunk that failed. */
+	pthread_mutex_t err_lock;
+	uint64_t bad; /* UINT64_MAX: none */
+	int err;
+};
+
+/* Runs w: shared with the helpers of c when it is large enough, else alone. Returns 0 or the
+ * error of the lowest failing chunk (*bad set to it). */
+int ecfs_work_run(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t *bad);
 
 /* ---- volume internals shared by header.c, header_io.c, slot.c, volume.c, cipher.c ----- */
 
