@@ -104,13 +104,26 @@ static bool place_gone(struct inode *inode)
 	return gone;
 }
 
+/* True when inode's backing file has no name left: opened through a name the kernel still
+ * holds after its last unlink (a hard-linked file's link file went with that name), there
+ * is no place to check. */
+static bool removed(struct inode *inode)
+{
+	int fd = inode_fd_get(inode);
+	struct stat st;
+	bool gone = fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
+
+	inode_fd_put(inode, fd);
+	return gone;
+}
+
 int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h)
 {
 	char name[ECFS_ENCODED_NAME_MAX];
 	struct ecfs_place at;
 	int r;
 
-	if (!names_bound())
+	if (!names_bound() || removed(inode))
 		return 0;
 	r = names_get_place(inode, &at, name);
 	if (r == 0)
