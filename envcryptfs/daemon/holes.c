@@ -8,6 +8,8 @@
  * for every change. */
 #include "daemon.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +50,7 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 	struct ecfs_blob_header h = inode->blob;
 	uint32_t gen = (h.holes_generation > inode->holes.generation ? h.holes_generation
 								     : inode->holes.generation);
+	struct stat st;
 	int r;
 
 	m->generation = gen + 1;
@@ -61,6 +64,10 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 	inode->holes = *m;
 	*m = (struct ecfs_holes){0};
 	ecfs_file_key_set_holes(inode->key, &inode->holes);
+	/* A file whose last name went while it had no map (unbind saw no SPARSE flag, open
+	 * handles write on): the map goes with the inode, as for a removed sparse file. */
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+		holes_unlinked(inode, h.file_id);
 	return 0;
 }
 
@@ -145,7 +152,9 @@ void holes_unlinked(struct inode *inode, const uint8_t file_id[ECFS_FILE_ID_SIZE
 
 void holes_forget(struct inode *inode)
 {
-	/* The kernel holds no reference any more: nothing can open the file again. */
+	/* The kernel holds no reference any more: nothing can open the file again. At the
+	 * unmount the root inode may be gone already: the volume's own descriptor outlives
+	 * every inode. */
 	if (inode->holes_orphan)
-		(void)ecfs_holes_delete(fs.root->fd, inode->file_id);
+		(void)ecfs_holes_delete(ecfs_volume_dirfd(fs.vol), inode->file_id);
 }
