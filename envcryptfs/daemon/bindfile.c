@@ -280,7 +280,9 @@ void rebind_file_end(struct rebind_file *b, bool moved)
 }
 
 /* Takes inode's io lock (when known) and reads the header of regular file disk in parent,
- * open as *fd. 1: nothing to do (not a regular file, no usable header). */
+ * open as *fd. 1: nothing to do (not a regular file, no usable header). The lock is held
+ * until unbind_file_end even for a file with one name: a link(2) of it under way
+ * (bind_file_link) must see the name go wholly before or wholly after it. */
 static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 		       struct ecfs_blob_header *h)
 {
@@ -300,7 +302,7 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 	if (u->inode)
 		pthread_rwlock_wrlock(&u->inode->io);
 	r = header_current(u->inode, u->fd, h);
-	return r < 0 || !(h->flags & (ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE)) ? 1 : 0;
+	return r < 0 ? 1 : 0;
 }
 
 static void unbind_release(struct unbind_file *u)
@@ -398,40 +400,76 @@ static int links_with(const struct ecfs_blob_header *h, const struct ecfs_place 
 	return r;
 }
 
-int bind_file_link(struct inode *inode, const struct ecfs_place *to)
+/* linkat of the file open as fd to disk in dirfd; with AT_EMPTY_PATH it would need
+ * CAP_DAC_READ_SEARCH, the /proc link works for all. */
+static int link_at(int fd, int dirfd, const char *disk)
+{
+	char proc[32];
+
+	fs_proc_path(fd, proc);
+	return linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+/* Format 2, under inode's io lock: the name at the inode's place must be the file's, and the
+ * link file names every name and the new one before the new one exists (LINKED set). */
+static int link_prepare(struct inode *inode, int fd, const struct ecfs_place *to,
+			struct ecfs_blob_header *h)
 {
 	char name[ECFS_ENCODED_NAME_MAX];
-	struct ecfs_blob_header h;
 	struct ecfs_place at;
-	int fd, r;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
 
-	if (!names_bound() || !S_ISREG(inode->type))
-		return 0;
-	fd = file_open_backing(inode, O_RDWR);
-	if (fd < 0)
-		return fd;
-	pthread_rwlock_wrlock(&inode->io);
-	r = header_current(inode, fd, &h);
+	/* Its last name went meanwhile: linkat would fail, and a link file made now would
+	 * outlive the file. */
+	if (r == 0 && st.st_nlink == 0)
+		r = -ENOENT;
+	if (r == 0)
+		r = header_current(inode, fd, h);
 	if (r == -ENODATA || r == -EUCLEAN || r == -EBADMSG || r == -EPROTONOSUPPORT)
 		r = -EIO; /* no header to bind the new name in */
 	if (r == 0)
 		r = names_get_place(inode, &at, name);
 	if (r == 0)
-		r = names_place(inode, &h, &at);
-	if (r == -EBADMSG && (h.flags & ECFS_BLOB_LINKED) && place_gone(inode))
+		r = names_place(inode, h, &at);
+	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED) && place_gone(inode))
 		r = 0; /* reached through another name the kernel holds */
 	if (r == -EBADMSG)
 		r = bound_elsewhere(inode, "linking it");
-	/* The link file names every name before the new one exists. */
 	if (r == 0)
-		r = links_with(&h, &at, to);
-	if (r == 0 && !(h.flags & ECFS_BLOB_LINKED)) {
+		r = links_with(h, &at, to);
+	if (r == 0 && !(h->flags & ECFS_BLOB_LINKED)) {
 		struct rebind_file b = {.fd = fd, .inode = inode};
 
-		h.flags |= ECFS_BLOB_LINKED;
-		r = header_store(&b, &h);
+		h->flags |= ECFS_BLOB_LINKED;
+		r = header_store(&b, h);
 		if (r == 0 && fdatasync(fd) < 0)
 			r = -errno;
+	}
+	return r;
+}
+
+int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to, int dirfd,
+		   const char *disk)
+{
+	uint8_t tag[ECFS_BIND_TAG_SIZE];
+	struct ecfs_blob_header h;
+	int fd, r;
+
+	if (!names_bound() || !S_ISREG(inode->type))
+		return link_at(linkfd, dirfd, disk);
+	fd = file_open_backing(inode, O_RDWR);
+	if (fd < 0)
+		return fd;
+	/* Held across linkat: an unlink of the file's last other name (unbind_file_begin takes
+	 * the same lock) comes wholly before, and is seen here, or wholly after. */
+	pthread_rwlock_wrlock(&inode->io);
+	r = link_prepare(inode, fd, to, &h);
+	if (r == 0) {
+		r = link_at(linkfd, dirfd, disk);
+		/* The new name did not come: its tag leaves the link file again. */
+		if (r < 0 && ecfs_file_name_tag(fs.vol, h.file_id, to, tag) == 0)
+			links_change(h.file_id, NULL, tag);
 	}
 	pthread_rwlock_unlock(&inode->io);
 	close(fd);

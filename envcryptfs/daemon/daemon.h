@@ -324,10 +324,12 @@ void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *
 /* After it (removed: it is gone): drops its tag from the link file, or the link file with
  * the file's last name. */
 void unbind_file_end(struct unbind_file *u, bool removed);
-/* Format 2, before link(2) gives regular file inode the name at place to: checks the name it
- * was found at, writes the link file with the tags of every name and the new one, and marks
- * the header LINKED. */
-int bind_file_link(struct inode *inode, const struct ecfs_place *to);
+/* Gives inode (open as linkfd) the name disk in dirfd with link(2). Format 2, regular files:
+ * first checks the name it was found at, writes the link file with the tags of every name
+ * and the new one and marks the header LINKED, all under the inode's io lock (-ENOENT when
+ * its last name went meanwhile); a failed link(2) takes the new tag out again. */
+int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to, int dirfd,
+		   const char *disk);
 
 /* ---- rebind.c: format 2: renames and links keep every object bound to its place ------- */
 

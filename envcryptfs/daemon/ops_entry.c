@@ -205,7 +205,6 @@ static int make_symlink_copy(struct maker *m, int fd, int dirfd, const char *dis
 
 static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *m)
 {
-	char proc[32];
 	int fd = inode_fd_get(m->inode), r;
 
 	(void)req;
@@ -217,14 +216,7 @@ static int make_link(fuse_req_t req, int dirfd, const char *disk, struct maker *
 		return r;
 	}
 	/* Format 2: the link file names the new name before it exists. */
-	r = bind_file_link(m->inode, &m->at);
-	if (r < 0) {
-		inode_fd_put(m->inode, fd);
-		return r;
-	}
-	/* linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for all. */
-	fs_proc_path(fd, proc);
-	r = linkat(AT_FDCWD, proc, dirfd, disk, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	r = bind_file_link(m->inode, fd, &m->at, dirfd, disk);
 	inode_fd_put(m->inode, fd);
 	return r;
 }
