@@ -61,13 +61,13 @@ note "swap the stored targets of d1/l1 and /lr (across directories)"
 l1=${B[d2]}/${B[d1/l1]##*/}
 t1=$(readlink "$l1")
 t2=$(readlink "${B[lr]}")
-ln -sfn "$t2" "$l1"
-ln -sfn "$t1" "${B[lr]}"
+ln -sfn -- "$t2" "$l1"
+ln -sfn -- "$t1" "${B[lr]}"
 note "swap the stored targets of keepdir/la and keepdir/lb (one directory)"
 ta=$(readlink "${B[keepdir/la]}")
 tb=$(readlink "${B[keepdir/lb]}")
-ln -sfn "$tb" "${B[keepdir/la]}"
-ln -sfn "$ta" "${B[keepdir/lb]}"
+ln -sfn -- "$tb" "${B[keepdir/la]}"
+ln -sfn -- "$ta" "${B[keepdir/lb]}"
 note "move x1's user.a value onto x2's user.a, and onto x1's user.b"
 a1=$(hexattr "${B[x1]}" 36)
 b1=$(hexattr "${B[x1]}" 40)
