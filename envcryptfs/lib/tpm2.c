@@ -10,7 +10,11 @@
 #include "internal.h"
 #include "tpm2_blob.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
@@ -328,7 +332,142 @@ static int esys_unseal(const char *device, const struct ecfs_tpm2_slot *s, uint8
 	return r;
 }
 
+/* ---- a deadline: tpm2-tss's calls block without one, so a TPM that takes the connection and
+ * never answers would hang the caller. Each call runs on a thread of its own with copies of
+ * everything it touches; after the deadline the caller fails and the thread, if it ever
+ * returns, frees its job itself. ---------------------------------------------------------- */
+
+#define TPM2_DEADLINE_S 20
+
+struct tpm_job {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool seal, done, abandoned;
+	char *device;
+	struct ecfs_tpm2_slot slot;
+	struct ecfs_secret *secret; /* the key to seal, or the key unsealed */
+	int r;
+	char msg[512]; /* the thread's ecfs_last_error(), which is per thread */
+};
+
+static void job_free(struct tpm_job *j)
+{
+	ecfs_secret_free(j->secret);
+	free(j->device);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+static void *job_run(void *arg)
+{
+	struct tpm_job *j = arg;
+	uint8_t *key = ecfs_secret_data(j->secret);
+	size_t len = ecfs_secret_len(j->secret);
+	int r = j->seal ? esys_seal(j->device, key, len, &j->slot)
+			: esys_unseal(j->device, &j->slot, key, len);
+	bool abandoned;
+
+	pthread_mutex_lock(&j->lock);
+	j->r = r;
+	if (r < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", ecfs_last_error());
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (abandoned)
+		job_free(j);
+	return NULL;
+}
+
+static struct tpm_job *job_new(bool seal, const char *device, const struct ecfs_tpm2_slot *s,
+			       size_t len)
+{
+	struct tpm_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->seal = seal;
+	j->slot = *s;
+	j->device = strdup(device);
+	j->secret = ecfs_secret_new(len);
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	if (!j->device || !j->secret) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Runs j and waits for it until the deadline: 0 or the call's error with its message. After
+ * the deadline -EHOSTUNREACH with *gone set: j then belongs to its thread, untouchable. */
+static int job_wait(struct tpm_job *j, const char *device, bool *gone)
+{
+	struct timespec deadline;
+	pthread_t thread;
+	int r;
+
+	*gone = false;
+	if (pthread_create(&thread, NULL, job_run, j) != 0)
+		return -EAGAIN;
+	pthread_detach(thread);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += TPM2_DEADLINE_S;
+	pthread_mutex_lock(&j->lock);
+	while (!j->done && pthread_cond_timedwait(&j->cond, &j->lock, &deadline) != ETIMEDOUT)
+		;
+	if (!j->done) {
+		j->abandoned = true;
+		*gone = true;
+		pthread_mutex_unlock(&j->lock);
+		return ecfs_fail(-EHOSTUNREACH, "the TPM at %s did not answer within %d s", device,
+				 TPM2_DEADLINE_S);
+	}
+	pthread_mutex_unlock(&j->lock);
+	r = j->r;
+	return r < 0 ? ecfs_fail(r, "%s", j->msg) : 0;
+}
+
+static int deadline_seal(const char *device, const uint8_t *secret, size_t len,
+			 struct ecfs_tpm2_slot *s)
+{
+	struct tpm_job *j = job_new(true, device, s, len);
+	bool gone;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	memcpy(ecfs_secret_data(j->secret), secret, len);
+	r = job_wait(j, device, &gone);
+	if (gone)
+		return r;
+	if (r == 0)
+		*s = j->slot;
+	job_free(j);
+	return r;
+}
+
+static int deadline_unseal(const char *device, const struct ecfs_tpm2_slot *s, uint8_t *secret,
+			   size_t len)
+{
+	struct tpm_job *j = job_new(false, device, s, len);
+	bool gone;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	r = job_wait(j, device, &gone);
+	if (gone)
+		return r;
+	if (r == 0)
+		memcpy(secret, ecfs_secret_data(j->secret), len);
+	job_free(j);
+	return r;
+}
+
 const struct ecfs_tpm2_ops ecfs_tpm2_esys = {
-    .seal = esys_seal,
-    .unseal = esys_unseal,
+    .seal = deadline_seal,
+    .unseal = deadline_unseal,
 };

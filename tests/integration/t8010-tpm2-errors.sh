@@ -45,6 +45,12 @@ expect_exit 0 "$CTL" slot add "$vol" --unlock-key-file "$T/key" --tpm2 --tpm2-de
 expect_exit 0 "$CTL" check-key "$vol" --unlock-tpm2 --tpm2-device "$TCTI"
 grep -q "opens key slot 2" "$T/stdout" || { cat "$T/stdout"; fail "check-key slot 2"; }
 
+note "TPM frozen (SIGSTOP: it takes connections, never answers): exit 1 at the deadline"
+kill -STOP "$SWTPM_PID"
+expect_exit 1 timeout 90 "$CTL" check-key "$vol" --unlock-tpm2 --tpm2-device "$TCTI"
+stderr_has "the TPM at $TCTI did not answer within"
+kill -CONT "$SWTPM_PID"
+
 note "TPM stopped: cannot reach it, exit 1, within 60 s"
 tpm_stop
 expect_exit 1 timeout 60 "$ECFS" "$vol" "$mnt" -o "tpm2_device=$TCTI" </dev/null
