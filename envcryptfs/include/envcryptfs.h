@@ -701,6 +701,12 @@ bool ecfs_holes_meets(const struct ecfs_holes *m, uint64_t first, uint64_t end);
  * closest are joined); unlists them (a range may split). 0 or -errno. */
 int ecfs_holes_add(struct ecfs_holes *m, uint64_t first, uint64_t end);
 int ecfs_holes_remove(struct ecfs_holes *m, uint64_t first, uint64_t end);
+/* Adds [first, end) only when no join is needed for it (a set of written chunks must not
+ * grow into unwritten ones): 0 when added, 1 when dropped, or -errno. */
+int ecfs_holes_add_unjoined(struct ecfs_holes *m, uint64_t first, uint64_t end);
+/* Unlists every range of sub from m, stopping before a split would take m past
+ * ECFS_HOLES_MAX ranges (what stays listed is a superset). 0 or -errno. */
+int ecfs_holes_subtract(struct ecfs_holes *m, const struct ecfs_holes *sub);
 int ecfs_holes_copy(struct ecfs_holes *dst, const struct ecfs_holes *src);
 void ecfs_holes_free(struct ecfs_holes *m);
 /* Reads and parses the holes map of file_id at the backing root (-ENOENT: none). */

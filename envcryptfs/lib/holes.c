@@ -271,6 +271,24 @@ int ecfs_holes_remove(struct ecfs_holes *m, uint64_t first, uint64_t end)
 	return 0;
 }
 
+int ecfs_holes_add_unjoined(struct ecfs_holes *m, uint64_t first, uint64_t end)
+{
+	/* Below the limit before, at most at it after: ecfs_holes_add joins nothing. */
+	if (m->count >= ECFS_HOLES_MAX)
+		return ecfs_holes_covers(m, first, end) ? 0 : 1;
+	return ecfs_holes_add(m, first, end);
+}
+
+int ecfs_holes_subtract(struct ecfs_holes *m, const struct ecfs_holes *sub)
+{
+	int r = 0;
+
+	/* Each removal adds at most one range (a split). */
+	for (uint32_t i = 0; r == 0 && i < sub->count && m->count < ECFS_HOLES_MAX; i++)
+		r = ecfs_holes_remove(m, sub->r[i].first, sub->r[i].end);
+	return r;
+}
+
 int ecfs_holes_copy(struct ecfs_holes *dst, const struct ecfs_holes *src)
 {
 	*dst = (struct ecfs_holes){.generation = src->generation};

@@ -1463,6 +1463,38 @@ Test(volume, places)
 
 /* Holes maps: range arithmetic, the file's chunk rule, parse checks, and the generation rule
  * that keeps an older map from fitting a newer header. */
+/* A set of written chunks never joins ranges (that would count unwritten chunks as written),
+ * and unlisting written chunks never takes a map past ECFS_HOLES_MAX ranges. */
+Test(volume, holes_sets_stay_bounded)
+{
+	struct ecfs_holes full = {0}, sub = {0}, m = {0};
+
+	for (uint64_t i = 0; i < ECFS_HOLES_MAX; i++)
+		cr_assert_eq(ecfs_holes_add(&full, 4 * i, 4 * i + 3), 0);
+	cr_assert_eq(full.count, ECFS_HOLES_MAX);
+	cr_assert_eq(ecfs_holes_add_unjoined(&full, 1, 2), 0, "covered: nothing to add");
+	cr_assert_eq(ecfs_holes_add_unjoined(&full, 3, 4), 1, "a new range is dropped");
+	cr_assert_eq(full.count, ECFS_HOLES_MAX);
+	cr_assert_eq(full.r[0].end, 3);
+	cr_assert_not(ecfs_holes_contains(&full, 3));
+	for (uint64_t i = 0; i < 8; i++)
+		cr_assert_eq(ecfs_holes_add(&sub, 4 * i + 1, 4 * i + 2), 0);
+	cr_assert_eq(ecfs_holes_subtract(&full, &sub), 0);
+	cr_assert_leq(full.count, ECFS_HOLES_MAX);
+	cr_assert(ecfs_holes_contains(&full, 1), "what is not unlisted stays listed");
+	/* Below the limit everything leaves. */
+	cr_assert_eq(ecfs_holes_add(&m, 0, 100), 0);
+	cr_assert_eq(ecfs_holes_add_unjoined(&m, 200, 300), 0);
+	cr_assert_eq(ecfs_holes_subtract(&m, &sub), 0);
+	cr_assert_eq(m.count, 2 + 8);
+	for (uint64_t i = 0; i < 8; i++)
+		cr_assert_not(ecfs_holes_contains(&m, 4 * i + 1));
+	cr_assert(ecfs_holes_contains(&m, 250));
+	ecfs_holes_free(&full);
+	ecfs_holes_free(&sub);
+	ecfs_holes_free(&m);
+}
+
 Test(volume, holes_maps)
 {
 	struct ecfs_create_params p = fast_params(ECFS_CIPHER_AES256_GCM, 16384, NULL);
