@@ -271,12 +271,17 @@ void holes_drop(struct inode *inode);
 /* io held exclusively, key loaded: lists chunks [first, end) as holes before they are made
  * (map, then header, both synced). Nothing when they are listed already, or on format 1. */
 int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end);
-/* Before writing at plaintext offset off: the chunks a write there skips past the end. */
+/* Before writing at plaintext offset off: the chunks a write there skips past the end, listed
+ * in memory until holes_sync. */
 int holes_before_write(struct inode *inode, int fd, uint64_t off);
 /* After chunks [first, end) were written (or cut off): they leave the map at the next sync. */
 void holes_note_written(struct inode *inode, uint64_t first, uint64_t end);
-/* fsync: syncs the blob, then drops the written chunks from the map. */
+/* fsync and close, before the header's size goes up: syncs the blob, then commits the map
+ * without the chunks written since (gaps still unwritten stay listed). */
 int holes_sync(struct inode *inode, int fd);
+/* Before a truncate cuts the blob to chunks [0, end): commits the map without the chunks
+ * from end on, so that zero chunks appended later are not taken for listed holes. */
+int holes_clip(struct inode *inode, int fd, uint64_t end);
 /* The last name of a SPARSE file (inode: NULL when the daemon does not know it) is gone: its
  * map goes now, or when the kernel forgets the inode (holes_forget, from inode_free). A map
  * a crash leaves meanwhile is fsck's. */

@@ -214,6 +214,13 @@ static int set_header_size(struct inode *inode, int fd, uint64_t size)
 
 	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || h.size == size)
 		return 0;
+	/* A size that covers gaps skipped by writes comes after the map that lists them. */
+	if (size > h.size && inode->holes_dirty) {
+		r = holes_sync(inode, fd);
+		if (r < 0)
+			return r;
+		h = inode->blob;
+	}
 	h.size = size;
 	r = ecfs_blob_header_write(fs.vol, fd, &h);
 	if (r == 0)
@@ -274,10 +281,14 @@ void file_closed(struct inode *inode, int fd)
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	r = file_sync_size(inode, fd);
-	if (r < 0)
-		fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
-			      ecfs_strerror(r));
+	/* The map first: the size then covers only gaps it lists (holes_store logs). */
+	r = holes_sync(inode, fd);
+	if (r == 0) {
+		r = file_sync_size(inode, fd);
+		if (r < 0)
+			fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
+				      ecfs_strerror(r));
+	}
 	pthread_mutex_lock(&inode->lock);
 	if (--inode->nopen == 0)
 		key_drop(inode);
@@ -339,8 +350,12 @@ static int empty_v2(struct inode *inode, int fd)
 		return r;
 	sparse = h.flags & ECFS_BLOB_SPARSE;
 	shrink = h.size > 0;
-	/* The holes generation stays: a holes map of this file saved before must not fit its
-	 * header again once the file has holes again. */
+	/* The holes generation moves past every map written for this file (one whose header
+	 * write failed, or left by a crash, may be one ahead), so that no map saved before
+	 * fits its header again once the file has holes again. */
+	if (inode->key && inode->holes.generation > h.holes_generation)
+		h.holes_generation = inode->holes.generation;
+	h.holes_generation++;
 	h.flags &= ECFS_BLOB_LINKED;
 	h.size = 0;
 	memset(h.tail_nonce, 0, sizeof(h.tail_nonce));
@@ -382,19 +397,23 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 	r = file_key(inode, fd, true, &key);
 	if (r == 0)
 		r = file_plain_size(fd, &old);
-	/* Growing: the chunks between the old end and the new partial last chunk are holes. */
+	/* Growing: the chunks from the old end on are holes, the new partial last chunk too
+	 * (the blob grows before it is written): it leaves the map at the next sync. */
 	if (r == 0 && size > old)
-		r = holes_allow(inode, fd, (old + cs - 1) / cs, size / cs);
+		r = holes_allow(inode, fd, (old + cs - 1) / cs, (size + cs - 1) / cs);
 	/* Format 2: the header's size comes down before the blob does, durably (a power loss
 	 * must not keep the cut without the smaller size), and goes up after it, so that it
 	 * never claims more than the blob holds. */
 	if (r == 0 && size < inode->blob.size)
 		r = shrink_header_size(inode, fd, size);
+	/* Chunks to be cut off leave the map before the cut: zero chunks appended later must
+	 * not be taken for listed holes. */
+	if (r == 0 && size < old)
+		r = holes_clip(inode, fd, (size + cs - 1) / cs);
 	if (r == 0)
 		r = ecfs_blob_truncate(c, key, fd, size, &bad);
-	/* Chunks cut off leave the holes map at the next sync. */
-	if (r == 0 && size < old)
-		holes_note_written(inode, (size + cs - 1) / cs, ECFS_HOLES_END_MAX);
+	if (r == 0 && size > old && size % cs && size / cs >= (old + cs - 1) / cs)
+		holes_note_written(inode, size / cs, size / cs + 1);
 	if (r == 0)
 		r = file_tail_sync(inode, fd);
 	if (r == 0)

@@ -1,11 +1,12 @@
 /* holes.c - format 2: which chunks of a file may be holes (man/envcryptfs.5, "Holes"). A
  * dense file (no SPARSE flag) has none, and costs nothing here. Before the daemon makes a
- * hole (a write that skips chunks past the end, a truncate that grows, a punched hole), the
- * file's holes map lists it: the map is written and synced first, then the header naming its
- * generation, and only then is the hole made, so a crash never leaves a hole the map does not
- * list. Chunks written into listed holes leave the map at the next fsync, once they are on
- * disk. The map lives in inode->holes while the file key does; inode->io held exclusively
- * for every change. */
+ * hole (a truncate that grows, a punched hole), the file's holes map lists it: the map is
+ * written and synced first, then the header naming its generation, and only then is the hole
+ * made, so a crash never leaves a hole the map does not list. Chunks a write past the end
+ * skips are listed in memory only, and committed at the next sync or close, before the
+ * header's size covers them. Chunks written into listed holes leave the map at the next fsync, once
+ * they are on disk. The map lives in inode->holes while the file key does; inode->io held
+ * exclusively for every change. */
 #include "daemon.h"
 
 #include <sys/stat.h>
@@ -25,6 +26,7 @@ int holes_load(struct inode *inode, const struct ecfs_blob_header *h)
 
 	ecfs_holes_free(&inode->holes);
 	ecfs_holes_free(&inode->holes_filled);
+	inode->holes_dirty = false;
 	inode->holes.generation = h->holes_generation;
 	if (!format2() || !(h->flags & ECFS_BLOB_SPARSE))
 		return 0;
@@ -41,6 +43,7 @@ void holes_drop(struct inode *inode)
 {
 	ecfs_holes_free(&inode->holes);
 	ecfs_holes_free(&inode->holes_filled);
+	inode->holes_dirty = false;
 }
 
 /* Writes map m (the file's next map) and then the header naming it, both synced, and makes
@@ -56,6 +59,8 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 	m->generation = gen + 1;
 	r = ecfs_holes_commit(fs.vol, fs.root->fd, fd, &h, m);
 	if (r < 0) {
+		/* A map of this generation may be on disk: the next commit must not reuse it. */
+		inode->holes.generation = m->generation;
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record holes: %s", ecfs_strerror(r));
 		return r;
 	}
@@ -63,6 +68,7 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 	ecfs_holes_free(&inode->holes);
 	inode->holes = *m;
 	*m = (struct ecfs_holes){0};
+	inode->holes_dirty = false;
 	ecfs_file_key_set_holes(inode->key, &inode->holes);
 	/* A file whose last name went while it had no map (unbind saw no SPARSE flag, open
 	 * handles write on): the map goes with the inode, as for a removed sparse file. */
@@ -81,7 +87,9 @@ int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end)
 	/* Chunks about to be holes again must stay listed at the next sync, even when the map
 	 * lists them already. */
 	r = ecfs_holes_remove(&inode->holes_filled, first, end);
-	if (r < 0 || ((inode->blob.flags & ECFS_BLOB_SPARSE) &&
+	/* Listed on disk already: only when the map in memory lists no gap the disk's does
+	 * not. */
+	if (r < 0 || ((inode->blob.flags & ECFS_BLOB_SPARSE) && !inode->holes_dirty &&
 		      ecfs_holes_covers(&inode->holes, first, end)))
 		return r;
 	r = ecfs_holes_copy(&m, &inode->holes);
@@ -93,23 +101,45 @@ int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end)
 	return r;
 }
 
+/* A write past the end skipped chunks [first, end): they read as holes from now on, but are
+ * committed only at the next sync or close, and only if still unwritten then (writes come out
+ * of order through the writeback cache, so most gaps fill soon). The header's size covers
+ * them only after that commit. */
+static int holes_gap(struct inode *inode, uint64_t first, uint64_t end)
+{
+	int r;
+
+	if (first >= end)
+		return 0;
+	r = ecfs_holes_remove(&inode->holes_filled, first, end);
+	if (r == 0)
+		r = ecfs_holes_add(&inode->holes, first, end);
+	if (r < 0)
+		return r;
+	inode->holes_dirty = true;
+	ecfs_file_key_set_holes(inode->key, &inode->holes);
+	return 0;
+}
+
 int holes_before_write(struct inode *inode, int fd, uint64_t off)
 {
 	uint64_t cs = fs.chunk_size, size;
 	int r;
 
-	if (!format2() || off / cs == 0)
+	/* At or below the header's size no chunk is skipped: appends cost no fstat. */
+	if (!format2() || !inode->key || off / cs == 0 || off <= inode->blob.size)
 		return 0;
 	r = file_plain_size(fd, &size);
 	/* Chunks between the old end and the written one stay holes. */
-	return r < 0 ? r : holes_allow(inode, fd, (size + cs - 1) / cs, off / cs);
+	return r < 0 ? r : holes_gap(inode, (size + cs - 1) / cs, off / cs);
 }
 
 void holes_note_written(struct inode *inode, uint64_t first, uint64_t end)
 {
-	/* Remembered only as far as memory allows: the map is a superset either way. */
+	/* Remembered only as far as the set holds without joining ranges (a join would count
+	 * unwritten chunks as written): a chunk not remembered stays listed, a superset. */
 	if (inode->holes.count && ecfs_holes_meets(&inode->holes, first, end))
-		(void)ecfs_holes_add(&inode->holes_filled, first, end);
+		(void)ecfs_holes_add_unjoined(&inode->holes_filled, first, end);
 }
 
 int holes_sync(struct inode *inode, int fd)
@@ -117,20 +147,45 @@ int holes_sync(struct inode *inode, int fd)
 	struct ecfs_holes m;
 	int r;
 
-	if (!inode->key || inode->holes_filled.count == 0)
+	if (!inode->key || (inode->holes_filled.count == 0 && !inode->holes_dirty))
 		return 0;
 	/* What leaves the map must be on disk first, or a power loss would leave a hole the
 	 * map no longer lists. */
 	if (fdatasync(fd) < 0)
 		return -errno;
 	r = ecfs_holes_copy(&m, &inode->holes);
-	for (uint32_t i = 0; r == 0 && i < inode->holes_filled.count; i++)
-		r = ecfs_holes_remove(&m, inode->holes_filled.r[i].first,
-				      inode->holes_filled.r[i].end);
 	if (r == 0)
+		r = ecfs_holes_subtract(&m, &inode->holes_filled);
+	/* A dense file whose gaps all filled before the sync stays dense. */
+	if (r == 0 && m.count == 0 && !(inode->blob.flags & ECFS_BLOB_SPARSE)) {
+		ecfs_holes_free(&inode->holes);
+		inode->holes_dirty = false;
+	} else if (r == 0) {
 		r = holes_store(inode, fd, &m);
+	}
 	if (r == 0)
 		ecfs_holes_free(&inode->holes_filled);
+	ecfs_holes_free(&m);
+	return r;
+}
+
+int holes_clip(struct inode *inode, int fd, uint64_t end)
+{
+	struct ecfs_holes m;
+	int r;
+
+	(void)ecfs_holes_remove(&inode->holes_filled, end, ECFS_HOLES_END_MAX);
+	if (!format2() || !inode->key || !ecfs_holes_meets(&inode->holes, end, ECFS_HOLES_END_MAX))
+		return 0;
+	r = ecfs_holes_copy(&m, &inode->holes);
+	if (r == 0)
+		r = ecfs_holes_remove(&m, end, ECFS_HOLES_END_MAX);
+	if (r == 0 && m.count == 0 && !(inode->blob.flags & ECFS_BLOB_SPARSE)) {
+		ecfs_holes_free(&inode->holes);
+		inode->holes_dirty = false;
+	} else if (r == 0) {
+		r = holes_store(inode, fd, &m);
+	}
 	ecfs_holes_free(&m);
 	return r;
 }

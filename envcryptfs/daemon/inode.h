@@ -60,6 +60,8 @@ struct inode {
 	 * generation for a dense file), and the listed ones written since the map was
 	 * (holes.c). Changed only with io held exclusively. */
 	struct ecfs_holes holes, holes_filled;
+	/* holes lists gaps skipped by writes past the end that no map on disk lists yet. */
+	bool holes_dirty;
 	/* protected by lock: the file lost its last name while the daemon knew it (it may be
 	 * open, or about to be): its holes map goes when the inode is forgotten (holes.c). */
 	bool holes_orphan;

@@ -222,7 +222,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
 	if (n > 0)
 		holes_note_written(fh->inode, pos / fs.chunk_size,
-				   (pos + size + fs.chunk_size - 1) / fs.chunk_size);
+				   (pos + (uint64_t)n + fs.chunk_size - 1) / fs.chunk_size);
 	if (n >= 0) {
 		int r = file_tail_sync(fh->inode, fh->fd);
 
@@ -255,17 +255,15 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	int fd = fh->fd, r;
 
 	(void)ino;
+	/* The map first (it syncs the blob, then lists the gaps still unwritten), then the
+	 * size that covers them. */
 	pthread_rwlock_wrlock(&fh->inode->io);
-	r = file_sync_size(fh->inode, fd);
+	r = holes_sync(fh->inode, fd);
+	if (r == 0)
+		r = file_sync_size(fh->inode, fd);
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (r == 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		r = -errno;
-	/* Holes filled since the map was written leave it, now that their data is on disk. */
-	if (r == 0) {
-		pthread_rwlock_wrlock(&fh->inode->io);
-		r = holes_sync(fh->inode, fd);
-		pthread_rwlock_unlock(&fh->inode->io);
-	}
 	fuse_reply_err(req, fs_errno(r));
 }
 
