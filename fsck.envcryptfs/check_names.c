@@ -29,22 +29,6 @@ static bool entry_problem(struct fsck *f, struct dir *d, struct entry *e, const 
 	return fixed;
 }
 
-/* Reads side into full (ECFS_ENCODED_NAME_MAX bytes); returns its length or -1. */
-static ssize_t read_side(struct dir *d, const char *side, char *full)
-{
-	int fd = ecfs_open_typed(d->fd, side, O_RDONLY, 0, S_IFREG);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = ecfs_pread_full(fd, full, ECFS_ENCODED_NAME_MAX, 0);
-	close(fd);
-	if (n <= 0 || n >= ECFS_ENCODED_NAME_MAX)
-		return -1;
-	full[n] = '\0';
-	return (strlen(full) == (size_t)n) ? n : -1;
-}
-
 /* A long entry's side file: present, a well-formed name, and hashing to the entry's name.
  * Needs no key. Returns 0 with the full encoded name in full. */
 static int check_side_of(struct fsck *f, struct dir *d, struct entry *e, char *full)
@@ -60,7 +44,7 @@ static int check_side_of(struct fsck *f, struct dir *d, struct entry *e, char *f
 			      "its side file " ECFS_LONG_SIDE_SUFFIX " is missing", NULL);
 		return -1;
 	}
-	if (se->type != DT_REG || read_side(d, side, full) < 0 || !ecfs_name_well_formed(full)) {
+	if (se->type != DT_REG || ecfs_name_side_read(d->fd, e->disk, full) < 0) {
 		entry_problem(f, d, e, side, "long-side-bad", "long name is lost",
 			      "its side file does not hold an encoded name", NULL);
 		return -1;

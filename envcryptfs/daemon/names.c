@@ -11,8 +11,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define SIDE_NAME_MAX (ECFS_DISK_NAME_MAX + sizeof(ECFS_LONG_SIDE_SUFFIX))
-
 /* Logs why the directory ID file of dir cannot be used: a hostile object is named. */
 static void log_dir_id_damage(struct inode *dir)
 {
@@ -177,32 +175,6 @@ int names_lookup_disk(struct inode *dir, const char *disk, const char *full,
 	return 0;
 }
 
-static void side_name(const char *disk, char side[SIDE_NAME_MAX])
-{
-	snprintf(side, SIDE_NAME_MAX, "%s%s", disk, ECFS_LONG_SIDE_SUFFIX);
-}
-
-/* Reads the full encoded name from the side file of long name disk. */
-static int side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
-{
-	char side[SIDE_NAME_MAX];
-	ssize_t n;
-	int fd;
-
-	side_name(disk, side);
-	fd = ecfs_open_typed(dirfd, side, O_RDONLY, 0, S_IFREG);
-	if (fd < 0)
-		return fd;
-	n = read(fd, full, ECFS_ENCODED_NAME_MAX);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	if (n == 0 || n >= ECFS_ENCODED_NAME_MAX)
-		return -EBADMSG;
-	full[n] = '\0';
-	return 0;
-}
-
 /* True when entry disk of dirfd no longer exists. */
 static bool entry_gone(int dirfd, const char *disk)
 {
@@ -216,12 +188,12 @@ static bool entry_gone(int dirfd, const char *disk)
  * missing side file is damage only while the entry is there. -ENOENT when the entry is gone. */
 static int side_read_racing(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
 {
-	int r = side_read(dirfd, disk, full);
+	int r = ecfs_name_side_read(dirfd, disk, full);
 
 	if (r == -ENOENT) {
 		if (entry_gone(dirfd, disk))
 			return -ENOENT;
-		r = side_read(dirfd, disk, full); /* made again since the first read */
+		r = ecfs_name_side_read(dirfd, disk, full); /* made again since the first read */
 	}
 	return r;
 }
@@ -258,20 +230,20 @@ static int side_write(int dirfd, const char *side, const char *full, int flags)
 
 int names_side_create(int dirfd, const struct ecfs_disk_name *dn, bool *made)
 {
-	char side[SIDE_NAME_MAX], full[ECFS_ENCODED_NAME_MAX];
+	char side[ECFS_SIDE_NAME_MAX], full[ECFS_ENCODED_NAME_MAX];
 	int r;
 
 	*made = false;
 	if (!dn->is_long)
 		return 0;
-	side_name(dn->disk, side);
+	ecfs_name_side_of(dn->disk, side);
 	r = side_write(dirfd, side, dn->full, O_EXCL);
 	if (r == 0) {
 		*made = true;
 	} else if (r == -EEXIST) {
 		/* Left by an interrupted operation, or the entry exists (then making it fails
 		 * with EEXIST). Its right contents follow from its name, so mend it if needed. */
-		r = side_read(dirfd, dn->disk, full);
+		r = ecfs_name_side_read(dirfd, dn->disk, full);
 		if (r < 0 || strcmp(full, dn->full) != 0)
 			r = side_write(dirfd, side, dn->full, O_TRUNC);
 	} else {
@@ -282,11 +254,11 @@ int names_side_create(int dirfd, const struct ecfs_disk_name *dn, bool *made)
 
 void names_side_remove(int dirfd, const struct ecfs_disk_name *dn)
 {
-	char side[SIDE_NAME_MAX];
+	char side[ECFS_SIDE_NAME_MAX];
 
 	if (!dn->is_long)
 		return;
-	side_name(dn->disk, side);
+	ecfs_name_side_of(dn->disk, side);
 	unlinkat(dirfd, side, 0);
 }
 

@@ -588,6 +588,13 @@ int ecfs_name_decrypt(struct ecfs_crypto *c, const uint8_t dir_id[ECFS_DIR_ID_SI
 		      const char *encoded, char *out);
 /* The long-name disk name for a full encoded name (used to check side files). */
 void ecfs_name_long_hash(const char *full, char disk[ECFS_DISK_NAME_MAX]);
+/* The side file of long name disk, which holds its full encoded name. */
+#define ECFS_SIDE_NAME_MAX (ECFS_DISK_NAME_MAX + sizeof(ECFS_LONG_SIDE_SUFFIX))
+void ecfs_name_side_of(const char *disk, char side[ECFS_SIDE_NAME_MAX]);
+/* Reads the full encoded name of long name disk from its side file in dirfd: -ENOENT when
+ * there is none, -EUCLEAN when it is not a regular file holding a well-formed encoded name.
+ * Whether the name hashes to disk is the caller's to check. */
+int ecfs_name_side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX]);
 
 /* Directory IDs: a random ID in each backing directory's ECFS_DIR_ID_NAME file. */
 int ecfs_dirid_create(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE]);

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,4 +164,29 @@ int ecfs_dirid_read(int dirfd, uint8_t id[ECFS_DIR_ID_SIZE])
 				 ECFS_DIR_ID_SIZE);
 	memcpy(id, buf, ECFS_DIR_ID_SIZE);
 	return 0;
+}
+
+void ecfs_name_side_of(const char *disk, char side[ECFS_SIDE_NAME_MAX])
+{
+	snprintf(side, ECFS_SIDE_NAME_MAX, "%s%s", disk, ECFS_LONG_SIDE_SUFFIX);
+}
+
+int ecfs_name_side_read(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
+{
+	char side[ECFS_SIDE_NAME_MAX];
+	ssize_t n;
+	int fd;
+
+	ecfs_name_side_of(disk, side);
+	fd = ecfs_open_typed(dirfd, side, O_RDONLY, 0, S_IFREG);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENOENT : -EUCLEAN;
+	n = ecfs_pread_full(fd, full, ECFS_ENCODED_NAME_MAX, 0);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if (n == 0 || n >= ECFS_ENCODED_NAME_MAX)
+		return -EUCLEAN;
+	full[n] = '\0';
+	return strlen(full) == (size_t)n && ecfs_name_well_formed(full) ? 0 : -EUCLEAN;
 }

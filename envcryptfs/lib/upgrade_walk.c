@@ -250,24 +250,10 @@ static int probe_blob(struct up *u, int fd, const struct stat *st, struct up_blo
 /* The full encoded name of user entry disk (a long name's is in its side file). */
 static int full_name(int dirfd, const char *disk, char full[ECFS_ENCODED_NAME_MAX])
 {
-	char side[ECFS_DISK_NAME_MAX + sizeof(ECFS_LONG_SIDE_SUFFIX)];
-	ssize_t n;
-	int fd;
-
-	if (ecfs_name_classify(disk) != ECFS_NAME_LONG) {
-		snprintf(full, ECFS_ENCODED_NAME_MAX, "%s", disk);
-		return 0;
-	}
-	snprintf(side, sizeof(side), "%s%s", disk, ECFS_LONG_SIDE_SUFFIX);
-	fd = ecfs_open_typed(dirfd, side, O_RDONLY, 0, S_IFREG);
-	if (fd < 0)
-		return fd;
-	n = read(fd, full, ECFS_ENCODED_NAME_MAX);
-	close(fd);
-	if (n <= 0 || n >= ECFS_ENCODED_NAME_MAX)
-		return -EUCLEAN;
-	full[n] = '\0';
-	return ecfs_name_well_formed(full) ? 0 : -EUCLEAN;
+	if (ecfs_name_classify(disk) == ECFS_NAME_LONG)
+		return ecfs_name_side_read(dirfd, disk, full);
+	snprintf(full, ECFS_ENCODED_NAME_MAX, "%s", disk);
+	return 0;
 }
 
 /* Puts the file made at tmp in d in the place of disk, with disk's times (and owner, unless
