@@ -355,6 +355,8 @@ static int empty_v2(struct inode *inode, int fd)
 	 * fits its header again once the file has holes again. */
 	if (inode->key && inode->holes.generation > h.holes_generation)
 		h.holes_generation = inode->holes.generation;
+	if (inode->holes_gen_floor > h.holes_generation)
+		h.holes_generation = inode->holes_gen_floor;
 	h.holes_generation++;
 	h.flags &= ECFS_BLOB_LINKED;
 	h.size = 0;

@@ -46,21 +46,42 @@ void holes_drop(struct inode *inode)
 	inode->holes_dirty = false;
 }
 
+static uint32_t max_gen(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The highest generation a map of this file may have on disk: the header's, the loaded
+ * map's, any this daemon wrote (a commit whose header write failed leaves one ahead), and,
+ * for a file without SPARSE, a map a crash left before its first header said so. */
+static uint32_t last_gen(struct inode *inode)
+{
+	uint32_t g = max_gen(max_gen(inode->blob.holes_generation, inode->holes.generation),
+			     inode->holes_gen_floor);
+	struct ecfs_holes left;
+
+	if (!(inode->blob.flags & ECFS_BLOB_SPARSE) &&
+	    ecfs_holes_read(fs.vol, fs.root->fd, inode->blob.file_id, &left) == 0) {
+		g = max_gen(g, left.generation);
+		ecfs_holes_free(&left);
+	}
+	return g;
+}
+
 /* Writes map m (the file's next map) and then the header naming it, both synced, and makes
  * them the inode's. */
 static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 {
 	struct ecfs_blob_header h = inode->blob;
-	uint32_t gen = (h.holes_generation > inode->holes.generation ? h.holes_generation
-								     : inode->holes.generation);
 	struct stat st;
 	int r;
 
-	m->generation = gen + 1;
+	m->generation = last_gen(inode) + 1;
+	/* A map of this generation may reach the disk even if the commit fails: the next one
+	 * must not reuse it. */
+	inode->holes_gen_floor = m->generation;
 	r = ecfs_holes_commit(fs.vol, fs.root->fd, fd, &h, m);
 	if (r < 0) {
-		/* A map of this generation may be on disk: the next commit must not reuse it. */
-		inode->holes.generation = m->generation;
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record holes: %s", ecfs_strerror(r));
 		return r;
 	}

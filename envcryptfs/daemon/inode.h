@@ -62,6 +62,9 @@ struct inode {
 	struct ecfs_holes holes, holes_filled;
 	/* holes lists gaps skipped by writes past the end that no map on disk lists yet. */
 	bool holes_dirty;
+	/* The last generation this daemon gave a map of the file (kept when the key goes: a
+	 * failed commit may have left that map on disk). io held exclusively. */
+	uint32_t holes_gen_floor;
 	/* protected by lock: the file lost its last name while the daemon knew it (it may be
 	 * open, or about to be): its holes map goes when the inode is forgotten (holes.c). */
 	bool holes_orphan;
