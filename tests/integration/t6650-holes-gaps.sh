@@ -27,7 +27,8 @@ zero_chunk() {
 }
 # ops FILE STEP...: runs steps on one O_DIRECT handle (each reaches the daemon as it is
 # made, in that order): wC (write chunk C with random bytes), pC (punch chunk C), tN
-# (truncate to N chunks), s (fsync).
+# (truncate to N chunks), gN (truncate to N and a half chunks), s (fsync), c (copy the file
+# $COPY_FROM to $COPY_TO, with the handle open).
 ops() {
   python3 - "$@" <<'PY' || fail "ops $* failed"
 import mmap, os, sys, ctypes
@@ -45,6 +46,11 @@ for s in sys.argv[2:]:
             raise OSError(ctypes.get_errno(), "fallocate")
     elif op == "t":
         os.ftruncate(fd, n * CS)
+    elif op == "g":
+        os.ftruncate(fd, n * CS + CS // 2)
+    elif op == "c":
+        with open(os.environ["COPY_FROM"], "rb") as a, open(os.environ["COPY_TO"], "wb") as b:
+            b.write(a.read())
     elif op == "s":
         os.fsync(fd)
 os.close(fd)
@@ -75,6 +81,12 @@ note "chunks written since the last fsync, cut and grown back stay listed"
 ops "$mnt/regrow" w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 s w5 t3 t8 s
 note "a shrinking truncate never synced takes the cut chunks out of the map"
 ops "$mnt/shrunk" w0 w9 s t1
+note "a growing truncate lists the new partial last chunk until the next sync"
+ops "$mnt/grown" w0 s
+COPY_FROM=$(map_of "$(blob_of "$vol" grown)") COPY_TO=$T/grown-map ops "$mnt/grown" g5 c
+# One range, chunks 1 to 5 (bytes 16 to 31 of the map, big-endian).
+[ "$(od -An -tx1 -j16 -N16 "$T/grown-map" | tr -d ' \n')" = 00000000000000010000000000000006 ] ||
+  fail "a growing truncate does not list its new partial last chunk"
 for f in ooo gap punch regrow shrunk; do eval "blob_$f=\$(blob_of \$vol $f)"; done
 umount_fg "$mnt"
 log_clean "$T/log"
