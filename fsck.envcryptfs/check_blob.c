@@ -58,11 +58,6 @@ struct worker {
 	size_t buf_len;
 };
 
-static uint64_t stored_chunk(const struct fsck *f)
-{
-	return (uint64_t)ecfs_chunk_size(f->vol) + ecfs_chunk_overhead(f->vol);
-}
-
 /* ---- the queue ---------------------------------------------------------------------- */
 
 static void pool_push(struct blob_pool *p, const struct job *j)
@@ -157,7 +152,7 @@ static void truncated_tail(struct worker *w, struct job *j, uint64_t idx, size_t
 		 "chunk %llu at plaintext offset %llu has %zu of %llu stored bytes and does "
 		 "not authenticate: the blob was cut inside a stored chunk",
 		 (unsigned long long)idx, (unsigned long long)off, len,
-		 (unsigned long long)stored_chunk(f));
+		 (unsigned long long)ecfs_stored_chunk_size(f->vol));
 	snprintf(done, sizeof(done), "truncated to the last whole chunk (plaintext size %llu)",
 		 (unsigned long long)off);
 	fx = fix_of(FIX_LOSSY, "Truncate it to the last whole chunk", done, fix_truncate, &at);
@@ -231,7 +226,7 @@ static void interrupted_write(struct worker *w, struct job *j, const struct ecfs
 				 .plain = w->plain,
 				 .keep = old - over,
 				 .len = n - over,
-				 .sc = (size_t)stored_chunk(f),
+				 .sc = (size_t)ecfs_stored_chunk_size(f->vol),
 				 .over = over};
 	char detail[300];
 	struct fix fx;
@@ -274,7 +269,7 @@ static void bad_chunk(struct worker *w, struct job *j, uint64_t idx)
 static void verify_buffer(struct worker *w, struct job *j, const struct ecfs_file_key *k,
 			  uint64_t first, size_t len)
 {
-	size_t sc = (size_t)stored_chunk(w->f);
+	size_t sc = (size_t)ecfs_stored_chunk_size(w->f->vol);
 
 	for (size_t o = 0; o < len; o += sc) {
 		uint64_t idx = first + o / sc;
@@ -303,7 +298,7 @@ static void verify_buffer(struct worker *w, struct job *j, const struct ecfs_fil
 static void verify_chunks(struct worker *w, struct job *j, const struct ecfs_file_key *k)
 {
 	struct fsck *f = w->f;
-	uint64_t sc = stored_chunk(f), pos = ecfs_chunk_offset(f->vol, j->first);
+	uint64_t sc = ecfs_stored_chunk_size(f->vol), pos = ecfs_chunk_offset(f->vol, j->first);
 	uint64_t stop = ecfs_chunk_offset(f->vol, j->first + j->count);
 
 	if (stop > j->b->size)
@@ -425,7 +420,7 @@ static void check_job(struct worker *w, struct job *j)
 
 static int worker_init(struct worker *w, struct fsck *f)
 {
-	uint64_t sc = stored_chunk(f);
+	uint64_t sc = ecfs_stored_chunk_size(f->vol);
 
 	memset(w, 0, sizeof(*w));
 	w->f = f;
@@ -466,8 +461,9 @@ static void *worker_main(void *arg)
  * size after any repair and sets *whole to the stored chunks to check. */
 static uint64_t check_size(struct fsck *f, struct blob *b, int fd, uint64_t size, uint64_t *whole)
 {
-	uint64_t sc = stored_chunk(f), hdr = ecfs_blob_header_size(f->vol);
-	uint64_t body = size > hdr ? size - hdr : 0, keep = size < hdr ? 0 : hdr + body / sc * sc;
+	uint64_t sc = ecfs_stored_chunk_size(f->vol), hdr = ecfs_blob_header_size(f->vol);
+	uint64_t body = size > hdr ? size - hdr : 0;
+	uint64_t keep = size < hdr ? 0 : ecfs_chunk_offset(f->vol, body / sc);
 	struct fix_at at = {.fd = fd, .size = keep};
 	char detail[300], done[100];
 	struct fix fx;
@@ -503,7 +499,9 @@ static uint64_t check_size(struct fsck *f, struct blob *b, int fd, uint64_t size
 static void queue_jobs(struct fsck *f, struct blob *b, int fd, int dirfd, const char *disk,
 		       bool writable)
 {
-	uint64_t seg = SEGMENT_BYTES / stored_chunk(f) ? SEGMENT_BYTES / stored_chunk(f) : 1;
+	uint64_t seg = SEGMENT_BYTES / ecfs_stored_chunk_size(f->vol)
+			   ? SEGMENT_BYTES / ecfs_stored_chunk_size(f->vol)
+			   : 1;
 	uint64_t first = 0;
 
 	do {

@@ -519,6 +519,8 @@ int64_t ecfs_plain_size(const struct ecfs_volume *v, uint64_t blob_size);
 uint64_t ecfs_blob_size(const struct ecfs_volume *v, uint64_t plain_size);
 /* Offset in the blob where stored chunk idx starts. */
 uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx);
+/* The bytes a whole chunk takes in a blob: the chunk size and the mode's overhead. */
+uint64_t ecfs_stored_chunk_size(const struct ecfs_volume *v);
 
 /* Encrypts one chunk (len <= chunk size, > 0) into out (len + overhead bytes). */
 int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint64_t stored_chunk(const struct ecfs_volume *v)
+uint64_t ecfs_stored_chunk_size(const struct ecfs_volume *v)
 {
 	return (uint64_t)v->hdr.chunk_size + ecfs_chunk_overhead(v);
 }
@@ -24,8 +24,8 @@ int64_t ecfs_plain_size(const struct ecfs_volume *v, uint64_t blob_size)
 	if (blob_size < hdr)
 		return -EUCLEAN;
 	body = blob_size - hdr;
-	full = body / stored_chunk(v);
-	rest = body % stored_chunk(v);
+	full = body / ecfs_stored_chunk_size(v);
+	rest = body % ecfs_stored_chunk_size(v);
 	if (rest != 0 && rest <= over)
 		return -EUCLEAN; /* a stored chunk must carry at least one byte */
 	if (full > (uint64_t)INT64_MAX / v->hdr.chunk_size - 1)
@@ -37,13 +37,13 @@ uint64_t ecfs_blob_size(const struct ecfs_volume *v, uint64_t plain_size)
 {
 	uint64_t full = plain_size / v->hdr.chunk_size, rest = plain_size % v->hdr.chunk_size;
 
-	return ecfs_blob_header_size(v) + full * stored_chunk(v) +
+	return ecfs_blob_header_size(v) + full * ecfs_stored_chunk_size(v) +
 	       (rest ? rest + ecfs_chunk_overhead(v) : 0);
 }
 
 uint64_t ecfs_chunk_offset(const struct ecfs_volume *v, uint64_t idx)
 {
-	return ecfs_blob_header_size(v) + idx * stored_chunk(v);
+	return ecfs_blob_header_size(v) + idx * ecfs_stored_chunk_size(v);
 }
 
 /* Starts a change to the blob open as fd and finds its plaintext size. */
@@ -68,7 +68,7 @@ static ssize_t decrypt_run(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 			   const uint8_t *stored, size_t got, uint8_t *plain, uint64_t *bad)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	size_t sc = stored_chunk(v), n = (got + sc - 1) / sc;
+	size_t sc = ecfs_stored_chunk_size(v), n = (got + sc - 1) / sc;
 	struct ecfs_work w = {.k = k,
 			      .first = first,
 			      .n = n,
@@ -91,7 +91,7 @@ static ssize_t read_stored(struct ecfs_crypto *c, int fd, uint64_t first, uint64
 			   uint8_t **stored)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	size_t want = (size_t)(n * stored_chunk(v));
+	size_t want = (size_t)(n * ecfs_stored_chunk_size(v));
 
 	*stored = ecfs_crypto_scratch(c, want);
 	if (!*stored)
@@ -118,7 +118,7 @@ ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
 	uint64_t cs = v->hdr.chunk_size, first = off / cs, skip = off % cs, end = off + len;
 	uint64_t n = (skip + len + cs - 1) / cs;
-	size_t sc = stored_chunk(v), pos = 0, out = 0;
+	size_t sc = ecfs_stored_chunk_size(v), pos = 0, out = 0;
 	uint8_t *stored, *tmp = NULL, *dst = buf;
 	ssize_t got;
 
@@ -199,7 +199,7 @@ static ssize_t load_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 			  const struct ecfs_store *s, uint64_t idx, uint8_t *plain, uint64_t *bad)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
-	uint64_t start = ecfs_chunk_offset(v, idx), sc = stored_chunk(v);
+	uint64_t start = ecfs_chunk_offset(v, idx), sc = ecfs_stored_chunk_size(v);
 	size_t want =
 	    s->old_end <= start ? 0 : (size_t)(s->old_end - start < sc ? s->old_end - start : sc);
 	uint8_t *stored = ecfs_crypto_scratch(c, sc);
