@@ -3,20 +3,8 @@
 # codes, the seal (3 of 5 shares, a foreign or mistyped share refused), token checks, and the
 # Vault Transit endpoints with Vault's shapes and status codes.
 . "$ECFS_TESTS/lib.sh"
-KMSD="$ECFS_BIN/envcryptfs-kmsd"
-[ -x "$KMSD" ] || skip "$KMSD not built"
-command -v curl >/dev/null || skip "curl not installed"
+. "$ECFS_TESTS/kmsd.inc"
 command -v openssl >/dev/null || skip "openssl not installed"
-
-SERVER=
-stop_server() {
-  [ -n "$SERVER" ] || return 0
-  kill -TERM "$SERVER" 2>/dev/null || true
-  wait_exit "$SERVER"
-  SERVER=
-  [ "$WAIT_RC" -eq 0 ] || { cat "$T/serve.log" >&2; fail "kmsd exited $WAIT_RC on SIGTERM"; }
-}
-trap 'stop_server 2>/dev/null; cleanup' EXIT
 
 # A test CA and a server certificate for IP 127.0.0.1 (EC keys: fast).
 make_certs() {
@@ -29,27 +17,6 @@ make_certs() {
       -days 2 -extfile ext) >/dev/null 2>&1 || fail "cannot make test certificates"
 }
 
-# start_server ARGS...: serve in the background on a free port; sets SERVER and URL.
-start_server() {
-  local i port
-  "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 "$@" 2>"$T/serve.log" &
-  SERVER=$!
-  port=$(kmsd_port "$T/serve.log" "$SERVER")
-  URL=https://127.0.0.1:$port
-}
-
-# api METHOD PATH [BODY] [CURL-ARGS...]: the status in $STATUS, the body in $T/body.
-api() {
-  local method=$1 path=$2 body=${3:-}
-  shift 3 || shift $#
-  STATUS=$(curl -s --cacert "$T/ca.pem" -o "$T/body" -w '%{http_code}' -X "$method" \
-    -H "X-Vault-Token: $TOKEN" ${body:+--data-binary "$body"} "$@" "$URL/v1/$path")
-}
-expect() { # expect STATUS [TEXT]
-  [ "$STATUS" = "$1" ] || { cat "$T/body" >&2; fail "HTTP $STATUS, expected $1"; }
-  [ -z "${2:-}" ] || grep -qF -- "$2" "$T/body" || { cat "$T/body" >&2; fail "body lacks $2"; }
-}
-share() { grep -v '^#' "$T/st/share.$1"; }
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body"; }
 
 note "command line"

@@ -4,35 +4,7 @@
 # refused with exit code 4, a tampered one with 3; SIGINT stops it cleanly. Plain HTTP on
 # 127.0.0.1 (--insecure-http), since t4000 covers TLS.
 . "$ECFS_TESTS/lib.sh"
-KMSD="$ECFS_BIN/envcryptfs-kmsd"
-[ -x "$KMSD" ] || skip "$KMSD not built"
-command -v curl >/dev/null || skip "curl not installed"
-
-SERVER=
-stop_server() { # stop_server [SIGNAL]
-  [ -n "$SERVER" ] || return 0
-  kill "-${1:-TERM}" "$SERVER" 2>/dev/null || true
-  wait_exit "$SERVER"
-  SERVER=
-  [ "$WAIT_RC" -eq 0 ] || { cat "$T/serve.log" >&2; fail "kmsd exited $WAIT_RC on SIG${1:-TERM}"; }
-}
-trap 'stop_server 2>/dev/null; cleanup' EXIT
-
-start_server() {
-  local i port
-  "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 --insecure-http "$@" 2>"$T/serve.log" &
-  SERVER=$!
-  port=$(kmsd_port "$T/serve.log" "$SERVER")
-  URL=http://127.0.0.1:$port
-}
-api() {
-  STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X "$1" -H "X-Vault-Token: $TOKEN" \
-    ${3:+--data-binary "$3"} "$URL/v1/$2")
-}
-expect() {
-  [ "$STATUS" = "$1" ] || { cat "$T/body" >&2; fail "HTTP $STATUS, expected $1"; }
-  [ -z "${2:-}" ] || grep -qF -- "$2" "$T/body" || { cat "$T/body" >&2; fail "body lacks $2"; }
-}
+. "$ECFS_TESTS/kmsd.inc"
 shares() { local i; for i; do echo --unseal-share "$T/st/share.$i"; done; }
 
 "$KMSD" init --store "$T/st" --shares 5 --threshold 3 >/dev/null || fail "init failed"

@@ -5,35 +5,12 @@
 # server logs it, the progress made with real shares is kept, and the real custodians still
 # unseal. At start, a forged --unseal-share exits 3. A store without verifiers is announced.
 . "$ECFS_TESTS/lib.sh"
-KMSD="$ECFS_BIN/envcryptfs-kmsd"
-[ -x "$KMSD" ] || skip "$KMSD not built"
-command -v curl >/dev/null || skip "curl not installed"
-
-SERVER=
-stop_server() {
-  [ -n "$SERVER" ] || return 0
-  kill -TERM "$SERVER" 2>/dev/null || true
-  wait_exit "$SERVER"
-  SERVER=
-}
-trap 'stop_server 2>/dev/null; cleanup' EXIT
-start_server() {
-  local port
-  "$KMSD" serve --store "$T/st" --listen 127.0.0.1:0 --insecure-http "$@" 2>"$T/serve.log" &
-  SERVER=$!
-  port=$(kmsd_port "$T/serve.log" "$SERVER")
-  URL=http://127.0.0.1:$port
-}
+. "$ECFS_TESTS/kmsd.inc"
 # unseal SHARE-TEXT: PUT /v1/sys/unseal; the status in $STATUS, the body in $T/body.
 unseal() {
   STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X PUT --data-binary "{\"key\":\"$1\"}" \
     "$URL/v1/sys/unseal")
 }
-expect() {
-  [ "$STATUS" = "$1" ] || { cat "$T/body" >&2; fail "HTTP $STATUS, expected $1"; }
-  [ -z "${2:-}" ] || grep -qF -- "$2" "$T/body" || { cat "$T/body" >&2; fail "body lacks $2"; }
-}
-share() { grep -v '^#' "$T/st/share.$1"; }
 # forge INDEX: a share for INDEX with random bytes and the check anyone can compute from the
 # store ID (bytes 12..27 of the store file, also in each share file's comment).
 forge() {
