@@ -336,3 +336,28 @@ log_clean() {
   ! grep -E -i 'damaged|side file|authentication|not listed|error|forget of' "$1" >&2 ||
     fail "the daemon logged the lines above"
 }
+
+# ---- Helpers that tamper with a backing directory, and run fsck ---------------------------
+
+# flip_byte FILE OFFSET: XORs the byte at OFFSET with 0x01.
+flip_byte() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  [ -n "$b" ] || fail "cannot read byte $2 of $1"
+  printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+  [ "$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')" -eq $((b ^ 1)) ] || fail "flip_byte $1 $2 failed"
+}
+
+# fix_checksum FILE: recomputes a header's SHA-256 at offset 80 (of the file with that field
+# zero), as anyone can: a change elsewhere is then caught only by the key slot, canary or MAC.
+fix_checksum() {
+  local sum
+  sum=$({ head -c 80 "$1"; head -c 32 /dev/zero; tail -c +113 "$1"; } | sha256sum | cut -c1-64)
+  printf "$(echo "$sum" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek=80 conv=notrunc status=none
+}
+
+# fsck ARGS...: fsck.envcryptfs with no terminal to ask on.
+fsck() { "$FSCK" "$@" </dev/null; }
+
+# fresh NAME: vol=$T/NAME, a new copy of the volume $T/orig.
+fresh() { rm -rf "${T:?}/$1"; cp -a "$T/orig" "$T/$1"; vol=$T/$1; }

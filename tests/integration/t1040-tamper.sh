@@ -38,15 +38,6 @@ blob_of() {
   echo "$found"
 }
 
-# flip_byte FILE OFFSET: XORs the byte at OFFSET with 0x01.
-flip_byte() {
-  local b
-  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-  [ -n "$b" ] || fail "cannot read byte $2 of $1"
-  printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-  [ "$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')" -eq $((b ^ 1)) ] || fail "flip_byte $1 $2 failed"
-}
-
 # The format: 24-byte header, then one stored chunk of chunk size + 28 bytes per chunk (the
 # last one holds its length + 28).
 data_blob=$(blob_of $((HDR + 3 * STORED)))

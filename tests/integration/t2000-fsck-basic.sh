@@ -14,7 +14,6 @@ mnt=$T/mnt
 make_vol "$vol" "$key" aes-256-gcm 4096
 
 # fsck never gets a terminal here: without a key option it checks without a key.
-fsck() { "$FSCK" "$@" </dev/null; }
 
 mount_vol "$vol" "$mnt" "key_file=$key"
 mkdir -p "$mnt/dir/sub"

@@ -10,22 +10,6 @@ need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
 
 key=$T/key
-fsck() { "$FSCK" "$@" </dev/null; }
-
-# flip_byte FILE OFFSET: XORs the byte at OFFSET with 0x01.
-flip_byte() {
-  local b
-  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-  printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
-# fix_checksum FILE: recomputes the SHA-256 at offset 80 (of the file with that field zero),
-# so that a change elsewhere is caught only by the key slot, canary or MAC.
-fix_checksum() {
-  local sum
-  sum=$({ head -c 80 "$1"; head -c 32 /dev/zero; tail -c +113 "$1"; } | sha256sum | cut -c1-64)
-  printf "$(echo "$sum" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek=80 conv=notrunc status=none
-}
 
 # edit_json FILE NAME: changes the first base64 character of the JSON string member NAME.
 edit_json() {
@@ -43,8 +27,6 @@ mount_vol "$T/orig" "$T/mnt" "key_file=$key"
 mkdir "$T/mnt/dir"
 head -c 10000 /dev/urandom >"$T/mnt/dir/file"
 umount_wait "$T/mnt"
-# fresh NAME: a pristine copy of the volume in $T/NAME.
-fresh() { rm -rf "${T:?}/$1"; cp -a "$T/orig" "$T/$1"; vol=$T/$1; }
 
 note "primary's prefix damaged: -n and no key report it (4), -p rebuilds it (1), then 0"
 fresh prefix

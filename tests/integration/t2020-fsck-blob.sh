@@ -13,13 +13,6 @@ need_progs
 CS=4096
 SC=$((CS + 28)) # a stored aes-256-gcm chunk
 key=$T/key
-fsck() { "$FSCK" "$@" </dev/null; }
-
-flip_byte() {
-  local b
-  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-  printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 # blob_of VOL SIZE: the one blob of SIZE bytes in VOL.
 blob_of() {
@@ -41,7 +34,6 @@ echo keep >"$T/mnt/keep"
 umount_wait "$T/mnt"
 DATA=$((24 + 3 * SC + 128))
 LARGE=$((24 + 2100 * SC + 128))
-fresh() { rm -rf "${T:?}/$1"; cp -a "$T/orig" "$T/$1"; vol=$T/$1; }
 
 expect_exit 0 fsck --key-file "$key" "$T/orig"
 

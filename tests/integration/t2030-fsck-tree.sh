@@ -11,7 +11,6 @@ need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
 
 key=$T/key
-fsck() { "$FSCK" "$@" </dev/null; }
 LONG=$(printf 'L%.0s' $(seq 220))
 
 make_vol "$T/orig" "$key" aes-256-gcm 4096
@@ -22,7 +21,6 @@ echo two >"$T/mnt/dir/sub/two"
 echo long >"$T/mnt/$LONG"
 ln -s dir/one "$T/mnt/link"
 umount_wait "$T/mnt"
-fresh() { rm -rf "${T:?}/$1"; cp -a "$T/orig" "$T/$1"; vol=$T/$1; }
 # entries DIR [FIND-TESTS...]: the user entries of a backing directory.
 entries() { find "$1" -mindepth 1 -maxdepth 1 ! -name 'envcryptfs.*' "${@:2}"; }
 

@@ -19,7 +19,6 @@ vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 
-
 mkdir "$T/px" "$mnt/px"
 note "posixops on a format-2 volume"
 "$POSIXOPS" "$mnt/px" >"$T/posixops.log" 2>&1 ||

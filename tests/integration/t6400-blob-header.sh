@@ -20,13 +20,6 @@ backing_of() {
   find "$vol" -maxdepth 1 -inum "$ino" -print -quit
 }
 
-# flip_byte FILE OFFSET: XORs the byte at OFFSET with 0x01.
-flip_byte() {
-  local b
-  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-  printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 note "format 1 (baseline): a changed file ID reads as other bytes, a blob cut to 0 as empty"
 make_vol "$T/vol1" "$key" aes-256-xts $CS --format-version 1
 mount_vol "$T/vol1" "$mnt" "key_file=$key"

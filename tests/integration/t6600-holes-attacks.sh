@@ -13,7 +13,6 @@ need_progs
 CS=4096
 key=$T/key
 mnt=$T/mnt
-fsck() { "$FSCK" "$@" </dev/null; }
 
 # blob_of VOL NAME: the blob of file NAME (mounted at $mnt), found by its inode number.
 blob_of() { find "$1" -maxdepth 1 -inum "$(stat -c %i "$mnt/$2")" -print -quit; }

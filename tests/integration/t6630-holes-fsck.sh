@@ -11,7 +11,6 @@ CS=4096
 key=$T/key
 mnt=$T/mnt
 vol=$T/vol
-fsck() { "$FSCK" "$@" </dev/null; }
 sidecars() { find "$vol" -maxdepth 1 -name "envcryptfs.$1.*" | sort; }
 
 make_vol "$vol" "$key" aes-256-gcm $CS --format-version 2

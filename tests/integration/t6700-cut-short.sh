@@ -19,7 +19,6 @@ key=$T/key
 vol=$T/vol
 mnt=$T/mnt
 log=$T/log
-fsck() { "$FSCK" "$@" </dev/null; }
 blob_of() { find "$vol" -maxdepth 1 -inum "$(stat -c %i "$mnt/$1")" -print -quit; }
 
 make_vol "$vol" "$key" aes-256-gcm $CS
