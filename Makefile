@@ -93,6 +93,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 	check-no-fault-hooks check-deploy crash-test stress-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
+# Archives are made anew, so that no member outlives its source (a file moved elsewhere).
 # Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
 # directory never mixes test and release objects.
 $(BUILD)/cflags: FORCE
@@ -106,14 +107,17 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/cflags envcryptfs/banned.h
 
 $(UTILLIB): $(call obj,$(UTIL_SRC))
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(TOOLLIB): $(call obj,$(TOOL_SRC))
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(KMSLIB): $(call obj,$(KMS_SRC)) $(if $(KMS_SRC),,$(BUILD)/obj/empty.o)

@@ -14,32 +14,13 @@
 
 int ecfs_header_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len)
 {
-	struct stat st;
-	uint8_t *p;
-	ssize_t n;
-	int fd = ecfs_open_typed(dirfd, name, O_RDONLY, 0, S_IFREG);
+	int r = ecfs_read_whole(dirfd, name, ECFS_HEADER_MAX, buf, len);
 
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0 || st.st_size > ECFS_HEADER_MAX) {
-		close(fd);
-		return ecfs_fail(-EUCLEAN, "'%s' is not a regular file of at most %u bytes", name,
+	/* What stands in its place (a FIFO, a link) is named by ecfs_open_typed already. */
+	if (r == -EFBIG)
+		return ecfs_fail(-EUCLEAN, "'%s' is larger than any header (%u bytes)", name,
 				 ECFS_HEADER_MAX);
-	}
-	p = malloc((size_t)st.st_size + 1);
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = pread(fd, p, (size_t)st.st_size + 1, 0);
-	close(fd);
-	if (n < 0 || n != st.st_size) {
-		free(p);
-		return n < 0 ? -errno : ecfs_fail(-EUCLEAN, "'%s' changed while being read", name);
-	}
-	*buf = p;
-	*len = (size_t)n;
-	return 0;
+	return r;
 }
 
 uint64_t ecfs_header_disk_seqid(int dirfd)

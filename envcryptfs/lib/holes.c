@@ -313,34 +313,18 @@ int ecfs_holes_read(const struct ecfs_volume *v, int rootfd,
 		    const uint8_t file_id[ECFS_FILE_ID_SIZE], struct ecfs_holes *out)
 {
 	char name[ECFS_HOLES_NAME_MAX];
-	struct stat st;
 	uint8_t *buf;
-	ssize_t n;
-	int fd, r;
+	size_t n;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	ecfs_holes_name(file_id, name);
-	fd = ecfs_open_typed(rootfd, name, O_RDONLY | O_CLOEXEC, 0, S_IFREG);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		close(fd);
+	r = ecfs_read_whole(rootfd, name, ecfs_holes_size(ECFS_HOLES_MAX), &buf, &n);
+	if (r == -EFBIG)
+		return ecfs_fail(-EUCLEAN, "holes map %s is larger than any map", name);
+	if (r < 0)
 		return r;
-	}
-	if (st.st_size < 0 || (uint64_t)st.st_size > ecfs_holes_size(ECFS_HOLES_MAX)) {
-		close(fd);
-		return ecfs_fail(-EUCLEAN, "holes map of %lld bytes is too large",
-				 (long long)st.st_size);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = ecfs_pread_full(fd, buf, (size_t)st.st_size + 1, 0);
-	close(fd);
-	r = n < 0 ? (int)n : ecfs_holes_parse(v, file_id, buf, (size_t)n, out);
+	r = ecfs_holes_parse(v, file_id, buf, n, out);
 	free(buf);
 	return r;
 }

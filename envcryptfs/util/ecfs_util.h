@@ -48,6 +48,9 @@ int ecfs_write_full(int fd, const void *buf, size_t len);
  * followed or waited on; returns the descriptor (O_NONBLOCK cleared again), or -EUCLEAN with
  * a message naming name and what it is when it is not of type (S_IFREG or S_IFDIR). */
 int ecfs_open_typed(int dirfd, const char *name, int flags, mode_t mode, mode_t type);
+/* Reads regular file name under dirfd (opened as ecfs_open_typed does) whole into *buf
+ * (malloc'ed, *len bytes, for the caller to free): -EFBIG when it holds more than max bytes. */
+int ecfs_read_whole(int dirfd, const char *name, size_t max, uint8_t **buf, size_t *len);
 /* "a FIFO", "a symbolic link", ...: what an object of st_mode mode is, for messages. */
 const char *ecfs_file_type_name(mode_t mode);
 

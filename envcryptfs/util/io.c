@@ -4,6 +4,7 @@
 #include "ecfs_util.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,4 +117,39 @@ int ecfs_open_typed(int dirfd, const char *name, int flags, mode_t mode, mode_t 
 	if (!(flags & (O_NONBLOCK | O_PATH)))
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+int ecfs_read_whole(int dirfd, const char *name, size_t max, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	uint8_t *p;
+	ssize_t n;
+	int fd = ecfs_open_typed(dirfd, name, O_RDONLY, 0, S_IFREG);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* One byte more than its size: a file that grew meanwhile is not read as complete. */
+	n = ecfs_pread_full(fd, p, (size_t)st.st_size + 1, 0);
+	close(fd);
+	if (n < 0 || (size_t)n > max) {
+		free(p);
+		return n < 0 ? (int)n : -EFBIG;
+	}
+	*buf = p;
+	*len = (size_t)n;
+	return 0;
 }
