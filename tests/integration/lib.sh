@@ -356,7 +356,8 @@ fix_checksum() {
   printf "$(echo "$sum" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek=80 conv=notrunc status=none
 }
 
-# fsck ARGS...: fsck.envcryptfs with no terminal to ask on.
+# fsck ARGS...: fsck.envcryptfs with no terminal to ask on. It hides fsck(8): a test that
+# means util-linux's fsck calls `command fsck`.
 fsck() { "$FSCK" "$@" </dev/null; }
 
 # fresh NAME: vol=$T/NAME, a new copy of the volume $T/orig.

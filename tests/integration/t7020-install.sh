@@ -95,7 +95,7 @@ opts+=",x-systemd.requires=network-online.target,auto_unmount"
 mountpoint -q "$mnt" || fail "$mnt is not mounted with -o $opts"
 [ "$(cat "$mnt/f")" = installed ] || fail "$mnt does not show the volume"
 umount_wait "$mnt"
-PATH="$prefix/sbin:$PATH" fsck -t envcryptfs -n "$vol" >"$T/fsck.out" 2>&1 || {
+PATH="$prefix/sbin:$PATH" command fsck -t envcryptfs -n "$vol" >"$T/fsck.out" 2>&1 || {
   cat "$T/fsck.out" >&2
   fail "fsck -t envcryptfs -n $vol failed"
 }
