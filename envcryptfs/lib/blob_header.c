@@ -53,21 +53,6 @@ int ecfs_blob_header_parse(const uint8_t *buf, size_t len, uint8_t file_id[ECFS_
 	return 0;
 }
 
-static void put_be(uint8_t *p, uint64_t x, int n)
-{
-	for (int i = n - 1; i >= 0; i--, x >>= 8)
-		p[i] = (uint8_t)x;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-	uint64_t x = 0;
-
-	for (int i = 0; i < n; i++)
-		x = x << 8 | p[i];
-	return x;
-}
-
 static int v2_mac(const struct ecfs_volume *v, const uint8_t *buf, uint8_t mac[ECFS_BIND_TAG_SIZE])
 {
 	struct ecfs_iov part = {buf, V2_MAC_AT};
@@ -80,19 +65,19 @@ int ecfs_blob_header_encode(const struct ecfs_volume *v, const struct ecfs_blob_
 {
 	if (!format2(v)) {
 		memcpy(out, blob_magic, 4);
-		put_be(out + 4, 1, 2);
-		put_be(out + 6, 0, 2);
+		ecfs_put_be(out + 4, 1, 2);
+		ecfs_put_be(out + 6, 0, 2);
 		memcpy(out + 8, h->file_id, ECFS_FILE_ID_SIZE);
 		return 0;
 	}
 	memset(out, 0, V2_SIZE);
 	memcpy(out, blob_magic, 4);
-	put_be(out + 4, 2, 2);
-	put_be(out + 6, h->flags, 2);
+	ecfs_put_be(out + 4, 2, 2);
+	ecfs_put_be(out + 6, h->flags, 2);
 	memcpy(out + 8, h->file_id, ECFS_FILE_ID_SIZE);
-	put_be(out + 24, h->dek_generation, 4);
-	put_be(out + 28, h->holes_generation, 4);
-	put_be(out + 32, h->size, 8);
+	ecfs_put_be(out + 24, h->dek_generation, 4);
+	ecfs_put_be(out + 28, h->holes_generation, 4);
+	ecfs_put_be(out + 32, h->size, 8);
 	memcpy(out + 40, h->name_tag, sizeof(h->name_tag));
 	memcpy(out + 72, h->tail_nonce, sizeof(h->tail_nonce));
 	return v2_mac(v, out, out + V2_MAC_AT);
@@ -103,14 +88,14 @@ int ecfs_blob_header_encode(const struct ecfs_volume *v, const struct ecfs_blob_
 static int v2_check_fields(const uint8_t *buf)
 {
 	static const uint8_t zero[V2_MAC_AT - V2_RESERVED];
-	uint64_t flags = get_be(buf + 6, 2);
+	uint64_t flags = ecfs_get_be(buf + 6, 2);
 
 	if (flags & ~(uint64_t)V2_FLAGS_KNOWN)
 		return ecfs_fail(-EUCLEAN, "blob header has unknown flags 0x%04llx",
 				 (unsigned long long)flags);
-	if (get_be(buf + 24, 4) != 0)
+	if (ecfs_get_be(buf + 24, 4) != 0)
 		return ecfs_fail(-EUCLEAN, "blob header has a DEK generation this build lacks");
-	if (get_be(buf + 32, 8) > (uint64_t)INT64_MAX)
+	if (ecfs_get_be(buf + 32, 8) > (uint64_t)INT64_MAX)
 		return ecfs_fail(-EUCLEAN, "blob header size is out of range");
 	if (memcmp(buf + V2_RESERVED, zero, sizeof(zero)) != 0)
 		return ecfs_fail(-EUCLEAN, "blob header reserved bytes are not zero");
@@ -127,7 +112,7 @@ static int v2_decode(const struct ecfs_volume *v, const uint8_t *buf, size_t len
 		return ecfs_fail(-EUCLEAN, "blob header truncated (%zu of %d bytes)", len, V2_SIZE);
 	if (memcmp(buf, blob_magic, 4) != 0)
 		return ecfs_fail(-EUCLEAN, "blob header has a bad magic number");
-	version = get_be(buf + 4, 2);
+	version = ecfs_get_be(buf + 4, 2);
 	if (version != 2)
 		return ecfs_fail(-EUCLEAN, "blob header version %llu on a format-2 volume",
 				 (unsigned long long)version);
@@ -139,9 +124,9 @@ static int v2_decode(const struct ecfs_volume *v, const uint8_t *buf, size_t len
 	if (r < 0)
 		return r;
 	*h = (struct ecfs_blob_header){.version = 2,
-				       .flags = (uint16_t)get_be(buf + 6, 2),
-				       .holes_generation = (uint32_t)get_be(buf + 28, 4),
-				       .size = get_be(buf + 32, 8)};
+				       .flags = (uint16_t)ecfs_get_be(buf + 6, 2),
+				       .holes_generation = (uint32_t)ecfs_get_be(buf + 28, 4),
+				       .size = ecfs_get_be(buf + 32, 8)};
 	memcpy(h->file_id, buf + 8, ECFS_FILE_ID_SIZE);
 	memcpy(h->name_tag, buf + 40, sizeof(h->name_tag));
 	memcpy(h->tail_nonce, buf + 72, sizeof(h->tail_nonce));

@@ -35,21 +35,6 @@ enum {
 
 static const char *const known_incompat[] = {FEATURE_UPGRADING, NULL};
 
-static uint64_t get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 static int prefix_checksum(const uint8_t *buf, size_t len, uint8_t out[32])
 {
 	uint8_t zero[32] = {0};
@@ -207,18 +192,18 @@ static int check_prefix(const uint8_t *buf, size_t len, size_t *json_len)
 		return ecfs_fail(-EUCLEAN, "header is truncated (%zu bytes)", len);
 	if (memcmp(buf + OFF_MAGIC, hdr_magic, sizeof(hdr_magic)) != 0)
 		return ecfs_fail(-EUCLEAN, "header has a bad magic number");
-	version = get_be(buf + OFF_VERSION, 2);
+	version = ecfs_get_be(buf + OFF_VERSION, 2);
 	if (version < ECFS_FORMAT_VERSION_MIN || version > ECFS_FORMAT_VERSION)
 		return ecfs_fail(-EPROTONOSUPPORT, "header format version %llu is not supported",
 				 (unsigned long long)version);
-	psize = get_be(buf + OFF_PREFIX_SIZE, 2);
-	jsize = get_be(buf + OFF_JSON_SIZE, 4);
+	psize = ecfs_get_be(buf + OFF_PREFIX_SIZE, 2);
+	jsize = ecfs_get_be(buf + OFF_JSON_SIZE, 4);
 	if (psize != PREFIX_SIZE || jsize == 0 || jsize > JSON_MAX || len != PREFIX_SIZE + jsize)
 		return ecfs_fail(-EUCLEAN,
 				 "header sizes are inconsistent (prefix %llu, json %llu, "
 				 "file %zu)",
 				 (unsigned long long)psize, (unsigned long long)jsize, len);
-	if (get_be(buf + OFF_RESERVED, 8) != 0)
+	if (ecfs_get_be(buf + OFF_RESERVED, 8) != 0)
 		return ecfs_fail(-EUCLEAN, "header reserved bytes are not zero");
 	r = prefix_checksum(buf, len, sum);
 	if (r == 0 && ecfs_memcmp_ct(sum, buf + OFF_CHECKSUM, 32) != 0)
@@ -235,8 +220,8 @@ int ecfs_header_parse(const uint8_t *buf, size_t len, struct ecfs_header *h)
 	if (r < 0)
 		return r;
 	memset(h, 0, sizeof(*h));
-	h->version = (uint32_t)get_be(buf + OFF_VERSION, 2);
-	h->seqid = get_be(buf + OFF_SEQID, 8);
+	h->version = (uint32_t)ecfs_get_be(buf + OFF_VERSION, 2);
+	h->seqid = ecfs_get_be(buf + OFF_SEQID, 8);
 	memcpy(h->uuid, buf + OFF_UUID, ECFS_UUID_SIZE);
 	return parse_json(buf + PREFIX_SIZE, json_len, h);
 }
@@ -288,10 +273,10 @@ int ecfs_header_serialize(const struct ecfs_header *h, const uint8_t mac_key[32]
 		return buf ? ecfs_fail(-E2BIG, "the header is too large") : -ENOMEM;
 	}
 	memcpy(buf + OFF_MAGIC, hdr_magic, sizeof(hdr_magic));
-	put_be(buf + OFF_VERSION, h->version, 2);
-	put_be(buf + OFF_PREFIX_SIZE, PREFIX_SIZE, 2);
-	put_be(buf + OFF_JSON_SIZE, jlen, 4);
-	put_be(buf + OFF_SEQID, h->seqid, 8);
+	ecfs_put_be(buf + OFF_VERSION, h->version, 2);
+	ecfs_put_be(buf + OFF_PREFIX_SIZE, PREFIX_SIZE, 2);
+	ecfs_put_be(buf + OFF_JSON_SIZE, jlen, 4);
+	ecfs_put_be(buf + OFF_SEQID, h->seqid, 8);
 	memcpy(buf + OFF_UUID, h->uuid, ECFS_UUID_SIZE);
 	memcpy(buf + PREFIX_SIZE, text, jlen);
 	json_object_put(root);

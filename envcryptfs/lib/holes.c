@@ -44,21 +44,6 @@ void ecfs_holes_name(const uint8_t file_id[ECFS_FILE_ID_SIZE], char out[ECFS_HOL
 	ecfs_b64url_encode(file_id, ECFS_FILE_ID_SIZE, out + pre);
 }
 
-static void put_be(uint8_t *p, uint64_t x, int n)
-{
-	for (int i = n - 1; i >= 0; i--, x >>= 8)
-		p[i] = (uint8_t)x;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-	uint64_t x = 0;
-
-	for (int i = 0; i < n; i++)
-		x = x << 8 | p[i];
-	return x;
-}
-
 static int holes_mac(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FILE_ID_SIZE],
 		     const uint8_t *body, size_t len, uint8_t mac[ECFS_BIND_TAG_SIZE])
 {
@@ -73,7 +58,7 @@ static int check_ranges(const uint8_t *p, uint32_t n)
 	uint64_t prev_end = 0;
 
 	for (uint32_t i = 0; i < n; i++, p += 16) {
-		uint64_t first = get_be(p, 8), end = get_be(p + 8, 8);
+		uint64_t first = ecfs_get_be(p, 8), end = ecfs_get_be(p + 8, 8);
 
 		if (first >= end || end > HOLES_END_MAX || (i > 0 && first <= prev_end))
 			return ecfs_fail(-EUCLEAN,
@@ -96,12 +81,12 @@ int ecfs_holes_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FIL
 	memset(out, 0, sizeof(*out));
 	if (len < HOLES_FIXED || memcmp(buf, HOLES_MAGIC, 4) != 0)
 		return ecfs_fail(-EUCLEAN, "holes map has a bad magic number");
-	if (get_be(buf + 4, 2) != HOLES_VERSION)
+	if (ecfs_get_be(buf + 4, 2) != HOLES_VERSION)
 		return ecfs_fail(-EPROTONOSUPPORT, "holes map version %u is not supported",
-				 (unsigned)get_be(buf + 4, 2));
-	if (get_be(buf + 6, 2) != 0)
+				 (unsigned)ecfs_get_be(buf + 4, 2));
+	if (ecfs_get_be(buf + 6, 2) != 0)
 		return ecfs_fail(-EUCLEAN, "holes map reserved bytes are not zero");
-	n = (uint32_t)get_be(buf + 12, 4);
+	n = (uint32_t)ecfs_get_be(buf + 12, 4);
 	if (n > ECFS_HOLES_MAX || len != ecfs_holes_size(n))
 		return ecfs_fail(-EUCLEAN, "holes map of %zu bytes cannot hold %u ranges", len, n);
 	r = check_ranges(buf + HOLES_FIXED, n);
@@ -114,12 +99,12 @@ int ecfs_holes_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FIL
 	if (ecfs_memcmp_ct(mac, buf + body, sizeof(mac)) != 0)
 		return ecfs_fail(-EBADMSG, "holes map fails authentication (damaged, or another "
 					   "file's)");
-	out->generation = (uint32_t)get_be(buf + 8, 4);
+	out->generation = (uint32_t)ecfs_get_be(buf + 8, 4);
 	if (n > 0 && !(out->r = malloc((size_t)n * sizeof(*out->r))))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
-		out->r[i].first = get_be(buf + HOLES_FIXED + 16 * i, 8);
-		out->r[i].end = get_be(buf + HOLES_FIXED + 16 * i + 8, 8);
+		out->r[i].first = ecfs_get_be(buf + HOLES_FIXED + 16 * i, 8);
+		out->r[i].end = ecfs_get_be(buf + HOLES_FIXED + 16 * i + 8, 8);
 	}
 	out->count = n;
 	return 0;
@@ -138,13 +123,13 @@ int ecfs_holes_serialize(const struct ecfs_volume *v, const uint8_t file_id[ECFS
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, HOLES_MAGIC, 4);
-	put_be(buf + 4, HOLES_VERSION, 2);
-	put_be(buf + 6, 0, 2);
-	put_be(buf + 8, m->generation, 4);
-	put_be(buf + 12, m->count, 4);
+	ecfs_put_be(buf + 4, HOLES_VERSION, 2);
+	ecfs_put_be(buf + 6, 0, 2);
+	ecfs_put_be(buf + 8, m->generation, 4);
+	ecfs_put_be(buf + 12, m->count, 4);
 	for (uint32_t i = 0; i < m->count; i++) {
-		put_be(buf + HOLES_FIXED + 16 * i, m->r[i].first, 8);
-		put_be(buf + HOLES_FIXED + 16 * i + 8, m->r[i].end, 8);
+		ecfs_put_be(buf + HOLES_FIXED + 16 * i, m->r[i].first, 8);
+		ecfs_put_be(buf + HOLES_FIXED + 16 * i + 8, m->r[i].end, 8);
 	}
 	r = holes_mac(v, file_id, buf, body, buf + body);
 	if (r < 0) {

@@ -63,6 +63,22 @@ int ecfs_tmp_name(char out[ECFS_TMP_NAME_MAX]);
 int ecfs_write_file_atomic(int dirfd, const char *name, const uint8_t *buf, size_t len,
 			   mode_t mode);
 
+/* Big-endian integers of n bytes (n <= 8) in on-disk structures. */
+static inline void ecfs_put_be(uint8_t *p, uint64_t x, int n)
+{
+	for (int i = n - 1; i >= 0; i--, x >>= 8)
+		p[i] = (uint8_t)x;
+}
+
+static inline uint64_t ecfs_get_be(const uint8_t *p, int n)
+{
+	uint64_t x = 0;
+
+	for (int i = 0; i < n; i++)
+		x = x << 8 | p[i];
+	return x;
+}
+
 /* ---- secmem.c: secrets in locked, wiped memory; randomness ------------------------------ */
 
 struct ecfs_secret;
