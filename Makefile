@@ -20,6 +20,8 @@ P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1)
 # The TPM itself (envcryptfs/lib/tpm2.c): only the tools that seal or unseal link it.
 TPM2_PROGS := envcryptfs mkfs.envcryptfs envcryptfsctl
 TPM2_LIBS  := $(shell pkg-config --libs tss2-esys tss2-tctildr tss2-rc)
+# io_uring (the daemon's -o io_uring transport, envcryptfs/daemon/uring.c).
+URING_LIBS := $(shell pkg-config --libs liburing)
 
 WARN := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wshadow -Wcast-align -Wpointer-arith -Wundef -fno-common
@@ -138,7 +140,8 @@ define prog_rule
 $(BUILD)/$(call prog_name,$(1)): $(call obj,$(wildcard $(call prog_dir,$(1))/*.c)) $(if $(findstring kmsd,$(1)),$(KMSDLIB)) \
 		$(TOOLLIB) $(KMSLIB) $(LIB) $(UTILLIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcurl $$(if $$(findstring kmsd,$$@),-lmicrohttpd -lgnutls) \
-		$$(if $$(filter $$(TPM2_PROGS),$$(notdir $$@)),$$(TPM2_LIBS))
+		$$(if $$(filter $$(TPM2_PROGS),$$(notdir $$@)),$$(TPM2_LIBS)) \
+		$$(if $$(filter envcryptfs,$$(notdir $$@)),$$(URING_LIBS))
 endef
 $(foreach p,$(PROG_DIRS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(eval $(call prog_rule,$(p)))))
 

@@ -143,12 +143,35 @@ void fs_stop_finish(void);
 #define FS_O_KILL_SUIDGID (1 << 30)
 /* Installs the hooks on the mounted session, before INIT is read. */
 int fs_killpriv_hook(struct fuse_session *se);
+/* Amends a request (len bytes, /dev/fuse's layout) before libfuse sees it: the set-ID flags
+ * of writes and opens; notes what INIT offers. */
+void fs_killpriv_request(void *buf, size_t len);
 /* Clears set-user-ID, and set-group-ID when group-executable, of the regular file open as fd
  * (or at path when fd < 0), as a local file system does on an unprivileged write. Returns 1
  * when it changed the mode, 0 when there was nothing to clear, or -errno. */
 int fs_kill_suidgid(int fd, const char *path);
 /* The same for inode's open fd during a write or open, telling the kernel the mode changed. */
 void fs_kill_suidgid_notify(struct inode *inode, int fd);
+
+/* ---- uring.c: FUSE over io_uring (-o io_uring), with /dev/fuse as the fallback ---------- */
+
+struct fuse_init_in;
+struct fuse_init_out;
+struct iovec;
+/* -o io_uring: accept the transport in INIT when the kernel offers it. */
+void fs_uring_want(bool on);
+/* From the INIT hooks (killpriv.c): what the kernel offers (len bytes of fuse_init_in), and
+ * the reply (len bytes of fuse_init_out), which accepts the transport when wanted. */
+void fs_uring_init_request(const struct fuse_init_in *in, size_t len);
+void fs_uring_init_reply(struct fuse_init_out *out, size_t len);
+/* After INIT: registers ring entries on every CPU queue and serves them, or logs why not
+ * (the /dev/fuse loop serves everything then). */
+void fs_uring_start(struct fuse_session *se);
+/* After the session loop: ends the ring threads and frees the rings. */
+void fs_uring_stop(void);
+/* From the writev hook: true when the reply belongs to a ring entry, and was stored there
+ * (*res as writev would return). */
+bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res);
 
 /* ---- log.c: a log file, syslog or stderr, and things logged once ---------------------- */
 

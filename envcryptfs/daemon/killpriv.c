@@ -1,5 +1,6 @@
 /* killpriv.c - FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 cannot ask for, through its
- * custom-I/O hooks on the /dev/fuse descriptor.
+ * custom-I/O hooks on the /dev/fuse descriptor (which also amend INIT for, and pass replies
+ * to, the io_uring transport of uring.c).
  *
  * Without it the kernel asks the daemon for security.capability (a GETXATTR round trip) on
  * every write(2) to a file, to learn whether a write must drop file capabilities: for
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,25 +30,25 @@
 static uint64_t init_unique;
 static bool init_offered;
 
-static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
+void fs_killpriv_request(void *buf, size_t len)
 {
-	ssize_t n = read(fd, buf, len);
 	struct fuse_in_header *h = buf;
+	size_t n = len;
 
-	(void)userdata;
-	if (n < (ssize_t)sizeof(*h))
-		return n;
+	if (n < sizeof(*h))
+		return;
 	switch (h->opcode) {
 	case FUSE_INIT:
-		if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_init_in))) {
+		if (n >= sizeof(*h) + sizeof(struct fuse_init_in)) {
 			struct fuse_init_in *in = (struct fuse_init_in *)(h + 1);
 
 			init_unique = h->unique;
 			init_offered = in->major == 7 && (in->flags & FUSE_HANDLE_KILLPRIV_V2);
+			fs_uring_init_request(in, n - sizeof(*h));
 		}
 		break;
 	case FUSE_WRITE:
-		if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_write_in))) {
+		if (n >= sizeof(*h) + sizeof(struct fuse_write_in)) {
 			struct fuse_write_in *in = (struct fuse_write_in *)(h + 1);
 
 			if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
@@ -54,7 +56,7 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 		}
 		break;
 	case FUSE_OPEN:
-		if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_open_in))) {
+		if (n >= sizeof(*h) + sizeof(struct fuse_open_in)) {
 			struct fuse_open_in *in = (struct fuse_open_in *)(h + 1);
 
 			if (in->open_flags & FUSE_OPEN_KILL_SUIDGID)
@@ -62,12 +64,26 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 		}
 		break;
 	}
+}
+
+static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	if (n > 0)
+		fs_killpriv_request(buf, (size_t)n);
 	return n;
 }
 
 static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	ssize_t res;
+
 	(void)userdata;
+	/* A reply to a request that came through an io_uring entry goes back there. */
+	if (fs_uring_capture(iov, count, &res))
+		return res;
 	/* The INIT reply: its header, then fuse_init_out. */
 	if (init_unique && count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
@@ -81,6 +97,8 @@ static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 				out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 				fs.killpriv = true;
 			}
+			if (o->error == 0)
+				fs_uring_init_reply(out, iov[1].iov_len);
 		}
 	}
 	return writev(fd, iov, count);

@@ -48,6 +48,7 @@ struct options {
 	unsigned max_write;
 	unsigned max_read;
 	int nonempty;
+	int io_uring;
 	bool fsname, subtype, allow_other, default_permissions;
 };
 
@@ -82,6 +83,7 @@ static const struct fuse_opt option_table[] = {
     OPT("max_write=%u", max_write, 0),
     /* Ours, not libfuse's: it mounts over anything, which mountpoint.c refuses. */
     OPT("nonempty", nonempty, 1),
+    OPT("io_uring", io_uring, 1),
     /* max_read is a mount option as well: libfuse checks that init() agrees with it. */
     OPT("max_read=%u", max_read, 0),
     FUSE_OPT_KEY("max_read=", KEY_KEEP),
@@ -195,6 +197,8 @@ static void help(void)
 	       "    -o allow_other          let other users in (adds default_permissions)\n"
 	       "    -o log_file=PATH        once mounted, append the messages to PATH (0600;\n"
 	       "                            reopened on SIGHUP) instead of syslog or stderr\n"
+	       "    -o io_uring             take requests through io_uring where the kernel\n"
+	       "                            offers it (fuse's enable_uring), else /dev/fuse\n"
 	       "\nKMS options (with no other key option, a KMS slot unlocks):\n");
 	ecfs_kms_opts_help(stdout, true);
 	printf("    -o kms_wait=SECONDS     wait for a KMS that is down or sealed (1 s\n"
@@ -705,6 +709,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 		fs_log(LOG_WARNING, "cannot change to /: %m");
 	status = status_start();
 	serve_init(se);
+	fs_uring_start(se);
 	fs_seek_start();
 	sdnotify_ready_start(fs.fd_mode ? NULL : fs.mountpoint);
 	fs_stop_start(se, fs.fd_mode ? NULL : fs.mountpoint);
@@ -713,6 +718,7 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 	fs_stop_finish();
 	sdnotify_stopping();
 	seek_left_behind = !fs_seek_stop();
+	fs_uring_stop();
 	ecfs_status_server_stop(status);
 	fs.mountpoint = NULL;
 	free(mnt_real);
@@ -858,6 +864,7 @@ int main(int argc, char *argv[])
 	/* Modes come from the kernel with the caller's umask already applied. */
 	umask(0);
 	ecfs_lock_note_pid(lockfd);
+	fs_uring_want(o.io_uring);
 	kms_duties_start(&o);
 	code = serve(se, &cmd, &notify);
 out:

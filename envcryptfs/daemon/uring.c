@@ -1,0 +1,546 @@
+/* uring.c - FUSE over io_uring (-o io_uring): requests arrive in ring entries registered on
+ * the /dev/fuse descriptor instead of through read(2), and a reply goes back together with
+ * the fetch of the next request in one io_uring_enter(2). The kernel's rules are in
+ * fuse_uring_abi.h.
+ *
+ * libfuse 3.14 knows nothing of this, so the INIT exchange (on /dev/fuse) is amended through
+ * the custom-I/O hooks of killpriv.c, and libfuse still handles every request: an entry's
+ * request is laid out as /dev/fuse would deliver it (header, opcode argument, payload, in one
+ * buffer, the payload not moved) and handed to fuse_session_process_buf; the reply libfuse
+ * then writes through the writev hook is caught here and put into the entry. FORGET,
+ * INTERRUPT and notifications stay on /dev/fuse, where libfuse's own loop keeps serving.
+ *
+ * Each entry has a thread and a ring of its own. The kernel copies a request into an entry in
+ * the context of the thread that submitted the entry's last command, so only that thread ever
+ * submits: a reply made on another thread (seek.c answers LSEEK on its own) is stored in the
+ * entry and its thread, waiting for it, commits. An entry per thread also means a slow request
+ * holds up no other. ENTRIES_PER_QUEUE entries per CPU queue let as many requests from one
+ * CPU run at once, as libfuse's worker threads would.
+ */
+#include "daemon.h"
+#include "fuse_uring_abi.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define ENTRIES_PER_QUEUE 4
+#define MAX_QUEUES	  1024
+#define ENABLE_PARAM	  "/sys/module/fuse/parameters/enable_uring"
+/* The request's header and opcode argument are put right before the payload: this much
+ * room there keeps the payload page-aligned. */
+#define PREFIX 4096u
+_Static_assert(PREFIX >= sizeof(struct ecfs_fuse_uring_req_header) + sizeof(struct fuse_in_header) +
+			     ECFS_FUSE_URING_OP_IN_OUT_SZ,
+	       "the header page holds the ring header and the rebuilt request header");
+
+/* user_data of the completions */
+enum { TAG_CMD = 1, TAG_STOP = 2 };
+
+enum ent_state {
+	ENT_KERNEL,  /* waiting in the kernel for a request */
+	ENT_SERVING, /* its thread has it in libfuse */
+	ENT_ASYNC,   /* libfuse returned without a reply: another thread will give it */
+	ENT_REPLIED, /* the reply is in the entry, to be committed by its thread */
+};
+
+struct ent {
+	struct io_uring ring;
+	char *mem; /* PREFIX bytes (the ring header first), then the payload */
+	size_t payload_len;
+	struct ecfs_fuse_uring_req_header *hdr;
+	char *payload;
+	struct iovec iov[2];
+	uint16_t qid;
+	bool ring_ok, thread_ok;
+	pthread_t tid;
+	/* protected by ur.lock */
+	enum ent_state state;
+	uint64_t unique; /* of the request in the entry, which is also its commit ID */
+};
+
+static struct {
+	/* set before the threads start, then read-only */
+	struct fuse_session *se;
+	int dev_fd;
+	int stop_fd; /* an eventfd: readable once the transport stops */
+	struct ent *ents;
+	unsigned nalloc; /* entries set up (or being set up) */
+	/* set while INIT is served alone (serve_init), read-only afterwards */
+	bool wanted, offered, accepted;
+	size_t max_payload;
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* an entry's state or a registration result changed */
+	/* protected by lock; n is also read with atomic loads */
+	unsigned n; /* entries that may hold requests: 0 before the start and after the stop */
+	bool stopping;
+	unsigned reported, registered;
+	int reg_err;
+} ur = {.stop_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+
+/* The entry whose request this thread is handing to libfuse. */
+static __thread struct ent *serving;
+
+/* ---- INIT -------------------------------------------------------------------------------- */
+
+void fs_uring_want(bool on)
+{
+	ur.wanted = on;
+}
+
+void fs_uring_init_request(const struct fuse_init_in *in, size_t len)
+{
+	ur.offered = len >= offsetof(struct fuse_init_in, flags2) + sizeof(in->flags2) &&
+		     (in->flags & ECFS_FUSE_INIT_EXT) &&
+		     (in->flags2 & ECFS_FUSE_OVER_IO_URING_FLAGS2);
+}
+
+void fs_uring_init_reply(struct fuse_init_out *out, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages;
+
+	if (!ur.wanted || !ur.offered ||
+	    len < offsetof(struct fuse_init_out, flags2) + sizeof(out->flags2))
+		return;
+	out->flags |= ECFS_FUSE_INIT_EXT;
+	out->flags2 |= ECFS_FUSE_OVER_IO_URING_FLAGS2;
+	ur.accepted = true;
+	/* The kernel wants every entry to hold its largest request (at least 8 KiB). */
+	pages = out->max_pages ? out->max_pages : 32;
+	ur.max_payload = pages * (size_t)(page > 0 ? page : 4096);
+	if (ur.max_payload < out->max_write)
+		ur.max_payload = out->max_write;
+	if (ur.max_payload < 8192)
+		ur.max_payload = 8192;
+}
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+/* Copies a reply (the fuse_out_header, then its arguments, spread over iov) into e. */
+static ssize_t reply_store(struct ent *e, const struct iovec *iov, int count)
+{
+	size_t total = 0, hdr_left = sizeof(struct fuse_out_header), off = 0;
+	char *h = e->hdr->in_out;
+
+	for (int i = 0; i < count; i++)
+		total += iov[i].iov_len;
+	if (total < sizeof(struct fuse_out_header) ||
+	    total - sizeof(struct fuse_out_header) > e->payload_len) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < count; i++) {
+		const char *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len, take = len < hdr_left ? len : hdr_left;
+
+		memcpy(h + sizeof(struct fuse_out_header) - hdr_left, p, take);
+		hdr_left -= take;
+		/* memmove: a reply may quote the request's own payload */
+		if (len > take)
+			memmove(e->payload + off, p + take, len - take);
+		off += len - take;
+	}
+	e->hdr->ring_ent_in_out.payload_sz = (uint32_t)off;
+	return (ssize_t)total;
+}
+
+/* The entry holding the request this reply answers, under ur.lock. */
+static struct ent *ent_of_reply(uint64_t unique)
+{
+	for (unsigned i = 0; i < ur.n; i++) {
+		struct ent *e = &ur.ents[i];
+
+		if ((e->state == ENT_SERVING || e->state == ENT_ASYNC) && e->unique == unique)
+			return e;
+	}
+	return NULL;
+}
+
+bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res)
+{
+	const struct fuse_out_header *o = iov[0].iov_base;
+	struct ent *e;
+
+	if (!__atomic_load_n(&ur.n, __ATOMIC_ACQUIRE) || count < 1 || iov[0].iov_len < sizeof(*o) ||
+	    o->unique == 0)
+		return false;
+	e = serving;
+	if (e && e->unique == o->unique) { /* answered on the entry's own thread */
+		*res = reply_store(e, iov, count);
+		pthread_mutex_lock(&ur.lock);
+		e->state = ENT_REPLIED;
+		pthread_mutex_unlock(&ur.lock);
+		return true;
+	}
+	pthread_mutex_lock(&ur.lock);
+	e = ent_of_reply(o->unique);
+	if (e) {
+		*res = reply_store(e, iov, count);
+		e->state = ENT_REPLIED;
+		pthread_cond_broadcast(&ur.changed);
+	}
+	pthread_mutex_unlock(&ur.lock);
+	return e != NULL;
+}
+
+/* ---- an entry's thread -------------------------------------------------------------------- */
+
+static struct io_uring_sqe *cmd_sqe(struct ent *e, uint32_t op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+	struct ecfs_fuse_uring_cmd_req *req;
+
+	if (!sqe)
+		return NULL;
+	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128: the command lives in the second half */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = ur.dev_fd;
+	sqe->cmd_op = op;
+	sqe->user_data = TAG_CMD;
+	req = (struct ecfs_fuse_uring_cmd_req *)sqe->cmd;
+	req->qid = e->qid;
+	req->commit_id = commit_id;
+	if (op == ECFS_FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)e->iov;
+		sqe->len = 2;
+	}
+	return sqe;
+}
+
+static void report_registration(int err)
+{
+	pthread_mutex_lock(&ur.lock);
+	ur.reported++;
+	if (err)
+		ur.reg_err = err;
+	else
+		ur.registered++;
+	pthread_cond_broadcast(&ur.changed);
+	pthread_mutex_unlock(&ur.lock);
+}
+
+/* Registers e and arms the stop notification. A refused registration completes at once,
+ * before io_uring_submit returns. 0 or -errno. */
+static int ent_register(struct ent *e)
+{
+	struct io_uring_sqe *poll = io_uring_get_sqe(&e->ring);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!poll || !cmd_sqe(e, ECFS_FUSE_IO_URING_CMD_REGISTER, 0))
+		return -EBUSY;
+	io_uring_prep_poll_add(poll, ur.stop_fd, POLLIN);
+	poll->user_data = TAG_STOP;
+	r = io_uring_submit(&e->ring);
+	if (r < 0)
+		return r;
+	if (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe->user_data == TAG_CMD && cqe->res < 0) {
+		r = cqe->res;
+		io_uring_cqe_seen(&e->ring, cqe);
+		return r;
+	}
+	return 0;
+}
+
+/* The request the kernel put into e, as one buffer in /dev/fuse's layout: false when its
+ * lengths do not add up. */
+static bool request_rebuild(struct ent *e, struct fuse_buf *buf)
+{
+	const struct fuse_in_header *in = (const void *)e->hdr->in_out;
+	uint32_t payload = e->hdr->ring_ent_in_out.payload_sz;
+	size_t op_len;
+	char *start;
+
+	if (payload > e->payload_len || in->len < sizeof(*in) + (size_t)payload)
+		return false;
+	op_len = in->len - sizeof(*in) - payload;
+	if (op_len > ECFS_FUSE_URING_OP_IN_OUT_SZ)
+		return false;
+	start = e->payload - op_len - sizeof(*in);
+	memcpy(start, in, sizeof(*in));
+	memcpy(start + sizeof(*in), e->hdr->op_in, op_len);
+	*buf = (struct fuse_buf){.mem = start, .size = in->len};
+	return true;
+}
+
+/* A request that cannot be handed on is answered with EIO. */
+static void reply_error(struct ent *e, uint64_t unique)
+{
+	struct fuse_out_header o = {.len = sizeof(o), .error = -EIO, .unique = unique};
+	struct iovec iov = {.iov_base = &o, .iov_len = sizeof(o)};
+
+	reply_store(e, &iov, 1);
+	e->state = ENT_REPLIED;
+}
+
+/* Hands e's request to libfuse and waits for its reply. False when the transport stops
+ * first. */
+static bool ent_serve(struct ent *e)
+{
+	struct fuse_buf buf;
+	bool ok = true;
+
+	pthread_mutex_lock(&ur.lock);
+	e->unique = e->hdr->ring_ent_in_out.commit_id;
+	e->state = ENT_SERVING;
+	pthread_mutex_unlock(&ur.lock);
+	if (request_rebuild(e, &buf)) {
+		fs_killpriv_request(buf.mem, buf.size);
+		serving = e;
+		fuse_session_process_buf(ur.se, &buf);
+		serving = NULL;
+	} else {
+		fs_log(LOG_ERR, "io_uring: a request with inconsistent lengths; answered EIO");
+		pthread_mutex_lock(&ur.lock);
+		reply_error(e, e->unique);
+		pthread_mutex_unlock(&ur.lock);
+	}
+	pthread_mutex_lock(&ur.lock);
+	if (e->state == ENT_SERVING)
+		e->state = ENT_ASYNC;
+	while (e->state == ENT_ASYNC && !ur.stopping)
+		pthread_cond_wait(&ur.changed, &ur.lock);
+	if (e->state != ENT_REPLIED)
+		ok = false;
+	else
+		e->state = ENT_KERNEL;
+	pthread_mutex_unlock(&ur.lock);
+	return ok;
+}
+
+static void *ent_main(void *arg)
+{
+	struct ent *e = arg;
+	int r = ent_register(e);
+
+	report_registration(r);
+	while (r == 0) {
+		struct io_uring_cqe *cqe;
+		uint64_t tag;
+		int res;
+
+		r = io_uring_wait_cqe(&e->ring, &cqe);
+		if (r == -EINTR) {
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		tag = cqe->user_data;
+		res = cqe->res;
+		io_uring_cqe_seen(&e->ring, cqe);
+		/* -ENOTCONN: the connection ended (unmounted, aborted) */
+		if (tag != TAG_CMD || res < 0 || !ent_serve(e))
+			break;
+		if (!cmd_sqe(e, ECFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH, e->unique))
+			break;
+		/* the reply goes, and the wait for the next request begins, in one call */
+		r = io_uring_submit_and_wait(&e->ring, 1);
+		r = r < 0 && r != -EINTR ? r : 0;
+	}
+	return NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------------------------- */
+
+/* The number of possible CPUs, which is the number of queues the kernel makes: the count of
+ * /sys/devices/system/cpu/possible ("0-3", "0,2-5"). */
+static unsigned possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	unsigned n = 0, a, b;
+	int c;
+
+	if (!f)
+		return 0;
+	for (;;) {
+		if (fscanf(f, "%u", &a) != 1)
+			break;
+		b = a;
+		c = fgetc(f);
+		if (c == '-') {
+			if (fscanf(f, "%u", &b) != 1 || b < a)
+				break;
+			c = fgetc(f);
+		}
+		n += b - a + 1;
+		if (c != ',')
+			break;
+	}
+	fclose(f);
+	return n <= MAX_QUEUES ? n : 0;
+}
+
+static int ent_setup(struct ent *e, uint16_t qid)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN};
+	int r;
+
+	e->qid = qid;
+	e->payload_len = ur.max_payload;
+	e->mem = mmap(NULL, PREFIX + e->payload_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e->mem == MAP_FAILED) {
+		e->mem = NULL;
+		return -errno;
+	}
+	e->hdr = (struct ecfs_fuse_uring_req_header *)e->mem;
+	e->payload = e->mem + PREFIX;
+	e->iov[0] = (struct iovec){.iov_base = e->hdr, .iov_len = sizeof(*e->hdr)};
+	e->iov[1] = (struct iovec){.iov_base = e->payload, .iov_len = e->payload_len};
+	r = io_uring_queue_init_params(4, &e->ring, &p);
+	if (r == -EINVAL) { /* a kernel without COOP_TASKRUN */
+		p = (struct io_uring_params){.flags = IORING_SETUP_SQE128};
+		r = io_uring_queue_init_params(4, &e->ring, &p);
+	}
+	e->ring_ok = r == 0;
+	return r;
+}
+
+static void ents_free(void)
+{
+	pthread_mutex_lock(&ur.lock); /* no reply looks for an entry from now on */
+	__atomic_store_n(&ur.n, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ur.lock);
+	for (unsigned i = 0; i < ur.nalloc; i++) {
+		struct ent *e = &ur.ents[i];
+
+		if (e->ring_ok)
+			io_uring_queue_exit(&e->ring); /* cancels what the kernel still holds */
+		if (e->mem) {
+			explicit_bzero(e->mem, PREFIX + e->payload_len); /* plaintext */
+			munmap(e->mem, PREFIX + e->payload_len);
+		}
+	}
+	free(ur.ents);
+	ur.ents = NULL;
+	ur.nalloc = 0;
+	if (ur.stop_fd >= 0)
+		close(ur.stop_fd);
+	ur.stop_fd = -1;
+}
+
+/* Starts the entries' threads with the stop signals blocked (they go to the main thread). */
+static void threads_start(unsigned n)
+{
+	sigset_t block, old;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned i = 0; i < n; i++) {
+		struct ent *e = &ur.ents[i];
+
+		e->thread_ok = pthread_create(&e->tid, NULL, ent_main, e) == 0;
+		if (!e->thread_ok)
+			report_registration(-EAGAIN);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Why the kernel did not offer the transport, for the log. */
+static const char *why_not_offered(void)
+{
+	FILE *f = fopen(ENABLE_PARAM, "re");
+	int c;
+
+	if (!f)
+		return "this kernel has no FUSE over io_uring (no " ENABLE_PARAM ")";
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' ? "the kernel did not offer it" : "it is disabled (" ENABLE_PARAM " is N)";
+}
+
+static int setup_all(struct fuse_session *se)
+{
+	unsigned queues = possible_cpus();
+	int r = 0;
+
+	if (!queues)
+		return -ENODEV;
+	ur.se = se;
+	ur.dev_fd = fuse_session_fd(se);
+	ur.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (ur.stop_fd < 0)
+		return -errno;
+	ur.ents = calloc((size_t)queues * ENTRIES_PER_QUEUE, sizeof(*ur.ents));
+	if (!ur.ents)
+		return -ENOMEM;
+	for (unsigned q = 0; q < queues && r == 0; q++)
+		for (unsigned i = 0; i < ENTRIES_PER_QUEUE && r == 0; i++)
+			r = ent_setup(&ur.ents[ur.nalloc++], (uint16_t)q);
+	return r;
+}
+
+void fs_uring_start(struct fuse_session *se)
+{
+	int r;
+
+	if (!ur.wanted)
+		return;
+	if (!ur.offered || !ur.accepted) {
+		fs_log(LOG_NOTICE, "io_uring not used, serving through /dev/fuse: %s",
+		       !ur.offered ? why_not_offered() : "the INIT reply was not sent");
+		return;
+	}
+	r = setup_all(se);
+	if (r < 0) {
+		fs_log(LOG_WARNING,
+		       "io_uring not used, serving through /dev/fuse: cannot set up "
+		       "a ring: %s",
+		       strerror(-r));
+		ents_free();
+		return;
+	}
+	/* Published before any entry registers: its first request may come at once. */
+	pthread_mutex_lock(&ur.lock);
+	__atomic_store_n(&ur.n, ur.nalloc, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ur.lock);
+	threads_start(ur.nalloc);
+	pthread_mutex_lock(&ur.lock);
+	while (ur.reported < ur.nalloc)
+		pthread_cond_wait(&ur.changed, &ur.lock);
+	pthread_mutex_unlock(&ur.lock);
+	if (ur.registered == ur.nalloc)
+		fs_log(LOG_INFO, "serving through io_uring: %u queues of %u entries",
+		       ur.nalloc / ENTRIES_PER_QUEUE, ENTRIES_PER_QUEUE);
+	else /* the kernel keeps serving /dev/fuse until every queue has an entry */
+		fs_log(LOG_WARNING,
+		       "io_uring not used, serving through /dev/fuse: the kernel refused %u of "
+		       "%u ring entries: %s",
+		       ur.nalloc - ur.registered, ur.nalloc, strerror(-ur.reg_err));
+}
+
+void fs_uring_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!ur.nalloc)
+		return;
+	pthread_mutex_lock(&ur.lock);
+	ur.stopping = true;
+	pthread_cond_broadcast(&ur.changed);
+	pthread_mutex_unlock(&ur.lock);
+	if (write(ur.stop_fd, &one, sizeof(one)) != sizeof(one))
+		fs_log(LOG_WARNING, "io_uring: cannot wake the ring threads: %m");
+	for (unsigned i = 0; i < ur.nalloc; i++)
+		if (ur.ents[i].thread_ok)
+			pthread_join(ur.ents[i].tid, NULL);
+	ents_free();
+}
