@@ -10,12 +10,15 @@
  * then writes through the writev hook is caught here and put into the entry. FORGET,
  * INTERRUPT and notifications stay on /dev/fuse, where libfuse's own loop keeps serving.
  *
- * Each entry has a thread and a ring of its own. The kernel copies a request into an entry in
- * the context of the thread that submitted the entry's last command, so only that thread ever
- * submits: a reply made on another thread (seek.c answers LSEEK on its own) is stored in the
- * entry and its thread, waiting for it, commits. An entry per thread also means a slow request
- * holds up no other. ENTRIES_PER_QUEUE entries per CPU queue let as many requests from one
- * CPU run at once, as libfuse's worker threads would.
+ * WORKERS_PER_QUEUE workers per CPU queue let that many requests from one CPU run at once,
+ * as libfuse's worker threads would. Each worker is a thread with a ring of its own and
+ * starts with one entry. The kernel copies a request into an entry in the context of the
+ * thread that submitted the entry's last command, so only the worker ever submits for its
+ * entries: a reply made on another thread (seek.c answers LSEEK on its own, after write-backs
+ * that need other requests served) is stored in the entry, and the worker, woken through an
+ * eventfd, commits it. Meanwhile the worker registers another entry, so that requests parked
+ * that way never leave a queue without entries (which would hang the write-backs they wait
+ * for).
  */
 #include "daemon.h"
 #include "fuse_uring_abi.h"
@@ -36,58 +39,73 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define ENTRIES_PER_QUEUE 4
-#define MAX_QUEUES	  1024
-#define ENABLE_PARAM	  "/sys/module/fuse/parameters/enable_uring"
+#define WORKERS_PER_QUEUE 4
+/* Entries of one worker: the one it serves, and those parked waiting for a reply. */
+#define MAX_ENTS     16
+#define RING_SIZE    32 /* submissions at once: every entry's commit, and the two polls */
+#define MAX_QUEUES   1024
+#define ENABLE_PARAM "/sys/module/fuse/parameters/enable_uring"
 /* The request's header and opcode argument are put right before the payload: this much
  * room there keeps the payload page-aligned. */
 #define PREFIX 4096u
 _Static_assert(PREFIX >= sizeof(struct ecfs_fuse_uring_req_header) + sizeof(struct fuse_in_header) +
 			     ECFS_FUSE_URING_OP_IN_OUT_SZ,
 	       "the header page holds the ring header and the rebuilt request header");
+_Static_assert(RING_SIZE >= MAX_ENTS + 2, "the ring holds every entry's commit");
 
-/* user_data of the completions */
-enum { TAG_CMD = 1, TAG_STOP = 2 };
+/* user_data of the polls; any other is the address of an entry */
+enum { TAG_STOP = 1, TAG_WAKE = 2 };
 
 enum ent_state {
 	ENT_KERNEL,  /* waiting in the kernel for a request */
-	ENT_SERVING, /* its thread has it in libfuse */
-	ENT_ASYNC,   /* libfuse returned without a reply: another thread will give it */
-	ENT_REPLIED, /* the reply is in the entry, to be committed by its thread */
+	ENT_SERVING, /* its worker has it in libfuse */
+	ENT_PARKED,  /* libfuse returned without a reply: another thread will give it */
+	ENT_REPLIED, /* the reply is in the entry, to be committed by its worker */
+	ENT_DEAD,    /* the kernel refused or ended it */
 };
 
+struct worker;
+
 struct ent {
-	struct io_uring ring;
+	struct worker *w;
 	char *mem; /* PREFIX bytes (the ring header first), then the payload */
-	size_t payload_len;
 	struct ecfs_fuse_uring_req_header *hdr;
 	char *payload;
 	struct iovec iov[2];
-	uint16_t qid;
-	bool ring_ok, thread_ok;
-	pthread_t tid;
 	/* protected by ur.lock */
 	enum ent_state state;
 	uint64_t unique; /* of the request in the entry, which is also its commit ID */
 };
 
+struct worker {
+	struct io_uring ring;
+	bool ring_ok, thread_ok;
+	pthread_t tid;
+	uint16_t qid;
+	int wake_fd; /* an eventfd: a parked entry got its reply */
+	struct ent ents[MAX_ENTS];
+	unsigned nents; /* protected by ur.lock; only the worker adds */
+};
+
 static struct {
-	/* set before the threads start, then read-only */
+	/* set before the workers start, then read-only */
 	struct fuse_session *se;
 	int dev_fd;
 	int stop_fd; /* an eventfd: readable once the transport stops */
-	struct ent *ents;
-	unsigned nalloc; /* entries set up (or being set up) */
+	struct worker *workers;
+	unsigned nalloc; /* workers set up (or being set up) */
+	size_t payload_len;
 	/* set while INIT is served alone (serve_init), read-only afterwards */
 	bool wanted, offered, accepted;
 	size_t max_payload;
 	pthread_mutex_t lock;
-	pthread_cond_t changed; /* an entry's state or a registration result changed */
+	pthread_cond_t changed; /* a registration result came */
 	/* protected by lock; n is also read with atomic loads */
-	unsigned n; /* entries that may hold requests: 0 before the start and after the stop */
-	bool stopping;
+	unsigned
+	    n; /* workers whose entries may hold requests: 0 before the start, after the stop */
 	unsigned reported, registered;
 	int reg_err;
+	bool spare_failed_logged;
 } ur = {.stop_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
 
 /* The entry whose request this thread is handing to libfuse. */
@@ -138,7 +156,7 @@ static ssize_t reply_store(struct ent *e, const struct iovec *iov, int count)
 	for (int i = 0; i < count; i++)
 		total += iov[i].iov_len;
 	if (total < sizeof(struct fuse_out_header) ||
-	    total - sizeof(struct fuse_out_header) > e->payload_len) {
+	    total - sizeof(struct fuse_out_header) > ur.payload_len) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -161,10 +179,15 @@ static ssize_t reply_store(struct ent *e, const struct iovec *iov, int count)
 static struct ent *ent_of_reply(uint64_t unique)
 {
 	for (unsigned i = 0; i < ur.n; i++) {
-		struct ent *e = &ur.ents[i];
+		struct worker *w = &ur.workers[i];
 
-		if ((e->state == ENT_SERVING || e->state == ENT_ASYNC) && e->unique == unique)
-			return e;
+		for (unsigned j = 0; j < w->nents; j++) {
+			struct ent *e = &w->ents[j];
+
+			if ((e->state == ENT_SERVING || e->state == ENT_PARKED) &&
+			    e->unique == unique)
+				return e;
+		}
 	}
 	return NULL;
 }
@@ -172,13 +195,14 @@ static struct ent *ent_of_reply(uint64_t unique)
 bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res)
 {
 	const struct fuse_out_header *o = iov[0].iov_base;
+	uint64_t one = 1;
 	struct ent *e;
 
 	if (!__atomic_load_n(&ur.n, __ATOMIC_ACQUIRE) || count < 1 || iov[0].iov_len < sizeof(*o) ||
 	    o->unique == 0)
 		return false;
 	e = serving;
-	if (e && e->unique == o->unique) { /* answered on the entry's own thread */
+	if (e && e->unique == o->unique) { /* answered on the entry's own worker */
 		*res = reply_store(e, iov, count);
 		pthread_mutex_lock(&ur.lock);
 		e->state = ENT_REPLIED;
@@ -189,35 +213,83 @@ bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res)
 	e = ent_of_reply(o->unique);
 	if (e) {
 		*res = reply_store(e, iov, count);
+		/* A parked entry's worker may be waiting in the kernel: wake it to commit. */
+		if (e->state == ENT_PARKED &&
+		    write(e->w->wake_fd, &one, sizeof(one)) != sizeof(one))
+			fs_log(LOG_ERR, "io_uring: cannot wake a worker: %m");
 		e->state = ENT_REPLIED;
-		pthread_cond_broadcast(&ur.changed);
 	}
 	pthread_mutex_unlock(&ur.lock);
 	return e != NULL;
 }
 
-/* ---- an entry's thread -------------------------------------------------------------------- */
+/* ---- a worker ----------------------------------------------------------------------------- */
 
-static struct io_uring_sqe *cmd_sqe(struct ent *e, uint32_t op, uint64_t commit_id)
+/* A submission slot. A round prepares fewer than RING_SIZE, so the ring is never full; if
+ * it were, what is prepared goes first. */
+static struct io_uring_sqe *sqe_get(struct worker *w)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	if (!sqe) /* an empty ring has room: cannot be */
+		abort();
+	return sqe;
+}
+
+static void cmd_prep(struct ent *e, uint32_t op)
+{
+	struct io_uring_sqe *sqe = sqe_get(e->w);
 	struct ecfs_fuse_uring_cmd_req *req;
 
-	if (!sqe)
-		return NULL;
 	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128: the command lives in the second half */
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = ur.dev_fd;
 	sqe->cmd_op = op;
-	sqe->user_data = TAG_CMD;
+	sqe->user_data = (uint64_t)(uintptr_t)e;
 	req = (struct ecfs_fuse_uring_cmd_req *)sqe->cmd;
-	req->qid = e->qid;
-	req->commit_id = commit_id;
+	req->qid = e->w->qid;
 	if (op == ECFS_FUSE_IO_URING_CMD_REGISTER) {
 		sqe->addr = (uint64_t)(uintptr_t)e->iov;
 		sqe->len = 2;
+	} else {
+		req->commit_id = e->unique;
 	}
-	return sqe;
+}
+
+static void poll_prep(struct worker *w, int fd, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = sqe_get(w);
+
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	sqe->user_data = tag;
+}
+
+/* Adds an entry to w (its buffers), not yet registered. NULL when there is no room. */
+static struct ent *ent_add(struct worker *w)
+{
+	struct ent *e;
+	char *mem;
+
+	if (w->nents == MAX_ENTS)
+		return NULL;
+	mem = mmap(NULL, PREFIX + ur.payload_len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	e = &w->ents[w->nents];
+	*e = (struct ent){.w = w, .mem = mem, .state = ENT_KERNEL};
+	e->hdr = (struct ecfs_fuse_uring_req_header *)mem;
+	e->payload = mem + PREFIX;
+	e->iov[0] = (struct iovec){.iov_base = e->hdr, .iov_len = sizeof(*e->hdr)};
+	e->iov[1] = (struct iovec){.iov_base = e->payload, .iov_len = ur.payload_len};
+	pthread_mutex_lock(&ur.lock);
+	w->nents++;
+	pthread_mutex_unlock(&ur.lock);
+	return e;
 }
 
 static void report_registration(int err)
@@ -232,24 +304,23 @@ static void report_registration(int err)
 	pthread_mutex_unlock(&ur.lock);
 }
 
-/* Registers e and arms the stop notification. A refused registration completes at once,
+/* Registers w's first entry and arms the polls. A refused registration completes at once,
  * before io_uring_submit returns. 0 or -errno. */
-static int ent_register(struct ent *e)
+static int worker_register(struct worker *w)
 {
-	struct io_uring_sqe *poll = io_uring_get_sqe(&e->ring);
 	struct io_uring_cqe *cqe;
 	int r;
 
-	if (!poll || !cmd_sqe(e, ECFS_FUSE_IO_URING_CMD_REGISTER, 0))
-		return -EBUSY;
-	io_uring_prep_poll_add(poll, ur.stop_fd, POLLIN);
-	poll->user_data = TAG_STOP;
-	r = io_uring_submit(&e->ring);
+	cmd_prep(&w->ents[0], ECFS_FUSE_IO_URING_CMD_REGISTER);
+	poll_prep(w, ur.stop_fd, TAG_STOP);
+	poll_prep(w, w->wake_fd, TAG_WAKE);
+	r = io_uring_submit(&w->ring);
 	if (r < 0)
 		return r;
-	if (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe->user_data == TAG_CMD && cqe->res < 0) {
+	if (io_uring_peek_cqe(&w->ring, &cqe) == 0 &&
+	    cqe->user_data == (uint64_t)(uintptr_t)&w->ents[0] && cqe->res < 0) {
 		r = cqe->res;
-		io_uring_cqe_seen(&e->ring, cqe);
+		io_uring_cqe_seen(&w->ring, cqe);
 		return r;
 	}
 	return 0;
@@ -264,7 +335,7 @@ static bool request_rebuild(struct ent *e, struct fuse_buf *buf)
 	size_t op_len;
 	char *start;
 
-	if (payload > e->payload_len || in->len < sizeof(*in) + (size_t)payload)
+	if (payload > ur.payload_len || in->len < sizeof(*in) + (size_t)payload)
 		return false;
 	op_len = in->len - sizeof(*in) - payload;
 	if (op_len > ECFS_FUSE_URING_OP_IN_OUT_SZ)
@@ -277,21 +348,46 @@ static bool request_rebuild(struct ent *e, struct fuse_buf *buf)
 }
 
 /* A request that cannot be handed on is answered with EIO. */
-static void reply_error(struct ent *e, uint64_t unique)
+static void reply_error(struct ent *e)
 {
-	struct fuse_out_header o = {.len = sizeof(o), .error = -EIO, .unique = unique};
+	struct fuse_out_header o = {.len = sizeof(o), .error = -EIO, .unique = e->unique};
 	struct iovec iov = {.iov_base = &o, .iov_len = sizeof(o)};
 
 	reply_store(e, &iov, 1);
-	e->state = ENT_REPLIED;
 }
 
-/* Hands e's request to libfuse and waits for its reply. False when the transport stops
- * first. */
-static bool ent_serve(struct ent *e)
+/* A request was parked: unless w still has an entry waiting in the kernel, it registers
+ * another (its queue must not run out of entries while the reply waits). */
+static void spare_entry(struct worker *w)
+{
+	struct ent *e;
+	bool waiting = false;
+
+	pthread_mutex_lock(&ur.lock);
+	for (unsigned i = 0; i < w->nents; i++)
+		waiting |= w->ents[i].state == ENT_KERNEL;
+	pthread_mutex_unlock(&ur.lock);
+	if (waiting)
+		return;
+	e = ent_add(w);
+	if (e) {
+		cmd_prep(e, ECFS_FUSE_IO_URING_CMD_REGISTER);
+		return;
+	}
+	if (!ur.spare_failed_logged) { /* benign race: at worst logged twice */
+		ur.spare_failed_logged = true;
+		fs_log(LOG_WARNING,
+		       "io_uring: a worker has %u requests waiting for replies and "
+		       "cannot take another entry",
+		       w->nents);
+	}
+}
+
+/* Hands e's request to libfuse; prepares the commit when the reply came, else parks e. */
+static void ent_serve(struct ent *e)
 {
 	struct fuse_buf buf;
-	bool ok = true;
+	bool replied;
 
 	pthread_mutex_lock(&ur.lock);
 	e->unique = e->hdr->ring_ent_in_out.commit_id;
@@ -304,27 +400,58 @@ static bool ent_serve(struct ent *e)
 		serving = NULL;
 	} else {
 		fs_log(LOG_ERR, "io_uring: a request with inconsistent lengths; answered EIO");
+		reply_error(e);
 		pthread_mutex_lock(&ur.lock);
-		reply_error(e, e->unique);
+		e->state = ENT_REPLIED;
 		pthread_mutex_unlock(&ur.lock);
 	}
 	pthread_mutex_lock(&ur.lock);
-	if (e->state == ENT_SERVING)
-		e->state = ENT_ASYNC;
-	while (e->state == ENT_ASYNC && !ur.stopping)
-		pthread_cond_wait(&ur.changed, &ur.lock);
-	if (e->state != ENT_REPLIED)
-		ok = false;
-	else
-		e->state = ENT_KERNEL;
+	replied = e->state == ENT_REPLIED;
+	e->state = replied ? ENT_KERNEL : ENT_PARKED;
 	pthread_mutex_unlock(&ur.lock);
-	return ok;
+	if (replied)
+		cmd_prep(e, ECFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+	else
+		spare_entry(e->w);
 }
 
-static void *ent_main(void *arg)
+/* The wake-up: commits every entry whose reply came from elsewhere, re-arms the poll. */
+static void commit_replied(struct worker *w)
 {
-	struct ent *e = arg;
-	int r = ent_register(e);
+	uint64_t v;
+
+	if (read(w->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		fs_log(LOG_ERR, "io_uring: cannot read a worker's wake-up: %m");
+	poll_prep(w, w->wake_fd, TAG_WAKE);
+	pthread_mutex_lock(&ur.lock);
+	for (unsigned i = 0; i < w->nents; i++) {
+		struct ent *e = &w->ents[i];
+
+		if (e->state ==
+		    ENT_REPLIED) { /* none is being served now: all came from elsewhere */
+			e->state = ENT_KERNEL;
+			cmd_prep(e, ECFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+		}
+	}
+	pthread_mutex_unlock(&ur.lock);
+}
+
+/* An entry the kernel ended. False when the whole connection has (the worker ends). */
+static bool ent_ended(struct ent *e, int res)
+{
+	pthread_mutex_lock(&ur.lock);
+	e->state = ENT_DEAD;
+	pthread_mutex_unlock(&ur.lock);
+	if (res == -ENOTCONN || res == -ECONNABORTED || res == -ECANCELED || res == -ENODEV)
+		return false;
+	fs_log(LOG_WARNING, "io_uring: the kernel ended a ring entry: %s", strerror(-res));
+	return true;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int r = worker_register(w);
 
 	report_registration(r);
 	while (r == 0) {
@@ -332,24 +459,23 @@ static void *ent_main(void *arg)
 		uint64_t tag;
 		int res;
 
-		r = io_uring_wait_cqe(&e->ring, &cqe);
-		if (r == -EINTR) {
+		/* What the last round prepared goes, and the wait begins, in one call. */
+		r = io_uring_submit_and_wait(&w->ring, 1);
+		if (r == -EINTR || r >= 0)
 			r = 0;
+		if (r < 0 || io_uring_peek_cqe(&w->ring, &cqe) != 0)
 			continue;
-		}
-		if (r < 0)
-			break;
 		tag = cqe->user_data;
 		res = cqe->res;
-		io_uring_cqe_seen(&e->ring, cqe);
-		/* -ENOTCONN: the connection ended (unmounted, aborted) */
-		if (tag != TAG_CMD || res < 0 || !ent_serve(e))
+		io_uring_cqe_seen(&w->ring, cqe);
+		if (tag == TAG_STOP)
 			break;
-		if (!cmd_sqe(e, ECFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH, e->unique))
+		if (tag == TAG_WAKE)
+			commit_replied(w);
+		else if (res < 0 && !ent_ended((struct ent *)(uintptr_t)tag, res))
 			break;
-		/* the reply goes, and the wait for the next request begins, in one call */
-		r = io_uring_submit_and_wait(&e->ring, 1);
-		r = r < 0 && r != -EINTR ? r : 0;
+		else if (res >= 0)
+			ent_serve((struct ent *)(uintptr_t)tag);
 	}
 	return NULL;
 }
@@ -384,57 +510,53 @@ static unsigned possible_cpus(void)
 	return n <= MAX_QUEUES ? n : 0;
 }
 
-static int ent_setup(struct ent *e, uint16_t qid)
+static int worker_setup(struct worker *w, uint16_t qid)
 {
 	struct io_uring_params p = {.flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN};
 	int r;
 
-	e->qid = qid;
-	e->payload_len = ur.max_payload;
-	e->mem = mmap(NULL, PREFIX + e->payload_len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (e->mem == MAP_FAILED) {
-		e->mem = NULL;
+	w->qid = qid;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
 		return -errno;
-	}
-	e->hdr = (struct ecfs_fuse_uring_req_header *)e->mem;
-	e->payload = e->mem + PREFIX;
-	e->iov[0] = (struct iovec){.iov_base = e->hdr, .iov_len = sizeof(*e->hdr)};
-	e->iov[1] = (struct iovec){.iov_base = e->payload, .iov_len = e->payload_len};
-	r = io_uring_queue_init_params(4, &e->ring, &p);
+	if (!ent_add(w))
+		return -ENOMEM;
+	r = io_uring_queue_init_params(RING_SIZE, &w->ring, &p);
 	if (r == -EINVAL) { /* a kernel without COOP_TASKRUN */
 		p = (struct io_uring_params){.flags = IORING_SETUP_SQE128};
-		r = io_uring_queue_init_params(4, &e->ring, &p);
+		r = io_uring_queue_init_params(RING_SIZE, &w->ring, &p);
 	}
-	e->ring_ok = r == 0;
+	w->ring_ok = r == 0;
 	return r;
 }
 
-static void ents_free(void)
+static void workers_free(void)
 {
 	pthread_mutex_lock(&ur.lock); /* no reply looks for an entry from now on */
 	__atomic_store_n(&ur.n, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&ur.lock);
 	for (unsigned i = 0; i < ur.nalloc; i++) {
-		struct ent *e = &ur.ents[i];
+		struct worker *w = &ur.workers[i];
 
-		if (e->ring_ok)
-			io_uring_queue_exit(&e->ring); /* cancels what the kernel still holds */
-		if (e->mem) {
-			explicit_bzero(e->mem, PREFIX + e->payload_len); /* plaintext */
-			munmap(e->mem, PREFIX + e->payload_len);
+		if (w->ring_ok)
+			io_uring_queue_exit(&w->ring); /* cancels what the kernel still holds */
+		for (unsigned j = 0; j < w->nents; j++) {
+			explicit_bzero(w->ents[j].mem, PREFIX + ur.payload_len); /* plaintext */
+			munmap(w->ents[j].mem, PREFIX + ur.payload_len);
 		}
+		if (w->wake_fd >= 0)
+			close(w->wake_fd);
 	}
-	free(ur.ents);
-	ur.ents = NULL;
+	free(ur.workers);
+	ur.workers = NULL;
 	ur.nalloc = 0;
 	if (ur.stop_fd >= 0)
 		close(ur.stop_fd);
 	ur.stop_fd = -1;
 }
 
-/* Starts the entries' threads with the stop signals blocked (they go to the main thread). */
-static void threads_start(unsigned n)
+/* Starts the workers with the stop signals blocked (they go to the main thread). */
+static void threads_start(void)
 {
 	sigset_t block, old;
 
@@ -444,11 +566,11 @@ static void threads_start(unsigned n)
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (unsigned i = 0; i < n; i++) {
-		struct ent *e = &ur.ents[i];
+	for (unsigned i = 0; i < ur.nalloc; i++) {
+		struct worker *w = &ur.workers[i];
 
-		e->thread_ok = pthread_create(&e->tid, NULL, ent_main, e) == 0;
-		if (!e->thread_ok)
+		w->thread_ok = pthread_create(&w->tid, NULL, worker_main, w) == 0;
+		if (!w->thread_ok)
 			report_registration(-EAGAIN);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -476,15 +598,18 @@ static int setup_all(struct fuse_session *se)
 		return -ENODEV;
 	ur.se = se;
 	ur.dev_fd = fuse_session_fd(se);
+	ur.payload_len = ur.max_payload;
 	ur.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (ur.stop_fd < 0)
 		return -errno;
-	ur.ents = calloc((size_t)queues * ENTRIES_PER_QUEUE, sizeof(*ur.ents));
-	if (!ur.ents)
+	ur.workers = calloc((size_t)queues * WORKERS_PER_QUEUE, sizeof(*ur.workers));
+	if (!ur.workers)
 		return -ENOMEM;
 	for (unsigned q = 0; q < queues && r == 0; q++)
-		for (unsigned i = 0; i < ENTRIES_PER_QUEUE && r == 0; i++)
-			r = ent_setup(&ur.ents[ur.nalloc++], (uint16_t)q);
+		for (unsigned i = 0; i < WORKERS_PER_QUEUE && r == 0; i++) {
+			ur.workers[ur.nalloc].wake_fd = -1;
+			r = worker_setup(&ur.workers[ur.nalloc++], (uint16_t)q);
+		}
 	return r;
 }
 
@@ -502,24 +627,23 @@ void fs_uring_start(struct fuse_session *se)
 	r = setup_all(se);
 	if (r < 0) {
 		fs_log(LOG_WARNING,
-		       "io_uring not used, serving through /dev/fuse: cannot set up "
-		       "a ring: %s",
+		       "io_uring not used, serving through /dev/fuse: cannot set up a ring: %s",
 		       strerror(-r));
-		ents_free();
+		workers_free();
 		return;
 	}
 	/* Published before any entry registers: its first request may come at once. */
 	pthread_mutex_lock(&ur.lock);
 	__atomic_store_n(&ur.n, ur.nalloc, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&ur.lock);
-	threads_start(ur.nalloc);
+	threads_start();
 	pthread_mutex_lock(&ur.lock);
 	while (ur.reported < ur.nalloc)
 		pthread_cond_wait(&ur.changed, &ur.lock);
 	pthread_mutex_unlock(&ur.lock);
 	if (ur.registered == ur.nalloc)
-		fs_log(LOG_INFO, "serving through io_uring: %u queues of %u entries",
-		       ur.nalloc / ENTRIES_PER_QUEUE, ENTRIES_PER_QUEUE);
+		fs_log(LOG_INFO, "serving through io_uring: %u queues of %u workers",
+		       ur.nalloc / WORKERS_PER_QUEUE, WORKERS_PER_QUEUE);
 	else /* the kernel keeps serving /dev/fuse until every queue has an entry */
 		fs_log(LOG_WARNING,
 		       "io_uring not used, serving through /dev/fuse: the kernel refused %u of "
@@ -533,14 +657,10 @@ void fs_uring_stop(void)
 
 	if (!ur.nalloc)
 		return;
-	pthread_mutex_lock(&ur.lock);
-	ur.stopping = true;
-	pthread_cond_broadcast(&ur.changed);
-	pthread_mutex_unlock(&ur.lock);
 	if (write(ur.stop_fd, &one, sizeof(one)) != sizeof(one))
-		fs_log(LOG_WARNING, "io_uring: cannot wake the ring threads: %m");
+		fs_log(LOG_WARNING, "io_uring: cannot stop the workers: %m");
 	for (unsigned i = 0; i < ur.nalloc; i++)
-		if (ur.ents[i].thread_ok)
-			pthread_join(ur.ents[i].tid, NULL);
-	ents_free();
+		if (ur.workers[i].thread_ok)
+			pthread_join(ur.workers[i].tid, NULL);
+	workers_free();
 }

@@ -7,19 +7,11 @@
 # answers ENOTCONN and the process goes, without hanging anything.
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
-param=/sys/module/fuse/parameters/enable_uring
-[ -w "$param" ] || skip "no writable $param: this kernel has no FUSE over io_uring"
-old=$(cat "$param")
-restore() {
-  local rc=$?
-  echo "$old" >"$param" 2>/dev/null || true
-  (exit $rc)
-  finish_test
-}
-trap restore EXIT
+trap finish_test EXIT
+. "$ECFS_TESTS/t9100-io-uring.inc"
 need_progs
 POSIXOPS=$(ecfs_tool posixops)
-echo Y >"$param"
+uring_enable Y
 
 key=$T/key
 vol=$T/vol
@@ -41,7 +33,7 @@ ring_completions() {
 
 note "mounted with -o io_uring: in use"
 mount_vol "$vol" "$mnt" "$opts"
-grep -q "serving through io_uring" "$log" || { cat "$log" >&2; fail "no 'serving through io_uring' line"; }
+uring_wait_log "$log" "serving through io_uring"
 pid=$(daemon_pid "$mnt")
 [ -n "$pid" ] || fail "no daemon for $mnt"
 rings=$(find /proc/"$pid"/fd -lname 'anon_inode:\[io_uring\]' | wc -l)

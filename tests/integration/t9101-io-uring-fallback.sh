@@ -4,18 +4,10 @@
 # says so and why, and no io_uring descriptor in the daemon.
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
-param=/sys/module/fuse/parameters/enable_uring
-[ -w "$param" ] || skip "no writable $param: this kernel has no FUSE over io_uring"
-old=$(cat "$param")
-restore() {
-  local rc=$?
-  echo "$old" >"$param" 2>/dev/null || true
-  (exit $rc)
-  finish_test
-}
-trap restore EXIT
+trap finish_test EXIT
+. "$ECFS_TESTS/t9100-io-uring.inc"
 need_progs
-echo N >"$param"
+uring_enable N
 
 key=$T/key
 vol=$T/vol
@@ -23,8 +15,7 @@ mnt=$T/mnt
 log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096
 mount_vol "$vol" "$mnt" "key_file=$key,io_uring,log_file=$log"
-grep -q "io_uring not used, serving through /dev/fuse: it is disabled ($param is N)" "$log" ||
-  { cat "$log" >&2; fail "no log line naming why io_uring is not used"; }
+uring_wait_log "$log" "io_uring not used, serving through /dev/fuse: it is disabled ($URING_PARAM is N)"
 [ "$(grep -c io_uring "$log")" -eq 1 ] || { cat "$log" >&2; fail "more than one io_uring line"; }
 pid=$(daemon_pid "$mnt")
 [ -z "$(find /proc/"$pid"/fd -lname 'anon_inode:\[io_uring\]')" ] ||
