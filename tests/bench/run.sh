@@ -7,7 +7,9 @@
 #
 # Environment: BENCH_BACKINGS="tmpfs disk", BENCH_SYSTEMS (names as in the table; ecfs
 # systems make format-2 volumes, the default; with -f1 appended, e.g. ecfs-gcm-f1, the same
-# on a format-1 volume, and -f2 names format 2 explicitly),
+# on a format-1 volume, and -f2 names format 2 explicitly; with -uring before that, e.g.
+# ecfs-gcm-uring, the daemon serves through FUSE over io_uring: -o io_uring, with the fuse
+# module's enable_uring set for the run and put back afterwards),
 # BENCH_SEQ_MB=1024, BENCH_RUNTIME=10 (seconds per random-I/O job), BENCH_DISK_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,8 +33,11 @@ need() {
   fi
 }
 
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_OLD=
 cleanup() {
   mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"; }
+  [ -z "$URING_OLD" ] || echo "$URING_OLD" >"$URING_PARAM"
   mountpoint -q "$W/tmpfs" 2>/dev/null && umount -l "$W/tmpfs"
   rm -rf "$W" "$DISK_DIR"
 }
@@ -55,9 +60,13 @@ mount_system() {
       gocryptfs -q -init -passfile "$W/gopass" -scryptn 10 "$back/data" >/dev/null
       gocryptfs -q -nosyslog -passfile "$W/gopass" "$back/data" "$MNT" ;;
     ecfs-*)
-      local cipher=aes-256-gcm chunk= format=
+      local cipher=aes-256-gcm chunk= format= uring=
       case $sys in *-f1) format="--format-version 1" ;; *-f2) format="--format-version 2" ;; esac
       local base=${sys%-f[12]}
+      case $base in *-uring) uring=,io_uring,log_file=$W/ecfs.log; base=${base%-uring} ;; esac
+      if [ -n "$uring" ] && [ -z "$URING_OLD" ]; then
+        URING_OLD=$(cat "$URING_PARAM") && echo Y >"$URING_PARAM"
+      fi
       case $base in
         ecfs-gcm-64k) chunk=64k ;; ecfs-gcm-1m) chunk=1M ;;
         ecfs-aes256xts) cipher=aes-256-xts ;; ecfs-aes128xts) cipher=aes-128-xts ;;
@@ -67,7 +76,13 @@ mount_system() {
       rmdir "$back/data"
       "$BIN/mkfs.envcryptfs" -q --force --cipher $cipher ${chunk:+--chunk-size $chunk} \
         $format --key-file "$W/key" "$back/data" >/dev/null
-      "$BIN/envcryptfs" "$back/data" "$MNT" -o key_file="$W/key" ;;
+      rm -f "$W/ecfs.log"
+      "$BIN/envcryptfs" "$back/data" "$MNT" -o key_file="$W/key$uring"
+      if [ -n "$uring" ]; then # the daemon says once INIT is answered
+        for _ in $(seq 50); do grep -q "io_uring" "$W/ecfs.log" && break; sleep 0.2; done
+        grep -q "serving through io_uring" "$W/ecfs.log" ||
+          echo "bench: $sys does not use io_uring: $(tail -n 1 "$W/ecfs.log")" >&2
+      fi ;;
   esac
   TARGET=$MNT
   DAEMON_PID=$(pgrep -n -f -- "$MNT" || true)
@@ -121,7 +136,7 @@ run_workloads() {
   t1=$(date +%s.%N); record tar_diff_s "$(echo "$t1 - $t0" | bc -l)"
   t0=$(date +%s.%N); rm -rf "$TARGET/src"
   t1=$(date +%s.%N); record tar_remove_s "$(echo "$t1 - $t0" | bc -l)"
-  case $SYS in gocryptfs|ecfs-gcm)
+  case $SYS in gocryptfs|ecfs-gcm|ecfs-gcm-uring)
     "$W/smallfiles" "$TARGET" 100000 100 0 >/dev/null
     record peak_rss_MiB_100k "$(echo "$(peak_rss_kib) / 1024" | bc -l)" ;;
   esac
