@@ -34,6 +34,39 @@ enum ecfs_block_cipher {
 	ECFS_BC_SM4 = 2, /* SM4, 128-bit keys only */
 };
 
+/* ---- sm4.c: SM4 (GB/T 32907-2016) round keys and bulk implementations ------------------- */
+
+#define ECFS_SM4_ROUNDS 32
+
+struct ecfs_sm4_key {
+	uint32_t rk[ECFS_SM4_ROUNDS];
+};
+
+/* The round keys of a 16-byte key for encryption and (dec may be NULL) for decryption. */
+void ecfs_sm4_expand(const uint8_t key[16], struct ecfs_sm4_key *enc, struct ecfs_sm4_key *dec);
+
+/* n blocks from in to out (in == out allowed) under round keys k; constant-time. */
+typedef void ecfs_sm4_blocks_fn(const struct ecfs_sm4_key *k, const uint8_t *in, uint8_t *out,
+				size_t n);
+
+struct ecfs_sm4_impl {
+	const char *name;
+	bool (*usable)(void); /* whether this CPU runs it */
+	ecfs_sm4_blocks_fn *blocks;
+};
+
+/* Every implementation built in, fastest first, ending with a NULL name. */
+extern const struct ecfs_sm4_impl ecfs_sm4_impls[];
+/* The fastest this CPU runs; NULL when none does (SM4 then goes through OpenSSL). */
+const struct ecfs_sm4_impl *ecfs_sm4_best(void);
+
+#if defined(__x86_64__)
+/* sm4_aesni.c: the S-box with AESENCLAST between two affine maps; AES-NI and AVX2. */
+ecfs_sm4_blocks_fn ecfs_sm4_blocks_aesni_avx2;
+/* sm4_gfni.c: the S-box with GF2P8AFFINEINVQB; GFNI and AVX2. */
+ecfs_sm4_blocks_fn ecfs_sm4_blocks_gfni_avx2;
+#endif
+
 /* ---- xts.c: XTS (IEEE 1619-2007) over any 128-bit block cipher in ECB mode -------------- */
 
 struct ecfs_xts;
@@ -41,6 +74,10 @@ struct ecfs_xts;
 /* key = K1 || K2, key_len twice the block cipher's key length; -EINVAL when K1 == K2. */
 int ecfs_xts_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
 		 struct ecfs_xts **out);
+/* The same with SM4 through sm4 (bc must be ECFS_BC_SM4) or, when sm4 is NULL, through
+ * OpenSSL's ECB mode; ecfs_xts_new picks ecfs_sm4_best() for SM4. */
+int ecfs_xts_new_with(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
+		      const struct ecfs_sm4_impl *sm4, struct ecfs_xts **out);
 /* One data unit: len >= 16 (ciphertext stealing for a partial last block). The tweak is the
  * 16-byte data unit number, little-endian, as IEEE 1619 defines it. in == out is allowed. */
 int ecfs_xts_encrypt(struct ecfs_xts *x, const uint8_t tweak[16], const uint8_t *in, uint8_t *out,

@@ -94,16 +94,29 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 int main(int argc, char **argv)
 {
 	static const uint32_t chunks[] = {4096, 8192, 16384, 32768, 65536, 1048576};
-	static const enum ecfs_cipher ciphers[] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS};
+	enum ecfs_cipher ciphers[8] = {ECFS_CIPHER_AES256_GCM, ECFS_CIPHER_AES256_XTS,
+				       ECFS_CIPHER_SM4_XTS};
+	size_t nciphers = 3;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: chunkbench DIR (a scratch directory, e.g. on tmpfs)\n");
+	if (argc < 2 || argc > 2 + (int)(sizeof(ciphers) / sizeof(ciphers[0]))) {
+		fprintf(stderr, "usage: chunkbench DIR [CIPHER...] (DIR: a scratch directory, e.g. "
+				"on tmpfs; default ciphers: aes-256-gcm aes-256-xts sm4-xts)\n");
 		return 2;
+	}
+	if (argc > 2) {
+		for (nciphers = 0; nciphers < (size_t)argc - 2; nciphers++) {
+			ciphers[nciphers] = ecfs_cipher_from_name(argv[nciphers + 2]);
+			if (ciphers[nciphers] == ECFS_CIPHER_NONE) {
+				fprintf(stderr, "chunkbench: unknown cipher '%s'\n",
+					argv[nciphers + 2]);
+				return 2;
+			}
+		}
 	}
 	/* A first run, not shown: on a VM the first writes to fresh tmpfs pages (and a cold
 	 * CPU) made whichever size came first look slower by up to half. */
 	run(argv[1], ciphers[0], chunks[0], true);
-	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+	for (size_t i = 0; i < nciphers; i++)
 		for (size_t j = 0; j < sizeof(chunks) / sizeof(chunks[0]); j++)
 			run(argv[1], ciphers[i], chunks[j], false);
 	return 0;

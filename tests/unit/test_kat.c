@@ -461,6 +461,21 @@ Test(kat, aes_256_gcm_wycheproof)
 
 /* ---- XTS ------------------------------------------------------------------------------- */
 
+/* The SM4 path the SM4-XTS vectors go through: NULL for OpenSSL, else an implementation of
+ * sm4.c (every one this CPU runs is tried in turn). */
+static const struct ecfs_sm4_impl *kat_sm4;
+
+static int xts_new(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
+		   struct ecfs_xts **x)
+{
+	return ecfs_xts_new_with(bc, key, key_len, bc == ECFS_BC_SM4 ? kat_sm4 : NULL, x);
+}
+
+static const char *kat_sm4_name(void)
+{
+	return kat_sm4 ? kat_sm4->name : "openssl";
+}
+
 /* Checks one XTS vector; enc/dec pick the directions. Also runs both in place. */
 static void xts_check(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_len,
 		      const uint8_t tweak[16], const uint8_t *pt, const uint8_t *ct, size_t len,
@@ -469,7 +484,7 @@ static void xts_check(enum ecfs_block_cipher bc, const uint8_t *key, size_t key_
 	struct ecfs_xts *x;
 	uint8_t *buf = xmalloc(len);
 
-	cr_assert_eq(ecfs_xts_new(bc, key, key_len, &x), 0, "%s: new", what);
+	cr_assert_eq(xts_new(bc, key, key_len, &x), 0, "%s: new", what);
 	if (enc) {
 		cr_assert_eq(ecfs_xts_encrypt(x, tweak, pt, buf, len), 0, "%s", what);
 		cr_assert_arr_eq(buf, ct, len, "%s: wrong ciphertext", what);
@@ -539,11 +554,11 @@ static void xts_stanza(const struct stanza *st, enum ecfs_block_cipher bc, struc
 	struct ecfs_xts *x = NULL;
 	char what[128];
 
-	snprintf(what, sizeof(what), "%s key %.16s... len %zu", st_get(st, "Cipher"),
-		 st_get(st, "Key"), pt_len);
+	snprintf(what, sizeof(what), "%s (%s) key %.16s... len %zu", st_get(st, "Cipher"),
+		 bc == ECFS_BC_SM4 ? kat_sm4_name() : "openssl", st_get(st, "Key"), pt_len);
 	cr_assert(iv_len == 16 && pt_len == ct_len, "%s", what);
 	if (memcmp(key, key + key_len / 2, key_len / 2) == 0) {
-		cr_assert_eq(ecfs_xts_new(bc, key, key_len, &x), -EINVAL, "%s: accepted", what);
+		cr_assert_eq(xts_new(bc, key, key_len, &x), -EINVAL, "%s: accepted", what);
 		c->refused++;
 	} else {
 		xts_check(bc, key, key_len, iv, pt, ct, pt_len, !op || !strcasecmp(op, "ENCRYPT"),
@@ -588,41 +603,102 @@ static void xts_gb_partial(const struct stanza *st, struct xts_file_tally *c)
 	struct ecfs_xts *x;
 
 	cr_assert(iv_len == 16 && pt_len == ct_len && pt_len > 16);
-	cr_assert_eq(ecfs_xts_new(ECFS_BC_SM4, key, key_len, &x), 0);
+	cr_assert_eq(xts_new(ECFS_BC_SM4, key, key_len, &x), 0);
 	cr_assert_eq(ecfs_xts_encrypt(x, iv, pt, buf, pt_len), 0);
 	off = pt_len < 32 ? 16 : 0;
 	n = pt_len < 32 ? pt_len - 16 : 16;
-	cr_assert_arr_eq(buf + off, ct + off, n, "GB stanza: T_0 bytes differ");
+	cr_assert_arr_eq(buf + off, ct + off, n, "GB stanza (%s): T_0 bytes differ",
+			 kat_sm4_name());
 	cr_assert_arr_neq(buf + (16 - off), ct + (16 - off), 16, "GB stanza matched IEEE");
 	ecfs_xts_free(x);
 	free(key), free(iv), free(pt), free(ct), free(buf);
 	c->gb_partial++;
 }
 
-Test(kat, sm4_xts_openssl)
+/* The SM4-XTS stanzas through one SM4 path (kat_sm4). */
+static void sm4_xts_stanzas(const struct stanzas *f)
 {
 	struct xts_file_tally c = {0};
-	struct stanzas f;
 
-	stanzas_load("openssl/evpciph_sm4.txt", &f);
-	for (size_t i = 0; i < f.n; i++) {
-		const char *cipher = st_get(&f.s[i], "Cipher"), *std;
+	for (size_t i = 0; i < f->n; i++) {
+		const char *cipher = st_get(&f->s[i], "Cipher"), *std;
 
 		if (!cipher || strcasecmp(cipher, "SM4-XTS"))
 			continue;
 		/* OpenSSL's default standard is GB; only IEEE stanzas are full answers here. */
-		std = st_get(&f.s[i], "XTSStandard");
+		std = st_get(&f->s[i], "XTSStandard");
 		if (std && !strcasecmp(std, "IEEE"))
-			xts_stanza(&f.s[i], ECFS_BC_SM4, &c);
+			xts_stanza(&f->s[i], ECFS_BC_SM4, &c);
 		else
-			xts_gb_partial(&f.s[i], &c);
+			xts_gb_partial(&f->s[i], &c);
 	}
-	stanzas_free(&f);
-	cr_log_info("SM4-XTS (OpenSSL): %zu IEEE stanzas checked both ways, %zu GB stanzas "
-		    "checked on the T_0 bytes",
-		    c.checked, c.gb_partial);
+	cr_log_info("SM4-XTS (OpenSSL) through %s: %zu IEEE stanzas checked both ways, %zu GB "
+		    "stanzas checked on the T_0 bytes",
+		    kat_sm4_name(), c.checked, c.gb_partial);
 	cr_assert_eq(c.checked, 1);
 	cr_assert_eq(c.gb_partial, 3);
+}
+
+Test(kat, sm4_xts_openssl)
+{
+	struct stanzas f;
+
+	stanzas_load("openssl/evpciph_sm4.txt", &f);
+	kat_sm4 = NULL;
+	sm4_xts_stanzas(&f);
+	for (kat_sm4 = ecfs_sm4_impls; kat_sm4->name; kat_sm4++) {
+		if (kat_sm4->usable())
+			sm4_xts_stanzas(&f);
+		else
+			cr_log_warn("SM4 implementation %s: not on this CPU, not tested",
+				    kat_sm4->name);
+	}
+	kat_sm4 = NULL;
+	stanzas_free(&f);
+}
+
+/* The example of GB/T 32907-2016 appendix A (also RFC 8998 appendix A.1) through every
+ * implementation: the block in each position of a set of 1 to 24 blocks (the 16- and
+ * 8-block paths and the short tail), then the 1,000,000-fold encryption in all 16 positions
+ * of the widest path at once. */
+Test(kat, sm4_gbt32907)
+{
+	static const uint8_t key[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+					0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10};
+	static const uint8_t once[16] = {0x68, 0x1e, 0xdf, 0x34, 0xd2, 0x06, 0x96, 0x5e,
+					 0x86, 0xb3, 0xe9, 0x4f, 0x53, 0x6e, 0x42, 0x46};
+	static const uint8_t million[16] = {0x59, 0x52, 0x98, 0xc7, 0xc6, 0xfd, 0x27, 0x1f,
+					    0x04, 0x02, 0xf8, 0x04, 0xc3, 0x3d, 0x3f, 0x66};
+	struct ecfs_sm4_key enc, dec;
+	uint8_t buf[24 * 16];
+	size_t tested = 0;
+
+	ecfs_sm4_expand(key, &enc, &dec);
+	for (const struct ecfs_sm4_impl *m = ecfs_sm4_impls; m->name; m++) {
+		if (!m->usable())
+			continue;
+		for (size_t n = 1; n <= 24; n++) {
+			for (size_t i = 0; i < n; i++)
+				memcpy(buf + 16 * i, key, 16);
+			m->blocks(&enc, buf, buf, n);
+			for (size_t i = 0; i < n; i++)
+				cr_assert_arr_eq(buf + 16 * i, once, 16, "%s: block %zu of %zu",
+						 m->name, i, n);
+			m->blocks(&dec, buf, buf, n);
+			for (size_t i = 0; i < n; i++)
+				cr_assert_arr_eq(buf + 16 * i, key, 16, "%s: decrypting %zu of %zu",
+						 m->name, i, n);
+		}
+		for (size_t i = 0; i < 16; i++)
+			memcpy(buf + 16 * i, key, 16);
+		for (int r = 0; r < 1000000; r++)
+			m->blocks(&enc, buf, buf, 16);
+		for (size_t i = 0; i < 16; i++)
+			cr_assert_arr_eq(buf + 16 * i, million, 16, "%s: 10^6-fold, block %zu",
+					 m->name, i);
+		tested++;
+	}
+	cr_log_info("SM4 (GB/T 32907-2016): %zu implementations checked", tested);
 }
 
 Test(kat, xts_refuses_bad_keys_and_lengths)
