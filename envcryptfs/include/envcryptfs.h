@@ -690,6 +690,7 @@ struct ecfs_hole_range {
 };
 struct ecfs_holes {
 	uint32_t generation, count;
+	uint32_t cap;		   /* ranges r has room for */
 	struct ecfs_hole_range *r; /* sorted, apart */
 };
 void ecfs_holes_name(const uint8_t file_id[ECFS_FILE_ID_SIZE], char out[ECFS_HOLES_NAME_MAX]);

@@ -106,7 +106,7 @@ int ecfs_holes_parse(const struct ecfs_volume *v, const uint8_t file_id[ECFS_FIL
 		out->r[i].first = ecfs_get_be(buf + HOLES_FIXED + 16 * i, 8);
 		out->r[i].end = ecfs_get_be(buf + HOLES_FIXED + 16 * i + 8, 8);
 	}
-	out->count = n;
+	out->count = out->cap = n;
 	return 0;
 }
 
@@ -178,6 +178,28 @@ bool ecfs_holes_meets(const struct ecfs_holes *m, uint64_t first, uint64_t end)
 	return first < end && i < m->count && m->r[i].first < end;
 }
 
+/* Room for one more range. The room doubles, so that building a map of n ranges one at a
+ * time copies O(n) ranges, not O(n^2). */
+static int holes_reserve(struct ecfs_holes *m)
+{
+	struct ecfs_hole_range *r;
+	uint32_t cap;
+
+	if (m->count < m->cap)
+		return 0;
+	cap = m->cap ? 2 * m->cap : 16;
+	if (cap > ECFS_HOLES_MAX + 1)
+		cap = ECFS_HOLES_MAX + 1; /* add goes one over, then joins */
+	if (cap <= m->count)
+		return -ENOMEM;
+	r = realloc(m->r, (size_t)cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	m->r = r;
+	m->cap = cap;
+	return 0;
+}
+
 /* Joins the two neighbouring ranges with the smallest gap: the map stays a superset of the
  * holes, and detection only weakens for the chunks in that gap. */
 static void join_closest(struct ecfs_holes *m)
@@ -207,12 +229,9 @@ int ecfs_holes_add(struct ecfs_holes *m, uint64_t first, uint64_t end)
 		end = m->r[j].end > end ? m->r[j].end : end;
 	}
 	if (i == j) {
-		struct ecfs_hole_range *r = realloc(m->r, ((size_t)m->count + 1) * sizeof(*r));
-
-		if (!r)
+		if (holes_reserve(m) < 0)
 			return -ENOMEM;
-		m->r = r;
-		memmove(&m->r[i + 1], &m->r[i], (m->count - i) * sizeof(*r));
+		memmove(&m->r[i + 1], &m->r[i], (m->count - i) * sizeof(*m->r));
 		m->count++;
 	} else if (j > i + 1) {
 		memmove(&m->r[i + 1], &m->r[j], (m->count - j) * sizeof(*m->r));
@@ -232,12 +251,9 @@ int ecfs_holes_remove(struct ecfs_holes *m, uint64_t first, uint64_t end)
 		return 0;
 	/* A range sticking out on both sides splits in two. */
 	if (m->r[i].first < first && m->r[i].end > end) {
-		struct ecfs_hole_range *r = realloc(m->r, ((size_t)m->count + 1) * sizeof(*r));
-
-		if (!r)
+		if (holes_reserve(m) < 0)
 			return -ENOMEM;
-		m->r = r;
-		memmove(&m->r[i + 1], &m->r[i], (m->count - i) * sizeof(*r));
+		memmove(&m->r[i + 1], &m->r[i], (m->count - i) * sizeof(*m->r));
 		m->count++;
 		m->r[i].end = first;
 		m->r[i + 1].first = end;
@@ -283,7 +299,7 @@ int ecfs_holes_copy(struct ecfs_holes *dst, const struct ecfs_holes *src)
 	if (!dst->r)
 		return -ENOMEM;
 	memcpy(dst->r, src->r, (size_t)src->count * sizeof(*dst->r));
-	dst->count = src->count;
+	dst->count = dst->cap = src->count;
 	return 0;
 }
 
@@ -291,7 +307,7 @@ void ecfs_holes_free(struct ecfs_holes *m)
 {
 	free(m->r);
 	m->r = NULL;
-	m->count = 0;
+	m->count = m->cap = 0;
 }
 
 int ecfs_holes_read(const struct ecfs_volume *v, int rootfd,
