@@ -29,9 +29,10 @@
 struct blob {
 	atomic_int refs;
 	char *path, *backing;
-	uint64_t size;	  /* backing size when queued (after a size repair) */
-	uint64_t nchunks; /* stored chunks to check */
-	atomic_uint bad;  /* chunks that failed authentication */
+	uint64_t size;	    /* backing size when queued (after a size repair) */
+	uint64_t nchunks;   /* stored chunks to check */
+	uint64_t zero_tail; /* unlisted zero chunks from here on are reported already */
+	atomic_uint bad;    /* chunks that failed authentication */
 };
 
 struct job {
@@ -99,6 +100,7 @@ static struct blob *blob_new(const char *path, const char *backing, uint64_t siz
 	b->path = strdup(path);
 	b->backing = strdup(backing);
 	b->size = size;
+	b->zero_tail = UINT64_MAX;
 	atomic_init(&b->refs, 1);
 	if (!b->path || !b->backing) {
 		free(b->path);
@@ -277,7 +279,8 @@ static void verify_buffer(struct worker *w, struct job *j, const struct ecfs_fil
 		int r = ecfs_chunk_decrypt(w->crypto, k, idx, w->buf + o, n, w->plain);
 		size_t old;
 
-		if (r >= 0)
+		if (r >= 0 ||
+		    (idx >= j->b->zero_tail && ecfs_chunk_is_hole(w->f->vol, w->buf + o, n)))
 			continue;
 		if (r != -EBADMSG && r != -EUCLEAN)
 			fsck_operr(w->f, PASS_BLOB, j->b->path, j->b->backing,
@@ -524,7 +527,7 @@ void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path, 
 {
 	bool want_write = f->o.mode != MODE_NO, writable;
 	int fd = open_entry(dirfd, disk, 0, want_write, &writable);
-	uint64_t hdr = ecfs_blob_header_size(f->vol);
+	uint64_t hdr = ecfs_blob_header_size(f->vol), size;
 	struct blob *b;
 	struct stat st;
 
@@ -542,6 +545,10 @@ void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path, 
 		return;
 	}
 	b->size = check_size(f, b, fd, b->size, &b->nchunks);
+	size = tail_check(f, fd, path, backing, b->size, &b->zero_tail);
+	if (size != b->size) /* cut back at a chunk boundary */
+		b->nchunks = (size - hdr) / ecfs_stored_chunk_size(f->vol);
+	b->size = size;
 	atomic_fetch_add(&f->n.bytes, b->size < hdr ? b->size : hdr);
 	if (b->size >= hdr)
 		queue_jobs(f, b, fd, dirfd, disk, writable);

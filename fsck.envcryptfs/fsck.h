@@ -188,6 +188,14 @@ void blob_submit(struct fsck *f, int dirfd, const char *disk, const char *path,
 		 const char *backing);
 void blob_pool_finish(struct fsck *f);
 
+/* check_tail.c: format 2, all-zero chunks past the header's size that no holes map lists (a
+ * crash before the holes of a write past the end were recorded): reported, and listed as
+ * holes or cut off when the mode allows. Returns the blob's size after any repair; *zero_from is
+ * the first such chunk when they stay (UINT64_MAX otherwise), for the chunk check not to report
+ * them again. */
+uint64_t tail_check(struct fsck *f, int fd, const char *path, const char *backing, uint64_t size,
+		    uint64_t *zero_from);
+
 /* util.c */
 char *path_join(const char *dir, const char *name);
 /* The path shown for an entry: plaintext when names are known, else the backing path. */

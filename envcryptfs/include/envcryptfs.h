@@ -525,6 +525,9 @@ uint64_t ecfs_stored_chunk_size(const struct ecfs_volume *v);
 /* Encrypts one chunk (len <= chunk size, > 0) into out (len + overhead bytes). */
 int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		       const uint8_t *plain, size_t len, uint8_t *out);
+/* True when a stored chunk of stored_len bytes has the shape of a hole: all zeros, and not a
+ * short XTS tail (under 16 bytes, which may be all zeros as ciphertext). */
+bool ecfs_chunk_is_hole(const struct ecfs_volume *v, const uint8_t *stored, size_t stored_len);
 /* Decrypts one stored chunk of stored_len bytes into plain; returns the plaintext length.
  * An all-zero stored chunk is a hole and reads as zeros where the key allows one (format 1:
  * always; format 2: ecfs_file_key_set_holes), else -EBADMSG; -EBADMSG as well when it fails

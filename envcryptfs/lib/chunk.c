@@ -187,6 +187,14 @@ int ecfs_chunk_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	return ecfs_xts_encrypt(c->xts, tweak, plain, out, len);
 }
 
+bool ecfs_chunk_is_hole(const struct ecfs_volume *v, const uint8_t *stored, size_t stored_len)
+{
+	const struct ecfs_mode *m = ecfs_mode_get(v->hdr.cipher);
+
+	/* A short XTS tail is exempt because its ciphertext may legitimately be all zeros. */
+	return (m->authenticated || stored_len >= m->overhead + 16) && all_zero(stored, stored_len);
+}
+
 int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		       const uint8_t *stored, size_t stored_len, uint8_t *plain)
 {
@@ -198,9 +206,8 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	    stored_len > c->vol->hdr.chunk_size + c->mode->overhead)
 		return -EUCLEAN;
 	len = stored_len - c->mode->overhead;
-	/* A never-written chunk is a hole: all zeros on disk, zeros to the reader. A short XTS
-	 * tail is exempt because its ciphertext may legitimately be all zeros. */
-	if ((c->mode->authenticated || len >= 16) && all_zero(stored, stored_len)) {
+	/* A never-written chunk is a hole: all zeros on disk, zeros to the reader. */
+	if (ecfs_chunk_is_hole(c->vol, stored, stored_len)) {
 		if (!hole_allowed(k, idx))
 			return ecfs_fail(-EBADMSG,
 					 "chunk %llu is all zeros where the file has no "

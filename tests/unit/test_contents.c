@@ -326,6 +326,13 @@ Test(contents, zero_chunk_is_a_hole)
 			memset(back, 0x77, sizeof(back));
 			r = ecfs_chunk_decrypt(x.c, k, 9, zeros, len + x.over, back);
 			cr_assert_eq(r, (int)len, "%s len %zu: %d", cname(&x), len, r);
+			/* fsck's test for a hole agrees with the reader's. */
+			cr_assert_eq(ecfs_chunk_is_hole(x.v, zeros, len + x.over),
+				     x.over || len >= 16, "%s len %zu", cname(&x), len);
+			cr_assert_eq(ecfs_chunk_encrypt(x.c, k, 9, zeros, len, enc), 0);
+			cr_assert(!ecfs_chunk_is_hole(x.v, enc, len + x.over) ||
+				      (!x.over && len < 16),
+				  "%s len %zu: a sealed chunk taken for a hole", cname(&x), len);
 			if (x.over || len >= 16) {
 				cr_assert(all_zero(back, len), "%s len %zu: hole not zeros",
 					  cname(&x), len);
