@@ -81,6 +81,22 @@ static int read_side(struct fsck *f, const char *ref, char *stored)
 	return strlen(stored) == (size_t)n && !strcmp(check, ref) ? 0 : -EBADMSG;
 }
 
+int links_read_stored(struct fsck *f, int dirfd, const char *disk, char *stored)
+{
+	ssize_t n = readlinkat(dirfd, disk, stored, ECFS_SYMLINK_STORED_MAX);
+	char ref[ECFS_LINK_REF_LEN + 1];
+
+	if (n < 0)
+		return -errno;
+	if (n == ECFS_SYMLINK_STORED_MAX)
+		return -EBADMSG;
+	stored[n] = '\0';
+	if (!ecfs_link_is_ref(stored))
+		return 0;
+	snprintf(ref, sizeof(ref), "%s", stored);
+	return read_side(f, ref, stored);
+}
+
 int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, const char *path,
 	       const char *backing)
 {

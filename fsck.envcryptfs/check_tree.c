@@ -221,7 +221,9 @@ static void foreign(struct fsck *f, struct dir *d, struct entry *e, const char *
 
 static void check_reserved(struct fsck *f, struct dir *d, struct entry *e)
 {
-	if (!strncmp(e->disk, ECFS_TMP_PREFIX, strlen(ECFS_TMP_PREFIX)))
+	if (leftover_is_tmp(e) && e->type == DT_LNK)
+		; /* leftover_symlinks, once the names are known */
+	else if (leftover_is_tmp(e))
 		leftover_check(f, d, e);
 	else if (d->is_root && sidecars_is_one(e->disk))
 		sidecars_note(f, d, e);
@@ -424,6 +426,7 @@ static void walk(struct fsck *f, struct dir *d)
 		check_entry(f, d, &d->e[i]);
 	if (f->have_key && d->have_id)
 		names_check_duplicates(f, d);
+	leftover_symlinks(f, d);
 	for (size_t i = 0; i < d->n && !fsck_cancelled; i++)
 		if (is_user(&d->e[i]) && d->e[i].type != DT_DIR)
 			check_file(f, d, &d->e[i]);

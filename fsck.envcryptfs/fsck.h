@@ -127,8 +127,10 @@ struct fix_at {
 	 * format 1). */
 	const struct ecfs_volume *vol;
 	const struct ecfs_place *place;
+	const char *new_name; /* fix_rename: the name in dirfd that name replaces */
 };
 int fix_unlink(void *at);    /* removes at->name from at->dirfd */
+int fix_rename(void *at);    /* renames at->name over at->new_name in at->dirfd */
 int fix_rmdir_tmp(void *at); /* removes the half-made directory at->name and its ID */
 int fix_truncate(void *at);  /* cuts at->fd to at->size bytes (format 2, at->vol set: and
 			      * lowers the header's size to match first) */

@@ -166,6 +166,15 @@ int fix_unlink(void *arg)
 	return fsync(at->dirfd) < 0 ? -errno : 0;
 }
 
+int fix_rename(void *arg)
+{
+	struct fix_at *at = arg;
+
+	if (renameat(at->dirfd, at->name, at->dirfd, at->new_name) < 0)
+		return -errno;
+	return fsync(at->dirfd) < 0 ? -errno : 0;
+}
+
 int fix_rmdir_tmp(void *arg)
 {
 	struct fix_at *at = arg;

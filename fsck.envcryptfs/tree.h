@@ -50,6 +50,9 @@ void links_note_side(struct fsck *f, struct dir *d, struct entry *e);
  * file when it names one (a missing or damaged one is reported). 0, or -1 when reported. */
 int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, const char *path,
 	       const char *backing);
+/* The stored target of symlink disk in dirfd, from its side file when it names one; nothing
+ * is reported or noted. 0 or -errno. */
+int links_read_stored(struct fsck *f, int dirfd, const char *disk, char *stored);
 /* After the walk: reports (and with -p removes) side files that no symlink names. */
 void links_check_orphans(struct fsck *f, int rootfd);
 
@@ -65,6 +68,10 @@ void sidecars_unsure(void);
 void sidecars_check_orphans(struct fsck *f, int rootfd);
 
 /* check_leftover.c: pass 4, temporary files and directories of interrupted operations. */
+bool leftover_is_tmp(const struct entry *e);
 void leftover_check(struct fsck *f, struct dir *d, struct entry *e);
+/* Temporary symlinks, once every name in d is decrypted: a sealed copy that an interrupted
+ * RENAME_EXCHANGE did not put in place yet takes the place it was made for (format 2). */
+void leftover_symlinks(struct fsck *f, struct dir *d);
 
 #endif /* FSCK_TREE_H */

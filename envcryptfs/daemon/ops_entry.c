@@ -1,6 +1,7 @@
 /* ops_entry.c - lookups and namespace changes: lookup, forget, mknod, mkdir, symlink,
  * readlink, link, unlink, rmdir, rename. Names are encrypted on the way in (names.c). */
 #include "daemon.h"
+#include "ecfs_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -493,16 +494,21 @@ static int move_entry(struct rename_args *a)
 }
 
 /* After an exchange: the copy tmp of a symlink, sealed for its new place, replaces the moved
- * original disk in dirfd. */
+ * original disk in dirfd. When that fails (or a crash comes first) the copy stays: fsck -p
+ * puts it in place of the link, which does not authenticate where the exchange moved it. */
 static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
 {
 	char side[ECFS_LINK_REF_LEN + 1];
 	bool has_side = symlink_side_if_last(dirfd, disk, side);
+	int r = ecfs_fault_at(ECFS_STEP_RENAME, "symlink copy");
 
-	if (renameat(dirfd, tmp, dirfd, disk) < 0) {
-		fs_log(LOG_ERR, "cannot put a symlink sealed for its new place into '%s': %m",
-		       disk);
-		symlink_remove(dirfd, tmp);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, disk) < 0)
+		r = -errno;
+	if (r < 0) {
+		fs_log(LOG_ERR,
+		       "cannot put a symlink sealed for its new place into '%s' (%s): it fails "
+		       "with EIO until fsck.envcryptfs -p puts '%s' in its place",
+		       disk, ecfs_strerror(r), tmp);
 		return;
 	}
 	if (has_side)
@@ -511,8 +517,8 @@ static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
 
 /* Format 2 RENAME_EXCHANGE: directories and regular files carry both places across the
  * exchange; a symlink is copied for its new place first, and the copy replaces it after the
- * exchange (a crash in between leaves that link failing with EIO at its new name, as fsck
- * reports, until it is removed and made again: neither a rename nor fsck rebinds it). */
+ * exchange (a crash in between leaves that link failing with EIO at its new name, with its
+ * copy beside it, until fsck -p puts the copy in its place). */
 static int exchange_bound(struct rename_args *a)
 {
 	int fromfd = a->from_dir->fd, tofd = a->to_dir->fd, r = 0;
