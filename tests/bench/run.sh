@@ -90,6 +90,8 @@ mount_system() {
 
 umount_system() {
   [ "$TARGET" = "$MNT" ] && fusermount3 -u "$MNT"
+  # The daemon holds the backing directory until it exits (the tmpfs unmount needs it gone).
+  for _ in $(seq 300); do [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
   rm -rf "$1/data"
 }
 
