@@ -709,10 +709,10 @@ static int serve(struct fuse_session *se, struct fuse_cmdline_opts *cmd, int *no
 		fs_log(LOG_WARNING, "cannot change to /: %m");
 	status = status_start();
 	serve_init(se);
-	fs_uring_start(se);
 	fs_seek_start();
 	sdnotify_ready_start(fs.fd_mode ? NULL : fs.mountpoint);
 	fs_stop_start(se, fs.fd_mode ? NULL : fs.mountpoint);
+	fs_uring_start(se); /* -o io_uring: the rings serve beside the loop */
 	r = cmd->singlethread ? fuse_session_loop(se)
 			      : fuse_session_loop_mt(se, defaults ? NULL : &loop);
 	fs_stop_finish();

@@ -175,6 +175,26 @@ static ssize_t reply_store(struct ent *e, const struct iovec *iov, int count)
 	return (ssize_t)total;
 }
 
+/* A request that cannot be handed on, or whose reply does not fit, is answered with EIO. */
+static void reply_error(struct ent *e)
+{
+	struct fuse_out_header o = {.len = sizeof(o), .error = -EIO, .unique = e->unique};
+	struct iovec iov = {.iov_base = &o, .iov_len = sizeof(o)};
+
+	reply_store(e, &iov, 1);
+}
+
+/* Stores a reply in e; one that does not fit (writev would fail with EINVAL) leaves EIO
+ * there instead, so that the kernel's request still ends. */
+static ssize_t reply_store_or_error(struct ent *e, const struct iovec *iov, int count)
+{
+	ssize_t r = reply_store(e, iov, count);
+
+	if (r < 0)
+		reply_error(e);
+	return r;
+}
+
 /* The entry holding the request this reply answers, under ur.lock. */
 static struct ent *ent_of_reply(uint64_t unique)
 {
@@ -203,7 +223,7 @@ bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res)
 		return false;
 	e = serving;
 	if (e && e->unique == o->unique) { /* answered on the entry's own worker */
-		*res = reply_store(e, iov, count);
+		*res = reply_store_or_error(e, iov, count);
 		pthread_mutex_lock(&ur.lock);
 		e->state = ENT_REPLIED;
 		pthread_mutex_unlock(&ur.lock);
@@ -212,7 +232,7 @@ bool fs_uring_capture(const struct iovec *iov, int count, ssize_t *res)
 	pthread_mutex_lock(&ur.lock);
 	e = ent_of_reply(o->unique);
 	if (e) {
-		*res = reply_store(e, iov, count);
+		*res = reply_store_or_error(e, iov, count);
 		/* A parked entry's worker may be waiting in the kernel: wake it to commit. */
 		if (e->state == ENT_PARKED &&
 		    write(e->w->wake_fd, &one, sizeof(one)) != sizeof(one))
@@ -345,15 +365,6 @@ static bool request_rebuild(struct ent *e, struct fuse_buf *buf)
 	memcpy(start + sizeof(*in), e->hdr->op_in, op_len);
 	*buf = (struct fuse_buf){.mem = start, .size = in->len};
 	return true;
-}
-
-/* A request that cannot be handed on is answered with EIO. */
-static void reply_error(struct ent *e)
-{
-	struct fuse_out_header o = {.len = sizeof(o), .error = -EIO, .unique = e->unique};
-	struct iovec iov = {.iov_base = &o, .iov_len = sizeof(o)};
-
-	reply_store(e, &iov, 1);
 }
 
 /* A request was parked: unless w still has an entry waiting in the kernel, it registers
