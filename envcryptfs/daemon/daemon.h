@@ -161,9 +161,10 @@ struct iovec;
 /* -o io_uring: accept the transport in INIT when the kernel offers it. */
 void fs_uring_want(bool on);
 /* From the INIT hooks (killpriv.c): what the kernel offers (len bytes of fuse_init_in), and
- * the reply (len bytes of fuse_init_out), which accepts the transport when wanted. */
+ * the reply (len bytes of fuse_init_out), which accepts the transport when wanted and the
+ * rings on dev_fd could be made. */
 void fs_uring_init_request(const struct fuse_init_in *in, size_t len);
-void fs_uring_init_reply(struct fuse_init_out *out, size_t len);
+void fs_uring_init_reply(struct fuse_init_out *out, size_t len, int dev_fd);
 /* After INIT: registers ring entries on every CPU queue and serves them, or logs why not
  * (the /dev/fuse loop serves everything then). */
 void fs_uring_start(struct fuse_session *se);

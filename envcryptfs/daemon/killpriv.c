@@ -98,7 +98,7 @@ static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 				fs.killpriv = true;
 			}
 			if (o->error == 0)
-				fs_uring_init_reply(out, iov[1].iov_len);
+				fs_uring_init_reply(out, iov[1].iov_len, fd);
 		}
 	}
 	return writev(fd, iov, count);

@@ -97,6 +97,7 @@ static struct {
 	size_t payload_len;
 	/* set while INIT is served alone (serve_init), read-only afterwards */
 	bool wanted, offered, accepted;
+	int setup_err; /* why the rings could not be made, or 0 */
 	size_t max_payload;
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* a registration result came */
@@ -125,24 +126,38 @@ void fs_uring_init_request(const struct fuse_init_in *in, size_t len)
 		     (in->flags2 & ECFS_FUSE_OVER_IO_URING_FLAGS2);
 }
 
-void fs_uring_init_reply(struct fuse_init_out *out, size_t len)
+static int setup_all(int dev_fd);
+static void workers_free(void);
+
+/* The payload buffer of an entry: the kernel wants every entry to hold the connection's
+ * largest request (at least 8 KiB). */
+static size_t payload_size(const struct fuse_init_out *out)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t pages;
+	size_t pages = out->max_pages ? out->max_pages : 32, len;
 
+	len = pages * (size_t)(page > 0 ? page : 4096);
+	if (len < out->max_write)
+		len = out->max_write;
+	return len < 8192 ? 8192 : len;
+}
+
+void fs_uring_init_reply(struct fuse_init_out *out, size_t len, int dev_fd)
+{
 	if (!ur.wanted || !ur.offered ||
 	    len < offsetof(struct fuse_init_out, flags2) + sizeof(out->flags2))
 		return;
+	/* Once accepted, the kernel holds every request until each CPU queue has a ring entry:
+	 * the rings are made first, and a daemon that cannot make them declines. */
+	ur.max_payload = payload_size(out);
+	ur.setup_err = setup_all(dev_fd);
+	if (ur.setup_err < 0) {
+		workers_free();
+		return;
+	}
 	out->flags |= ECFS_FUSE_INIT_EXT;
 	out->flags2 |= ECFS_FUSE_OVER_IO_URING_FLAGS2;
 	ur.accepted = true;
-	/* The kernel wants every entry to hold its largest request (at least 8 KiB). */
-	pages = out->max_pages ? out->max_pages : 32;
-	ur.max_payload = pages * (size_t)(page > 0 ? page : 4096);
-	if (ur.max_payload < out->max_write)
-		ur.max_payload = out->max_write;
-	if (ur.max_payload < 8192)
-		ur.max_payload = 8192;
 }
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -600,15 +615,15 @@ static const char *why_not_offered(void)
 	return c == 'Y' ? "the kernel did not offer it" : "it is disabled (" ENABLE_PARAM " is N)";
 }
 
-static int setup_all(struct fuse_session *se)
+/* The rings, buffers and eventfds of every worker (no thread yet). 0 or -errno. */
+static int setup_all(int dev_fd)
 {
 	unsigned queues = possible_cpus();
 	int r = 0;
 
 	if (!queues)
 		return -ENODEV;
-	ur.se = se;
-	ur.dev_fd = fuse_session_fd(se);
+	ur.dev_fd = dev_fd;
 	ur.payload_len = ur.max_payload;
 	ur.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (ur.stop_fd < 0)
@@ -624,25 +639,30 @@ static int setup_all(struct fuse_session *se)
 	return r;
 }
 
+/* Why the transport is not used, for the log. */
+static const char *why_not_used(void)
+{
+	static char why[128];
+
+	if (!ur.offered)
+		return why_not_offered();
+	if (ur.setup_err < 0) {
+		snprintf(why, sizeof(why), "cannot set up a ring: %s", strerror(-ur.setup_err));
+		return why;
+	}
+	return "the INIT reply was not sent";
+}
+
 void fs_uring_start(struct fuse_session *se)
 {
-	int r;
-
 	if (!ur.wanted)
 		return;
-	if (!ur.offered || !ur.accepted) {
-		fs_log(LOG_NOTICE, "io_uring not used, serving through /dev/fuse: %s",
-		       !ur.offered ? why_not_offered() : "the INIT reply was not sent");
+	if (!ur.accepted) {
+		fs_log(ur.setup_err < 0 ? LOG_WARNING : LOG_NOTICE,
+		       "io_uring not used, serving through /dev/fuse: %s", why_not_used());
 		return;
 	}
-	r = setup_all(se);
-	if (r < 0) {
-		fs_log(LOG_WARNING,
-		       "io_uring not used, serving through /dev/fuse: cannot set up a ring: %s",
-		       strerror(-r));
-		workers_free();
-		return;
-	}
+	ur.se = se;
 	/* Published before any entry registers: its first request may come at once. */
 	pthread_mutex_lock(&ur.lock);
 	__atomic_store_n(&ur.n, ur.nalloc, __ATOMIC_RELEASE);
