@@ -469,8 +469,15 @@ static int move_entry(struct rename_args *a)
 	rename_places(a, &from, &to);
 	if (fstatat(fromfd, a->from.disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (S_ISLNK(st.st_mode))
-		return move_symlink(a, &from, &to);
+	if (S_ISLNK(st.st_mode)) {
+		/* A regular file the link replaces loses that name, as below: its link file and
+		 * holes map go with its last one. */
+		if (!(a->flags & RENAME_NOREPLACE))
+			unbind_file_begin(tofd, a->to.disk, &to, &u);
+		r = move_symlink(a, &from, &to);
+		unbind_file_end(&u, r == 0);
+		return r;
+	}
 	/* rename(2) between two names of one file does nothing. */
 	if (fstatat(tofd, a->to.disk, &target, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    target.st_ino == st.st_ino && target.st_dev == st.st_dev)

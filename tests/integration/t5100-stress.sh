@@ -6,7 +6,7 @@
 # count and fsck.envcryptfs -n finds the volume clean.
 # STRESS_SECONDS=N sets the run time per mode (default 12; `make stress-test` runs longer);
 # SEED=N reproduces a run; STRESS_NOFILE=N limits the daemon to N descriptors, so that inodes
-# park (e.g. 192); STRESS_FORMAT=2 makes format-2 volumes (default 1, see below).
+# park (e.g. 192); STRESS_FORMAT=1 makes format-1 volumes (default 2, mkfs's default).
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
@@ -30,9 +30,7 @@ for extra in "" no_writeback_cache; do
   seed=$((SEED + i))
   i=$((i + 1))
   note "$name: stress --seed $seed --seconds $SECS"
-  # Format 1 unless told: on format 2 a run leaves link files of removed hard-linked files
-  # that fsck reports as leftovers (to fix in the daemon); `make stress-test` runs format 2.
-  make_vol "$vol" "$key" aes-256-gcm 4096 --format-version "${STRESS_FORMAT:-1}"
+  make_vol "$vol" "$key" aes-256-gcm 4096 --format-version "${STRESS_FORMAT:-2}"
   NOFILE=${STRESS_NOFILE:-} mount_fg "$vol" "$mnt" "$opts" "$log"
   mkdir "$mnt/s"
   run_stress "$mnt" "$DAEMON" --dir "$mnt/s" --seconds "$SECS" --seed "$seed" --writers 3 \
