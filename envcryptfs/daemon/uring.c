@@ -315,6 +315,7 @@ static struct ent *ent_add(struct worker *w)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
+	madvise(mem, PREFIX + ur.payload_len, MADV_DONTDUMP); /* plaintext: not in core dumps */
 	e = &w->ents[w->nents];
 	*e = (struct ent){.w = w, .mem = mem, .state = ENT_KERNEL};
 	e->hdr = (struct ecfs_fuse_uring_req_header *)mem;
