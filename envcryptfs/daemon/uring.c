@@ -80,6 +80,7 @@ struct ent {
 struct worker {
 	struct io_uring ring;
 	bool ring_ok, thread_ok;
+	bool registered; /* protected by ur.lock */
 	pthread_t tid;
 	uint16_t qid;
 	int wake_fd; /* an eventfd: a parked entry got its reply */
@@ -91,7 +92,10 @@ static struct {
 	/* set before the workers start, then read-only */
 	struct fuse_session *se;
 	int dev_fd;
-	int stop_fd; /* an eventfd: readable once the transport stops */
+	int stop_fd;		 /* an eventfd: readable once the transport stops */
+	struct io_uring decline; /* for the refusal that makes the kernel give up (decline) */
+	bool decline_ok;
+	unsigned queues;
 	struct worker *workers;
 	unsigned nalloc; /* workers set up (or being set up) */
 	size_t payload_len;
@@ -328,10 +332,11 @@ static struct ent *ent_add(struct worker *w)
 	return e;
 }
 
-static void report_registration(int err)
+static void report_registration(struct worker *w, int err)
 {
 	pthread_mutex_lock(&ur.lock);
 	ur.reported++;
+	w->registered = !err;
 	if (err)
 		ur.reg_err = err;
 	else
@@ -480,7 +485,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	int r = worker_register(w);
 
-	report_registration(r);
+	report_registration(w, r);
 	while (r == 0) {
 		struct io_uring_cqe *cqe;
 		uint64_t tag;
@@ -577,6 +582,9 @@ static void workers_free(void)
 	free(ur.workers);
 	ur.workers = NULL;
 	ur.nalloc = 0;
+	if (ur.decline_ok)
+		io_uring_queue_exit(&ur.decline);
+	ur.decline_ok = false;
 	if (ur.stop_fd >= 0)
 		close(ur.stop_fd);
 	ur.stop_fd = -1;
@@ -598,7 +606,7 @@ static void threads_start(void)
 
 		w->thread_ok = pthread_create(&w->tid, NULL, worker_main, w) == 0;
 		if (!w->thread_ok)
-			report_registration(-EAGAIN);
+			report_registration(w, -EAGAIN);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -629,6 +637,11 @@ static int setup_all(int dev_fd)
 	ur.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (ur.stop_fd < 0)
 		return -errno;
+	r = io_uring_queue_init(2, &ur.decline, IORING_SETUP_SQE128);
+	if (r < 0)
+		return r;
+	ur.decline_ok = true;
+	ur.queues = queues;
 	ur.workers = calloc((size_t)queues * WORKERS_PER_QUEUE, sizeof(*ur.workers));
 	if (!ur.workers)
 		return -ENOMEM;
@@ -654,6 +667,45 @@ static const char *why_not_used(void)
 	return "the INIT reply was not sent";
 }
 
+/* Whether every CPU queue got at least one entry (the kernel then switches to the rings). */
+static bool queues_covered(void)
+{
+	for (unsigned q = 0; q < ur.queues; q++) {
+		bool any = false;
+
+		for (unsigned i = 0; i < ur.nalloc; i++)
+			any |= ur.workers[i].qid == q && ur.workers[i].registered;
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+/* Some queue got no entry (a worker's thread or submission failed): the kernel, holding
+ * every request until each queue has one, gives the transport up only on a refused
+ * registration, so one is made: an entry without its two buffers. False when the kernel
+ * did not refuse it. */
+static bool decline(void)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.decline);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!sqe)
+		return false;
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = ur.dev_fd;
+	sqe->cmd_op = ECFS_FUSE_IO_URING_CMD_REGISTER;
+	sqe->len = 0; /* not the header and payload iovecs */
+	r = io_uring_submit_and_wait(&ur.decline, 1);
+	if (r < 0 || io_uring_peek_cqe(&ur.decline, &cqe) != 0)
+		return false;
+	r = cqe->res;
+	io_uring_cqe_seen(&ur.decline, cqe);
+	return r < 0;
+}
+
 void fs_uring_start(struct fuse_session *se)
 {
 	if (!ur.wanted)
@@ -676,10 +728,18 @@ void fs_uring_start(struct fuse_session *se)
 	if (ur.registered == ur.nalloc)
 		fs_log(LOG_INFO, "serving through io_uring: %u queues of %u workers",
 		       ur.nalloc / WORKERS_PER_QUEUE, WORKERS_PER_QUEUE);
-	else /* the kernel keeps serving /dev/fuse until every queue has an entry */
+	else if (queues_covered())
+		fs_log(LOG_WARNING, "serving through io_uring with %u of %u workers: %s",
+		       ur.registered, ur.nalloc, strerror(-ur.reg_err));
+	else if (decline())
 		fs_log(LOG_WARNING,
-		       "io_uring not used, serving through /dev/fuse: the kernel refused %u of "
-		       "%u ring entries: %s",
+		       "io_uring not used, serving through /dev/fuse: %u of %u ring entries "
+		       "failed: %s",
+		       ur.nalloc - ur.registered, ur.nalloc, strerror(-ur.reg_err));
+	else
+		fs_log(LOG_ERR,
+		       "io_uring: %u of %u ring entries failed (%s) and the kernel does not "
+		       "give the transport up: requests may wait until the unmount",
 		       ur.nalloc - ur.registered, ur.nalloc, strerror(-ur.reg_err));
 }
 
