@@ -6,7 +6,8 @@
 # count and fsck.envcryptfs -n finds the volume clean.
 # STRESS_SECONDS=N sets the run time per mode (default 12; `make stress-test` runs longer);
 # SEED=N reproduces a run; STRESS_NOFILE=N limits the daemon to N descriptors, so that inodes
-# park (e.g. 192); STRESS_FORMAT=1 makes format-1 volumes (default 2, mkfs's default).
+# park (e.g. 192); STRESS_FORMAT=1 makes format-1 volumes (default 2, mkfs's default);
+# STRESS_OPTS=OPTS adds mount options (e.g. io_uring).
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
@@ -26,7 +27,7 @@ i=0
 for extra in "" no_writeback_cache; do
   name=${extra:-writeback_cache}
   vol=$T/vol-$name mnt=$T/mnt-$name key=$T/key-$name log=$T/daemon-$name.log
-  opts=key_file=$key${extra:+,$extra}
+  opts=key_file=$key${STRESS_OPTS:+,$STRESS_OPTS}${extra:+,$extra}
   seed=$((SEED + i))
   i=$((i + 1))
   note "$name: stress --seed $seed --seconds $SECS"
