@@ -174,9 +174,14 @@ uint64_t tail_check(struct fsck *f, int fd, const char *path, const char *backin
 	synced = t.h.size / cs + (t.h.size % cs != 0);
 	if (nchunks <= synced)
 		return size;
-	/* A map that does not fit lists nothing (the worker reports it). */
+	/* A sparse file whose map does not fit is the worker's to report: a new map would hide
+	 * that (and the old one's evidence). */
 	t.have_map = (t.h.flags & ECFS_BLOB_SPARSE) &&
 		     ecfs_holes_load(f->vol, ecfs_volume_dirfd(f->vol), &t.h, &t.map) == 0;
+	if ((t.h.flags & ECFS_BLOB_SPARSE) && !t.have_map) {
+		ecfs_holes_free(&t.map);
+		return size;
+	}
 	r = scan_tail(&t, size, synced, nchunks);
 	if (r < 0)
 		fsck_operr(f, PASS_BLOB, path, backing, "cannot read: %s", ecfs_strerror(r));
