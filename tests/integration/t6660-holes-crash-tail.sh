@@ -91,13 +91,15 @@ vol=$T/vol2
 make_vol "$vol" "$key" aes-256-gcm $CS --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key,no_writeback_cache" "$T/log2"
 coproc WRITER { write_past_end "$mnt/f" wait; }
+wpid=$WRITER_PID # bash unsets WRITER_PID once the writer ends
+line=
 read -r -t 60 line <&"${WRITER[0]}" || true
 [ "$line" = ready ] || fail "the writer did not get to its write past the end"
 kill -KILL "$DAEMON"
 wait_exit "$DAEMON" 60
 fusermount3 -u -z "$mnt" 2>/dev/null || true
-kill "$WRITER_PID" 2>/dev/null || true
-wait "$WRITER_PID" 2>/dev/null || true
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
 fsck_repairs "$vol" "kill -9" "listed as holes"
 mount_fg "$vol" "$mnt" "key_file=$key" "$T/log2r"
 cmp "$T/expect" "$mnt/f" || fail "kill -9: the file does not read as written"
