@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WORKERS_PER_QUEUE 4
@@ -480,6 +481,41 @@ static bool ent_ended(struct ent *e, int res)
 	return true;
 }
 
+/* Submits what the last round prepared and waits for a completion. Test builds:
+ * ECFS_FAULT_URING_ENTER=N makes the Nth call of all workers (0 = the first) fail with
+ * EAGAIN, as io_uring_enter(2) does when the kernel is short of memory. */
+static int ring_enter(struct worker *w)
+{
+#ifdef ECFS_FAULT_INJECTION
+	static unsigned calls;
+	const char *env = getenv("ECFS_FAULT_URING_ENTER");
+
+	if (env && __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED) == strtoul(env, NULL, 10))
+		return -EAGAIN;
+#endif
+	return io_uring_submit_and_wait(&w->ring, 1);
+}
+
+/* io_uring_enter errors that pass: the kernel short of memory (EAGAIN, ENOMEM) or with
+ * completions to reap first (EBUSY). What was prepared stays in the ring and goes with the
+ * next call; ending the worker instead would leave its entries registered, and the requests
+ * the kernel gives them (or the replies not yet committed) waiting for ever. */
+static bool enter_error_passes(int r)
+{
+	static bool logged; /* benign race: at worst logged twice */
+	const struct timespec pause = {0, 1000000};
+
+	if (r != -EAGAIN && r != -ENOMEM && r != -EBUSY)
+		return false;
+	if (!logged) {
+		logged = true;
+		fs_log(LOG_WARNING, "io_uring: the kernel is short of resources (%s); retrying",
+		       strerror(-r));
+	}
+	nanosleep(&pause, NULL);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -492,9 +528,11 @@ static void *worker_main(void *arg)
 		int res;
 
 		/* What the last round prepared goes, and the wait begins, in one call. */
-		r = io_uring_submit_and_wait(&w->ring, 1);
-		if (r == -EINTR || r >= 0)
+		r = ring_enter(w);
+		if (r == -EINTR || r >= 0 || enter_error_passes(r))
 			r = 0;
+		else
+			fs_log(LOG_ERR, "io_uring: a worker ends: %s", strerror(-r));
 		if (r < 0 || io_uring_peek_cqe(&w->ring, &cqe) != 0)
 			continue;
 		tag = cqe->user_data;

@@ -58,7 +58,9 @@ register_mount "$mnt"
 python3 "$T/parent.py" "$vol" "$mnt" "$ECFS" "$vol" "/dev/fd/{fd}" -f -o "key_file=$key,io_uring" \
   >"$T/fd.log" 2>&1 &
 PARENT=$!
-uring_wait_log "$T/fd.log" "serving through io_uring"
+# The daemon is no process of this shell's: end it, and unmount, when this fails.
+(uring_wait_log "$T/fd.log" "serving through io_uring") ||
+  { kill -TERM "$PARENT"; wait_exit "$PARENT"; umount "$mnt"; fail "/dev/fd/N: not through io_uring"; }
 timeout "$HANG_SECS" cp "$T/data" "$mnt/fd" || { fuse_abort "$mnt"; fail "a write through /dev/fd/N hung or failed"; }
 cmp "$T/data" "$mnt/fd" || fail "/dev/fd/N: read back differs"
 kill -TERM "$PARENT"
