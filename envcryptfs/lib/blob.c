@@ -112,6 +112,60 @@ static ssize_t read_chunks(struct ecfs_crypto *c, const struct ecfs_file_key *k,
 	return decrypt_run(c, k, first, stored, (size_t)got, plain, bad);
 }
 
+/* Decrypts in place the n whole GCM chunks from chunk first on whose ciphertext is at plain
+ * and whose nonces and tags are at meta. */
+static int open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t first,
+			 uint64_t n, uint8_t *meta, uint8_t *plain, uint64_t *bad)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	struct ecfs_work w = {.k = k,
+			      .first = first,
+			      .n = n,
+			      .cs = v->hdr.chunk_size,
+			      .sc = ecfs_stored_chunk_size(v),
+			      .meta = meta,
+			      .plain = plain};
+	int r = ecfs_work_run(c, &w, bad);
+
+	return r == -EUCLEAN ? -EBADMSG : r;
+}
+
+/*
+ * read_chunks for AES-256-GCM without a stored copy: the backing read scatters each chunk's
+ * ciphertext to its place in plain and its nonce and tag to scratch, and the chunks are
+ * decrypted where they lie. A 1 MiB read then moves through one megabyte of memory instead
+ * of two. A partial last chunk (the end of the file) is read again and decrypted as usual.
+ */
+static ssize_t read_chunks_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+				    uint64_t first, uint64_t n, uint8_t *plain, uint64_t *bad)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	size_t cs = v->hdr.chunk_size, over = ecfs_chunk_overhead(v), sc = cs + over;
+	struct iovec *iov = (struct iovec *)ecfs_crypto_scratch(c, n * (3 * sizeof(*iov) + over));
+	uint8_t *meta = (uint8_t *)(iov + 3 * n);
+	uint64_t full;
+	ssize_t got, tail;
+	int r = 0;
+
+	if (!iov)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++) {
+		iov[3 * i] = (struct iovec){meta + i * over, ECFS_CANARY_NONCE};
+		iov[3 * i + 1] = (struct iovec){plain + i * cs, cs};
+		iov[3 * i + 2] = (struct iovec){meta + i * over + ECFS_CANARY_NONCE, ECFS_GCM_TAG};
+	}
+	got = ecfs_preadv_full(fd, iov, 3 * n, ecfs_chunk_offset(v, first));
+	if (got <= 0)
+		return got;
+	full = (uint64_t)got / sc;
+	if (full)
+		r = open_in_place(c, k, first, full, meta, plain, bad);
+	if (r < 0 || (uint64_t)got % sc == 0)
+		return r < 0 ? r : (ssize_t)(full * cs);
+	tail = read_chunks(c, k, fd, first + full, 1, plain + full * cs, bad);
+	return tail < 0 ? tail : (ssize_t)(full * cs) + tail;
+}
+
 ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd, void *buf,
 			size_t len, uint64_t off, uint64_t *bad_chunk)
 {
@@ -126,7 +180,9 @@ ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 		return 0;
 	/* Aligned whole-chunk reads decrypt straight into the caller's buffer. */
 	if (skip == 0 && len % cs == 0)
-		return read_chunks(c, k, fd, first, n, buf, bad_chunk);
+		return ecfs_mode_get(v->hdr.cipher)->authenticated
+			   ? read_chunks_in_place(c, k, fd, first, n, buf, bad_chunk)
+			   : read_chunks(c, k, fd, first, n, buf, bad_chunk);
 	/* Otherwise only the chunks the range covers in part go through a chunk of scratch:
 	 * the others still decrypt in place. */
 	got = read_stored(c, fd, first, n, &stored);

@@ -44,6 +44,15 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+/* A chunk stored as all zeros: a hole, or tampering where the file has none. */
+static int hole_read(const struct ecfs_file_key *k, uint64_t idx)
+{
+	if (hole_allowed(k, idx))
+		return 0;
+	return ecfs_fail(-EBADMSG, "chunk %llu is all zeros where the file has no hole",
+			 (unsigned long long)idx);
+}
+
 /* Associated data of a GCM chunk: volume UUID, file ID, chunk index (big-endian). */
 static void gcm_ad(const struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 		   uint8_t ad[40])
@@ -112,19 +121,20 @@ static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	return ok ? 0 : ecfs_fail(-EIO, "AES-256-GCM encryption failed");
 }
 
-static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
-		       const uint8_t *stored, size_t len, uint8_t *plain)
+/* Opens a GCM chunk whose nonce, ciphertext and tag may lie apart; plain may be in. */
+static int gcm_open(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		    const uint8_t *nonce, const uint8_t *in, size_t len, const uint8_t *tag,
+		    uint8_t *plain)
 {
 	uint8_t ad[40];
 	int n, ok;
 
 	gcm_ad(c, k, idx, ad);
 	pthread_mutex_lock(&c->gcm_lock);
-	ok = gcm_init(c, k, stored, 0) == 0 &&
+	ok = gcm_init(c, k, nonce, 0) == 0 &&
 	     EVP_DecryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
-	     EVP_DecryptUpdate(c->gcm, plain, &n, stored + ECFS_CANARY_NONCE, (int)len) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG,
-				 (void *)(stored + ECFS_CANARY_NONCE + len)) == 1 &&
+	     EVP_DecryptUpdate(c->gcm, plain, &n, in, (int)len) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_SET_TAG, ECFS_GCM_TAG, (void *)tag) == 1 &&
 	     EVP_DecryptFinal_ex(c->gcm, plain + n, &n) == 1;
 	pthread_mutex_unlock(&c->gcm_lock);
 	if (!ok) {
@@ -132,6 +142,14 @@ static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+static int gcm_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *stored, size_t len, uint8_t *plain)
+{
+	const uint8_t *ct = stored + ECFS_CANARY_NONCE;
+
+	return gcm_open(c, k, idx, stored, ct, len, ct + len, plain);
 }
 
 /* XTS tweak: the file ID with the chunk index (little-endian) XORed into its first 8 bytes,
@@ -208,13 +226,10 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 	len = stored_len - c->mode->overhead;
 	/* A never-written chunk is a hole: all zeros on disk, zeros to the reader. */
 	if (ecfs_chunk_is_hole(c->vol, stored, stored_len)) {
-		if (!hole_allowed(k, idx))
-			return ecfs_fail(-EBADMSG,
-					 "chunk %llu is all zeros where the file has no "
-					 "hole",
-					 (unsigned long long)idx);
-		memset(plain, 0, len);
-		return (int)len;
+		r = hole_read(k, idx);
+		if (r == 0)
+			memset(plain, 0, len);
+		return r < 0 ? r : (int)len;
 	}
 	if (c->mode->authenticated) {
 		r = gcm_decrypt(c, k, idx, stored, len, plain);
@@ -223,5 +238,19 @@ int ecfs_chunk_decrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uin
 		r = len < 16 ? xts_short(c, k, false, tweak, stored, len, plain)
 			     : ecfs_xts_decrypt(c->xts, tweak, stored, plain, len);
 	}
+	return r < 0 ? r : (int)len;
+}
+
+int ecfs_chunk_open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+			     const uint8_t *meta, uint8_t *data, size_t len)
+{
+	int r;
+
+	if (!c->mode->authenticated || len == 0 || len > c->vol->hdr.chunk_size)
+		return -EINVAL;
+	/* The nonce comes first, so a stored chunk almost always stops the check there. */
+	if (all_zero(meta, c->mode->overhead) && all_zero(data, len))
+		return hole_read(k, idx); /* data holds the zeros already */
+	r = gcm_open(c, k, idx, meta, data, len, meta + ECFS_CANARY_NONCE, data);
 	return r < 0 ? r : (int)len;
 }

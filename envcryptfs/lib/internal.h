@@ -118,6 +118,14 @@ uint8_t *ecfs_crypto_scratch(struct ecfs_crypto *c, size_t len);
 uint8_t *ecfs_crypto_plain(struct ecfs_crypto *c);
 const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
 
+/* ---- chunk.c: whole GCM chunks read apart --------------------------------------------- */
+
+/* AES-256-GCM only: decrypts in place the len bytes of ciphertext at data of chunk idx,
+ * whose nonce and tag are at meta (nonce, then tag: the mode's overhead). The same checks
+ * and hole rule as ecfs_chunk_decrypt; returns len or a negative errno. */
+int ecfs_chunk_open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+			     const uint8_t *meta, uint8_t *data, size_t len);
+
 /* ---- work.c: the chunk crypto of one large read or write, shared with helper threads --- */
 
 struct ecfs_work {
@@ -132,9 +140,11 @@ struct ecfs_work {
 	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
 	const uint8_t *buf, *head, *tail;
 	uint64_t off, have;
-	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs. */
+	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs; or, with
+	 * meta set (GCM, whole chunks only), chunk i's ciphertext already at plain + i * cs and
+	 * its nonce and tag at meta + i * (sc - cs), decrypted in place. */
 	size_t got;
-	uint8_t *plain;
+	uint8_t *plain, *meta;
 	/* The failure of the lowest chunk that failed. */
 	pthread_mutex_t err_lock;
 	uint64_t bad; /* UINT64_MAX: none */

@@ -41,6 +41,9 @@ static void work_piece(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t p)
 				src = w->buf + (idx * w->cs - w->off);
 			r = ecfs_chunk_encrypt(c, w->k, idx, src, left < w->cs ? left : w->cs,
 					       w->stored + i * w->sc);
+		} else if (w->meta) {
+			r = ecfs_chunk_open_in_place(c, w->k, idx, w->meta + i * (w->sc - w->cs),
+						     w->plain + i * w->cs, w->cs);
 		} else {
 			size_t pos = i * w->sc, len = w->got - pos < w->sc ? w->got - pos : w->sc;
 

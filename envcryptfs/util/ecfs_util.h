@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct stat;
 
@@ -38,6 +39,8 @@ const char *ecfs_strerror(int err);
 /* Reads up to len bytes at off, retrying short reads; returns the bytes read (short only at
  * end of file) or -errno. */
 ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* The same, scattered over cnt buffers (any number: IOV_MAX at a time); iov is used up. */
+ssize_t ecfs_preadv_full(int fd, struct iovec *iov, size_t cnt, uint64_t off);
 /* Writes all len bytes at off, retrying short writes; 0 or -errno (the errno of the call
  * that stopped it, so a short write on a full disk ends in -ENOSPC). */
 int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -22,6 +24,40 @@ ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
 		if (r == 0)
 			break;
 		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Moves iov past n bytes; returns the buffers left. */
+static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
+{
+	while (cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		cnt--;
+	}
+	if (cnt) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+	return cnt;
+}
+
+ssize_t ecfs_preadv_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
+{
+	size_t got = 0;
+
+	while (cnt) {
+		ssize_t r = preadv(fd, iov, cnt < IOV_MAX ? (int)cnt : IOV_MAX, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		cnt = iov_advance(&iov, cnt, (size_t)r);
 	}
 	return (ssize_t)got;
 }

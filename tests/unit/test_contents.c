@@ -964,6 +964,50 @@ Test(contents, gcm_damaged_chunk_is_reported)
 	blob_close(&b);
 }
 
+/* Whole-chunk reads scatter each stored chunk's nonce and tag apart from its ciphertext:
+ * every file length ending at or inside a chunk reads back, and a changed nonce or tag of
+ * any whole chunk, or of the partial last one, fails it (and names it). */
+Test(contents, gcm_whole_chunk_reads_check_nonce_and_tag)
+{
+	const size_t lens[] = {4096, 2 * 4096, 3 * 4096 + 1, 3 * 4096 + 100, 4 * 4096 - 1};
+	const size_t spots[] = {0, 11, 4096 + 12, 4096 + 27}; /* nonce, tag: first and last */
+	uint64_t cs = 4096, bad;
+	struct blob b;
+
+	rng_state = 12;
+	blob_open(&b, ECFS_CIPHER_AES256_GCM, (uint32_t)cs);
+	for (size_t li = 0; li < ECFS_ARRAY_SIZE(lens); li++) {
+		uint64_t last = (lens[li] - 1) / cs;
+
+		btruncate(&b, 0, "empty");
+		bwrite(&b, 0, lens[li], "fill");
+		bread(&b, 0, 4 * cs, "whole chunks past the end");
+		bread(&b, cs, 3 * cs, "whole chunks from the second");
+		for (uint64_t idx = 0; idx <= last; idx++) {
+			for (size_t si = 0; si < ECFS_ARRAY_SIZE(spots); si++) {
+				uint64_t len = idx == last ? lens[li] - idx * cs : cs;
+				size_t spot = spots[si] > 11 ? spots[si] - cs + len : spots[si];
+				off_t at = (off_t)(ecfs_chunk_offset(b.x.v, idx) + spot);
+				uint8_t byte;
+
+				cr_assert_eq(pread(b.fd, &byte, 1, at), 1);
+				byte ^= 0x10;
+				cr_assert_eq(pwrite(b.fd, &byte, 1, at), 1);
+				bad = UINT64_MAX;
+				cr_assert_eq(
+				    ecfs_blob_pread(b.x.c, b.k, b.fd, b.buf, 4 * cs, 0, &bad),
+				    -EBADMSG, "length %zu, chunk %llu, byte %zu", lens[li],
+				    (unsigned long long)idx, spot);
+				cr_assert_eq(bad, idx);
+				byte ^= 0x10;
+				cr_assert_eq(pwrite(b.fd, &byte, 1, at), 1);
+			}
+		}
+		bread(&b, 0, 4 * cs, "undamaged again");
+	}
+	blob_close(&b);
+}
+
 /* Without authentication, a flipped byte garbles exactly one 16-byte block. */
 Test(contents, xts_damage_stays_in_its_block)
 {
