@@ -218,8 +218,10 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		n = file_plain_size(fh->fd, &pos);
 	if (n == 0)
 		n = holes_before_write(fh->inode, fh->fd, pos);
+	/* The data lies in this worker's receive buffer, which nothing reads again before the
+	 * next request: it is encrypted there. */
 	if (n == 0)
-		n = ecfs_blob_pwrite(c, key, fh->fd, buf, size, pos, &bad);
+		n = ecfs_blob_pwrite_in_place(c, key, fh->fd, (void *)buf, size, pos, &bad);
 	if (n > 0)
 		holes_note_written(fh->inode, pos / fs.chunk_size,
 				   (pos + (uint64_t)n + fs.chunk_size - 1) / fs.chunk_size);

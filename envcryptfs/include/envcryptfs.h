@@ -543,6 +543,11 @@ ssize_t ecfs_blob_pread(struct ecfs_crypto *c, const struct ecfs_file_key *k, in
 			size_t len, uint64_t off, uint64_t *bad_chunk);
 ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk);
+/* ecfs_blob_pwrite for a caller whose buffer is its own to spend: with aes-256-gcm the whole
+ * chunks are encrypted where they lie in buf (no copy of the request), which afterwards holds
+ * ciphertext and no longer the data. */
+ssize_t ecfs_blob_pwrite_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+				  void *buf, size_t len, uint64_t off, uint64_t *bad_chunk);
 /* Sets the plaintext size, re-encrypting the new last chunk when it is cut mid-chunk or
  * grown from a partial chunk. */
 int ecfs_blob_truncate(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,

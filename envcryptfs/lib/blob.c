@@ -332,14 +332,60 @@ static int merge_chunk(struct ecfs_crypto *c, const struct ecfs_file_key *k, int
 	return 0;
 }
 
-ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
-			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk)
+/* Encrypts the chunks of wk into scratch and stores them in one write. */
+static int seal_copied(struct ecfs_crypto *c, struct ecfs_work *wk, struct ecfs_store *s,
+		       size_t len)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	int r;
+
+	wk->stored = ecfs_crypto_scratch(c, (size_t)wk->n * wk->sc);
+	if (!wk->stored)
+		return -ENOMEM;
+	r = ecfs_work_run(c, wk, NULL);
+	return r < 0 ? r : ecfs_store_write(s, wk->stored, len, ecfs_chunk_offset(v, wk->first));
+}
+
+/* AES-256-GCM: encrypts each chunk of wk where its plaintext lies (the caller's buffer, or
+ * the merged first and last chunk), its nonce and tag going to scratch, and stores them all
+ * in one gathered write: no stored copy of the request. */
+static int seal_in_place(struct ecfs_crypto *c, struct ecfs_work *wk, struct ecfs_store *s,
+			 size_t len)
+{
+	const struct ecfs_volume *v = ecfs_crypto_volume(c);
+	size_t over = wk->sc - wk->cs;
+	struct iovec *iov =
+	    (struct iovec *)ecfs_crypto_scratch(c, wk->n * (3 * sizeof(*iov) + over));
+	int r;
+
+	if (!iov)
+		return -ENOMEM;
+	wk->meta = (uint8_t *)(iov + 3 * wk->n);
+	r = ecfs_work_run(c, wk, NULL);
+	if (r < 0)
+		return r;
+	for (uint64_t i = 0; i < wk->n; i++) {
+		uint64_t left = wk->have - (wk->first + i) * wk->cs;
+		uint8_t *m = wk->meta + i * over;
+
+		iov[3 * i] = (struct iovec){m, ECFS_CANARY_NONCE};
+		iov[3 * i + 1] = (struct iovec){(uint8_t *)ecfs_work_plain(wk, i),
+						left < wk->cs ? left : wk->cs};
+		iov[3 * i + 2] = (struct iovec){m + ECFS_CANARY_NONCE, ECFS_GCM_TAG};
+	}
+	return ecfs_store_writev(s, iov, 3 * wk->n, len, ecfs_chunk_offset(v, wk->first));
+}
+
+/* ecfs_blob_pwrite; in_place: buf may be spent (GCM encrypts its whole chunks there). */
+static ssize_t blob_write(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+			  const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk,
+			  bool in_place)
 {
 	const struct ecfs_volume *v = ecfs_crypto_volume(c);
 	uint64_t cs = v->hdr.chunk_size, first = off / cs, end = off + len, size = 0;
 	uint64_t last, n;
-	size_t over = ecfs_chunk_overhead(v), out = 0;
-	uint8_t *tmp = NULL, *stored;
+	size_t over = ecfs_chunk_overhead(v), out;
+	uint8_t *tmp = NULL;
 	struct ecfs_store s;
 	struct write_run w;
 	bool head, tail;
@@ -367,9 +413,8 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 		r = merge_chunk(c, k, fd, &w, first, buf, tmp, bad_chunk);
 	if (r == 0 && tail)
 		r = merge_chunk(c, k, fd, &w, last, buf, tmp + cs, bad_chunk);
-	stored = r == 0 ? ecfs_crypto_scratch(c, (size_t)n * (cs + over)) : NULL;
-	if (r == 0 && !stored)
-		r = -ENOMEM;
+	/* All chunks but the last are whole. */
+	out = (size_t)(w.have - first * cs) + (size_t)n * over;
 	if (r == 0) {
 		struct ecfs_work wk = {.k = k,
 				       .enc = true,
@@ -377,19 +422,16 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 				       .n = n,
 				       .cs = cs,
 				       .sc = cs + over,
-				       .stored = stored,
 				       .buf = buf,
 				       .head = head ? tmp : NULL,
 				       .tail = tail ? tmp + cs : NULL,
 				       .off = off,
 				       .have = w.have};
 
-		r = ecfs_work_run(c, &wk, NULL);
-		/* All chunks but the last are whole. */
-		out = (size_t)(w.have - first * cs) + (size_t)n * over;
+		r = in_place && ecfs_mode_get(v->hdr.cipher)->authenticated
+			? seal_in_place(c, &wk, &s, out)
+			: seal_copied(c, &wk, &s, out);
 	}
-	if (r == 0)
-		r = ecfs_store_write(&s, stored, out, ecfs_chunk_offset(v, first));
 	if (head)
 		ecfs_wipe(tmp, cs);
 	if (tail)
@@ -399,6 +441,18 @@ ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, i
 	if (r == 0 && size % cs && size / cs < first)
 		r = rewrite_chunk(c, k, &s, size / cs, cs, bad_chunk);
 	return r < 0 ? ecfs_store_undo(&s, r) : (ssize_t)len;
+}
+
+ssize_t ecfs_blob_pwrite(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+			 const void *buf, size_t len, uint64_t off, uint64_t *bad_chunk)
+{
+	return blob_write(c, k, fd, buf, len, off, bad_chunk, false);
+}
+
+ssize_t ecfs_blob_pwrite_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
+				  void *buf, size_t len, uint64_t off, uint64_t *bad_chunk)
+{
+	return blob_write(c, k, fd, buf, len, off, bad_chunk, true);
 }
 
 /* Cuts the blob to new_size: the new last chunk is re-encrypted shorter (in place) first. */

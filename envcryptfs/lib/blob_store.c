@@ -65,6 +65,48 @@ int ecfs_store_write(struct ecfs_store *s, const void *buf, size_t len, uint64_t
 	return r;
 }
 
+/* Finds byte at in iov: its buffer, and the offset in it. */
+static size_t iov_find(const struct iovec *iov, size_t cnt, size_t at, size_t *in)
+{
+	size_t i = 0;
+
+	while (i < cnt && at >= iov[i].iov_len) {
+		at -= iov[i].iov_len;
+		i++;
+	}
+	*in = at;
+	return i;
+}
+
+int ecfs_store_writev(struct ecfs_store *s, struct iovec *iov, size_t cnt, size_t len, uint64_t off)
+{
+	size_t inside, j, in;
+	struct iovec split;
+	int r;
+
+	if (off >= s->old_end)
+		return ecfs_pwritev_full(s->fd, iov, cnt, off);
+	inside = off + len <= s->old_end ? len : (size_t)(s->old_end - off);
+	r = reserve(s, off, inside);
+	j = iov_find(iov, cnt, inside, &in);
+	split = j < cnt ? iov[j] : (struct iovec){0};
+	/* What lies past the old end: from byte in of buffer j on. */
+	if (r == 0 && inside < len) {
+		iov[j].iov_base = (uint8_t *)split.iov_base + in;
+		iov[j].iov_len = split.iov_len - in;
+		r = ecfs_pwritev_full(s->fd, iov + j, cnt - j, s->old_end);
+	}
+	/* Then the bytes over old ones: buffers before j and the first in bytes of j. */
+	if (r == 0 && j < cnt) {
+		iov[j] = split;
+		iov[j].iov_len = in;
+		r = ecfs_pwritev_full(s->fd, iov, j + 1, off);
+	} else if (r == 0) {
+		r = ecfs_pwritev_full(s->fd, iov, cnt, off);
+	}
+	return r;
+}
+
 int ecfs_store_resize(struct ecfs_store *s, uint64_t size)
 {
 	return ftruncate(s->fd, (off_t)size) < 0 ? -errno : 0;

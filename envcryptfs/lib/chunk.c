@@ -101,24 +101,32 @@ static int gcm_init(struct ecfs_crypto *c, const struct ecfs_file_key *k, const 
 	return EVP_CipherInit_ex2(c->gcm, NULL, NULL, iv, enc, NULL) == 1 ? 0 : -EIO;
 }
 
-static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
-		       const uint8_t *plain, size_t len, uint8_t *out)
+/* Seals a GCM chunk under a new nonce, written to nonce; ct may be plain. */
+static int gcm_seal(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		    uint8_t *nonce, const uint8_t *plain, size_t len, uint8_t *ct, uint8_t *tag)
 {
 	uint8_t ad[40];
-	int n, ok, r = next_nonce(c, out);
+	int n, ok, r = next_nonce(c, nonce);
 
 	if (r < 0)
 		return r;
 	gcm_ad(c, k, idx, ad);
 	pthread_mutex_lock(&c->gcm_lock);
-	ok = gcm_init(c, k, out, 1) == 0 &&
+	ok = gcm_init(c, k, nonce, 1) == 0 &&
 	     EVP_EncryptUpdate(c->gcm, NULL, &n, ad, sizeof(ad)) == 1 &&
-	     EVP_EncryptUpdate(c->gcm, out + ECFS_CANARY_NONCE, &n, plain, (int)len) == 1 &&
-	     EVP_EncryptFinal_ex(c->gcm, out + ECFS_CANARY_NONCE + n, &n) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG,
-				 out + ECFS_CANARY_NONCE + len) == 1;
+	     EVP_EncryptUpdate(c->gcm, ct, &n, plain, (int)len) == 1 &&
+	     EVP_EncryptFinal_ex(c->gcm, ct + n, &n) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_AEAD_GET_TAG, ECFS_GCM_TAG, tag) == 1;
 	pthread_mutex_unlock(&c->gcm_lock);
 	return ok ? 0 : ecfs_fail(-EIO, "AES-256-GCM encryption failed");
+}
+
+static int gcm_encrypt(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+		       const uint8_t *plain, size_t len, uint8_t *out)
+{
+	uint8_t *ct = out + ECFS_CANARY_NONCE;
+
+	return gcm_seal(c, k, idx, out, plain, len, ct, ct + len);
 }
 
 /* Opens a GCM chunk whose nonce, ciphertext and tag may lie apart; plain may be in. */
@@ -253,4 +261,12 @@ int ecfs_chunk_open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *
 		return hole_read(k, idx); /* data holds the zeros already */
 	r = gcm_open(c, k, idx, meta, data, len, meta + ECFS_CANARY_NONCE, data);
 	return r < 0 ? r : (int)len;
+}
+
+int ecfs_chunk_seal_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+			     uint8_t *data, size_t len, uint8_t *meta)
+{
+	if (!c->mode->authenticated || len == 0 || len > c->vol->hdr.chunk_size)
+		return -EINVAL;
+	return gcm_seal(c, k, idx, meta, data, len, data, meta + ECFS_CANARY_NONCE);
 }

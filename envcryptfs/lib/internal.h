@@ -125,6 +125,10 @@ const struct ecfs_helpers *ecfs_crypto_helpers(const struct ecfs_crypto *c);
  * and hole rule as ecfs_chunk_decrypt; returns len or a negative errno. */
 int ecfs_chunk_open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
 			     const uint8_t *meta, uint8_t *data, size_t len);
+/* AES-256-GCM only: encrypts in place the len plaintext bytes at data of chunk idx, its new
+ * nonce and tag going to meta. 0 or a negative errno. */
+int ecfs_chunk_seal_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, uint64_t idx,
+			     uint8_t *data, size_t len, uint8_t *meta);
 
 /* ---- work.c: the chunk crypto of one large read or write, shared with helper threads --- */
 
@@ -137,7 +141,9 @@ struct ecfs_work {
 	uint64_t next;	       /* the next piece to take (atomic) */
 	uint8_t *stored;       /* stored chunk i at i * sc: read (dec) or written (enc) */
 	/* Encryption: chunk idx's plaintext is head for the first chunk and tail for the last
-	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. */
+	 * when set, else buf + idx * cs - off; it holds have - idx * cs bytes at most. With
+	 * meta set (GCM), each is encrypted in place and its nonce and tag go to
+	 * meta + i * (sc - cs); else the stored chunk goes to stored. */
 	const uint8_t *buf, *head, *tail;
 	uint64_t off, have;
 	/* Decryption: got stored bytes in, chunk i's plaintext out at plain + i * cs; or, with
@@ -151,6 +157,8 @@ struct ecfs_work {
 	int err;
 };
 
+/* Encryption: where chunk i of w (from first) has its plaintext. */
+const uint8_t *ecfs_work_plain(const struct ecfs_work *w, uint64_t i);
 /* Runs w: shared with the helpers of c when it is large enough, else alone. Returns 0 or the
  * error of the lowest failing chunk (*bad set to it). */
 int ecfs_work_run(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t *bad);
@@ -330,6 +338,9 @@ int ecfs_store_begin(struct ecfs_store *s, int fd);
 /* Writes len stored bytes at off: the part past the old end first, the part over old bytes
  * last, after reserving it where it may fall into holes. 0 or -errno. */
 int ecfs_store_write(struct ecfs_store *s, const void *buf, size_t len, uint64_t off);
+/* The same for len bytes gathered from cnt buffers; iov is used up. */
+int ecfs_store_writev(struct ecfs_store *s, struct iovec *iov, size_t cnt, size_t len,
+		      uint64_t off);
 /* Sets the blob's size to size (growing it before new chunks are written). */
 int ecfs_store_resize(struct ecfs_store *s, uint64_t size);
 /* After a failed change: cuts the blob back to its old size. Returns err. */

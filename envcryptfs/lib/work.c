@@ -21,6 +21,16 @@ static void work_fail(struct ecfs_work *w, uint64_t idx, int err)
 	pthread_mutex_unlock(&w->err_lock);
 }
 
+const uint8_t *ecfs_work_plain(const struct ecfs_work *w, uint64_t i)
+{
+	if (i == 0 && w->head)
+		return w->head;
+	if (i == w->n - 1 && w->tail)
+		return w->tail;
+	/* covered in full, so off <= its start */
+	return w->buf + ((w->first + i) * w->cs - w->off);
+}
+
 static void work_piece(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t p)
 {
 	uint64_t i = p * w->per, end = i + w->per < w->n ? i + w->per : w->n;
@@ -31,16 +41,13 @@ static void work_piece(struct ecfs_crypto *c, struct ecfs_work *w, uint64_t p)
 
 		if (w->enc) {
 			uint64_t left = w->have - idx * w->cs;
-			const uint8_t *src;
-
-			if (i == 0 && w->head)
-				src = w->head;
-			else if (i == w->n - 1 && w->tail)
-				src = w->tail;
-			else /* covered in full, so off <= its start */
-				src = w->buf + (idx * w->cs - w->off);
-			r = ecfs_chunk_encrypt(c, w->k, idx, src, left < w->cs ? left : w->cs,
-					       w->stored + i * w->sc);
+			const uint8_t *src = ecfs_work_plain(w, i);
+			r = w->meta
+				? ecfs_chunk_seal_in_place(c, w->k, idx, (uint8_t *)src,
+							   left < w->cs ? left : w->cs,
+							   w->meta + i * (w->sc - w->cs))
+				: ecfs_chunk_encrypt(c, w->k, idx, src, left < w->cs ? left : w->cs,
+						     w->stored + i * w->sc);
 		} else if (w->meta) {
 			r = ecfs_chunk_open_in_place(c, w->k, idx, w->meta + i * (w->sc - w->cs),
 						     w->plain + i * w->cs, w->cs);

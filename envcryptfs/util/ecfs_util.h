@@ -44,6 +44,8 @@ ssize_t ecfs_preadv_full(int fd, struct iovec *iov, size_t cnt, uint64_t off);
 /* Writes all len bytes at off, retrying short writes; 0 or -errno (the errno of the call
  * that stopped it, so a short write on a full disk ends in -ENOSPC). */
 int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* The same, gathered from cnt buffers (any number: IOV_MAX at a time); iov is used up. */
+int ecfs_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off);
 /* Writes all len bytes, retrying short writes; 0 or -errno. */
 int ecfs_write_full(int fd, const void *buf, size_t len);
 /* Opens name under dirfd as openat(2) does, adding O_NOFOLLOW, O_NONBLOCK, O_NOCTTY and

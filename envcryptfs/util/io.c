@@ -62,6 +62,24 @@ ssize_t ecfs_preadv_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
 	return (ssize_t)got;
 }
 
+int ecfs_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
+{
+	size_t done = 0;
+
+	while ((cnt = iov_advance(&iov, cnt, 0)) > 0) {
+		ssize_t r =
+		    pwritev(fd, iov, cnt < IOV_MAX ? (int)cnt : IOV_MAX, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		done += (size_t)r;
+		cnt = iov_advance(&iov, cnt, (size_t)r);
+	}
+	return 0;
+}
+
 int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;

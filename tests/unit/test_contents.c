@@ -579,14 +579,22 @@ static void tail_advance(struct ecfs_file_key *k)
 	cr_assert_geq(ecfs_file_key_tail_advance(k, nonce), 0);
 }
 
+/* Every other write goes through ecfs_blob_pwrite_in_place, with a copy of the data it may
+ * spend. */
 static void bwrite(struct blob *b, uint64_t off, size_t len, const char *ctx)
 {
-	uint8_t *data = xmalloc(len);
+	static unsigned writes;
+	uint8_t *data = xmalloc(len), *spend = xmalloc(len);
 	uint64_t bad = UINT64_MAX;
 	ssize_t r;
 
 	fill(data, len);
-	r = ecfs_blob_pwrite(b->x.c, b->k, b->fd, data, len, off, &bad);
+	memcpy(spend, data, len);
+	if (writes++ % 2)
+		r = ecfs_blob_pwrite_in_place(b->x.c, b->k, b->fd, spend, len, off, &bad);
+	else
+		r = ecfs_blob_pwrite(b->x.c, b->k, b->fd, data, len, off, &bad);
+	free(spend);
 	cr_assert_eq(r, (ssize_t)len, "%s: %s/%u: write %zu at %llu gave %zd (bad chunk %llu; %s)",
 		     ctx, cname(&b->x), b->x.cs, len, (unsigned long long)off, r,
 		     (unsigned long long)bad, ecfs_last_error());
@@ -789,6 +797,20 @@ static uint64_t blob_bytes(const struct blob *b)
 
 /* A write, append or extending truncate that runs out of room part way (a short write, then
  * an error) leaves the blob as it was: its size, and every byte stored before. */
+/* A write of a copy of data, through ecfs_blob_pwrite_in_place when in_place is set. */
+static ssize_t bwrite_copy(struct blob *b, const uint8_t *data, size_t len, uint64_t off,
+			   bool in_place)
+{
+	uint8_t *spend = xmalloc(len);
+	ssize_t r;
+
+	memcpy(spend, data, len);
+	r = in_place ? ecfs_blob_pwrite_in_place(b->x.c, b->k, b->fd, spend, len, off, NULL)
+		     : ecfs_blob_pwrite(b->x.c, b->k, b->fd, spend, len, off, NULL);
+	free(spend);
+	return r;
+}
+
 Test(contents, failed_writes_keep_stored_bytes)
 {
 	const uint64_t room[] = {0, 1, 100, 903, 2000, 4200, 9000};
@@ -807,11 +829,11 @@ Test(contents, failed_writes_keep_stored_bytes)
 			bwrite(&b, 0, 5000, "before");
 			old = blob_bytes(&b);
 			cap_file_size((rlim_t)(old + room[ri]));
-			r = ecfs_blob_pwrite(b.x.c, b.k, b.fd, data, 20000, 5000, NULL);
+			r = bwrite_copy(&b, data, 20000, 5000, ri % 2);
 			cr_assert_lt(r, 0, "%s: append past a cap %llu bytes away succeeded",
 				     cname(&b.x), (unsigned long long)room[ri]);
 			bcheck(&b, "after a failed append");
-			r = ecfs_blob_pwrite(b.x.c, b.k, b.fd, data, 20000, 3 * cs + 10, NULL);
+			r = bwrite_copy(&b, data, 20000, 3 * cs + 10, ri % 2);
 			cr_assert_lt(r, 0);
 			bcheck(&b, "after a failed write past the end");
 			cr_assert_lt(ecfs_blob_truncate(b.x.c, b.k, b.fd, 60000, NULL), 0);
