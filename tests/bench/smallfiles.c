@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smallfiles.c - the small-file workload of `make bench`: N files of SIZE bytes spread over D
- * directories; create, stat all, read all, delete; prints seconds per phase.
- * usage: smallfiles DIR [FILES [DIRS [SIZE]]]
+ * directories; create, stat all, read all, delete (unless the fifth argument is "keep", which
+ * leaves the tree for a lookup workload); prints seconds per phase.
+ * usage: smallfiles DIR [FILES [DIRS [SIZE [keep]]]]
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,16 +34,34 @@ static void path_of(char *out, size_t n, const char *dir, int i, int dirs)
 	snprintf(out, n, "%s/d%03d/file%06d", dir, i % dirs, i);
 }
 
+/* The delete phase: every file, then every directory. */
+static void remove_tree(const char *dir, int files, int dirs)
+{
+	char path[4096];
+
+	for (int i = 0; i < files; i++) {
+		path_of(path, sizeof(path), dir, i, dirs);
+		if (unlink(path) < 0)
+			die("unlink", path);
+	}
+	for (int d = 0; d < dirs; d++) {
+		snprintf(path, sizeof(path), "%s/d%03d", dir, d);
+		if (rmdir(path) < 0)
+			die("rmdir", path);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir;
 	int files = 10000, dirs = 100, size = 4096;
+	bool keep;
 	char path[4096], *buf;
 	struct stat st;
 	double t0, t1, t2, t3, t4;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: smallfiles DIR [FILES [DIRS [SIZE]]]\n");
+		fprintf(stderr, "usage: smallfiles DIR [FILES [DIRS [SIZE [keep]]]]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -51,6 +71,7 @@ int main(int argc, char **argv)
 		dirs = atoi(argv[3]);
 	if (argc > 4)
 		size = atoi(argv[4]);
+	keep = argc > 5 && strcmp(argv[5], "keep") == 0;
 	buf = malloc((size_t)size);
 	memset(buf, 'x', (size_t)size);
 	t0 = now();
@@ -83,16 +104,8 @@ int main(int argc, char **argv)
 			die("read", path);
 	}
 	t3 = now();
-	for (int i = 0; i < files; i++) {
-		path_of(path, sizeof(path), dir, i, dirs);
-		if (unlink(path) < 0)
-			die("unlink", path);
-	}
-	for (int d = 0; d < dirs; d++) {
-		snprintf(path, sizeof(path), "%s/d%03d", dir, d);
-		if (rmdir(path) < 0)
-			die("rmdir", path);
-	}
+	if (!keep)
+		remove_tree(dir, files, dirs);
 	t4 = now();
 	printf("create %.3f stat %.3f read %.3f delete %.3f\n", t1 - t0, t2 - t1, t3 - t2, t4 - t3);
 	free(buf);
