@@ -257,8 +257,10 @@ int ecfs_chunk_open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *
 	if (!c->mode->authenticated || len == 0 || len > c->vol->hdr.chunk_size)
 		return -EINVAL;
 	/* The nonce comes first, so a stored chunk almost always stops the check there. */
-	if (all_zero(meta, c->mode->overhead) && all_zero(data, len))
-		return hole_read(k, idx); /* data holds the zeros already */
+	if (all_zero(meta, c->mode->overhead) && all_zero(data, len)) {
+		r = hole_read(k, idx); /* data holds the zeros already */
+		return r < 0 ? r : (int)len;
+	}
 	r = gcm_open(c, k, idx, meta, data, len, meta + ECFS_CANARY_NONCE, data);
 	return r < 0 ? r : (int)len;
 }

@@ -14,7 +14,8 @@
  *   1: a chunk-size shift, a cipher and a 64-bit size for ecfs_plain_size/ecfs_blob_size over
  *      a volume struct holding just those (any valid header gives such a volume);
  *   2, 3: an 8-byte chunk index and a stored chunk for ecfs_chunk_decrypt, on an
- *      aes-256-gcm (2) or an aes-256-xts (3) volume with 4 KiB chunks; a hole (all zeros)
+ *      aes-256-gcm (2, also opened in place as whole-chunk reads do) or an aes-256-xts (3)
+ *      volume with 4 KiB chunks; a hole (all zeros)
  *      is checked on a format-2 volume too, where only a holes map lets it read as zeros;
  *   4: a format-2 blob header for ecfs_blob_header_decode, as it is (its MAC must hold);
  *   5: the same with its MAC made valid first, so that the checks behind it are reached and
@@ -145,6 +146,29 @@ static void fuzz_hole_format2(uint64_t idx, const uint8_t *stored, size_t len, u
 		die("a listed format-2 hole was refused");
 }
 
+/* GCM: the chunk opened in place, its nonce and tag apart (the daemon's whole-chunk reads),
+ * gives what ecfs_chunk_decrypt gave (r, plain), and nothing of it on failure. */
+static void check_in_place(int vi, uint64_t idx, const uint8_t *stored, size_t len, int r,
+			   const uint8_t *plain)
+{
+	size_t n = len - ECFS_CANARY_NONCE - ECFS_GCM_TAG;
+	uint8_t meta[ECFS_CANARY_NONCE + ECFS_GCM_TAG], *data = malloc(n);
+	int r2;
+
+	if (!data)
+		die("out of memory");
+	memcpy(meta, stored, ECFS_CANARY_NONCE);
+	memcpy(meta + ECFS_CANARY_NONCE, stored + len - ECFS_GCM_TAG, ECFS_GCM_TAG);
+	memcpy(data, stored + ECFS_CANARY_NONCE, n);
+	r2 = ecfs_chunk_open_in_place(cryptos[vi], fkeys[vi], idx, meta, data, n);
+	if (r2 != r)
+		die("a chunk opened in place gave another result");
+	for (size_t i = 0; i < n; i++)
+		if (data[i] != (r >= 0 ? plain[i] : 0))
+			die("a chunk opened in place differs, or left bytes after failing");
+	free(data);
+}
+
 static void fuzz_chunk(int vi, const uint8_t *data, size_t size)
 {
 	struct ecfs_crypto *c = cryptos[vi];
@@ -172,6 +196,8 @@ static void fuzz_chunk(int vi, const uint8_t *data, size_t size)
 		goto out;
 	}
 	n = len - over;
+	if (over)
+		check_in_place(vi, idx, stored, len, r, plain);
 	if (r == -EBADMSG && over) {
 		for (size_t i = 0; i < n; i++)
 			if (plain[i])
