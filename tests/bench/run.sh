@@ -106,10 +106,17 @@ remount_system() {
   DAEMON_PID=$(pgrep -n -f -- "$MNT" || true)
 }
 
+# A daemon that exited but was not reaped (a zombie: where PID 1 reaps no orphans, as in
+# some containers) is gone; kill -0 alone would wait the full 30 s after every step.
+daemon_alive() {
+  [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null &&
+    [ "$(awk '{print $3}' "/proc/$DAEMON_PID/stat" 2>/dev/null)" != Z ]
+}
+
 # The daemon holds the backing directory (and envcryptfs its volume lock) until it exits:
 # the tmpfs unmount and a new mount need it gone.
 daemon_gone() {
-  for _ in $(seq 300); do [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 300); do daemon_alive || break; sleep 0.1; done
 }
 
 umount_system() {
