@@ -154,6 +154,12 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< -lpthread
 
+# chunkbench measures the library's chunk paths (README, "Performance"); built with the tests
+# so that it keeps compiling.
+$(BUILD)/tools/chunkbench: tests/bench/chunkbench.c $(LIB) $(UTILLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< $(LIB) $(UTILLIB) $(LDLIBS) $(TPM2_LIBS)
+
 # keyprobe reads a volume's keys through the library's internals.
 $(BUILD)/tools/keyprobe: tests/tools/keyprobe.c $(LIB) $(UTILLIB)
 	@mkdir -p $(dir $@)
@@ -163,7 +169,7 @@ unit: all $(UNIT_TESTS)
 	cd tests/vectors && sha256sum -c --quiet SHA256SUMS
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
 
-integration: all $(TEST_TOOLS)
+integration: all $(TEST_TOOLS) $(BUILD)/tools/chunkbench
 	ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
 
 # The whole suite under ASan and UBSan.

@@ -36,7 +36,7 @@ static void run(const char *dir, enum ecfs_cipher cipher, uint32_t chunk, bool q
 	char vdir[4096], blob[4200];
 	struct ecfs_create_params p = {.cipher = cipher, .chunk_size = chunk, .force = true};
 	struct ecfs_secret *key = ecfs_secret_new(32);
-	struct ecfs_credential cred = {ECFS_SLOT_KEYFILE, key, "bench"};
+	struct ecfs_credential cred = {.type = ECFS_SLOT_KEYFILE, .secret = key, .origin = "bench"};
 	struct ecfs_volume *v;
 	struct ecfs_crypto *c;
 	struct ecfs_file_key *fk;
