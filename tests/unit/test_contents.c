@@ -1030,6 +1030,31 @@ Test(contents, gcm_whole_chunk_reads_check_nonce_and_tag)
 	blob_close(&b);
 }
 
+/* A run of more chunks than one preadv or pwritev takes (IOV_MAX buffers, three a chunk):
+ * written in place past the end and over stored chunks, and read whole, it round-trips. */
+Test(contents, gcm_runs_longer_than_iov_max_round_trip)
+{
+	const size_t cs = 4096, chunks = 700;
+	struct blob b;
+
+	rng_state = 13;
+	blob_open(&b, ECFS_CIPHER_AES256_GCM, (uint32_t)cs);
+	free(b.model);
+	free(b.buf);
+	b.cap = b.bufcap = (chunks + 2) * cs;
+	b.model = xmalloc(b.cap);
+	b.buf = xmalloc(b.bufcap);
+	for (int round = 0; round < 2; round++) { /* bwrite alternates in place and copied */
+		btruncate(&b, 0, "empty");
+		bwrite(&b, 0, 400 * cs + 100, "past the end");
+		bwrite(&b, 10 * cs, (chunks - 10) * cs + 5, "over stored chunks and past them");
+		bwrite(&b, 3 * cs + 1, 500 * cs, "over stored chunks, merged at both ends");
+		bread(&b, 0, (chunks + 2) * cs, "all of it, whole chunks");
+		bcheck(&b, "the file");
+	}
+	blob_close(&b);
+}
+
 /* Without authentication, a flipped byte garbles exactly one 16-byte block. */
 Test(contents, xts_damage_stays_in_its_block)
 {
