@@ -10,24 +10,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* Moves iov past n bytes; returns the buffers left. */
 static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
 {
@@ -62,6 +44,13 @@ ssize_t ecfs_preadv_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
 	return (ssize_t)got;
 }
 
+ssize_t ecfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return ecfs_preadv_full(fd, &iov, 1, off);
+}
+
 int ecfs_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
 {
 	size_t done = 0;
@@ -82,19 +71,9 @@ int ecfs_pwritev_full(int fd, struct iovec *iov, size_t cnt, uint64_t off)
 
 int ecfs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	size_t done = 0;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
-	while (done < len) {
-		ssize_t r =
-		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		done += (size_t)r;
-	}
-	return 0;
+	return ecfs_pwritev_full(fd, &iov, 1, off);
 }
 
 int ecfs_write_full(int fd, const void *buf, size_t len)
