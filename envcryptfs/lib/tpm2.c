@@ -348,7 +348,46 @@ struct tpm_job {
 	struct ecfs_secret *secret; /* the key to seal, or the key unsealed */
 	int r;
 	char msg[512]; /* the thread's ecfs_last_error(), which is per thread */
+	struct tpm_job *next_stuck;
 };
+
+/* Jobs past their deadline whose call has not returned: a device named here is not tried
+ * again until it does, so a volume with several TPM slots fails after one deadline, not one
+ * per slot. */
+static pthread_mutex_t stuck_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tpm_job *stuck;
+
+static void stuck_add(struct tpm_job *j)
+{
+	pthread_mutex_lock(&stuck_lock);
+	j->next_stuck = stuck;
+	stuck = j;
+	pthread_mutex_unlock(&stuck_lock);
+}
+
+static void stuck_remove(struct tpm_job *j)
+{
+	pthread_mutex_lock(&stuck_lock);
+	for (struct tpm_job **p = &stuck; *p; p = &(*p)->next_stuck)
+		if (*p == j) {
+			*p = j->next_stuck;
+			break;
+		}
+	pthread_mutex_unlock(&stuck_lock);
+}
+
+static int refuse_if_stuck(const char *device)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&stuck_lock);
+	for (struct tpm_job *j = stuck; j && !found; j = j->next_stuck)
+		found = strcmp(j->device, device) == 0;
+	pthread_mutex_unlock(&stuck_lock);
+	return found ? ecfs_fail(-EHOSTUNREACH, "the TPM at %s did not answer within %d s", device,
+				 TPM2_DEADLINE_S)
+		     : 0;
+}
 
 static void job_free(struct tpm_job *j)
 {
@@ -376,8 +415,10 @@ static void *job_run(void *arg)
 	abandoned = j->abandoned;
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
-	if (abandoned)
+	if (abandoned) {
+		stuck_remove(j);
 		job_free(j);
+	}
 	return NULL;
 }
 
@@ -421,6 +462,7 @@ static int job_wait(struct tpm_job *j, const char *device, bool *gone)
 	if (!j->done) {
 		j->abandoned = true;
 		*gone = true;
+		stuck_add(j); /* before the unlock: job_run removes it once it returns */
 		pthread_mutex_unlock(&j->lock);
 		return ecfs_fail(-EHOSTUNREACH, "the TPM at %s did not answer within %d s", device,
 				 TPM2_DEADLINE_S);
@@ -433,10 +475,13 @@ static int job_wait(struct tpm_job *j, const char *device, bool *gone)
 static int deadline_seal(const char *device, const uint8_t *secret, size_t len,
 			 struct ecfs_tpm2_slot *s)
 {
-	struct tpm_job *j = job_new(true, device, s, len);
+	struct tpm_job *j;
 	bool gone;
-	int r;
+	int r = refuse_if_stuck(device);
 
+	if (r < 0)
+		return r;
+	j = job_new(true, device, s, len);
 	if (!j)
 		return -ENOMEM;
 	memcpy(ecfs_secret_data(j->secret), secret, len);
@@ -452,10 +497,13 @@ static int deadline_seal(const char *device, const uint8_t *secret, size_t len,
 static int deadline_unseal(const char *device, const struct ecfs_tpm2_slot *s, uint8_t *secret,
 			   size_t len)
 {
-	struct tpm_job *j = job_new(false, device, s, len);
+	struct tpm_job *j;
 	bool gone;
-	int r;
+	int r = refuse_if_stuck(device);
 
+	if (r < 0)
+		return r;
+	j = job_new(false, device, s, len);
 	if (!j)
 		return -ENOMEM;
 	r = job_wait(j, device, &gone);

@@ -73,15 +73,16 @@ grep -F -- "${bg##*/}" "$T/log1" | grep -q "cut short: header says $((2 * CS)) b
 
 note "a shrinking truncate syncs the smaller size before it cuts the blob"
 pid=$DAEMON
-strace -f -qq -p "$pid" -e trace=pwrite64,fdatasync,ftruncate -o "$T/trace" &
+strace -f -qq -p "$pid" -e trace=pwrite64,pwritev,fdatasync,ftruncate -o "$T/trace" &
 spid=$!
 for _ in $(seq 100); do grep -q "^TracerPid:[[:space:]]*$spid" /proc/"$pid"/status && break; sleep 0.1; done
 truncate -s $((CS + 1)) "$mnt/h"
 sleep 1
 kill "$spid"
 wait "$spid" 2>/dev/null || true
-# The header write (128 bytes at offset 0), then fdatasync, then the cut; in this order.
-awk '/pwrite64\(.*, 128, 0\)/ {h = NR} /fdatasync\(/ && h {s = NR} /ftruncate\(/ && s {t = NR}
+# The header write (128 bytes at offset 0, one buffer), then fdatasync, then the cut; in
+# this order.
+awk '/pwrite64\(.*, 128, 0\)/ || /pwritev\(.*iov_len=128\}\], 1, 0\)/ {h = NR} /fdatasync\(/ && h {s = NR} /ftruncate\(/ && s {t = NR}
      END {exit !(h && s && t && h < s && s < t)}' "$T/trace" ||
   { cat "$T/trace" >&2; fail "no header write, fdatasync, ftruncate in that order"; }
 cmp "$mnt/h" <(head -c $((CS + 1)) "$T/g") || fail "the truncated file reads wrong"
