@@ -218,7 +218,7 @@ stress-test:
 # `make fuzz-smoke` (part of `make check`) runs each over its seeds and for a few seconds.
 # The parsers they reach are compiled once into build-fuzz/libfuzz.a.
 FUZZ_SECONDS ?= 30
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 2
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INC_ALL) $(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 # The tools' code too (status replies, the KMS configuration file), and with it the KMS client.
 FUZZ_LIB_SRC := $(UTIL_SRC) $(LIB_SRC) $(KMS_SRC) $(KMSD_SRC) $(TOOL_SRC)
