@@ -1311,7 +1311,10 @@ static void convert_one(struct vol *x, size_t n)
 
 		cr_assert_eq(pread(src, st1, t, (off_t)(24 + n / x->cs * x->cs)), (ssize_t)t);
 		cr_assert_eq(pread(dst, st2, t, (off_t)(128 + n / x->cs * x->cs)), (ssize_t)t);
-		cr_assert_neq(memcmp(st1, st2, t), 0, "the short tail is re-encrypted");
+		/* A 1-byte tail matches its old bytes by chance once in 256 runs; from 4 bytes on
+		 * the chance is 2^-32. */
+		if (t >= 4)
+			cr_assert_neq(memcmp(st1, st2, t), 0, "the short tail is re-encrypted");
 		cr_assert_neq(memcmp(got.tail_nonce, (uint8_t[16]){0}, 16), 0);
 	} else {
 		cr_assert_eq(memcmp(got.tail_nonce, (uint8_t[16]){0}, 16), 0);
