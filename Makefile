@@ -172,12 +172,16 @@ unit: all $(UNIT_TESTS)
 integration: all $(TEST_TOOLS) $(BUILD)/tools/chunkbench
 	ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
 
-# The whole suite under ASan and UBSan.
+# The whole suite under ASan and UBSan. The builds inside it use every core even when
+# `make check` itself is run without -j; the tests decide their own parallelism.
+CHECK_JOBS ?= $(shell nproc)
 check:
-	$(MAKE) BUILD=build-san SANITIZE=1 all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_TESTS))
+	$(MAKE) -j$(CHECK_JOBS) BUILD=build-san SANITIZE=1 all $(patsubst $(BUILD)/%,build-san/%,$(UNIT_TESTS)) \
+		$(TEST_TOOLS:$(BUILD)/%=build-san/%) build-san/tools/chunkbench
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MAKE) BUILD=build-san SANITIZE=1 unit integration
 	$(MAKE) check-deploy DEPLOY_TESTS=tests/deploy/d200-sidecar.sh
+	$(MAKE) -j$(CHECK_JOBS) $(FUZZ_BINS)
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-no-fault-hooks
 	tests/lint/man.sh
