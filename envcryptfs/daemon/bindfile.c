@@ -123,7 +123,14 @@ int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h)
 	struct ecfs_place at;
 	int r;
 
-	if (!names_bound() || removed(inode))
+	if (!names_bound())
+		return 0;
+	/* The common case first, without a stat: a file with one name, opened where its header
+	 * says. (A LINKED file asks its link file, which goes with its last name.) */
+	if (!(h->flags & ECFS_BLOB_LINKED) && names_get_place(inode, &at, name) == 0 &&
+	    header_names(h, &at))
+		return 0;
+	if (removed(inode))
 		return 0;
 	r = names_get_place(inode, &at, name);
 	if (r == 0)
@@ -155,6 +162,8 @@ static int header_store(struct rebind_file *b, const struct ecfs_blob_header *h)
 		b->inode->blob = *h;
 		pthread_mutex_unlock(&b->inode->lock);
 	}
+	if (r == 0 && b->inode)
+		file_note_header(b->inode, h);
 	return r;
 }
 
@@ -289,20 +298,44 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 	struct stat st;
 	int r;
 
-	if (fstatat(parentfd, disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return 1;
 	u->fd = openat(parentfd, disk, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (u->fd < 0)
 		return -errno;
 	if (fstat(u->fd, &st) < 0)
 		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return 1; /* replaced since the caller's stat */
 	u->inode = itab_peek(&fs.itab, u->fd, &st);
 	if (u->inode)
 		pthread_rwlock_wrlock(&u->inode->io);
 	r = header_current(u->inode, u->fd, h);
+	if (r == 0 && u->inode)
+		file_note_header(u->inode, h);
 	return r < 0 ? 1 : 0;
+}
+
+/* A file the daemon holds, whose header the daemon knows has neither LINKED nor SPARSE:
+ * removing a name of it needs nothing more than the io lock (held until unbind_file_end),
+ * and no read of its header. */
+static bool unbind_plain(const struct stat *st, struct unbind_file *u)
+{
+	struct inode *inode = itab_peek_held(&fs.itab, st);
+	bool plain;
+
+	if (!inode)
+		return false;
+	pthread_rwlock_wrlock(&inode->io);
+	pthread_mutex_lock(&inode->lock);
+	plain = inode->header_flags_known &&
+		!(inode->header_flags & (ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE));
+	pthread_mutex_unlock(&inode->lock);
+	if (plain) {
+		u->inode = inode;
+		return true;
+	}
+	pthread_rwlock_unlock(&inode->io);
+	itab_unref(&fs.itab, inode, 1);
+	return false;
 }
 
 static void unbind_release(struct unbind_file *u)
@@ -318,15 +351,21 @@ static void unbind_release(struct unbind_file *u)
 	u->linked = u->sparse = false;
 }
 
-void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *at,
-		       struct unbind_file *u)
+void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
+		       const struct ecfs_place *at, struct unbind_file *u)
 {
 	struct ecfs_blob_header h;
+	struct stat own;
 
 	u->fd = -1;
 	u->inode = NULL;
 	u->linked = u->sparse = false;
 	if (!names_bound())
+		return;
+	if (!st && fstatat(parentfd, disk, &own, AT_SYMLINK_NOFOLLOW) == 0)
+		st = &own;
+	/* Only regular files have headers; never open another kind of entry (a device). */
+	if (!st || !S_ISREG(st->st_mode) || unbind_plain(st, u))
 		return;
 	if (unbind_open(parentfd, disk, u, &h) != 0 ||
 	    ecfs_file_name_tag(fs.vol, h.file_id, at, u->tag) < 0) {

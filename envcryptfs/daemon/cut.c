@@ -21,13 +21,13 @@ uint64_t file_size_floor(const struct inode *inode)
 	return ecfs_volume_format(fs.vol) >= 2 && inode->key ? inode->blob.size : 0;
 }
 
-bool file_is_cut(struct inode *inode, int fd)
+bool file_is_cut(struct inode *inode, const struct stat *st)
 {
-	uint64_t p;
+	int64_t p = ecfs_plain_size(fs.vol, (uint64_t)st->st_size);
 	bool cut;
 
 	pthread_rwlock_rdlock(&inode->io);
-	cut = file_plain_size(fd, &p) == 0 && file_size_floor(inode) > p;
+	cut = p >= 0 && file_size_floor(inode) > (uint64_t)p;
 	pthread_rwlock_unlock(&inode->io);
 	return cut;
 }

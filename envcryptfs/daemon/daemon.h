@@ -87,8 +87,9 @@ void fs_close_all_handles(void);
 struct open_file {
 	struct fs_handle h; /* first: the list gives back this address */
 	struct inode *inode;
-	int fd;	     /* the backing file, O_RDWR whenever possible, never O_APPEND */
-	bool append; /* the daemon appends (O_APPEND without the writeback cache) */
+	int fd;	       /* the backing file, O_RDWR whenever possible, never O_APPEND */
+	bool append;   /* the daemon appends (O_APPEND without the writeback cache) */
+	bool writable; /* opened for writing (fd is O_RDWR for reads too) */
 };
 
 static inline struct open_file *fh_of(const struct fuse_file_info *fi)
@@ -277,8 +278,10 @@ int symlink_load(struct inode *inode, int fd, char *stored);
 /* The plaintext target length of a symlink whose backing stat is st; never decrypts. */
 off_t symlink_plain_size(struct inode *inode, const struct stat *st);
 /* When disk in dirfd is a symlink with a side file and this is its last link, puts the side
- * file's name in side and returns 1 (remove it once disk is gone); else 0. */
-int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1]);
+ * file's name in side and returns 1 (remove it once disk is gone); else 0. st: disk's lstat
+ * when the caller has it, else NULL. */
+int symlink_side_if_last(int dirfd, const char *disk, const struct stat *st,
+			 char side[ECFS_LINK_REF_LEN + 1]);
 void symlink_side_remove(const char *side);
 /* Format 2: -ESTALE when the backing symlink open as fd has no name left. A rename replaces
  * a symlink by a copy sealed for its new place, so the kernel's inode of a renamed link
@@ -347,9 +350,10 @@ struct unbind_file {
 	uint8_t file_id[ECFS_FILE_ID_SIZE], tag[ECFS_BIND_TAG_SIZE];
 	const struct ecfs_place *at;
 };
-/* Before removing name disk (at place at) of parentfd; format 2 only. */
-void unbind_file_begin(int parentfd, const char *disk, const struct ecfs_place *at,
-		       struct unbind_file *u);
+/* Before removing name disk (at place at) of parentfd; format 2 only. st: disk's lstat when
+ * the caller has it, else NULL. */
+void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
+		       const struct ecfs_place *at, struct unbind_file *u);
 /* After it (removed: it is gone): drops its tag from the link file, or the link file with
  * the file's last name. */
 void unbind_file_end(struct unbind_file *u, bool removed);
@@ -444,13 +448,17 @@ int file_open_backing(struct inode *inode, int flags);
  * first (the caller holds inode->io exclusively). *key is NULL for an empty blob. */
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key);
 /* Format 2: reads and checks the blob header of a file being opened (the MAC; damage is
- * logged); format 1: nothing. */
-int file_check_open(struct inode *inode, int fd);
+ * logged); format 1: nothing. Either way *st is the blob's fstat. */
+int file_check_open(struct inode *inode, int fd, struct stat *st);
 /* The file ID of inode's blob, read from its header once (damage is logged). */
 int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE]);
-/* Counts an open handle; at the last close the file key is dropped. */
+/* Records the LINKED and SPARSE flags of header h, just read (authenticated) or written by
+ * the daemon, as inode's (struct inode: header_flags); takes inode->lock. */
+void file_note_header(struct inode *inode, const struct ecfs_blob_header *h);
+/* Counts an open handle; at the last close the file key is dropped. A handle opened for
+ * writing (writable) records the size the blob reached. */
 void file_opened(struct inode *inode);
-void file_closed(struct inode *inode, int fd);
+void file_closed(struct inode *inode, int fd, bool writable);
 /* Format 2: brings the blob header's size up to what the blob holds (at fsync and close, with
  * a writable fd; inode->io held exclusively). */
 int file_sync_size(struct inode *inode, int fd);
@@ -474,7 +482,7 @@ void file_log_cut(struct inode *inode, uint64_t size, uint64_t holds);
 uint64_t file_size_floor(const struct inode *inode);
 /* True when the open file's blob holds less than its header says (reads then go to the
  * daemon, past the kernel's idea of the size, and fail where the blob ends). */
-bool file_is_cut(struct inode *inode, int fd);
+bool file_is_cut(struct inode *inode, const struct stat *st);
 /* A read of want bytes at off that got got: -EIO (logged) when it stopped before the size
  * the header records, because the blob is shorter; else 0. Caller holds inode->io. */
 int file_read_check(struct inode *inode, int fd, uint64_t off, size_t want, size_t got);

@@ -49,20 +49,29 @@ static int write_header(int fd, struct ecfs_blob_header *h, const struct ecfs_pl
  * was cut, or a power loss kept a raised size but not the data it covered (sizes are raised
  * at close without a sync): the file still opens, reads inside the blob succeed and reads
  * past it fail with EIO (file_read_check), stat shows the header's size. */
-static int check_cut(struct inode *inode, int fd, const struct ecfs_blob_header *h)
+static int check_cut(struct inode *inode, const struct stat *st, const struct ecfs_blob_header *h)
 {
-	struct stat st;
-	int64_t p;
+	int64_t p = ecfs_plain_size(fs.vol, (uint64_t)st->st_size);
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	p = ecfs_plain_size(fs.vol, (uint64_t)st.st_size);
 	if (p < 0)
 		return ecfs_fail(-EUCLEAN, "a blob of %lld bytes is no whole number of chunks",
-				 (long long)st.st_size);
+				 (long long)st->st_size);
 	if (h->size > (uint64_t)p)
 		file_log_cut(inode, h->size, (uint64_t)p);
 	return 0;
+}
+
+static void note_header_locked(struct inode *inode, const struct ecfs_blob_header *h)
+{
+	inode->header_flags_known = true;
+	inode->header_flags = h->flags;
+}
+
+void file_note_header(struct inode *inode, const struct ecfs_blob_header *h)
+{
+	pthread_mutex_lock(&inode->lock);
+	note_header_locked(inode, h);
+	pthread_mutex_unlock(&inode->lock);
 }
 
 /* Frees the file key and what goes with it; inode->lock held, and io exclusively or no
@@ -81,29 +90,47 @@ enum key_need {
 	KEY_NEW,   /* a file just made: it gets its header now */
 };
 
-/* Reads (or for a new file made at place at, writes) the header and derives the key;
+/* What a caller of key_get knows and wants. */
+struct key_req {
+	enum key_need need;
+	const struct ecfs_place *at; /* KEY_NEW: where the file was made */
+	const struct stat *st;	     /* the blob's fstat under its io lock, when taken already */
+	bool loaded;		     /* out: this call loaded the key */
+};
+
+/* Reads (or for a new file made at place q->at, writes) the header and derives the key;
  * inode->lock held. A format-2 blob always holds its header: without one it is damaged, not
  * empty. */
-static int load_key(struct inode *inode, int fd, enum key_need need, const struct ecfs_place *at)
+static int load_key(struct inode *inode, int fd, const struct key_req *q)
 {
 	bool v2 = ecfs_volume_format(fs.vol) >= 2;
+	const struct stat *st = q->st;
 	struct ecfs_blob_header h;
+	struct stat own;
 	int r = ecfs_blob_header_read(fs.vol, fd, &h);
 
-	if (r == -ENODATA && need == KEY_READ && !v2)
+	if (r == -ENODATA && q->need == KEY_READ && !v2)
 		return 0; /* an empty file without a header yet */
-	if (r == -ENODATA && (need == KEY_NEW || !v2))
-		r = write_header(fd, &h, need == KEY_NEW ? at : NULL);
-	else if (r == -ENODATA)
+	if (r == -ENODATA && (q->need == KEY_NEW || !v2)) {
+		r = write_header(fd, &h, q->need == KEY_NEW ? q->at : NULL);
+		st = NULL; /* the blob grew */
+	} else if (r == -ENODATA) {
 		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
 					"header");
+	}
+	if (r == 0 && v2 && !st) {
+		st = &own;
+		if (fstat(fd, &own) < 0)
+			r = -errno;
+	}
 	if (r == 0 && v2)
-		r = check_cut(inode, fd, &h);
+		r = check_cut(inode, st, &h);
 	if (r == 0)
 		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
 	if (r == 0) {
 		ecfs_file_key_set_tail_nonce(inode->key, h.tail_nonce);
 		inode->blob = h;
+		note_header_locked(inode, &h);
 		r = holes_load(inode, &h);
 		if (r < 0)
 			key_drop(inode);
@@ -114,14 +141,15 @@ static int load_key(struct inode *inode, int fd, enum key_need need, const struc
 	return r;
 }
 
-static int key_get(struct inode *inode, int fd, enum key_need need, const struct ecfs_place *at,
-		   const struct ecfs_file_key **key)
+/* The file key, loaded now unless kept. */
+static int key_get(struct inode *inode, int fd, struct key_req *q, const struct ecfs_file_key **key)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&inode->lock);
-	if (!inode->key)
-		r = load_key(inode, fd, need, at);
+	q->loaded = !inode->key;
+	if (q->loaded)
+		r = load_key(inode, fd, q);
 	*key = inode->key;
 	pthread_mutex_unlock(&inode->lock);
 	return r;
@@ -129,21 +157,28 @@ static int key_get(struct inode *inode, int fd, enum key_need need, const struct
 
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key)
 {
-	return key_get(inode, fd, create ? KEY_WRITE : KEY_READ, NULL, key);
+	struct key_req q = {.need = create ? KEY_WRITE : KEY_READ};
+
+	return key_get(inode, fd, &q, key);
 }
 
-int file_check_open(struct inode *inode, int fd)
+int file_check_open(struct inode *inode, int fd, struct stat *st)
 {
 	const struct ecfs_file_key *key;
+	struct key_req q = {.need = KEY_READ, .st = st};
 	int r;
 
-	if (ecfs_volume_format(fs.vol) < 2)
-		return 0;
+	/* Under io: no write moves the blob's size between this stat and the checks. */
 	pthread_rwlock_rdlock(&inode->io);
-	r = file_key(inode, fd, false, &key);
+	r = fstat(fd, st) < 0 ? -errno : 0;
+	if (r < 0 || ecfs_volume_format(fs.vol) < 2) {
+		pthread_rwlock_unlock(&inode->io);
+		return r;
+	}
+	r = key_get(inode, fd, &q, &key);
 	/* A key kept from before (another handle, a truncate) skipped the check on loading. */
-	if (r == 0) {
-		r = check_cut(inode, fd, &inode->blob);
+	if (r == 0 && !q.loaded) {
+		r = check_cut(inode, st, &inode->blob);
 		if (r < 0)
 			fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s",
 				      ecfs_last_error());
@@ -276,14 +311,16 @@ int file_sync_size(struct inode *inode, int fd)
 	return r;
 }
 
-void file_closed(struct inode *inode, int fd)
+void file_closed(struct inode *inode, int fd, bool writable)
 {
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	/* The map first: the size then covers only gaps it lists (holes_store logs). */
+	/* The map first: the size then covers only gaps it lists (holes_store logs). Only a
+	 * handle open for writing can have grown the blob (the kernel writes back through
+	 * those alone), so a reader's close costs no stat. */
 	r = holes_sync(inode, fd);
-	if (r == 0) {
+	if (r == 0 && writable) {
 		r = file_sync_size(inode, fd);
 		if (r < 0)
 			fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
@@ -302,7 +339,9 @@ int file_init_blob(struct inode *inode, int fd, const struct ecfs_place *at)
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	r = key_get(inode, fd, KEY_NEW, at, &key);
+	struct key_req q = {.need = KEY_NEW, .at = at};
+
+	r = key_get(inode, fd, &q, &key);
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }

@@ -86,6 +86,7 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 		return r;
 	}
 	inode->blob = h;
+	file_note_header(inode, &h);
 	ecfs_holes_free(&inode->holes);
 	inode->holes = *m;
 	*m = (struct ecfs_holes){0};

@@ -249,6 +249,22 @@ struct inode *itab_peek(struct inode_table *t, int fd, const struct stat *st)
 	return p;
 }
 
+struct inode *itab_peek_held(struct inode_table *t, const struct stat *st)
+{
+	struct inode *p;
+
+	pthread_mutex_lock(&t->lock);
+	for (p = t->buckets[bucket_of(st->st_dev, st->st_ino, t->nbuckets)]; p; p = p->hnext)
+		if (p->ino == st->st_ino && p->dev == st->st_dev)
+			break;
+	if (p && p->fd < 0)
+		p = NULL;
+	if (p)
+		p->nlookup++;
+	pthread_mutex_unlock(&t->lock);
+	return p;
+}
+
 /* Unlinks p from its chain (a bucket, or the retired list); called with t->lock held. */
 static void itab_remove(struct inode_table *t, struct inode *p)
 {

@@ -56,6 +56,12 @@ struct inode {
 	/* The blob header the key came from; valid while key is set, changed only with io
 	 * held exclusively (and lock). */
 	struct ecfs_blob_header blob;
+	/* Format 2: the header's LINKED and SPARSE flags as the daemon last read or wrote them
+	 * (when header_flags_known), kept after the key goes. Only the daemon sets either flag,
+	 * and it updates these when it does: an unlink of a file with neither skips reading
+	 * its header. */
+	bool header_flags_known;
+	uint16_t header_flags;
 	/* Format 2, with the key: the chunks that may be holes (count 0 and the header's
 	 * generation for a dense file), and the listed ones written since the map was
 	 * (holes.c). Changed only with io held exclusively. */
@@ -105,6 +111,9 @@ struct inode *itab_get(struct inode_table *t, int *fd, const struct stat *st);
 /* The inode of the entry open as fd (stat st) when the table has one, with one more lookup
  * (drop it with itab_unref); NULL otherwise. */
 struct inode *itab_peek(struct inode_table *t, int fd, const struct stat *st);
+/* The same for an entry known by its stat only: an inode holding a descriptor (which keeps
+ * its number from being reused), never a parked one. */
+struct inode *itab_peek_held(struct inode_table *t, const struct stat *st);
 /* Drops n lookups; the inode is freed when none are left. */
 void itab_unref(struct inode_table *t, struct inode *inode, uint64_t n);
 /* Frees every inode left (at unmount, when the kernel no longer holds any). */

@@ -182,7 +182,7 @@ static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct make
 		return r;
 	r = fs_chown_new(req, dirfd, -1, disk);
 	if (r < 0) {
-		bool has_side = symlink_side_if_last(dirfd, disk, side);
+		bool has_side = symlink_side_if_last(dirfd, disk, NULL, side);
 
 		unlinkat(dirfd, disk, 0);
 		if (has_side)
@@ -340,12 +340,16 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bool has_target_side = false;
 	struct unbind_file u = {.fd = -1};
 	struct ecfs_place at = {.name = dn.full};
+	struct stat st;
 	int r = fs.read_only ? -EROFS : names_encrypt(dir, name, &dn);
 
+	/* One lstat serves both: what the name is decides what goes with it. */
+	if (r == 0 && fstatat(dir->fd, dn.disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
 	if (r == 0 && names_bound() && names_dir_id(dir, at.parent_id) == 0)
-		unbind_file_begin(dir->fd, dn.disk, &at, &u);
+		unbind_file_begin(dir->fd, dn.disk, &st, &at, &u);
 	if (r == 0)
-		has_target_side = symlink_side_if_last(dir->fd, dn.disk, target_side);
+		has_target_side = symlink_side_if_last(dir->fd, dn.disk, &st, target_side);
 	if (r == 0 && unlinkat(dir->fd, dn.disk, 0) < 0)
 		r = -errno;
 	unbind_file_end(&u, r == 0);
@@ -463,6 +467,7 @@ static int move_entry(struct rename_args *a)
 	struct unbind_file u = {.fd = -1};
 	struct ecfs_place from, to;
 	struct stat st, target;
+	bool has_target;
 
 	if (!names_bound())
 		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
@@ -473,14 +478,14 @@ static int move_entry(struct rename_args *a)
 		/* A regular file the link replaces loses that name, as below: its link file and
 		 * holes map go with its last one. */
 		if (!(a->flags & RENAME_NOREPLACE))
-			unbind_file_begin(tofd, a->to.disk, &to, &u);
+			unbind_file_begin(tofd, a->to.disk, NULL, &to, &u);
 		r = move_symlink(a, &from, &to);
 		unbind_file_end(&u, r == 0);
 		return r;
 	}
 	/* rename(2) between two names of one file does nothing. */
-	if (fstatat(tofd, a->to.disk, &target, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    target.st_ino == st.st_ino && target.st_dev == st.st_dev)
+	has_target = fstatat(tofd, a->to.disk, &target, AT_SYMLINK_NOFOLLOW) == 0;
+	if (has_target && target.st_ino == st.st_ino && target.st_dev == st.st_dev)
 		return renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
 	if (S_ISDIR(st.st_mode))
 		r = rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b);
@@ -489,8 +494,8 @@ static int move_entry(struct rename_args *a)
 	if (r < 0)
 		return r;
 	/* A hard-linked file replaced by the rename loses that name in its link file. */
-	if (!(a->flags & RENAME_NOREPLACE))
-		unbind_file_begin(tofd, a->to.disk, &to, &u);
+	if (!(a->flags & RENAME_NOREPLACE) && has_target)
+		unbind_file_begin(tofd, a->to.disk, &target, &to, &u);
 	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
 	if (r == 0 && (b.fd >= 0 || f.carry))
 		sync_rename(a);
@@ -506,7 +511,7 @@ static int move_entry(struct rename_args *a)
 static void replace_with_copy(int dirfd, const char *tmp, const char *disk)
 {
 	char side[ECFS_LINK_REF_LEN + 1];
-	bool has_side = symlink_side_if_last(dirfd, disk, side);
+	bool has_side = symlink_side_if_last(dirfd, disk, NULL, side);
 	int r = ecfs_fault_at(ECFS_STEP_RENAME, "symlink copy");
 
 	if (r == 0 && renameat(dirfd, tmp, dirfd, disk) < 0)
@@ -595,7 +600,7 @@ static int do_rename(struct rename_args *a)
 		r = rename_prepare_target(a, tmp);
 	/* A long symlink replaced by the rename takes its target's side file with it. */
 	if (r == 0 && !(a->flags & RENAME_NOREPLACE))
-		has_target_side = symlink_side_if_last(tofd, a->to.disk, target_side);
+		has_target_side = symlink_side_if_last(tofd, a->to.disk, NULL, target_side);
 	if (r == 0 && (r = move_entry(a)) < 0)
 		dir_restore_id(tofd, a->to.disk, tmp);
 	if (r < 0) {

@@ -15,7 +15,7 @@ static void handle_free(struct fs_handle *h)
 	struct open_file *fh = (struct open_file *)h;
 
 	fs_handle_untrack(h);
-	file_closed(fh->inode, fh->fd);
+	file_closed(fh->inode, fh->fd, fh->writable);
 	close(fh->fd);
 	free(fh);
 }
@@ -30,6 +30,7 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 	fh->fd = fd;
 	/* With the writeback cache the kernel places appended data itself. */
 	fh->append = (flags & O_APPEND) && !fs.writeback;
+	fh->writable = (flags & O_ACCMODE) != O_RDONLY;
 	file_opened(inode);
 	fs_handle_track(&fh->h, handle_free);
 	return fh;
@@ -38,20 +39,17 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 /* True when the backing file is as it was at the last open, or as the daemon's own changes
  * since left it (the kernel saw those: they came through it): the kernel's cached pages are
  * then still right. */
-static bool unchanged_since_open(struct inode *inode, int fd)
+static bool unchanged_since_open(struct inode *inode, const struct stat *st)
 {
-	struct stat st;
 	bool same;
 
-	if (fstat(fd, &st) < 0)
-		return false;
 	pthread_mutex_lock(&inode->lock);
-	same = inode->seen_open && inode->open_size == st.st_size &&
-	       inode->open_mtime.tv_sec == st.st_mtim.tv_sec &&
-	       inode->open_mtime.tv_nsec == st.st_mtim.tv_nsec;
+	same = inode->seen_open && inode->open_size == st->st_size &&
+	       inode->open_mtime.tv_sec == st->st_mtim.tv_sec &&
+	       inode->open_mtime.tv_nsec == st->st_mtim.tv_nsec;
 	inode->seen_open = true;
-	inode->open_size = st.st_size;
-	inode->open_mtime = st.st_mtim;
+	inode->open_size = st->st_size;
+	inode->open_mtime = st->st_mtim;
 	pthread_mutex_unlock(&inode->lock);
 	return same;
 }
@@ -70,16 +68,17 @@ void fs_note_own_change(struct inode *inode, int fd)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, int fd)
+/* st: the blob's fstat, taken when it was opened. */
+static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, const struct stat *st)
 {
 	/* Format 2, a blob shorter than its header says: reads must reach the daemon past the
 	 * size the kernel cached (the blob's), to fail there; stat is to show the header's. */
-	bool cut = file_is_cut(inode, fd);
+	bool cut = file_is_cut(inode, st);
 
 	if ((fi->flags & O_DIRECT) || cut)
 		fi->direct_io = 1;
 	else
-		fi->keep_cache = unchanged_since_open(inode, fd);
+		fi->keep_cache = unchanged_since_open(inode, st);
 	if (cut)
 		fuse_lowlevel_notify_inval_inode(fs.se, ino_of(inode), -1, 0);
 }
@@ -90,8 +89,14 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fuse_entry_param e;
 	struct open_file *fh;
 	struct inode *inode;
+	struct stat st;
 	int fd, r = fs_make_file(req, inode_of(parent), name, mode, &e, &fd);
 
+	if (r == 0 && fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		itab_unref(&fs.itab, inode_of(e.ino), 1);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, fs_errno(r));
 		return;
@@ -104,7 +109,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	set_open_flags(fi, inode, fd);
+	set_open_flags(fi, inode, &st);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		handle_free(&fh->h);
@@ -116,6 +121,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *inode = inode_of(ino);
 	struct open_file *fh;
+	struct stat st;
 	bool kill = fi->flags & FS_O_KILL_SUIDGID;
 	int acc = fi->flags & O_ACCMODE, fd, r = 0;
 
@@ -145,13 +151,13 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* Format 2: a blob whose header fails its checks does not open. */
-	r = file_check_open(inode, fd);
+	r = file_check_open(inode, fd, &st);
 	if (r < 0) {
 		handle_free(&fh->h);
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
-	set_open_flags(fi, inode, fd);
+	set_open_flags(fi, inode, &st);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(&fh->h);

@@ -126,7 +126,7 @@ int symlink_copy_fd(struct inode *inode, int fd, const struct ecfs_place *from, 
 		return r == -EBADMSG ? -EIO : r;
 	r = copy_meta(tofd, to_disk, &st);
 	if (r < 0) {
-		bool has_side = symlink_side_if_last(tofd, to_disk, side);
+		bool has_side = symlink_side_if_last(tofd, to_disk, NULL, side);
 
 		unlinkat(tofd, to_disk, 0);
 		if (has_side)
@@ -150,7 +150,7 @@ int symlink_copy(int fromfd, const char *from_disk, const struct ecfs_place *fro
 void symlink_remove(int dirfd, const char *disk)
 {
 	char side[ECFS_LINK_REF_LEN + 1];
-	bool has_side = symlink_side_if_last(dirfd, disk, side);
+	bool has_side = symlink_side_if_last(dirfd, disk, NULL, side);
 
 	if (unlinkat(dirfd, disk, 0) == 0 && has_side)
 		symlink_side_remove(side);

@@ -109,13 +109,15 @@ off_t symlink_plain_size(struct inode *inode, const struct stat *st)
 	return (off_t)ecfs_symlink_plain_len((size_t)side.st_size);
 }
 
-int symlink_side_if_last(int dirfd, const char *disk, char side[ECFS_LINK_REF_LEN + 1])
+int symlink_side_if_last(int dirfd, const char *disk, const struct stat *st,
+			 char side[ECFS_LINK_REF_LEN + 1])
 {
-	struct stat st;
+	struct stat own;
 	ssize_t n;
 
-	if (fstatat(dirfd, disk, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode) ||
-	    st.st_size != ECFS_LINK_REF_LEN || st.st_nlink != 1)
+	if (!st && fstatat(dirfd, disk, &own, AT_SYMLINK_NOFOLLOW) == 0)
+		st = &own;
+	if (!st || !S_ISLNK(st->st_mode) || st->st_size != ECFS_LINK_REF_LEN || st->st_nlink != 1)
 		return 0;
 	n = readlinkat(dirfd, disk, side, ECFS_LINK_REF_LEN + 1);
 	if (n != ECFS_LINK_REF_LEN)

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Format 2: an unlink of a file the daemon holds trusts the LINKED and SPARSE header flags the
+# daemon last read or wrote, instead of reading the header again. So every flag the daemon
+# sets afterwards must reach that record: a file whose header was read as plain, then linked
+# (or made sparse) in the same mount, must still lose its link file (or holes map) with its
+# last name. A fresh lookup of a file the daemon never read takes the reading path.
+. "$ECFS_TESTS/lib.sh"
+sanitizer_logs
+trap finish_test EXIT
+need_progs
+[ -x "$FSCK" ] || skip "$FSCK not built"
+
+vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
+make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
+mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
+nlinks() { find "$vol" -maxdepth 1 -name 'envcryptfs.links.*' | wc -l; }
+nmaps() { find "$vol" -maxdepth 1 -name 'envcryptfs.holes.*' | wc -l; }
+fsck_clean() {
+  local rc=0
+  "$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
+  [ $rc -eq 0 ] || { cat "$T/fsck.out" >&2; fail "fsck -n exit $rc: $1"; }
+}
+
+note "read as plain, then linked: each unlink keeps the link file right"
+# No open between the links and the unlinks: an open reads the header again.
+echo linked >"$mnt/a"
+has a linked
+ln "$mnt/a" "$mnt/b"
+ln "$mnt/a" "$mnt/c"
+[ "$(nlinks)" -eq 1 ] || fail "no link file after link(2)"
+rm "$mnt/a"
+[ "$(nlinks)" -eq 1 ] || fail "the link file went before the last name"
+rm "$mnt/b"
+rm "$mnt/c"
+[ "$(nlinks)" -eq 0 ] || fail "the link file outlived the file's last name"
+echo kept >"$mnt/k"
+has k kept
+ln "$mnt/k" "$mnt/k2"
+rm "$mnt/k"
+has k2 kept
+
+note "read as dense, then made sparse: its last unlink takes the holes map"
+echo dense >"$mnt/s"
+has s dense
+dd if=/dev/zero of="$mnt/s" bs=1 count=1 seek=$((1024 * 1024)) conv=notrunc status=none
+[ "$(nmaps)" -eq 1 ] || fail "writing 1 MiB past the end made no holes map"
+echo plain >"$mnt/p"
+has p plain
+rm "$mnt/s" "$mnt/p"
+[ ! -e "$mnt/s" ] && [ ! -e "$mnt/p" ] || fail "a removed name is still there"
+
+note "a linked file the daemon has not read since the mount"
+echo fresh >"$mnt/f"
+ln "$mnt/f" "$mnt/g"
+umount_fg "$mnt"
+[ "$(nmaps)" -eq 0 ] || fail "the sparse file's holes map outlived it"
+fsck_clean "after unlinks of files whose flags the daemon knew"
+mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+rm "$mnt/f"
+has g fresh
+has k2 kept
+# Two link files: f and g's, and k2's (one name left).
+[ "$(nlinks)" -eq 2 ] || fail "the link file went before the last name (fresh lookup)"
+rm "$mnt/g"
+[ "$(nlinks)" -eq 1 ] || fail "the link file outlived the last name (fresh lookup)"
+umount_fg "$mnt"
+fsck_clean "after unlinks of files looked up afresh"
+grep "bound to another place\|cannot drop" "$log" && fail "the daemon logged damage of its own"
+true
