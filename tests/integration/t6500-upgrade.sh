@@ -51,7 +51,10 @@ manifest() {
   mount_vol "$1" "$mnt" "key_file=$key"
   (
     cd "$mnt"
-    find . -printf '%p %y %s %m %U %G %n %T@ %l\n' | sort
+    # A directory's size is the backing file system's (ext4 grows it in blocks as names
+    # come and go, and never shrinks it): not part of what the upgrade keeps.
+    { find . -not -type d -printf '%p %y %s %m %U %G %n %T@ %l\n'
+      find . -type d -printf '%p %y - %m %U %G %n %T@\n'; } | sort
     find . -type f -exec sha256sum {} + | sort -k2
     { getfattr -R -h -d -m user. --absolute-names . 2>/dev/null || true; } | grep -v '^#' | sort
     # the names of one hard-linked file share an inode
