@@ -314,23 +314,26 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 	return r < 0 ? 1 : 0;
 }
 
-/* A file the daemon holds, whose header the daemon knows has neither LINKED nor SPARSE:
- * removing a name of it needs nothing more than the io lock (held until unbind_file_end),
- * and no read of its header. */
-static bool unbind_plain(const struct stat *st, struct unbind_file *u)
+/* A name of a file the daemon holds (st: its lstat), removed without a read of its header
+ * when that is not needed now: when the daemon knows the header has neither LINKED nor
+ * SPARSE; or when this is the last name and the flags are not known, which leaves the
+ * header to bind_file_forget (rm -rf of a tree the daemon has only listed). Takes the io
+ * lock, held until unbind_file_end. */
+static bool unbind_held(const struct stat *st, struct unbind_file *u)
 {
 	struct inode *inode = itab_peek_held(&fs.itab, st);
-	bool plain;
+	bool plain, unknown;
 
 	if (!inode)
 		return false;
 	pthread_rwlock_wrlock(&inode->io);
 	pthread_mutex_lock(&inode->lock);
-	plain = inode->header_flags_known &&
-		!(inode->header_flags & (ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE));
+	unknown = !inode->header_flags_known;
+	plain = !unknown && !(inode->header_flags & (ECFS_BLOB_LINKED | ECFS_BLOB_SPARSE));
 	pthread_mutex_unlock(&inode->lock);
-	if (plain) {
+	if (plain || (unknown && st->st_nlink == 1)) {
 		u->inode = inode;
+		u->later = !plain;
 		return true;
 	}
 	pthread_rwlock_unlock(&inode->io);
@@ -348,7 +351,7 @@ static void unbind_release(struct unbind_file *u)
 	if (u->fd >= 0)
 		close(u->fd);
 	u->fd = -1;
-	u->linked = u->sparse = false;
+	u->linked = u->sparse = u->later = false;
 }
 
 void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
@@ -359,13 +362,13 @@ void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
 
 	u->fd = -1;
 	u->inode = NULL;
-	u->linked = u->sparse = false;
+	u->linked = u->sparse = u->later = false;
 	if (!names_bound())
 		return;
 	if (!st && fstatat(parentfd, disk, &own, AT_SYMLINK_NOFOLLOW) == 0)
 		st = &own;
 	/* Only regular files have headers; never open another kind of entry (a device). */
-	if (!st || !S_ISREG(st->st_mode) || unbind_plain(st, u))
+	if (!st || !S_ISREG(st->st_mode) || unbind_held(st, u))
 		return;
 	if (unbind_open(parentfd, disk, u, &h) != 0 ||
 	    ecfs_file_name_tag(fs.vol, h.file_id, at, u->tag) < 0) {
@@ -397,6 +400,11 @@ void unbind_file_end(struct unbind_file *u, bool removed)
 	struct stat st;
 	int r = 0;
 
+	if (u->later && removed) {
+		pthread_mutex_lock(&u->inode->lock);
+		u->inode->unlinked_unread = true;
+		pthread_mutex_unlock(&u->inode->lock);
+	}
 	if ((u->linked || u->sparse) && removed) {
 		bool last = fstat(u->fd, &st) == 0 && st.st_nlink == 0;
 
@@ -513,4 +521,28 @@ int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to,
 	pthread_rwlock_unlock(&inode->io);
 	close(fd);
 	return r;
+}
+
+void bind_file_forget(struct inode *inode)
+{
+	int rootfd = ecfs_volume_dirfd(fs.vol), fd;
+	struct ecfs_blob_header h;
+	struct stat st;
+	char proc[32];
+
+	if (!inode->unlinked_unread || inode->fd < 0)
+		return;
+	fs_proc_path(inode->fd, proc);
+	fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* A name it got back meanwhile (none can: link(2) refuses a file with no name) would
+	 * keep its link file. An unusable header leaves both to fsck, as at unlink. */
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0 && ecfs_blob_header_read(fs.vol, fd, &h) == 0) {
+		if (h.flags & ECFS_BLOB_LINKED)
+			(void)ecfs_links_delete(rootfd, h.file_id);
+		if (h.flags & ECFS_BLOB_SPARSE)
+			(void)ecfs_holes_delete(rootfd, h.file_id);
+	}
+	close(fd);
 }

@@ -347,6 +347,7 @@ struct unbind_file {
 	struct inode *inode; /* io held exclusively */
 	bool linked;	     /* a LINKED file: its link file loses tag afterwards */
 	bool sparse;	     /* a SPARSE file: its holes map goes with its last name */
+	bool later;	     /* its last name, header not read: see bind_file_forget */
 	uint8_t file_id[ECFS_FILE_ID_SIZE], tag[ECFS_BIND_TAG_SIZE];
 	const struct ecfs_place *at;
 };
@@ -357,6 +358,10 @@ void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
 /* After it (removed: it is gone): drops its tag from the link file, or the link file with
  * the file's last name. */
 void unbind_file_end(struct unbind_file *u, bool removed);
+/* Before inode (out of the table, its descriptor still open) is freed: when its last name
+ * went before the daemon read its header, reads it now and removes what went with the file
+ * (its link file, its holes map). */
+void bind_file_forget(struct inode *inode);
 /* Gives inode (open as linkfd) the name disk in dirfd with link(2). Format 2, regular files:
  * first checks the name it was found at, writes the link file with the tags of every name
  * and the new one and marks the header LINKED, all under the inode's io lock (-ENOENT when

@@ -103,6 +103,7 @@ static struct inode *inode_new(struct inode_table *t, int fd, const struct stat 
 
 static void inode_free(struct inode_table *t, struct inode *p)
 {
+	bind_file_forget(p);
 	if (p->fd >= 0) {
 		close(p->fd);
 		__atomic_sub_fetch(&t->nfds, 1, __ATOMIC_RELAXED);

@@ -74,6 +74,10 @@ struct inode {
 	/* protected by lock: the file lost its last name while the daemon knew it (it may be
 	 * open, or about to be): its holes map goes when the inode is forgotten (holes.c). */
 	bool holes_orphan;
+	/* protected by lock: the daemon removed the file's last name without reading its
+	 * header (its flags unknown); bind_file_forget reads it when the kernel forgets the
+	 * inode, through fd, which keeps the nameless file alive. */
+	bool unlinked_unread;
 	unsigned nopen; /* open handles */
 	/* The backing mtime and size at the last open: unchanged means the kernel's cached
 	 * pages are still right (keep_cache). */

@@ -84,5 +84,5 @@ mv "$T/saved"/envcryptfs.links.* "$vol/"
 note "the last name takes the link file with it"
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 rm "$mnt/d3/h3" "$mnt/d1/h2m" "$mnt/d2/rep" "$mnt/d2/rep2"
-[ "$(nlinks)" -eq 0 ] || { ls -la "$vol" >&2; fail "link files left after the last names went"; }
+settles 0 nlinks || { ls -la "$vol" >&2; fail "link files left after the last names went"; }
 umount_fg "$mnt"

@@ -3,8 +3,10 @@
 # daemon last read or wrote, instead of reading the header again. So every flag the daemon
 # sets afterwards must reach that record: a file whose header was read as plain, then linked
 # (or made sparse) in the same mount, must still lose its link file (or holes map) with its
-# last name. A fresh lookup of a file the daemon never read takes the reading path.
+# last name. The last name of a file whose header the daemon never read goes at once, and its
+# link file or holes map when the kernel forgets the file.
 . "$ECFS_TESTS/lib.sh"
+. "$ECFS_TESTS/t6330-bind.inc"
 sanitizer_logs
 trap finish_test EXIT
 need_progs
@@ -53,17 +55,28 @@ rm "$mnt/s" "$mnt/p"
 note "a linked file the daemon has not read since the mount"
 echo fresh >"$mnt/f"
 ln "$mnt/f" "$mnt/g"
+echo once >"$mnt/once"
+ln "$mnt/once" "$mnt/once2"
+rm "$mnt/once2"
+dd if=/dev/zero of="$mnt/sp" bs=1 count=1 seek=$((1024 * 1024)) status=none
 umount_fg "$mnt"
-[ "$(nmaps)" -eq 0 ] || fail "the sparse file's holes map outlived it"
+[ "$(nmaps)" -eq 1 ] || fail "the sparse file's holes map outlived it (sp's alone stays)"
 fsck_clean "after unlinks of files whose flags the daemon knew"
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 rm "$mnt/f"
 has g fresh
 has k2 kept
-# Two link files: f and g's, and k2's (one name left).
-[ "$(nlinks)" -eq 2 ] || fail "the link file went before the last name (fresh lookup)"
+# Three link files: f and g's, k2's and once's (one name left each).
+[ "$(nlinks)" -eq 3 ] || fail "the link file went before the last name (fresh lookup)"
 rm "$mnt/g"
-[ "$(nlinks)" -eq 1 ] || fail "the link file outlived the last name (fresh lookup)"
+[ "$(nlinks)" -eq 2 ] || fail "the link file outlived the last name (fresh lookup)"
+note "last names of a linked and a sparse file whose headers the daemon never read"
+[ "$(nmaps)" -eq 1 ] || fail "no holes map for sp"
+ls -l "$mnt" >/dev/null
+rm "$mnt/once" "$mnt/sp"
+settles 1 nlinks || fail "the link file of a file never read outlived its last name"
+settles 0 nmaps || fail "the holes map of a file never read outlived its last name"
+has k2 kept
 umount_fg "$mnt"
 fsck_clean "after unlinks of files looked up afresh"
 grep "bound to another place\|cannot drop" "$log" && fail "the daemon logged damage of its own"
