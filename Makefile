@@ -91,7 +91,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all check unit integration install uninstall clean fuzz fuzz-smoke bench format format-check \
+.PHONY: all check unit integration install uninstall clean fuzz fuzz-smoke bench bench-formats format format-check \
 	check-no-fault-hooks check-deploy crash-test stress-test FORCE
 all: $(addprefix $(BUILD)/,$(PROGS))
 
@@ -249,6 +249,10 @@ fuzz-smoke: $(FUZZ_BINS)
 
 bench: all
 	tests/bench/run.sh
+
+# Format 2 against format 1 in paired rounds (tests/bench/formats.sh).
+bench-formats: all
+	tests/bench/formats.sh
 
 # A long crash run: the daemon killed CRASH_ROUNDS times under the crashload workload
 # (t5010; make check runs a short one). ECFS_CRASH_SEED=N in the environment replays a run.
