@@ -19,7 +19,6 @@ vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 # has FILE TEXT: FILE reads as TEXT.
-has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
 
 mkdir "$mnt/d1" "$mnt/d2" "$mnt/d3" "$mnt/dx"
 echo one >"$mnt/d1/f"

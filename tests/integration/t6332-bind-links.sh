@@ -14,8 +14,6 @@ need_progs
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
-nlinks() { find "$vol" -maxdepth 1 -name 'envcryptfs.links.*' | wc -l; }
 
 mkdir "$mnt/d1" "$mnt/d2" "$mnt/d3"
 echo linked >"$mnt/d1/h"

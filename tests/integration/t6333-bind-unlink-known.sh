@@ -15,9 +15,6 @@ need_progs
 vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
 make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-has() { [ "$(cat "$mnt/$1")" = "$2" ] || fail "$1 does not read '$2'"; }
-nlinks() { find "$vol" -maxdepth 1 -name 'envcryptfs.links.*' | wc -l; }
-nmaps() { find "$vol" -maxdepth 1 -name 'envcryptfs.holes.*' | wc -l; }
 fsck_clean() {
   local rc=0
   "$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
