@@ -363,6 +363,7 @@ void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
 	u->fd = -1;
 	u->inode = NULL;
 	u->linked = u->sparse = u->later = false;
+	u->at = at;
 	if (!names_bound())
 		return;
 	if (!st && fstatat(parentfd, disk, &own, AT_SYMLINK_NOFOLLOW) == 0)
@@ -395,16 +396,56 @@ static void mark_place_gone(struct unbind_file *u)
 	pthread_mutex_unlock(&inode->lock);
 }
 
+/* A name removed without reading the header as the file's last, which is not the last after
+ * all (another was made in the backing directory since the lstat): what unbind_file_begin
+ * would have done, now, through the inode's descriptor. */
+static void unbind_not_last(struct unbind_file *u)
+{
+	uint8_t tag[ECFS_BIND_TAG_SIZE];
+	struct ecfs_blob_header h;
+	char proc[32];
+	int fd, r;
+
+	fs_proc_path(u->inode->fd, proc);
+	fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	r = ecfs_blob_header_read(fs.vol, fd, &h);
+	close(fd);
+	if (r < 0)
+		return;
+	file_note_header(u->inode, &h);
+	if (!(h.flags & ECFS_BLOB_LINKED))
+		return;
+	r = ecfs_file_name_tag(fs.vol, h.file_id, u->at, tag);
+	if (r == 0)
+		r = links_change(h.file_id, NULL, tag);
+	if (r < 0)
+		fs_log(LOG_WARNING, "cannot drop a removed name from a link file: %s",
+		       ecfs_strerror(r));
+}
+
+/* After the last name of a file went without its header read (unbind_held). */
+static void unbind_later_end(struct unbind_file *u)
+{
+	struct stat st;
+
+	if (fstat(u->inode->fd, &st) == 0 && st.st_nlink != 0) {
+		unbind_not_last(u);
+		return;
+	}
+	pthread_mutex_lock(&u->inode->lock);
+	u->inode->unlinked_unread = true;
+	pthread_mutex_unlock(&u->inode->lock);
+}
+
 void unbind_file_end(struct unbind_file *u, bool removed)
 {
 	struct stat st;
 	int r = 0;
 
-	if (u->later && removed) {
-		pthread_mutex_lock(&u->inode->lock);
-		u->inode->unlinked_unread = true;
-		pthread_mutex_unlock(&u->inode->lock);
-	}
+	if (u->later && removed)
+		unbind_later_end(u);
 	if ((u->linked || u->sparse) && removed) {
 		bool last = fstat(u->fd, &st) == 0 && st.st_nlink == 0;
 

@@ -21,15 +21,11 @@ uint64_t file_size_floor(const struct inode *inode)
 	return ecfs_volume_format(fs.vol) >= 2 && inode->key ? inode->blob.size : 0;
 }
 
-bool file_is_cut(struct inode *inode, const struct stat *st)
+bool file_is_cut(const struct inode *inode, const struct stat *st)
 {
 	int64_t p = ecfs_plain_size(fs.vol, (uint64_t)st->st_size);
-	bool cut;
 
-	pthread_rwlock_rdlock(&inode->io);
-	cut = p >= 0 && file_size_floor(inode) > (uint64_t)p;
-	pthread_rwlock_unlock(&inode->io);
-	return cut;
+	return p >= 0 && file_size_floor(inode) > (uint64_t)p;
 }
 
 int file_read_check(struct inode *inode, int fd, uint64_t off, size_t want, size_t got)

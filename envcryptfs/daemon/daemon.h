@@ -453,8 +453,9 @@ int file_open_backing(struct inode *inode, int flags);
  * first (the caller holds inode->io exclusively). *key is NULL for an empty blob. */
 int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_key **key);
 /* Format 2: reads and checks the blob header of a file being opened (the MAC; damage is
- * logged); format 1: nothing. Either way *st is the blob's fstat. */
-int file_check_open(struct inode *inode, int fd, struct stat *st);
+ * logged); format 1: nothing. Either way *st is the blob's fstat, and *cut says whether
+ * the blob holds less than the header says (file_is_cut). */
+int file_check_open(struct inode *inode, int fd, struct stat *st, bool *cut);
 /* The file ID of inode's blob, read from its header once (damage is logged). */
 int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE]);
 /* Records the LINKED and SPARSE flags of header h, just read (authenticated) or written by
@@ -485,9 +486,10 @@ void file_log_cut(struct inode *inode, uint64_t size, uint64_t holds);
 /* The size the loaded blob header records (the file is open; format 2), else 0: what stat
  * shows at least. Caller holds inode->io. */
 uint64_t file_size_floor(const struct inode *inode);
-/* True when the open file's blob holds less than its header says (reads then go to the
- * daemon, past the kernel's idea of the size, and fail where the blob ends). */
-bool file_is_cut(struct inode *inode, const struct stat *st);
+/* True when the open file's blob (st: its fstat) holds less than its header says (reads then
+ * go to the daemon, past the kernel's idea of the size, and fail where the blob ends). Caller
+ * holds inode->io, under which st was taken. */
+bool file_is_cut(const struct inode *inode, const struct stat *st);
 /* A read of want bytes at off that got got: -EIO (logged) when it stopped before the size
  * the header records, because the blob is shorter; else 0. Caller holds inode->io. */
 int file_read_check(struct inode *inode, int fd, uint64_t off, size_t want, size_t got);

@@ -162,13 +162,14 @@ int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_ke
 	return key_get(inode, fd, &q, key);
 }
 
-int file_check_open(struct inode *inode, int fd, struct stat *st)
+int file_check_open(struct inode *inode, int fd, struct stat *st, bool *cut)
 {
 	const struct ecfs_file_key *key;
 	struct key_req q = {.need = KEY_READ, .st = st};
 	int r;
 
 	/* Under io: no write moves the blob's size between this stat and the checks. */
+	*cut = false;
 	pthread_rwlock_rdlock(&inode->io);
 	r = fstat(fd, st) < 0 ? -errno : 0;
 	if (r < 0 || ecfs_volume_format(fs.vol) < 2) {
@@ -186,6 +187,8 @@ int file_check_open(struct inode *inode, int fd, struct stat *st)
 	/* Against the place this open came through (the inode's last lookup), not a cached one. */
 	if (r == 0)
 		r = bind_file_check(inode, &inode->blob);
+	if (r == 0)
+		*cut = file_is_cut(inode, st);
 	pthread_rwlock_unlock(&inode->io);
 	return r;
 }

@@ -83,6 +83,10 @@ static int holes_store(struct inode *inode, int fd, struct ecfs_holes *m)
 	r = ecfs_holes_commit(fs.vol, fs.root->fd, fd, &h, m);
 	if (r < 0) {
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record holes: %s", ecfs_strerror(r));
+		/* The header may have reached the disk with SPARSE before the failure. */
+		pthread_mutex_lock(&inode->lock);
+		inode->header_flags_known = false;
+		pthread_mutex_unlock(&inode->lock);
 		return r;
 	}
 	inode->blob = h;

@@ -68,13 +68,12 @@ void fs_note_own_change(struct inode *inode, int fd)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-/* st: the blob's fstat, taken when it was opened. */
-static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, const struct stat *st)
+/* st: the blob's fstat, taken when it was opened. cut (format 2): the blob is shorter than its
+ * header says, so reads must reach the daemon past the size the kernel cached (the blob's),
+ * to fail there; stat is to show the header's. */
+static void set_open_flags(struct fuse_file_info *fi, struct inode *inode, const struct stat *st,
+			   bool cut)
 {
-	/* Format 2, a blob shorter than its header says: reads must reach the daemon past the
-	 * size the kernel cached (the blob's), to fail there; stat is to show the header's. */
-	bool cut = file_is_cut(inode, st);
-
 	if ((fi->flags & O_DIRECT) || cut)
 		fi->direct_io = 1;
 	else
@@ -109,7 +108,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	set_open_flags(fi, inode, &st);
+	set_open_flags(fi, inode, &st, false);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		handle_free(&fh->h);
@@ -122,7 +121,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct inode *inode = inode_of(ino);
 	struct open_file *fh;
 	struct stat st;
-	bool kill = fi->flags & FS_O_KILL_SUIDGID;
+	bool kill = fi->flags & FS_O_KILL_SUIDGID, cut;
 	int acc = fi->flags & O_ACCMODE, fd, r = 0;
 
 	fi->flags &= ~FS_O_KILL_SUIDGID;
@@ -151,13 +150,13 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* Format 2: a blob whose header fails its checks does not open. */
-	r = file_check_open(inode, fd, &st);
+	r = file_check_open(inode, fd, &st, &cut);
 	if (r < 0) {
 		handle_free(&fh->h);
 		fuse_reply_err(req, fs_errno(r));
 		return;
 	}
-	set_open_flags(fi, inode, &st);
+	set_open_flags(fi, inode, &st, cut);
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(&fh->h);
