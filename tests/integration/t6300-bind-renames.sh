@@ -15,9 +15,7 @@ need_progs
 command -v python3 >/dev/null || skip "python3 is needed for renameat2"
 POSIXOPS=$(ecfs_tool posixops)
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
-mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+bound_volume
 
 mkdir "$T/px" "$mnt/px"
 note "posixops on a format-2 volume"

@@ -6,14 +6,13 @@
 # attribute value onto another file and onto another attribute name. Each reads as EIO with
 # a log line naming the object; what was left alone still reads; fsck reports each one.
 . "$ECFS_TESTS/lib.sh"
+. "$ECFS_TESTS/t6330-bind.inc"
 sanitizer_logs
 trap finish_test EXIT
 need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
-mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+bound_volume
 mkdir "$mnt/d1" "$mnt/d2" "$mnt/d3" "$mnt/d4" "$mnt/keepdir"
 echo one >"$mnt/d1/f"
 echo two >"$mnt/d2/f"
@@ -31,12 +30,6 @@ setfattr -n user.a -v AAAA "$mnt/x1"
 setfattr -n user.b -v BBBBBBBB "$mnt/x1"
 setfattr -n user.a -v aaaa "$mnt/x2"
 setfattr -n user.k -v kept-longer "$mnt/x2"
-# backing_of PATH: the backing entry of PATH (the same inode number).
-backing_of() {
-  local ino
-  ino=$(stat -c %i "$mnt/$1")
-  find "$vol" -inum "$ino" -not -name 'envcryptfs.*' | head -n 1
-}
 declare -A B
 for p in d1 d2 d3 d4 d1/l1 lr keepdir/la keepdir/lb x1 x2; do
   B[$p]=$(backing_of "$p")
@@ -79,12 +72,6 @@ setfattr -x "$b1" "${B[x1]}"
 setfattr -n "$b1" -v "$v" "${B[x1]}"
 
 mount_fg "$vol" "$mnt" "key_file=$key" "$log"
-# eio CMD...: CMD fails with "Input/output error".
-eio() {
-  local out
-  if out=$("$@" 2>&1); then fail "$* succeeded: $out"; fi
-  grep -q "Input/output error" <<<"$out" || fail "$* did not fail with EIO: $out"
-}
 eio ls "$mnt/d1"
 eio ls "$mnt/d2"
 eio cat "$mnt/d1/f"

@@ -15,9 +15,7 @@ need_progs
 command -v python3 >/dev/null || skip "python3 is needed for renameat2 and mknod"
 [ -w /proc/sys/vm/drop_caches ] || skip "needs /proc/sys/vm/drop_caches"
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
-mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+bound_volume
 # has FILE TEXT: FILE reads as TEXT.
 
 mkdir "$mnt/d1" "$mnt/d2" "$mnt/d3" "$mnt/dx"

@@ -11,9 +11,7 @@ trap finish_test EXIT
 need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
-mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+bound_volume
 
 mkdir "$mnt/d1" "$mnt/d2" "$mnt/d3"
 echo linked >"$mnt/d1/h"

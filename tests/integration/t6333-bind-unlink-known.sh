@@ -12,9 +12,7 @@ trap finish_test EXIT
 need_progs
 [ -x "$FSCK" ] || skip "$FSCK not built"
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
-mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+bound_volume
 fsck_clean() {
   local rc=0
   "$FSCK" -n --key-file "$key" "$vol" >"$T/fsck.out" 2>&1 || rc=$?
