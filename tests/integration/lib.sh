@@ -328,6 +328,9 @@ run_stress() {
   fi
   wait "$spid" || rc=$?
   cat "$out"
+  # STRESS_LOG: the daemon's log, whose last lines say why a call failed.
+  [ "$rc" -eq 0 ] || [ -z "${STRESS_LOG:-}" ] ||
+    { echo "== the daemon's log, last 30 lines"; tail -n 30 "$STRESS_LOG"; } >&2
   [ "$rc" -eq 0 ] || fail "stress $* failed (exit $rc, output above)"
 }
 

@@ -34,7 +34,7 @@ for extra in "" no_writeback_cache; do
   make_vol "$vol" "$key" aes-256-gcm 4096 --format-version "${STRESS_FORMAT:-2}"
   NOFILE=${STRESS_NOFILE:-} mount_fg "$vol" "$mnt" "$opts" "$log"
   mkdir "$mnt/s"
-  run_stress "$mnt" "$DAEMON" --dir "$mnt/s" --seconds "$SECS" --seed "$seed" --writers 3 \
+  STRESS_LOG=$log run_stress "$mnt" "$DAEMON" --dir "$mnt/s" --seconds "$SECS" --seed "$seed" --writers 3 \
     --readers 3 --seekers 12 --dirops 6 --files 24 --stall "${STRESS_STALL:-60}"
   umount_fg "$mnt"
   note "$name: after a remount"
