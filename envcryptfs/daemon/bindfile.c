@@ -403,15 +403,8 @@ static void unbind_not_last(struct unbind_file *u)
 {
 	uint8_t tag[ECFS_BIND_TAG_SIZE];
 	struct ecfs_blob_header h;
-	char proc[32];
-	int fd, r;
+	int r = file_header_read(u->inode, &h);
 
-	fs_proc_path(u->inode->fd, proc);
-	fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	r = ecfs_blob_header_read(fs.vol, fd, &h);
-	close(fd);
 	if (r < 0)
 		return;
 	file_note_header(u->inode, &h);
@@ -566,24 +559,18 @@ int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to,
 
 void bind_file_forget(struct inode *inode)
 {
-	int rootfd = ecfs_volume_dirfd(fs.vol), fd;
+	int rootfd = ecfs_volume_dirfd(fs.vol);
 	struct ecfs_blob_header h;
 	struct stat st;
-	char proc[32];
 
 	if (!inode->unlinked_unread || inode->fd < 0)
 		return;
-	fs_proc_path(inode->fd, proc);
-	fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return;
 	/* A name it got back meanwhile (none can: link(2) refuses a file with no name) would
 	 * keep its link file. An unusable header leaves both to fsck, as at unlink. */
-	if (fstat(fd, &st) == 0 && st.st_nlink == 0 && ecfs_blob_header_read(fs.vol, fd, &h) == 0) {
-		if (h.flags & ECFS_BLOB_LINKED)
-			(void)ecfs_links_delete(rootfd, h.file_id);
-		if (h.flags & ECFS_BLOB_SPARSE)
-			(void)ecfs_holes_delete(rootfd, h.file_id);
-	}
-	close(fd);
+	if (fstat(inode->fd, &st) < 0 || st.st_nlink != 0 || file_header_read(inode, &h) < 0)
+		return;
+	if (h.flags & ECFS_BLOB_LINKED)
+		(void)ecfs_links_delete(rootfd, h.file_id);
+	if (h.flags & ECFS_BLOB_SPARSE)
+		(void)ecfs_holes_delete(rootfd, h.file_id);
 }

@@ -456,6 +456,9 @@ int file_key(struct inode *inode, int fd, bool create, const struct ecfs_file_ke
  * logged); format 1: nothing. Either way *st is the blob's fstat, and *cut says whether
  * the blob holds less than the header says (file_is_cut). */
 int file_check_open(struct inode *inode, int fd, struct stat *st, bool *cut);
+/* Reads and authenticates the blob header of inode's backing file (also one with no name
+ * left), through its own descriptor. */
+int file_header_read(struct inode *inode, struct ecfs_blob_header *h);
 /* The file ID of inode's blob, read from its header once (damage is logged). */
 int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE]);
 /* Records the LINKED and SPARSE flags of header h, just read (authenticated) or written by

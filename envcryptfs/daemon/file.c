@@ -193,10 +193,8 @@ int file_check_open(struct inode *inode, int fd, struct stat *st, bool *cut)
 	return r;
 }
 
-/* Reads the file ID from the blob header of inode's backing file. */
-static int read_file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
+int file_header_read(struct inode *inode, struct ecfs_blob_header *h)
 {
-	struct ecfs_blob_header h;
 	char proc[32];
 	int pfd = inode_fd_get(inode), fd, r;
 
@@ -207,8 +205,17 @@ static int read_file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
 	inode_fd_put(inode, pfd);
 	if (fd < 0)
 		return -errno;
-	r = ecfs_blob_header_read(fs.vol, fd, &h);
+	r = ecfs_blob_header_read(fs.vol, fd, h);
 	close(fd);
+	return r;
+}
+
+/* Reads the file ID from the blob header of inode's backing file. */
+static int read_file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
+{
+	struct ecfs_blob_header h;
+	int r = file_header_read(inode, &h);
+
 	if (r == 0)
 		memcpy(id, h.file_id, ECFS_FILE_ID_SIZE);
 	return r;
