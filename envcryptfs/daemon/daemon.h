@@ -50,6 +50,7 @@ struct ecfs_fs {
 	int64_t started;
 	uint64_t bytes_read, bytes_written, auth_failures;
 	uint64_t read_ops, write_ops; /* read and write requests answered with data */
+	uint64_t write_errors;	      /* write requests answered with an error (stop.c) */
 };
 
 /* The one file system this process serves. */

@@ -3,6 +3,7 @@
  * is no flush: writes reach the backing file when they are made, so close has nothing to add,
  * and the kernel stops sending FLUSH (a round trip per close) once it is told ENOSYS. */
 #include "daemon.h"
+#include "ecfs_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -209,9 +210,11 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 
 	(void)ino;
 	if (!c) {
+		__atomic_add_fetch(&fs.write_errors, 1, __ATOMIC_RELAXED);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	ecfs_fault_write_delay();
 	pthread_rwlock_wrlock(&fh->inode->io);
 	n = file_key(fh->inode, fh->fd, true, &key);
 	/* killpriv v2: an unprivileged write clears the set-ID bits (the kernel says when). A
@@ -241,6 +244,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	if (n == -EBADMSG)
 		fs_log_bad_chunk(fh->inode, bad);
 	if (n < 0) {
+		__atomic_add_fetch(&fs.write_errors, 1, __ATOMIC_RELAXED);
 		fuse_reply_err(req, fs_errno((int)n));
 		return;
 	}

@@ -1,6 +1,6 @@
 /* stop.c - the orderly stop on SIGTERM, SIGINT and SIGHUP: the mount is flushed first (with
  * the writeback cache the kernel holds written data that it has not yet sent; a session that
- * ended before asking for it would lose it), then the session loop ends and the daemon
+ * ended before serving it would lose it), then the session loop ends and the daemon
  * unmounts, lazily when files are still open. The flush needs the loop to serve it, so it runs
  * on a thread of its own; a second signal ends the loop without waiting for it. */
 #include "daemon.h"
@@ -10,8 +10,11 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <syslog.h>
 #include <time.h>
@@ -22,6 +25,12 @@
 #define WAKE_INTERVAL_NS (100 * 1000 * 1000)
 /* How long the end of the session waits for a flush still under way (after a second signal). */
 #define FLUSH_JOIN_WAIT 5
+/* How long a flush waits for the kernel's queued writes to be served, and how often it looks. */
+#define FLUSH_WAIT 45
+#define POLL_NS	   (10 * 1000 * 1000)
+/* Writes are taken as served after this long without one when the kernel still counts other
+ * requests unanswered (or fusectl is not mounted and it cannot be asked). */
+#define QUIET_NS (500 * 1000 * 1000)
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
@@ -55,10 +64,102 @@ static void on_stop_signal(int sig)
 	errno = saved;
 }
 
-/* Writes back what the kernel holds for the mount (served by the still running loop). */
+static bool loop_done(void)
+{
+	return __atomic_load_n(&stop.loop_done, __ATOMIC_ACQUIRE);
+}
+
+/* The kernel's count of requests it has sent this mount's daemon (or queued for it) and not
+ * had answered: fusectl's "waiting" file, which counts the writes of the writeback cache too.
+ * -1 when fusectl is not mounted. */
+static int open_waiting_count(int mnt_fd)
+{
+	struct stat st;
+	char path[64];
+
+	if (fstat(mnt_fd, &st) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/waiting",
+		 (major(st.st_dev) << 20) | minor(st.st_dev));
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static long read_count(int fd)
+{
+	char buf[24];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static bool past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static void pause_ns(long ns)
+{
+	const struct timespec pause = {0, ns};
+
+	nanosleep(&pause, NULL);
+}
+
+static uint64_t writes_answered(void)
+{
+	return __atomic_load_n(&fs.write_ops, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&fs.write_errors, __ATOMIC_RELAXED);
+}
+
+static void deadline_in(struct timespec *t, time_t sec, long ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += sec + (t->tv_nsec + ns) / 1000000000;
+	t->tv_nsec = (t->tv_nsec + ns) % 1000000000;
+}
+
+/* Waits, after a sync, until the writes it queued are served: until the kernel counts no
+ * request unanswered, or (its count unknown, or kept up by other requests) no write has been
+ * answered for QUIET_NS; a write still being served then completes before the loop returns.
+ * 1 when writes were answered meanwhile (a new sync may find pages dirtied since), 0 when
+ * none were, -ETIMEDOUT, or -ECANCELED when a second signal ended the loop. */
+static int writes_served(int count_fd, const struct timespec *deadline)
+{
+	uint64_t start = writes_answered(), last = start, now;
+	struct timespec quiet_end;
+
+	deadline_in(&quiet_end, 0, QUIET_NS);
+	for (;;) {
+		if (count_fd >= 0 && read_count(count_fd) == 0)
+			return writes_answered() != start;
+		now = writes_answered();
+		if (now != last) {
+			last = now;
+			deadline_in(&quiet_end, 0, QUIET_NS);
+		} else if (past(&quiet_end)) {
+			return now != start;
+		}
+		if (loop_done())
+			return -ECANCELED;
+		if (past(deadline))
+			return -ETIMEDOUT;
+		pause_ns(POLL_NS);
+	}
+}
+
+/* Writes back what the kernel holds for the mount, and waits until the loop has served it:
+ * syncfs(2) on FUSE only queues the writes and returns (a daemon that stopped reading then
+ * would lose them). Served by the still running loop. */
 static void flush_mount(const char *mnt)
 {
-	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), count_fd, r = 1;
+	struct timespec deadline;
 	struct statfs sfs;
 
 	if (fd < 0) {
@@ -66,23 +167,34 @@ static void flush_mount(const char *mnt)
 		return;
 	}
 	/* Unmounted from outside meanwhile: the path names the directory below. */
-	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC && syncfs(fd) < 0)
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_SUPER_MAGIC) {
+		close(fd);
+		return;
+	}
+	count_fd = open_waiting_count(fd);
+	deadline_in(&deadline, FLUSH_WAIT, 0);
+	while (r == 1) {
+		if (syncfs(fd) < 0) {
+			fs_log(LOG_ERR,
+			       "flushing '%s' before unmounting failed: %m; data written "
+			       "through it may be lost",
+			       mnt);
+			break;
+		}
+		r = writes_served(count_fd, &deadline);
+	}
+	if (r == -ETIMEDOUT)
 		fs_log(LOG_ERR,
-		       "flushing '%s' before unmounting failed: %m; data written through it "
-		       "may be lost",
-		       mnt);
+		       "requests to '%s' still unanswered %d s after the flush began; stopping "
+		       "anyway: data written through it may be lost",
+		       mnt, FLUSH_WAIT);
+	if (count_fd >= 0)
+		close(count_fd);
 	close(fd);
-}
-
-static bool loop_done(void)
-{
-	return __atomic_load_n(&stop.loop_done, __ATOMIC_ACQUIRE);
 }
 
 static void *stop_thread(void *arg)
 {
-	const struct timespec pause = {0, WAKE_INTERVAL_NS};
-
 	(void)arg;
 	while (sem_wait(&stop.wake) < 0 && errno == EINTR)
 		;
@@ -97,7 +209,7 @@ static void *stop_thread(void *arg)
 	 * arrives just before it starts waiting is missed, hence the repeats. */
 	while (!loop_done()) {
 		pthread_kill(stop.main_thread, SIGTERM);
-		nanosleep(&pause, NULL);
+		pause_ns(WAKE_INTERVAL_NS);
 	}
 	return NULL;
 }

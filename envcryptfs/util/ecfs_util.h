@@ -187,12 +187,17 @@ enum ecfs_step { ECFS_STEP_WRITE, ECFS_STEP_FSYNC, ECFS_STEP_RENAME, ECFS_STEP_D
 /* Before step of updating name: 0 to go on, a negative errno to fail as the test asked,
  * ECFS_FAULT_SHORT at a write step; an injected crash does not return. */
 int ecfs_fault_at(enum ecfs_step step, const char *name);
+/* ECFS_FAULT_WRITE_DELAY_MS=N: a slow disk; the daemon calls it before serving each write. */
+void ecfs_fault_write_delay(void);
 #else
 static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
 {
 	(void)step;
 	(void)name;
 	return 0;
+}
+static inline void ecfs_fault_write_delay(void)
+{
 }
 #endif
 

@@ -8,6 +8,8 @@
  * ECFS_FAULT_KIND says which: eio (the default), enospc, short (at a write step: half the
  * data, then ENOSPC, as on a full disk; elsewhere as eio) or crash (_exit with
  * ECFS_FAULT_CRASH_STATUS before the step, as if the process had been killed).
+ * ECFS_FAULT_WRITE_DELAY_MS=N makes the daemon serve each write N ms late, as a slow disk
+ * would: the kernel's queue of written-back pages then outlasts a sync of the mount.
  */
 #include "ecfs_util.h"
 
@@ -16,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const step_names[] = {
@@ -75,6 +78,16 @@ int ecfs_fault_at(enum ecfs_step step, const char *name)
 		return ECFS_FAULT_SHORT;
 	return ecfs_fail(kinds[k].result, "fault injected at step %d (%s of '%s'): %s", n,
 			 step_names[step], name, strerror(-kinds[k].result));
+}
+
+void ecfs_fault_write_delay(void)
+{
+	const char *env = getenv("ECFS_FAULT_WRITE_DELAY_MS");
+	long ms = env ? strtol(env, NULL, 10) : 0;
+	struct timespec pause = {ms / 1000, (ms % 1000) * 1000 * 1000};
+
+	if (ms > 0)
+		nanosleep(&pause, NULL);
 }
 
 #else
