@@ -145,8 +145,8 @@ int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h)
 /* The current header of the file open as fd: the daemon's copy while a key is loaded. */
 static int header_current(struct inode *inode, int fd, struct ecfs_blob_header *h)
 {
-	if (inode && inode->key) {
-		*h = inode->blob;
+	if (inode && inode_file_key(inode)) {
+		*h = inode->content->blob;
 		return 0;
 	}
 	return ecfs_blob_header_read(fs.vol, fd, h);
@@ -157,9 +157,9 @@ static int header_store(struct rebind_file *b, const struct ecfs_blob_header *h)
 {
 	int r = ecfs_blob_header_write(fs.vol, b->fd, h);
 
-	if (r == 0 && b->inode && b->inode->key) {
+	if (r == 0 && b->inode && inode_file_key(b->inode)) {
 		pthread_mutex_lock(&b->inode->lock);
-		b->inode->blob = *h;
+		b->inode->content->blob = *h;
 		pthread_mutex_unlock(&b->inode->lock);
 	}
 	if (r == 0 && b->inode)

@@ -18,7 +18,8 @@ void file_log_cut(struct inode *inode, uint64_t size, uint64_t holds)
 
 uint64_t file_size_floor(const struct inode *inode)
 {
-	return ecfs_volume_format(fs.vol) >= 2 && inode->key ? inode->blob.size : 0;
+	return ecfs_volume_format(fs.vol) >= 2 && inode_file_key(inode) ? inode->content->blob.size
+									: 0;
 }
 
 bool file_is_cut(const struct inode *inode, const struct stat *st)

@@ -465,10 +465,13 @@ int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE]);
 /* Records the LINKED and SPARSE flags of header h, just read (authenticated) or written by
  * the daemon, as inode's (struct inode: header_flags); takes inode->lock. */
 void file_note_header(struct inode *inode, const struct ecfs_blob_header *h);
-/* Counts an open handle; at the last close the file key is dropped. A handle opened for
- * writing (writable) records the size the blob reached. */
-void file_opened(struct inode *inode);
+/* Counts an open handle (-ENOMEM: no room for the file's inode_content); at the last close
+ * the file key is dropped. A handle opened for writing (writable) records the size the blob
+ * reached. */
+int file_opened(struct inode *inode);
 void file_closed(struct inode *inode, int fd, bool writable);
+/* Frees inode->content with the key and maps in it (the inode is going). */
+void file_content_free(struct inode *inode);
 /* Format 2: brings the blob header's size up to what the blob holds (at fsync and close, with
  * a writable fd; inode->io held exclusively). */
 int file_sync_size(struct inode *inode, int fd);

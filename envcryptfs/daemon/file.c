@@ -78,9 +78,30 @@ void file_note_header(struct inode *inode, const struct ecfs_blob_header *h)
  * other user of the key. */
 static void key_drop(struct inode *inode)
 {
-	ecfs_file_key_free(inode->key);
-	inode->key = NULL;
+	if (!inode->content)
+		return;
+	ecfs_file_key_free(inode->content->key);
+	inode->content->key = NULL;
 	holes_drop(inode);
+}
+
+/* inode->content, made now if it is not yet; inode->lock held. NULL when out of memory. */
+static struct inode_content *content_of(struct inode *inode)
+{
+	if (!inode->content)
+		inode->content = calloc(1, sizeof(*inode->content));
+	return inode->content;
+}
+
+void file_content_free(struct inode *inode)
+{
+	if (!inode->content)
+		return;
+	ecfs_file_key_free(inode->content->key);
+	ecfs_holes_free(&inode->content->holes);
+	ecfs_holes_free(&inode->content->holes_filled);
+	free(inode->content);
+	inode->content = NULL;
 }
 
 /* What a 0-byte blob may become when its key is needed. */
@@ -126,10 +147,10 @@ static int load_key(struct inode *inode, int fd, const struct key_req *q)
 	if (r == 0 && v2)
 		r = check_cut(inode, st, &h);
 	if (r == 0)
-		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->key);
+		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->content->key);
 	if (r == 0) {
-		ecfs_file_key_set_tail_nonce(inode->key, h.tail_nonce);
-		inode->blob = h;
+		ecfs_file_key_set_tail_nonce(inode->content->key, h.tail_nonce);
+		inode->content->blob = h;
 		note_header_locked(inode, &h);
 		r = holes_load(inode, &h);
 		if (r < 0)
@@ -147,10 +168,12 @@ static int key_get(struct inode *inode, int fd, struct key_req *q, const struct 
 	int r = 0;
 
 	pthread_mutex_lock(&inode->lock);
-	q->loaded = !inode->key;
-	if (q->loaded)
+	q->loaded = !inode_file_key(inode);
+	if (!content_of(inode))
+		r = -ENOMEM;
+	else if (q->loaded)
 		r = load_key(inode, fd, q);
-	*key = inode->key;
+	*key = inode_file_key(inode);
 	pthread_mutex_unlock(&inode->lock);
 	return r;
 }
@@ -179,14 +202,14 @@ int file_check_open(struct inode *inode, int fd, struct stat *st, bool *cut)
 	r = key_get(inode, fd, &q, &key);
 	/* A key kept from before (another handle, a truncate) skipped the check on loading. */
 	if (r == 0 && !q.loaded) {
-		r = check_cut(inode, st, &inode->blob);
+		r = check_cut(inode, st, &inode->content->blob);
 		if (r < 0)
 			fs_log_damage(inode, FS_DAMAGE_HEADER, "blob header: %s",
 				      ecfs_last_error());
 	}
 	/* Against the place this open came through (the inode's last lookup), not a cached one. */
 	if (r == 0)
-		r = bind_file_check(inode, &inode->blob);
+		r = bind_file_check(inode, &inode->content->blob);
 	if (r == 0)
 		*cut = file_is_cut(inode, st);
 	pthread_rwlock_unlock(&inode->io);
@@ -243,33 +266,41 @@ int file_id(struct inode *inode, uint8_t id[ECFS_FILE_ID_SIZE])
 	return r;
 }
 
-void file_opened(struct inode *inode)
+int file_opened(struct inode *inode)
 {
+	int r = 0;
+
 	pthread_mutex_lock(&inode->lock);
-	inode->nopen++;
+	if (content_of(inode))
+		inode->nopen++;
+	else
+		r = -ENOMEM;
 	pthread_mutex_unlock(&inode->lock);
+	return r;
 }
 
 /* Format 2: records size in the header of a file whose key (and header) is loaded; inode->io
  * held exclusively. */
 static int set_header_size(struct inode *inode, int fd, uint64_t size)
 {
-	struct ecfs_blob_header h = inode->blob;
+	struct ecfs_blob_header h;
 	int r;
 
-	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || h.size == size)
+	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode) ||
+	    inode->content->blob.size == size)
 		return 0;
+	h = inode->content->blob;
 	/* A size that covers gaps skipped by writes comes after the map that lists them. */
-	if (size > h.size && inode->holes_dirty) {
+	if (size > h.size && inode->content->holes_dirty) {
 		r = holes_sync(inode, fd);
 		if (r < 0)
 			return r;
-		h = inode->blob;
+		h = inode->content->blob;
 	}
 	h.size = size;
 	r = ecfs_blob_header_write(fs.vol, fd, &h);
 	if (r == 0)
-		inode->blob.size = size;
+		inode->content->blob.size = size;
 	return r;
 }
 
@@ -289,16 +320,16 @@ int file_tail_sync(struct inode *inode, int fd)
 	uint8_t nonce[16];
 	int r;
 
-	if (!inode->key)
+	if (!inode_file_key(inode))
 		return 0;
-	r = ecfs_file_key_tail_advance(inode->key, nonce);
+	r = ecfs_file_key_tail_advance(inode->content->key, nonce);
 	if (r <= 0)
 		return r;
-	h = inode->blob;
+	h = inode->content->blob;
 	memcpy(h.tail_nonce, nonce, sizeof(nonce));
 	r = ecfs_blob_header_write(fs.vol, fd, &h);
 	if (r == 0)
-		inode->blob = h;
+		inode->content->blob = h;
 	else
 		fs_log_damage(inode, FS_DAMAGE_HEADER, "cannot record the tail nonce: %s",
 			      ecfs_strerror(r));
@@ -312,11 +343,12 @@ int file_sync_size(struct inode *inode, int fd)
 	int r;
 
 	/* Only a writable handle can have grown the file. */
-	if (ecfs_volume_format(fs.vol) < 2 || !inode->key || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode) || fl < 0 ||
+	    (fl & O_ACCMODE) == O_RDONLY)
 		return 0;
 	r = file_plain_size(fd, &size);
 	/* Only up: a blob found shorter than its header says stays reported as cut. */
-	if (r == 0 && size > inode->blob.size)
+	if (r == 0 && size > inode->content->blob.size)
 		r = set_header_size(inode, fd, size);
 	return r;
 }
@@ -402,10 +434,10 @@ static int empty_v2(struct inode *inode, int fd)
 	/* The holes generation moves past every map written for this file (one whose header
 	 * write failed, or left by a crash, may be one ahead), so that no map saved before
 	 * fits its header again once the file has holes again. */
-	if (inode->key && inode->holes.generation > h.holes_generation)
-		h.holes_generation = inode->holes.generation;
-	if (inode->holes_gen_floor > h.holes_generation)
-		h.holes_generation = inode->holes_gen_floor;
+	if (inode_file_key(inode) && inode->content->holes.generation > h.holes_generation)
+		h.holes_generation = inode->content->holes.generation;
+	if (inode->content && inode->content->holes_gen_floor > h.holes_generation)
+		h.holes_generation = inode->content->holes_gen_floor;
 	h.holes_generation++;
 	h.flags &= ECFS_BLOB_LINKED;
 	h.size = 0;
@@ -455,7 +487,7 @@ int file_truncate(struct inode *inode, int fd, uint64_t size)
 	/* Format 2: the header's size comes down before the blob does, durably (a power loss
 	 * must not keep the cut without the smaller size), and goes up after it, so that it
 	 * never claims more than the blob holds. */
-	if (r == 0 && size < inode->blob.size)
+	if (r == 0 && size < inode->content->blob.size)
 		r = shrink_header_size(inode, fd, size);
 	/* Chunks to be cut off leave the map before the cut: zero chunks appended later must
 	 * not be taken for listed holes. */

@@ -60,21 +60,24 @@ static void itab_grow(struct inode_table *t)
 	t->nbuckets = n;
 }
 
-/* The file handle of the entry open as fd, or NULL. */
+/* The file handle of the entry open as fd, or NULL; asked for on the stack, then copied at
+ * its size, which leaves no freed tail between parked inodes. */
 static struct file_handle *handle_of(int fd)
 {
-	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ), *small;
+	union {
+		struct file_handle h;
+		char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} buf;
+	struct file_handle *h;
 	int mount_id;
 
-	if (!h)
+	buf.h.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &buf.h, &mount_id, AT_EMPTY_PATH) < 0)
 		return NULL;
-	h->handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) < 0) {
-		free(h);
-		return NULL;
-	}
-	small = realloc(h, sizeof(*h) + h->handle_bytes);
-	return small ? small : h;
+	h = malloc(sizeof(*h) + buf.h.handle_bytes);
+	if (h)
+		memcpy(h, &buf.h, sizeof(*h) + buf.h.handle_bytes);
+	return h;
 }
 
 /* A new inode for the entry open as fd. It takes fd over later (itab_get), unless parked:
@@ -110,10 +113,8 @@ static void inode_free(struct inode_table *t, struct inode *p)
 	}
 	free(p->handle);
 	free(p->place_name);
-	ecfs_file_key_free(p->key);
 	holes_forget(p);
-	ecfs_holes_free(&p->holes);
-	ecfs_holes_free(&p->holes_filled);
+	file_content_free(p);
 	pthread_rwlock_destroy(&p->io);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

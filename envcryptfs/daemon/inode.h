@@ -10,6 +10,31 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* What the daemon keeps of a regular file's contents (inode->content). */
+struct inode_content {
+	/* Set lazily under the inode's lock; replaced or freed only with io held exclusively,
+	 * so a holder of io may use it without lock. Dropped at the last close: each key is a
+	 * locked page, so only open files keep one. */
+	struct ecfs_file_key *key;
+	/* The blob header the key came from; valid while key is set, changed only with io
+	 * held exclusively (and lock). */
+	struct ecfs_blob_header blob;
+	/* Format 2, with the key: the chunks that may be holes (count 0 and the header's
+	 * generation for a dense file), and the listed ones written since the map was
+	 * (holes.c). Changed only with io held exclusively. */
+	struct ecfs_holes holes, holes_filled;
+	/* holes lists gaps skipped by writes past the end that no map on disk lists yet. */
+	bool holes_dirty;
+	/* The last generation this daemon gave a map of the file (kept when the key goes: a
+	 * failed commit may have left that map on disk). io held exclusively. */
+	uint32_t holes_gen_floor;
+	/* Under the inode's lock: the backing mtime and size at the last open; unchanged means
+	 * the kernel's cached pages are still right (keep_cache). */
+	bool seen_open;
+	struct timespec open_mtime;
+	off_t open_size;
+};
+
 /*
  * One inode the kernel knows of. Its address is the FUSE node ID (the root is FUSE_ROOT_ID).
  * Lock order: inode_table.lock is never held while taking an inode's locks; an inode's io
@@ -36,8 +61,13 @@ struct inode {
 
 	/* protected by lock */
 	pthread_mutex_t lock;
-	bool has_dir_id;
-	uint8_t dir_id[ECFS_DIR_ID_SIZE];
+	/* A directory's ID (has_dir_id), or a regular file's from its blob header (has_file_id;
+	 * it never changes), once read: which one by the inode's type. */
+	bool has_dir_id, has_file_id;
+	union {
+		uint8_t dir_id[ECFS_DIR_ID_SIZE];
+		uint8_t file_id[ECFS_FILE_ID_SIZE];
+	};
 	/* Format 2: where the kernel last found this inode (lookup, create, rename), which its
 	 * bindings are checked against: the parent's ID and the full encoded name (malloc'd;
 	 * NULL when not known). */
@@ -46,31 +76,16 @@ struct inode {
 	/* The daemon removed the name at that place (unlink, rename over it) from a file with
 	 * other names, which the kernel may still reach through its cached entries. */
 	bool place_gone;
-	/* A regular file's ID, from its blob header, once read (it never changes). */
-	bool has_file_id;
-	uint8_t file_id[ECFS_FILE_ID_SIZE];
-	/* Set lazily under lock; replaced or freed only with io held exclusively, so a holder
-	 * of io may use it without lock. Dropped at the last close: each key is a locked page,
-	 * so only open files keep one. */
-	struct ecfs_file_key *key;
-	/* The blob header the key came from; valid while key is set, changed only with io
-	 * held exclusively (and lock). */
-	struct ecfs_blob_header blob;
+	/* A regular file's contents: made at its first open or key load, kept until the inode
+	 * goes, so that inodes only looked up (find, ls -l of a big tree) stay small. The
+	 * pointer is set once, under lock. */
+	struct inode_content *content;
 	/* Format 2: the header's LINKED and SPARSE flags as the daemon last read or wrote them
 	 * (when header_flags_known), kept after the key goes. Only the daemon sets either flag,
 	 * and it updates these when it does: an unlink of a file with neither skips reading
 	 * its header. */
 	bool header_flags_known;
 	uint16_t header_flags;
-	/* Format 2, with the key: the chunks that may be holes (count 0 and the header's
-	 * generation for a dense file), and the listed ones written since the map was
-	 * (holes.c). Changed only with io held exclusively. */
-	struct ecfs_holes holes, holes_filled;
-	/* holes lists gaps skipped by writes past the end that no map on disk lists yet. */
-	bool holes_dirty;
-	/* The last generation this daemon gave a map of the file (kept when the key goes: a
-	 * failed commit may have left that map on disk). io held exclusively. */
-	uint32_t holes_gen_floor;
 	/* protected by lock: the file lost its last name while the daemon knew it (it may be
 	 * open, or about to be): its holes map goes when the inode is forgotten (holes.c). */
 	bool holes_orphan;
@@ -79,11 +94,6 @@ struct inode {
 	 * inode, through fd, which keeps the nameless file alive. */
 	bool unlinked_unread;
 	unsigned nopen; /* open handles */
-	/* The backing mtime and size at the last open: unchanged means the kernel's cached
-	 * pages are still right (keep_cache). */
-	bool seen_open;
-	struct timespec open_mtime;
-	off_t open_size;
 };
 
 struct inode_table {
@@ -130,6 +140,11 @@ void itab_enable_parking(struct inode_table *t, int mount_fd, size_t fd_budget);
  * inode one opened by its handle. -errno on failure (ESTALE: a parked inode that is gone).
  * inode_fd_put closes a descriptor opened by inode_fd_get. */
 int inode_fd_get(const struct inode *inode);
+/* The file key of inode while one is loaded (see inode_content), else NULL. */
+static inline struct ecfs_file_key *inode_file_key(const struct inode *inode)
+{
+	return inode->content ? inode->content->key : NULL;
+}
 void inode_fd_put(const struct inode *inode, int fd);
 
 #endif /* ECFS_DAEMON_INODE_H */

@@ -25,14 +25,15 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
 {
 	struct open_file *fh = calloc(1, sizeof(*fh));
 
-	if (!fh)
+	if (!fh || file_opened(inode) < 0) {
+		free(fh);
 		return NULL;
+	}
 	fh->inode = inode;
 	fh->fd = fd;
 	/* With the writeback cache the kernel places appended data itself. */
 	fh->append = (flags & O_APPEND) && !fs.writeback;
 	fh->writable = (flags & O_ACCMODE) != O_RDONLY;
-	file_opened(inode);
 	fs_handle_track(&fh->h, handle_free);
 	return fh;
 }
@@ -42,15 +43,16 @@ static struct open_file *handle_new(struct inode *inode, int fd, int flags)
  * then still right. */
 static bool unchanged_since_open(struct inode *inode, const struct stat *st)
 {
+	struct inode_content *c = inode->content; /* made by the open (file_opened) */
 	bool same;
 
 	pthread_mutex_lock(&inode->lock);
-	same = inode->seen_open && inode->open_size == st->st_size &&
-	       inode->open_mtime.tv_sec == st->st_mtim.tv_sec &&
-	       inode->open_mtime.tv_nsec == st->st_mtim.tv_nsec;
-	inode->seen_open = true;
-	inode->open_size = st->st_size;
-	inode->open_mtime = st->st_mtim;
+	same = c->seen_open && c->open_size == st->st_size &&
+	       c->open_mtime.tv_sec == st->st_mtim.tv_sec &&
+	       c->open_mtime.tv_nsec == st->st_mtim.tv_nsec;
+	c->seen_open = true;
+	c->open_size = st->st_size;
+	c->open_mtime = st->st_mtim;
 	pthread_mutex_unlock(&inode->lock);
 	return same;
 }
@@ -62,9 +64,10 @@ void fs_note_own_change(struct inode *inode, int fd)
 	if (fstat(fd, &st) < 0)
 		return;
 	pthread_mutex_lock(&inode->lock);
-	if (inode->seen_open) {
-		inode->open_size = st.st_size;
-		inode->open_mtime = st.st_mtim;
+	/* A truncate by path of a file never opened has nothing cached to keep. */
+	if (inode->content && inode->content->seen_open) {
+		inode->content->open_size = st.st_size;
+		inode->content->open_mtime = st.st_mtim;
 	}
 	pthread_mutex_unlock(&inode->lock);
 }
