@@ -124,27 +124,29 @@ struct key_req {
  * empty. */
 static int load_key(struct inode *inode, int fd, const struct key_req *q)
 {
-	bool v2 = ecfs_volume_format(fs.vol) >= 2;
+	bool v2 = ecfs_volume_format(fs.vol) >= 2, fresh = q->need == KEY_NEW, written = false;
 	const struct stat *st = q->st;
 	struct ecfs_blob_header h;
 	struct stat own;
-	int r = ecfs_blob_header_read(fs.vol, fd, &h);
+	/* A file made just now (O_EXCL) is empty: nothing to read. */
+	int r = fresh ? -ENODATA : ecfs_blob_header_read(fs.vol, fd, &h);
 
 	if (r == -ENODATA && q->need == KEY_READ && !v2)
 		return 0; /* an empty file without a header yet */
-	if (r == -ENODATA && (q->need == KEY_NEW || !v2)) {
-		r = write_header(fd, &h, q->need == KEY_NEW ? q->at : NULL);
-		st = NULL; /* the blob grew */
+	if (r == -ENODATA && (fresh || !v2)) {
+		r = write_header(fd, &h, fresh ? q->at : NULL);
+		written = true;
 	} else if (r == -ENODATA) {
 		r = ecfs_fail(-EUCLEAN, "the blob is empty: a format-2 blob holds at least its "
 					"header");
 	}
-	if (r == 0 && v2 && !st) {
+	/* A header written now claims no more than the blob holds. */
+	if (r == 0 && v2 && !written && !st) {
 		st = &own;
 		if (fstat(fd, &own) < 0)
 			r = -errno;
 	}
-	if (r == 0 && v2)
+	if (r == 0 && v2 && !written)
 		r = check_cut(inode, st, &h);
 	if (r == 0)
 		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->content->key);
@@ -336,21 +338,30 @@ int file_tail_sync(struct inode *inode, int fd)
 	return r;
 }
 
-int file_sync_size(struct inode *inode, int fd)
+/* file_sync_size through a descriptor open for writing. */
+static int raise_header_size(struct inode *inode, int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
 	uint64_t size;
 	int r;
 
-	/* Only a writable handle can have grown the file. */
-	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode) || fl < 0 ||
-	    (fl & O_ACCMODE) == O_RDONLY)
+	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode))
 		return 0;
 	r = file_plain_size(fd, &size);
 	/* Only up: a blob found shorter than its header says stays reported as cut. */
 	if (r == 0 && size > inode->content->blob.size)
 		r = set_header_size(inode, fd, size);
 	return r;
+}
+
+int file_sync_size(struct inode *inode, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	/* A read-only descriptor (a backing file the daemon may not write) cannot have grown
+	 * the file, nor record its size. */
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+		return 0;
+	return raise_header_size(inode, fd);
 }
 
 void file_closed(struct inode *inode, int fd, bool writable)
@@ -363,7 +374,8 @@ void file_closed(struct inode *inode, int fd, bool writable)
 	 * those alone), so a reader's close costs no stat. */
 	r = holes_sync(inode, fd);
 	if (r == 0 && writable) {
-		r = file_sync_size(inode, fd);
+		/* A handle open for writing holds an O_RDWR descriptor (file_open_backing). */
+		r = raise_header_size(inode, fd);
 		if (r < 0)
 			fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
 				      ecfs_strerror(r));
