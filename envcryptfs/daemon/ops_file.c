@@ -217,8 +217,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ecfs_fault_write_delay();
 	pthread_rwlock_wrlock(&fh->inode->io);
+	ecfs_fault_write_delay();
 	n = file_key(fh->inode, fh->fd, true, &key);
 	/* killpriv v2: an unprivileged write clears the set-ID bits (the kernel says when). A
 	 * failure to clear them is not the write's: the kernel ignores it as well. */

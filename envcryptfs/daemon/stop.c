@@ -28,8 +28,7 @@
 /* How long a flush waits for the kernel's queued writes to be served, and how often it looks. */
 #define FLUSH_WAIT 45
 #define POLL_NS	   (10 * 1000 * 1000)
-/* Writes are taken as served after this long without one when the kernel still counts other
- * requests unanswered (or fusectl is not mounted and it cannot be asked). */
+/* Without fusectl, writes are taken as served after this long without one. */
 #define QUIET_NS (500 * 1000 * 1000)
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
@@ -69,26 +68,30 @@ static bool loop_done(void)
 	return __atomic_load_n(&stop.loop_done, __ATOMIC_ACQUIRE);
 }
 
-/* The kernel's count of requests it has sent this mount's daemon (or queued for it) and not
- * had answered: fusectl's "waiting" file, which counts the writes of the writeback cache too.
- * -1 when fusectl is not mounted. */
-static int open_waiting_count(int mnt_fd)
+/* Where the kernel counts the requests it has sent this mount's daemon (or queued for it)
+ * and not had answered: fusectl's "waiting" file, which counts the writes of the writeback
+ * cache too. */
+static int waiting_count_path(int mnt_fd, char path[64])
 {
 	struct stat st;
-	char path[64];
 
 	if (fstat(mnt_fd, &st) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/waiting",
+		return -errno;
+	snprintf(path, 64, "/sys/fs/fuse/connections/%u/waiting",
 		 (major(st.st_dev) << 20) | minor(st.st_dev));
-	return open(path, O_RDONLY | O_CLOEXEC);
+	return 0;
 }
 
-static long read_count(int fd)
+/* The count, or -1 when it cannot be read (fusectl not mounted). The file cannot seek: it is
+ * opened for each look. */
+static long read_count(const char *path)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[24];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 
+	if (fd >= 0)
+		close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -125,21 +128,27 @@ static void deadline_in(struct timespec *t, time_t sec, long ns)
 }
 
 /* Waits, after a sync, until the writes it queued are served: until the kernel counts no
- * request unanswered, or (its count unknown, or kept up by other requests) no write has been
- * answered for QUIET_NS; a write still being served then completes before the loop returns.
- * 1 when writes were answered meanwhile (a new sync may find pages dirtied since), 0 when
- * none were, -ETIMEDOUT, or -ECANCELED when a second signal ended the loop. */
-static int writes_served(int count_fd, const struct timespec *deadline)
+ * request to the mount unanswered, on two looks in a row (a truncate holds the writes it
+ * queued back until its own reply is in), however long a slow write takes. Without the
+ * kernel's count, until no write has been answered for QUIET_NS; a write still being served
+ * then completes before the loop returns. 1 when writes were answered meanwhile (a new sync
+ * may find pages dirtied since), 0 when none were, -ETIMEDOUT, or -ECANCELED when the loop
+ * ended (a second signal). */
+static int writes_served(const char *count, const struct timespec *deadline)
 {
 	uint64_t start = writes_answered(), last = start, now;
 	struct timespec quiet_end;
+	int zeros = 0;
+	long n;
 
 	deadline_in(&quiet_end, 0, QUIET_NS);
 	for (;;) {
-		if (count_fd >= 0 && read_count(count_fd) == 0)
-			return writes_answered() != start;
 		now = writes_answered();
-		if (now != last) {
+		if (count && (n = read_count(count)) >= 0) {
+			zeros = n == 0 ? zeros + 1 : 0;
+			if (zeros == 2)
+				return writes_answered() != start;
+		} else if (now != last) {
 			last = now;
 			deadline_in(&quiet_end, 0, QUIET_NS);
 		} else if (past(&quiet_end)) {
@@ -158,7 +167,9 @@ static int writes_served(int count_fd, const struct timespec *deadline)
  * would lose them). Served by the still running loop. */
 static void flush_mount(const char *mnt)
 {
-	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), count_fd, r = 1;
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 1;
+	char count[64];
+	bool counted;
 	struct timespec deadline;
 	struct statfs sfs;
 
@@ -171,25 +182,28 @@ static void flush_mount(const char *mnt)
 		close(fd);
 		return;
 	}
-	count_fd = open_waiting_count(fd);
+	counted = waiting_count_path(fd, count) == 0;
 	deadline_in(&deadline, FLUSH_WAIT, 0);
 	while (r == 1) {
+		/* Once the loop is over, a sync would wait for answers that never come. */
+		if (loop_done())
+			break;
 		if (syncfs(fd) < 0) {
+			if (loop_done())
+				break;
 			fs_log(LOG_ERR,
 			       "flushing '%s' before unmounting failed: %m; data written "
 			       "through it may be lost",
 			       mnt);
 			break;
 		}
-		r = writes_served(count_fd, &deadline);
+		r = writes_served(counted ? count : NULL, &deadline);
 	}
 	if (r == -ETIMEDOUT)
 		fs_log(LOG_ERR,
 		       "requests to '%s' still unanswered %d s after the flush began; stopping "
 		       "anyway: data written through it may be lost",
 		       mnt, FLUSH_WAIT);
-	if (count_fd >= 0)
-		close(count_fd);
 	close(fd);
 }
 
@@ -204,6 +218,9 @@ static void *stop_thread(void *arg)
 	 * writeback cache is off there unless asked for (envcryptfs(8)). */
 	if (stop.mnt)
 		flush_mount(stop.mnt);
+	/* Ended meanwhile (a second signal): the session may be gone already. */
+	if (loop_done())
+		return NULL;
 	fuse_session_exit(stop.se);
 	/* The main thread waits in a system call that only a signal interrupts; one that
 	 * arrives just before it starts waiting is missed, hence the repeats. */

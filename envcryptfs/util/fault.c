@@ -8,8 +8,9 @@
  * ECFS_FAULT_KIND says which: eio (the default), enospc, short (at a write step: half the
  * data, then ENOSPC, as on a full disk; elsewhere as eio) or crash (_exit with
  * ECFS_FAULT_CRASH_STATUS before the step, as if the process had been killed).
- * ECFS_FAULT_WRITE_DELAY_MS=N makes the daemon serve each write N ms late, as a slow disk
- * would: the kernel's queue of written-back pages then outlasts a sync of the mount.
+ * ECFS_FAULT_WRITE_DELAY_MS=N makes each write take the daemon N ms more under the file's io
+ * lock, as on a slow disk: the kernel's queue of written-back pages then outlasts a sync of
+ * the mount.
  */
 #include "ecfs_util.h"
 

@@ -3,9 +3,11 @@
 # without it): the daemon flushes, unmounts lazily (the mount point leaves the mount table at
 # once although a file is open), exits 0; the program holding the file gets ENOTCONN
 # afterwards; every byte written before the signal is in the volume, and fsck -n is clean.
-# With the writeback cache the daemon serves each write 50 ms late (in test builds), as on a
-# slow disk, and the writer leaves 100 separate pages dirty: syncfs(2) on FUSE returns once
-# their writes are queued, and the daemon must serve them all before it ends.
+# With the writeback cache each write takes the daemon 600 ms (in test builds; t7051 sets
+# WRITE_DELAY_MS), as on a slow disk, one at a time (a file's writes hold its io lock), and
+# the writer leaves 12 separate pages dirty: syncfs(2) on FUSE returns once their writes are
+# queued, and the daemon must serve them all before it ends, although none is answered for
+# longer than half a second.
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
@@ -17,7 +19,7 @@ vol=$T/vol
 mnt=$T/mnt
 make_vol "$vol" "$key" aes-256-gcm 4096
 
-# holder.py FILE DIR READY GO OUT: writes 3 MB, some odd-sized tail and 100 pages apart into
+# holder.py FILE DIR READY GO OUT: writes 3 MB, some odd-sized tail and 12 pages apart into
 # FILE without fsync or close, holds DIR open too, says READY, waits for GO, then tries one
 # more write.
 cat >"$T/holder.py" <<'PY'
@@ -27,7 +29,7 @@ f = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
 dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
 os.write(f, bytes(range(256)) * 12288)
 os.write(f, b"tail" * 1001)
-for i in range(100):
+for i in range(12):
     os.pwrite(f, b"page %03d" % i, (4 << 20) + i * 8192)
 open(ready, "w").close()
 while not os.path.exists(go):
@@ -44,14 +46,14 @@ python3 -c '
 import os, sys
 f = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
 os.write(f, bytes(range(256)) * 12288 + b"tail" * 1001)
-for i in range(100):
+for i in range(12):
     os.pwrite(f, b"page %03d" % i, (4 << 20) + i * 8192)' "$T/expected"
 
 for opts in writeback_cache no_writeback_cache; do
   note "SIGTERM with $opts, a file open with unflushed data and a directory open"
   rm -f "$T/ready" "$T/go" "$T/late"
   delay=0
-  [ $opts = writeback_cache ] && delay=50
+  [ $opts = writeback_cache ] && delay=${WRITE_DELAY_MS:-600}
   ECFS_FAULT_WRITE_DELAY_MS=$delay mount_fg "$vol" "$mnt" "key_file=$key,$opts" "$T/daemon.log"
   mkdir -p "$mnt/d"
   python3 "$T/holder.py" "$mnt/d/f-$opts" "$mnt/d" "$T/ready" "$T/go" "$T/late" &
