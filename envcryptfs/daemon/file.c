@@ -88,9 +88,14 @@ static void key_drop(struct inode *inode)
 /* inode->content, made now if it is not yet; inode->lock held. NULL when out of memory. */
 static struct inode_content *content_of(struct inode *inode)
 {
-	if (!inode->content)
-		inode->content = calloc(1, sizeof(*inode->content));
-	return inode->content;
+	struct inode_content *c = inode->content;
+
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		/* Published whole: inode_file_key reads it without the lock. */
+		__atomic_store_n(&inode->content, c, __ATOMIC_RELEASE);
+	}
+	return c;
 }
 
 void file_content_free(struct inode *inode)
@@ -126,6 +131,7 @@ static int load_key(struct inode *inode, int fd, const struct key_req *q)
 {
 	bool v2 = ecfs_volume_format(fs.vol) >= 2, fresh = q->need == KEY_NEW, written = false;
 	const struct stat *st = q->st;
+	struct ecfs_file_key *key;
 	struct ecfs_blob_header h;
 	struct stat own;
 	/* A file made just now (O_EXCL) is empty: nothing to read. */
@@ -149,10 +155,13 @@ static int load_key(struct inode *inode, int fd, const struct key_req *q)
 	if (r == 0 && v2 && !written)
 		r = check_cut(inode, st, &h);
 	if (r == 0)
-		r = ecfs_file_key_new(fs.vol, h.file_id, &inode->content->key);
+		r = ecfs_file_key_new(fs.vol, h.file_id, &key);
 	if (r == 0) {
-		ecfs_file_key_set_tail_nonce(inode->content->key, h.tail_nonce);
+		ecfs_file_key_set_tail_nonce(key, h.tail_nonce);
 		inode->content->blob = h;
+		/* Set last: getattr (io held shared, no lock) takes the header's size once it
+		 * sees a key. */
+		__atomic_store_n(&inode->content->key, key, __ATOMIC_RELEASE);
 		note_header_locked(inode, &h);
 		r = holes_load(inode, &h);
 		if (r < 0)

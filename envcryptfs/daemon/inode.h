@@ -143,7 +143,9 @@ int inode_fd_get(const struct inode *inode);
 /* The file key of inode while one is loaded (see inode_content), else NULL. */
 static inline struct ecfs_file_key *inode_file_key(const struct inode *inode)
 {
-	return inode->content ? inode->content->key : NULL;
+	const struct inode_content *c = __atomic_load_n(&inode->content, __ATOMIC_ACQUIRE);
+
+	return c ? __atomic_load_n(&c->key, __ATOMIC_ACQUIRE) : NULL;
 }
 void inode_fd_put(const struct inode *inode, int fd);
 
