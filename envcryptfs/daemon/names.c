@@ -1,6 +1,7 @@
 /* names.c - plaintext names <-> backing entries: directory IDs, encrypted and long names with
  * their side files, lookups by backing name, and decoding entries for readdir and messages. */
 #include "daemon.h"
+#include "ecfs_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,9 @@
 #include <sys/random.h>
 #include <syslog.h>
 #include <unistd.h>
+
+/* How often a lookup looks again for an entry that a rename or unlink took away meanwhile. */
+#define LOOKUP_TRIES 8
 
 /* Logs why the directory ID file of dir cannot be used: a hostile object is named. */
 static void log_dir_id_damage(struct inode *dir)
@@ -33,13 +37,21 @@ bool names_bound(void)
 	return ecfs_volume_format(fs.vol) >= 2;
 }
 
-void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE], const char *full)
+/* True when parent/full is not inode's recorded place, or that place is gone; inode->lock
+ * held. */
+static bool place_differs(const struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE],
+			  const char *full)
+{
+	return inode->place_gone || !inode->place_name || strcmp(inode->place_name, full) != 0 ||
+	       memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0;
+}
+
+/* names_set_place with inode->lock held. */
+static void set_place_locked(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE],
+			     const char *full)
 {
 	char *name;
 
-	if (!names_bound())
-		return;
-	pthread_mutex_lock(&inode->lock);
 	inode->place_gone = false;
 	if (!inode->place_name || strcmp(inode->place_name, full) != 0 ||
 	    memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0) {
@@ -52,7 +64,47 @@ void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE]
 		 * file checked again against it before its names are used. */
 		inode->has_dir_id = false;
 	}
+}
+
+void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE], const char *full)
+{
+	if (!names_bound())
+		return;
+	pthread_mutex_lock(&inode->lock);
+	set_place_locked(inode, parent, full);
 	pthread_mutex_unlock(&inode->lock);
+}
+
+/* Records parent/full as the place of inode, which a lookup found as entry disk of dir (st:
+ * its stat). The kernel sends some lookups without the directory lock (revalidating a cached
+ * entry, e.g. after ESTALE), so a rename or unlink may have taken the entry away since it was
+ * opened and given the inode its new place (or marked the old one gone) already: a stale
+ * place would fail the inode's next open with EIO. Those record theirs under inode->lock
+ * after their rename(2) or unlink(2), so the entry is checked again under it. False when the
+ * entry is no longer the inode's: look again. */
+static bool place_from_lookup(struct inode *dir, const char *disk, const struct stat *st,
+			      struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE],
+			      const char *full)
+{
+	struct stat now;
+	bool same = true;
+
+	if (!names_bound())
+		return true;
+	pthread_mutex_lock(&inode->lock);
+	/* The place it has already: nothing to record, nothing to check. An inode without a
+	 * place is new to the kernel (this lookup's reply will introduce it), so nothing can
+	 * have renamed or unlinked it through the mount yet: recorded without a check. */
+	if (!inode->place_name && !inode->place_gone) {
+		set_place_locked(inode, parent, full);
+	} else if (place_differs(inode, parent, full)) {
+		same = fstatat(dir->fd, disk, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       now.st_ino == st->st_ino && now.st_dev == st->st_dev;
+		if (same)
+			set_place_locked(inode, parent, full);
+	}
+	pthread_mutex_unlock(&inode->lock);
+	return same;
 }
 
 /* names_get_place with inode->lock held. */
@@ -134,37 +186,51 @@ int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn
 	return r;
 }
 
+/* The inode of entry disk of dir, with one more lookup, and its stat. */
+static int entry_inode(struct inode *dir, const char *disk, struct stat *st, struct inode **inode)
+{
+	int fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	*inode = r == 0 ? itab_get(&fs.itab, &fd, st) : NULL;
+	if (r == 0 && !*inode)
+		r = -ENOMEM;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int names_lookup_disk(struct inode *dir, const char *disk, const char *full,
 		      struct fuse_entry_param *e)
 {
 	uint8_t parent[ECFS_DIR_ID_SIZE] = {0};
-	struct inode *inode;
-	int fd;
+	struct inode *inode = NULL;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	if (names_bound()) {
-		int r = names_dir_id(dir, parent);
-
+		r = names_dir_id(dir, parent);
 		if (r < 0)
 			return r;
 	}
 	e->attr_timeout = FS_TIMEOUT;
 	e->entry_timeout = FS_TIMEOUT;
-	fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
+	for (int tries = 1;; tries++) {
+		r = entry_inode(dir, disk, &e->attr, &inode);
+		if (r < 0)
+			return r;
+		if (S_ISREG(e->attr.st_mode))
+			ecfs_fault_lookup_delay();
+		if (place_from_lookup(dir, disk, &e->attr, inode, parent, full))
+			break;
+		itab_unref(&fs.itab, inode, 1);
+		/* Replaced again and again behind our back: stale, as the kernel would say. */
+		if (tries == LOOKUP_TRIES)
+			return -ESTALE;
 	}
-	inode = itab_get(&fs.itab, &fd, &e->attr);
-	if (fd >= 0)
-		close(fd);
-	if (!inode)
-		return -ENOMEM;
-	names_set_place(inode, parent, full);
 	/* A size between two chunk writes of a running write is read again under its lock. */
 	if (S_ISREG(e->attr.st_mode) && ecfs_plain_size(fs.vol, (uint64_t)e->attr.st_size) < 0)
 		fs_stat_inode(inode, &e->attr);

@@ -189,6 +189,9 @@ enum ecfs_step { ECFS_STEP_WRITE, ECFS_STEP_FSYNC, ECFS_STEP_RENAME, ECFS_STEP_D
 int ecfs_fault_at(enum ecfs_step step, const char *name);
 /* ECFS_FAULT_WRITE_DELAY_MS=N: a slow disk; the daemon calls it before serving each write. */
 void ecfs_fault_write_delay(void);
+/* ECFS_FAULT_LOOKUP_DELAY_MS=N: a slow lookup; the daemon calls it between opening a regular
+ * file's entry and recording where it found it. */
+void ecfs_fault_lookup_delay(void);
 #else
 static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
 {
@@ -197,6 +200,9 @@ static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
 	return 0;
 }
 static inline void ecfs_fault_write_delay(void)
+{
+}
+static inline void ecfs_fault_lookup_delay(void)
 {
 }
 #endif

@@ -11,6 +11,9 @@
  * ECFS_FAULT_WRITE_DELAY_MS=N makes each write take the daemon N ms more under the file's io
  * lock, as on a slow disk: the kernel's queue of written-back pages then outlasts a sync of
  * the mount.
+ * ECFS_FAULT_LOOKUP_DELAY_MS=N makes the daemon's lookups of regular files pause N ms between
+ * opening the entry and recording where it was found, so that tests can race a rename or
+ * an unlink with a lookup the kernel sends without the directory lock.
  */
 #include "ecfs_util.h"
 
@@ -81,14 +84,25 @@ int ecfs_fault_at(enum ecfs_step step, const char *name)
 			 step_names[step], name, strerror(-kinds[k].result));
 }
 
-void ecfs_fault_write_delay(void)
+/* Sleeps for the milliseconds environment variable var says (none when unset). */
+static void delay_by(const char *var)
 {
-	const char *env = getenv("ECFS_FAULT_WRITE_DELAY_MS");
+	const char *env = getenv(var);
 	long ms = env ? strtol(env, NULL, 10) : 0;
 	struct timespec pause = {ms / 1000, (ms % 1000) * 1000 * 1000};
 
 	if (ms > 0)
 		nanosleep(&pause, NULL);
+}
+
+void ecfs_fault_write_delay(void)
+{
+	delay_by("ECFS_FAULT_WRITE_DELAY_MS");
+}
+
+void ecfs_fault_lookup_delay(void)
+{
+	delay_by("ECFS_FAULT_LOOKUP_DELAY_MS");
 }
 
 #else
