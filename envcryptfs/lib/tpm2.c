@@ -339,6 +339,11 @@ static int esys_unseal(const char *device, const struct ecfs_tpm2_slot *s, uint8
 
 #define TPM2_DEADLINE_S 20
 
+static int tpm2_deadline(void)
+{
+	return ecfs_fault_tpm2_deadline(TPM2_DEADLINE_S);
+}
+
 struct tpm_job {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -385,7 +390,7 @@ static int refuse_if_stuck(const char *device)
 		found = strcmp(j->device, device) == 0;
 	pthread_mutex_unlock(&stuck_lock);
 	return found ? ecfs_fail(-EHOSTUNREACH, "the TPM at %s did not answer within %d s", device,
-				 TPM2_DEADLINE_S)
+				 tpm2_deadline())
 		     : 0;
 }
 
@@ -455,7 +460,7 @@ static int job_wait(struct tpm_job *j, const char *device, bool *gone)
 		return -EAGAIN;
 	pthread_detach(thread);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += TPM2_DEADLINE_S;
+	deadline.tv_sec += tpm2_deadline();
 	pthread_mutex_lock(&j->lock);
 	while (!j->done && pthread_cond_timedwait(&j->cond, &j->lock, &deadline) != ETIMEDOUT)
 		;
@@ -465,7 +470,7 @@ static int job_wait(struct tpm_job *j, const char *device, bool *gone)
 		stuck_add(j); /* before the unlock: job_run removes it once it returns */
 		pthread_mutex_unlock(&j->lock);
 		return ecfs_fail(-EHOSTUNREACH, "the TPM at %s did not answer within %d s", device,
-				 TPM2_DEADLINE_S);
+				 tpm2_deadline());
 	}
 	pthread_mutex_unlock(&j->lock);
 	r = j->r;

@@ -192,6 +192,8 @@ void ecfs_fault_write_delay(void);
 /* ECFS_FAULT_LOOKUP_DELAY_MS=N: a slow lookup; the daemon calls it between opening a regular
  * file's entry and recording where it found it. */
 void ecfs_fault_lookup_delay(void);
+/* ECFS_FAULT_TPM2_DEADLINE_S=N: the TPM deadline in seconds (normal when unset). */
+int ecfs_fault_tpm2_deadline(int normal);
 #else
 static inline int ecfs_fault_at(enum ecfs_step step, const char *name)
 {
@@ -204,6 +206,10 @@ static inline void ecfs_fault_write_delay(void)
 }
 static inline void ecfs_fault_lookup_delay(void)
 {
+}
+static inline int ecfs_fault_tpm2_deadline(int normal)
+{
+	return normal;
 }
 #endif
 

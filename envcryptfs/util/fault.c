@@ -14,6 +14,8 @@
  * ECFS_FAULT_LOOKUP_DELAY_MS=N makes the daemon's lookups of regular files pause N ms between
  * opening the entry and recording where it was found, so that tests can race a rename or
  * an unlink with a lookup the kernel sends without the directory lock.
+ * ECFS_FAULT_TPM2_DEADLINE_S=N shortens the deadline of TPM calls, so that a test of a TPM
+ * that never answers does not wait the full 20 s.
  */
 #include "ecfs_util.h"
 
@@ -103,6 +105,14 @@ void ecfs_fault_write_delay(void)
 void ecfs_fault_lookup_delay(void)
 {
 	delay_by("ECFS_FAULT_LOOKUP_DELAY_MS");
+}
+
+int ecfs_fault_tpm2_deadline(int normal)
+{
+	const char *env = getenv("ECFS_FAULT_TPM2_DEADLINE_S");
+	long s = env ? strtol(env, NULL, 10) : 0;
+
+	return s > 0 && s < normal ? (int)s : normal;
 }
 
 #else

@@ -60,8 +60,11 @@ umount_vol() { fusermount3 -u "$1"; }
 FAULT_CRASH_STATUS=99
 need_fault_injection() {
   [ -x "$CTL" ] || skip "$CTL not built"
-  "$CTL" --version | grep -q '+fault-injection' || skip "built without fault injection"
+  fault_injection_built || skip "built without fault injection"
 }
+
+# fault_injection_built: true when the tools honour the ECFS_FAULT_* variables.
+fault_injection_built() { "$CTL" --version | grep -q '+fault-injection'; }
 
 # ---- Helpers for the daemon tests (t1*) ----------------------------------------------------
 
