@@ -37,13 +37,12 @@ bool names_bound(void)
 	return ecfs_volume_format(fs.vol) >= 2;
 }
 
-/* True when parent/full is not inode's recorded place, or that place is gone; inode->lock
- * held. */
-static bool place_differs(const struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE],
-			  const char *full)
+/* True when parent/full is inode's recorded place (gone or not); inode->lock held. */
+static bool is_place(const struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE],
+		     const char *full)
 {
-	return inode->place_gone || !inode->place_name || strcmp(inode->place_name, full) != 0 ||
-	       memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0;
+	return inode->place_name && strcmp(inode->place_name, full) == 0 &&
+	       memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) == 0;
 }
 
 /* names_set_place with inode->lock held. */
@@ -53,8 +52,7 @@ static void set_place_locked(struct inode *inode, const uint8_t parent[ECFS_DIR_
 	char *name;
 
 	inode->place_gone = false;
-	if (!inode->place_name || strcmp(inode->place_name, full) != 0 ||
-	    memcmp(inode->place_parent, parent, ECFS_DIR_ID_SIZE) != 0) {
+	if (!is_place(inode, parent, full)) {
 		/* Out of memory: the place stays unknown and its checks fail with EIO. */
 		name = strdup(full);
 		free(inode->place_name);
@@ -97,7 +95,7 @@ static bool place_from_lookup(struct inode *dir, const char *disk, const struct 
 	 * have renamed or unlinked it through the mount yet: recorded without a check. */
 	if (!inode->place_name && !inode->place_gone) {
 		set_place_locked(inode, parent, full);
-	} else if (place_differs(inode, parent, full)) {
+	} else if (inode->place_gone || !is_place(inode, parent, full)) {
 		same = fstatat(dir->fd, disk, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 		       now.st_ino == st->st_ino && now.st_dev == st->st_dev;
 		if (same)
