@@ -169,8 +169,11 @@ unit: all $(UNIT_TESTS)
 	cd tests/vectors && sha256sum -c --quiet SHA256SUMS
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 2; done
 
+# Two integration tests at a time by default (ECFS_TEST_JOBS=N to change it): most of their
+# time is spent waiting on daemons, deadlines and sleeps, not on the CPU.
+ECFS_TEST_JOBS ?= 2
 integration: all $(TEST_TOOLS) $(BUILD)/tools/chunkbench
-	ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
+	ECFS_TEST_JOBS=$(ECFS_TEST_JOBS) ECFS_BIN=$(abspath $(BUILD)) tests/integration/run.sh
 
 # The whole suite under ASan and UBSan. The builds inside it use every core even when
 # `make check` itself is run without -j; the tests decide their own parallelism.

@@ -25,10 +25,45 @@ cleanup() {
     [ -n "$m" ] && is_mounted "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m"; }
   done
   rm -rf "$T"
+  machine_unlock
 }
 trap cleanup EXIT
 
+# machine_lock NAME: waits until no other running test holds NAME, a setting of the whole
+# machine (a kernel module's parameter), so that tests run side by side (ECFS_TEST_JOBS) do
+# not change it under each other; cleanup lets it go. A lock whose holder died is taken
+# over. (A directory, not flock(1): a daemon the test starts would inherit the descriptor.)
+MACHINE_LOCKS=()
+machine_lock() {
+  local d=/tmp/ecfs-test-lock.$1 holder i
+  for ((i = 0; i < ${ECFS_TEST_TIMEOUT:-600} * 5; i++)); do
+    if mkdir "$d" 2>/dev/null; then
+      echo $$ >"$d/pid"
+      MACHINE_LOCKS+=("$d")
+      return 0
+    fi
+    holder=$(cat "$d/pid" 2>/dev/null || true)
+    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+      rm -rf "$d"
+      continue
+    fi
+    sleep 0.2
+  done
+  fail "$d is still held by process ${holder:-unknown}"
+}
+
+machine_unlock() {
+  local d
+  for d in "${MACHINE_LOCKS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done
+  MACHINE_LOCKS=()
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# in_output GREP-ARGS...: grep -q for the end of a pipeline. It reads its input to the end:
+# grep -q stops at the first match, and a writer with more to say then dies of SIGPIPE, which
+# pipefail reports as the pipeline failing (flaky, and "! cmd | grep -q" then inverts it).
+in_output() { grep "$@" >/dev/null; }
 note() { echo "# $*"; }
 skip() { echo "$*"; exit 77; }
 
@@ -64,7 +99,7 @@ need_fault_injection() {
 }
 
 # fault_injection_built: true when the tools honour the ECFS_FAULT_* variables.
-fault_injection_built() { "$CTL" --version | grep -q '+fault-injection'; }
+fault_injection_built() { "$CTL" --version | in_output '+fault-injection'; }
 
 # ---- Helpers for the daemon tests (t1*) ----------------------------------------------------
 

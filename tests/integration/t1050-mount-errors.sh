@@ -115,7 +115,7 @@ expect_exit 1 mkdir "$mnt/newdir"
 stderr_has "Read-only file system"
 expect_exit 1 rm "$mnt/file"
 stderr_has "Read-only file system"
-findmnt -n -o OPTIONS "$mnt" | tr , '\n' | grep -qx ro || fail "the mount is not flagged ro"
+findmnt -n -o OPTIONS "$mnt" | tr , '\n' | in_output -x ro || fail "the mount is not flagged ro"
 umount_wait "$mnt"
 [ ! -e "$mnt/file" ] || fail "the unmounted mount point still shows the volume's files"
 

@@ -18,7 +18,7 @@ umount_wait "$mnt"
 expect_exit 0 "$CTL" slot remove "$vol" 0 --unlock-key-file "$k0" --force
 
 note "mount with key_export"
-"$ECFS" --help 2>&1 | grep -q key_export ||
+"$ECFS" --help 2>&1 | in_output key_export ||
   note "the daemon's --help does not mention key_export (not integrated yet?)"
 register_mount "$mnt"
 expect_exit 0 "$ECFS" "$vol" "$mnt" -o "key_export=$ex,passphrase_file=$pw"

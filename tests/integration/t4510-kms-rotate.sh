@@ -47,7 +47,7 @@ expect_exit 0 "$CTL" info "$vol"
 stdout_has "key vol1, key version 3"
 [ "$(gen_of)" = 3 ] || fail "KEK generation $(gen_of) in the header after the rewrap"
 expect_exit 0 "$CTL" status "$mnt" --json
-tr -d ' \n' <"$T/stdout" | grep -q "\"kms\":{\"url\":\"$KMS_URL\",\"key\":\"vol1\",\"key_version\":3" ||
+tr -d ' \n' <"$T/stdout" | in_output "\"kms\":{\"url\":\"$KMS_URL\",\"key\":\"vol1\",\"key_version\":3" ||
   { cat "$T/stdout" >&2; fail "status --json lacks the KMS fields"; }
 
 note "a header changed by envcryptfsctl while mounted: the rewrap keeps the change and goes on"

@@ -28,7 +28,7 @@ lister() {
   while [ $SECONDS -lt $end ]; do
     ls -f "$mnt/a" "$mnt/b" >/dev/null || exit 1
     for i in 100 333 499; do
-      cat "$mnt/a/$long$i" "$mnt/b/$long$i" 2>&1 | grep -q 'Input/output error' && exit 1
+      cat "$mnt/a/$long$i" "$mnt/b/$long$i" 2>&1 | in_output 'Input/output error' && exit 1
     done
   done
   exit 0

@@ -27,7 +27,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 [ "$(id -u)" = 0 ] || skip "needs root (to read a non-dumpable daemon's memory)"
 # AddressSanitizer's heap and shadow make a core of gigabytes and its allocator is not the one
 # shipped: this test is about the memory of the release build.
-! ldd "$ECFS" | grep -q libasan || skip "a sanitizer build: run it against the release build"
+! ldd "$ECFS" | in_output libasan || skip "a sanitizer build: run it against the release build"
 
 cat >"$T/scan.py" <<'PY'
 import base64, mmap, re, sys

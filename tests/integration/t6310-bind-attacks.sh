@@ -91,11 +91,11 @@ umount_fg "$mnt"
 
 note "each object is named in the log"
 for p in "${B[d1]}" "${B[d2]}" "${B[d4]}" "${B[lr]}" "${B[keepdir/la]}" "${B[keepdir/lb]}"; do
-  grep -F "$p" "$log" | grep -q "bound to another place" ||
+  grep -F "$p" "$log" | in_output "bound to another place" ||
     { cat "$log" >&2; fail "no 'bound to another place' line names $p"; }
 done
 for p in "${B[x1]}" "${B[x2]}"; do
-  grep -F "$p" "$log" | grep -q "extended attribute value failed authentication" ||
+  grep -F "$p" "$log" | in_output "extended attribute value failed authentication" ||
     { cat "$log" >&2; fail "no attribute line names $p"; }
 done
 

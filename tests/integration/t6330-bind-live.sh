@@ -34,9 +34,9 @@ eio ls "$mnt/A"
 eio ls "$mnt/B"
 [ ! -e "$mnt/A/only-in-b" ] || fail "B's entries appear under A"
 exec 3<&-
-grep -F "$bb" "$log" | grep -q "bound to another place" ||
+grep -F "$bb" "$log" | in_output "bound to another place" ||
   { cat "$log" >&2; fail "no 'bound to another place' line names $bb"; }
-grep -F "$ba" "$log" | grep -q "bound to another place" ||
+grep -F "$ba" "$log" | in_output "bound to another place" ||
   { cat "$log" >&2; fail "no 'bound to another place' line names $ba"; }
 
 note "put them back: both list again"

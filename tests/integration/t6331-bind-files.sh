@@ -88,7 +88,7 @@ echo 2 >/proc/sys/vm/drop_caches
 eio cat "$mnt/q"
 exec 4<&-
 umount_fg "$mnt"
-grep -F "${B[q]}" "$log" | grep -q "bound to another place" ||
+grep -F "${B[q]}" "$log" | in_output "bound to another place" ||
   { cat "$log" >&2; fail "no 'bound to another place' line names ${B[q]}"; }
 
 note "unmounted: swap d1/f and d2/g's blobs; copy x's blob over y's"
@@ -117,6 +117,6 @@ rc=0
 
 note "each blob is named in the log"
 for p in "${B[d1/f]}" "${B[d2/g]}" "${B[y]}"; do
-  grep -F "$p" "$log" | grep -q "bound to another place" ||
+  grep -F "$p" "$log" | in_output "bound to another place" ||
     { cat "$log" >&2; fail "no 'bound to another place' line names $p"; }
 done

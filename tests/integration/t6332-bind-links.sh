@@ -62,7 +62,7 @@ eio cat "$mnt/d1/decoy"
 has d3/h3 "$(printf 'linked\nmore')"
 umount_fg "$mnt"
 # The log names the blob by one of its backing names (the link's inode has several).
-grep -F -e "$bdecoy" -e "$bh" "$log" | grep -q "bound to another place" ||
+grep -F -e "$bdecoy" -e "$bh" "$log" | in_output "bound to another place" ||
   { cat "$log" >&2; fail "no 'bound to another place' line names $bdecoy"; }
 rm "$bdecoy"
 
@@ -73,7 +73,7 @@ mount_fg "$vol" "$mnt" "key_file=$key" "$log"
 eio cat "$mnt/d3/h3"
 umount_fg "$mnt"
 # The blob has two backing names; the line names one of them.
-grep -F "'/d3/h3' (backing '$vol/" "$log" | grep -q "link file: missing" ||
+grep -F "'/d3/h3' (backing '$vol/" "$log" | in_output "link file: missing" ||
   { cat "$log" >&2; fail "no 'link file' line names the blob of d3/h3"; }
 mv "$T/saved"/envcryptfs.links.* "$vol/"
 

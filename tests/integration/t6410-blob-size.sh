@@ -58,7 +58,7 @@ for cipher in aes-256-gcm aes-256-xts; do
     expect_exit 1 cat "$mnt/$f"
     stderr_has "Input/output error"
     eval "b=\$blob_$f"
-    grep -F -- "${b##*/}" "$T/log2-$cipher" | grep -q "cut short: header says $((3 * CS)) bytes" ||
+    grep -F -- "${b##*/}" "$T/log2-$cipher" | in_output "cut short: header says $((3 * CS)) bytes" ||
       { cat "$T/log2-$cipher" >&2; fail "$cipher $f: no 'cut short' log line naming its blob"; }
   done
   if [ $cipher = aes-256-gcm ]; then

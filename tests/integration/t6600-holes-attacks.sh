@@ -30,7 +30,7 @@ zero_chunk() {
 expect_eio() {
   expect_exit 1 cat "$1"
   stderr_has "Input/output error"
-  grep -F -- "${3##*/}" "$2" | grep -qF -- "$4" ||
+  grep -F -- "${3##*/}" "$2" | in_output -F -- "$4" ||
     { cat "$2" >&2; fail "${1##*/}: no log line naming its blob with '$4'"; }
 }
 

@@ -42,7 +42,7 @@ for step in 0 1 2 3 4 5; do
   # before the rename or before the header), nothing else.
   "$FSCK" -n --key-file "$key" "$vol" </dev/null >"$T/fsck$step" 2>&1 && continue
   grep -v -e "temporary file of an interrupted update" -e "holes map is a leftover" \
-    "$T/fsck$step" | grep -q "fsck.envcryptfs: /" &&
+    "$T/fsck$step" | in_output "fsck.envcryptfs: /" &&
     { cat "$T/fsck$step" >&2; fail "step $step: fsck finds damage"; }
 done
 [ "$crashed" -eq 5 ] || fail "the daemon crashed in $crashed of the 5 steps"

@@ -48,7 +48,7 @@ stderr_has "Input/output error"
 expect_exit 1 cat "$mnt/f"
 stderr_has "Input/output error"
 exec 3<&-
-grep -F -- "${bf##*/}" "$log" | grep -q "cut short: header says $((3 * CS + 100)) bytes, blob holds $((2 * CS))" ||
+grep -F -- "${bf##*/}" "$log" | in_output "cut short: header says $((3 * CS + 100)) bytes, blob holds $((2 * CS))" ||
   { cat "$log" >&2; fail "no 'cut short' log line naming the blob"; }
 
 umount_fg "$mnt"
@@ -68,7 +68,7 @@ truncate -s $((128 + SC)) "$bg"
 expect_exit 1 dd bs=$CS skip=1 count=1 status=none of=/dev/null <&4
 stderr_has "Input/output error"
 exec 4<&-
-grep -F -- "${bg##*/}" "$T/log1" | grep -q "cut short: header says $((2 * CS)) bytes, blob holds $CS" ||
+grep -F -- "${bg##*/}" "$T/log1" | in_output "cut short: header says $((2 * CS)) bytes, blob holds $CS" ||
   { cat "$T/log1" >&2; fail "no 'cut short' log line for the file cut while open"; }
 
 note "a shrinking truncate syncs the smaller size before it cuts the blob"

@@ -54,7 +54,7 @@ make_vol "$odd" "$key" aes-256-gcm 4096
 mount_vol "$odd" "$T/m0" "key_file=$key"
 [ "$(findmnt -n -S "$odd" -o TARGET)" = "$T/m0" ] || fail "findmnt -S '$odd' does not find $T/m0"
 [ "$(findmnt -n -M "$T/m0" -o FSTYPE)" = fuse.envcryptfs ] || fail "the type is not fuse.envcryptfs"
-findmnt -n -t fuse.envcryptfs -o TARGET | grep -qxF "$T/m0" ||
+findmnt -n -t fuse.envcryptfs -o TARGET | in_output -xF "$T/m0" ||
   fail "findmnt -t fuse.envcryptfs does not list $T/m0"
 echo hello >"$T/m0/f" || fail "cannot write through $T/m0"
 umount_source "$odd" "$T/m0"

@@ -71,12 +71,12 @@ note "the runtime stage installs nothing else but fuse3, ca-certificates and a T
 # loads at run time for the default TPM, device:/dev/tpmrm0.
 while read -r pkg; do
   case $pkg in fuse3 | ca-certificates | libtss2-tcti-device0) continue ;; esac
-  awk '{print $1}' "$T/linked" | grep -qx "$pkg" ||
+  awk '{print $1}' "$T/linked" | in_output -x "$pkg" ||
     fail "the runtime stage installs $pkg, which no tool links (drop it, or say here why it is needed)"
 done <"$T/cf-runtime"
 
 note "the tools reach a directory on the default PATH"
 grep -q 'make install DESTDIR=/out PREFIX=/usr/local' "$cf" ||
   fail "the build stage does not run make install DESTDIR=/out PREFIX=/usr/local"
-python3 "$cfpy" copies "$cf" | grep -qx '/out/usr/local/sbin/ /usr/local/sbin/' ||
+python3 "$cfpy" copies "$cf" | in_output -x '/out/usr/local/sbin/ /usr/local/sbin/' ||
   fail "the runtime stage does not copy /out/usr/local/sbin/ to /usr/local/sbin/"

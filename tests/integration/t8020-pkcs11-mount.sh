@@ -21,7 +21,7 @@ expect_exit 0 "$CTL" info "$vol"
 grep -qF "slot 0: pkcs11, KEK generation 1" "$T/stdout" &&
   grep -qF "token 'T', key 'K', aes-key-wrap-pad" "$T/stdout" || { cat "$T/stdout"; fail "info"; }
 expect_exit 0 "$CTL" info "$vol" --json
-tr -d ' \n' <"$T/stdout" | grep -qF '"pkcs11":{"token":"T","key":"K","mechanism":"aes-key-wrap-pad"}' ||
+tr -d ' \n' <"$T/stdout" | in_output -F '"pkcs11":{"token":"T","key":"K","mechanism":"aes-key-wrap-pad"}' ||
   { cat "$T/stdout"; fail "info --json"; }
 ! grep -q "softhsm\|$P11_MODULE" "$vol/envcryptfs.header" || fail "the header names the module"
 
