@@ -37,6 +37,7 @@ struct ecfs_fs {
 	bool want_writeback; /* -o writeback_cache (default) or no_writeback_cache */
 	bool writeback;	     /* the kernel agreed to the writeback cache (set by init) */
 	bool is_root;	     /* new entries are chowned to the caller */
+	gid_t egid;	     /* the group new backing entries get outside set-group-ID dirs */
 	bool fd_mode;	     /* serving /dev/fd/N, mounted by the parent (fdmount.c) */
 	bool killpriv;	     /* the kernel agreed to killpriv v2 (set by INIT, killpriv.c) */
 	unsigned max_write;

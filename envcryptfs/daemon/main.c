@@ -520,6 +520,7 @@ static int fs_setup(const struct options *o)
 	fs.want_writeback = o->writeback;
 	/* Served on a passed descriptor, the daemon drops its capabilities: it cannot chown. */
 	fs.is_root = geteuid() == 0 && !fs.fd_mode;
+	fs.egid = getegid();
 	fs.max_write = o->max_write ? o->max_write : FS_MAX_WRITE;
 	fs.max_read = o->max_read;
 	raise_fd_limit();

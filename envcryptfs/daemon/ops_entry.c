@@ -81,6 +81,10 @@ int fs_chown_new(fuse_req_t req, int parentfd, int fd, const char *disk)
 
 	if (!fs.is_root)
 		return 0;
+	/* A root caller of the daemon's own group: the entry already has the owner it needs
+	 * (root) and the group it needs (the daemon's, or the set-group-ID directory's). */
+	if (ctx->uid == 0 && ctx->gid == fs.egid)
+		return 0;
 	/* In a set-group-ID directory the backing file system already chose the group. */
 	if (fstatat(parentfd, "", &parent, AT_EMPTY_PATH) == 0 && (parent.st_mode & S_ISGID))
 		gid = (gid_t)-1;

@@ -14,7 +14,8 @@
 # systems make format-2 volumes, the default; with -f1 appended, e.g. ecfs-gcm-f1, the same
 # on a format-1 volume, and -f2 names format 2 explicitly; with -uring before that, e.g.
 # ecfs-gcm-uring, the daemon serves through FUSE over io_uring: -o io_uring, with the fuse
-# module's enable_uring set for the run and put back afterwards),
+# module's enable_uring set for the run and put back afterwards; with -nowb after that (before
+# any -f1), e.g. ecfs-gcm-nowb, it runs without the write-back cache: -o no_writeback_cache),
 # BENCH_SEQ_MB=1024, BENCH_RUNTIME=10 (seconds per random-I/O job), BENCH_DISK_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,9 +67,10 @@ mount_system() {
       gocryptfs -q -init -passfile "$W/gopass" -scryptn 10 "$back/data" >/dev/null
       gocryptfs -q -nosyslog -passfile "$W/gopass" "$back/data" "$MNT" ;;
     ecfs-*)
-      local cipher=aes-256-gcm chunk= format= uring=
+      local cipher=aes-256-gcm chunk= format= uring= extra=
       case $sys in *-f1) format="--format-version 1" ;; *-f2) format="--format-version 2" ;; esac
       local base=${sys%-f[12]}
+      case $base in *-nowb) extra=,no_writeback_cache; base=${base%-nowb} ;; esac
       case $base in *-uring) uring=,io_uring,log_file=$W/ecfs.log; base=${base%-uring} ;; esac
       if [ -n "$uring" ] && [ -z "$URING_OLD" ]; then
         URING_OLD=$(cat "$URING_PARAM") && echo Y >"$URING_PARAM"
@@ -83,7 +85,7 @@ mount_system() {
       "$BIN/mkfs.envcryptfs" -q --force --cipher $cipher ${chunk:+--chunk-size $chunk} \
         $format --key-file "$W/key" "$back/data" >/dev/null
       rm -f "$W/ecfs.log"
-      ECFS_OPTS=key_file="$W/key$uring"
+      ECFS_OPTS=key_file="$W/key$uring$extra"
       "$BIN/envcryptfs" "$back/data" "$MNT" -o "$ECFS_OPTS"
       if [ -n "$uring" ]; then # the daemon says once INIT is answered
         for _ in $(seq 50); do grep -q "io_uring" "$W/ecfs.log" && break; sleep 0.2; done
@@ -168,7 +170,7 @@ run_workloads() {
   t1=$(date +%s.%N); record tar_diff_s "$(echo "$t1 - $t0" | bc -l)"
   t0=$(date +%s.%N); rm -rf "$TARGET/src"
   t1=$(date +%s.%N); record tar_remove_s "$(echo "$t1 - $t0" | bc -l)"
-  case $SYS in gocryptfs|ecfs-gcm|ecfs-gcm-f[12]|ecfs-gcm-uring*) rss_after_lookups ;; esac
+  case $SYS in gocryptfs|ecfs-gcm|ecfs-gcm-f[12]|ecfs-gcm-uring*|ecfs-gcm-nowb*) rss_after_lookups ;; esac
 }
 
 # Daemon memory with 100,000 inodes looked up: the tree is made, then a new daemon serves a

@@ -103,6 +103,25 @@ chmod 666 "$mnt/perm/public"
 echo changed | as_nobody dd of="$mnt/perm/public" status=none 2>"$T/stderr" ||
   { cat "$T/stderr" >&2; fail "nobody cannot write a 0666 file"; }
 [ "$(cat "$mnt/perm/public")" = changed ] || fail "nobody's write did not land"
+
+note "new entries belong to their maker; a set-group-ID directory gives them its group"
+owners() { local f o=; for f in "$@"; do o+="$(stat -c %u:%g "$f") "; done; echo "$o"; }
+for d in plain sgid; do
+  mkdir -m 777 "$mnt/perm/$d"
+  [ $d = plain ] || { chgrp 100 "$mnt/perm/$d" && chmod 2777 "$mnt/perm/$d"; }
+  touch "$mnt/perm/$d/root-file" && mkdir "$mnt/perm/$d/root-dir"
+  mknod "$mnt/perm/$d/root-fifo" p && ln -s x "$mnt/perm/$d/root-link"
+  as_nobody touch "$mnt/perm/$d/nobody-file" && as_nobody mkdir "$mnt/perm/$d/nobody-dir"
+  as_nobody mknod "$mnt/perm/$d/nobody-fifo" p && as_nobody ln -s x "$mnt/perm/$d/nobody-link"
+done
+p=$mnt/perm
+got=$(owners "$p"/plain/{root,nobody}-{file,dir,fifo} "$p"/sgid/{root,nobody}-{file,dir,fifo})
+want="0:0 0:0 0:0 65534:65534 65534:65534 65534:65534 0:100 0:100 0:100 65534:100 65534:100 65534:100 "
+[ "$got" = "$want" ] || fail "owners of new entries: $got; expected $want"
+got=$(owners "$p"/{plain,sgid}/{root,nobody}-link)
+[ "$got" = "0:0 65534:65534 0:100 65534:100 " ] || fail "owners of new symlinks: $got"
+[ "$(stat -c %A "$p"/sgid/{root,nobody}-dir | cut -c7 | tr -d '\n')" = ss ] ||
+  fail "a directory made in a set-group-ID directory is not set-group-ID itself"
 umount_wait "$mnt"
 
 [ ${#FAILED[@]} -eq 0 ] || fail "posixops failed for: ${FAILED[*]}"
