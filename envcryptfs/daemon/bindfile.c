@@ -213,7 +213,7 @@ static int rebind_file_both(struct rebind_file *b)
 }
 
 int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_place *from,
-		      const struct ecfs_place *to, struct rebind_file *b)
+		      const struct ecfs_place *to, const struct inode *held, struct rebind_file *b)
 {
 	struct stat st;
 	int r;
@@ -236,6 +236,15 @@ int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_
 	}
 	/* Header updates of one file are serialized under its io lock. */
 	b->inode = itab_peek(&fs.itab, b->fd, &st);
+	if (b->inode && b->inode == held) {
+		itab_unref(&fs.itab, b->inode, 1);
+		b->inode = NULL;
+		rebind_file_release(b);
+		fs_log_bad_name(parent, disk,
+				"now leads to the other file of the rename (changed in the backing "
+				"directory meanwhile); the rename fails with EIO");
+		return -EIO;
+	}
 	if (b->inode)
 		pthread_rwlock_wrlock(&b->inode->io);
 	r = rebind_file_both(b);
@@ -292,8 +301,8 @@ void rebind_file_end(struct rebind_file *b, bool moved)
  * open as *fd. 1: nothing to do (not a regular file, no usable header). The lock is held
  * until unbind_file_end even for a file with one name: a link(2) of it under way
  * (bind_file_link) must see the name go wholly before or wholly after it. */
-static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
-		       struct ecfs_blob_header *h)
+static int unbind_open(int parentfd, const char *disk, const struct inode *held,
+		       struct unbind_file *u, struct ecfs_blob_header *h)
 {
 	struct stat st;
 	int r;
@@ -306,6 +315,10 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
 	if (!S_ISREG(st.st_mode))
 		return 1; /* replaced since the caller's stat */
 	u->inode = itab_peek(&fs.itab, u->fd, &st);
+	if (u->inode && u->inode == held) { /* its io lock is the caller's already */
+		itab_unref(&fs.itab, u->inode, 1);
+		u->inode = NULL;
+	}
 	if (u->inode)
 		pthread_rwlock_wrlock(&u->inode->io);
 	r = header_current(u->inode, u->fd, h);
@@ -319,12 +332,14 @@ static int unbind_open(int parentfd, const char *disk, struct unbind_file *u,
  * SPARSE; or when this is the last name and the flags are not known, which leaves the
  * header to bind_file_forget (rm -rf of a tree the daemon has only listed). Takes the io
  * lock, held until unbind_file_end. */
-static bool unbind_held(const struct stat *st, struct unbind_file *u)
+static bool unbind_held(const struct stat *st, const struct inode *held, struct unbind_file *u)
 {
 	struct inode *inode = itab_peek_held(&fs.itab, st);
 	bool plain, unknown;
 
-	if (!inode)
+	if (inode && inode == held)
+		itab_unref(&fs.itab, inode, 1);
+	if (!inode || inode == held)
 		return false;
 	pthread_rwlock_wrlock(&inode->io);
 	pthread_mutex_lock(&inode->lock);
@@ -355,7 +370,7 @@ static void unbind_release(struct unbind_file *u)
 }
 
 void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
-		       const struct ecfs_place *at, struct unbind_file *u)
+		       const struct ecfs_place *at, const struct inode *held, struct unbind_file *u)
 {
 	struct ecfs_blob_header h;
 	struct stat own;
@@ -369,9 +384,9 @@ void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
 	if (!st && fstatat(parentfd, disk, &own, AT_SYMLINK_NOFOLLOW) == 0)
 		st = &own;
 	/* Only regular files have headers; never open another kind of entry (a device). */
-	if (!st || !S_ISREG(st->st_mode) || unbind_held(st, u))
+	if (!st || !S_ISREG(st->st_mode) || unbind_held(st, held, u))
 		return;
-	if (unbind_open(parentfd, disk, u, &h) != 0 ||
+	if (unbind_open(parentfd, disk, held, u, &h) != 0 ||
 	    ecfs_file_name_tag(fs.vol, h.file_id, at, u->tag) < 0) {
 		unbind_release(u);
 		return;

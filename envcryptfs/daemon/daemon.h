@@ -336,9 +336,12 @@ struct rebind_file {
 };
 
 /* Format 2, when disk in parent is a regular file: checks that its header names from (-EIO
- * and a log line otherwise), then writes it with the tags of from and to and syncs it. */
+ * and a log line otherwise), then writes it with the tags of from and to and syncs it.
+ * held: an inode whose io lock the caller holds already (the other file of an exchange), or
+ * NULL; disk leading to it now (the backing directory changed since the caller's stat) is
+ * -EIO, not a second lock. */
 int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_place *from,
-		      const struct ecfs_place *to, struct rebind_file *b);
+		      const struct ecfs_place *to, const struct inode *held, struct rebind_file *b);
 /* After the rename(2) (moved) or its failure: keeps only the tag of the place it is at, and
  * gives the file's inode its new place. */
 void rebind_file_end(struct rebind_file *b, bool moved);
@@ -354,9 +357,12 @@ struct unbind_file {
 	const struct ecfs_place *at;
 };
 /* Before removing name disk (at place at) of parentfd; format 2 only. st: disk's lstat when
- * the caller has it, else NULL. */
+ * the caller has it, else NULL. held: an inode whose io lock the caller holds already (the
+ * file a rename moves), or NULL; disk leading to it now (the backing directory changed since
+ * the caller's stat) is served under that lock, not locked twice. */
 void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
-		       const struct ecfs_place *at, struct unbind_file *u);
+		       const struct ecfs_place *at, const struct inode *held,
+		       struct unbind_file *u);
 /* After it (removed: it is gone): drops its tag from the link file, or the link file with
  * the file's last name. */
 void unbind_file_end(struct unbind_file *u, bool removed);

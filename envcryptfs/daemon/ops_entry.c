@@ -351,7 +351,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == 0 && fstatat(dir->fd, dn.disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
 	if (r == 0 && names_bound() && names_dir_id(dir, at.parent_id) == 0)
-		unbind_file_begin(dir->fd, dn.disk, &st, &at, &u);
+		unbind_file_begin(dir->fd, dn.disk, &st, &at, NULL, &u);
 	if (r == 0)
 		has_target_side = symlink_side_if_last(dir->fd, dn.disk, &st, target_side);
 	if (r == 0 && unlinkat(dir->fd, dn.disk, 0) < 0)
@@ -482,7 +482,7 @@ static int move_entry(struct rename_args *a)
 		/* A regular file the link replaces loses that name, as below: its link file and
 		 * holes map go with its last one. */
 		if (!(a->flags & RENAME_NOREPLACE))
-			unbind_file_begin(tofd, a->to.disk, NULL, &to, &u);
+			unbind_file_begin(tofd, a->to.disk, NULL, &to, NULL, &u);
 		r = move_symlink(a, &from, &to);
 		unbind_file_end(&u, r == 0);
 		return r;
@@ -494,12 +494,14 @@ static int move_entry(struct rename_args *a)
 	if (S_ISDIR(st.st_mode))
 		r = rebind_dir_begin(a->from_dir, a->from.disk, &from, &to, &b);
 	else if (S_ISREG(st.st_mode))
-		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, &f);
+		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, NULL, &f);
 	if (r < 0)
 		return r;
+	if (f.inode)
+		ecfs_fault_rename_delay();
 	/* A hard-linked file replaced by the rename loses that name in its link file. */
 	if (!(a->flags & RENAME_NOREPLACE) && has_target)
-		unbind_file_begin(tofd, a->to.disk, &target, &to, &u);
+		unbind_file_begin(tofd, a->to.disk, &target, &to, f.inode, &u);
 	r = renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0 ? -errno : 0;
 	if (r == 0 && (b.fd >= 0 || f.carry))
 		sync_rename(a);
@@ -564,9 +566,11 @@ static int exchange_bound(struct rename_args *a)
 	if (r == 0 && S_ISDIR(s2.st_mode))
 		r = rebind_dir_begin(a->to_dir, a->to.disk, &to, &from, &b2);
 	if (r == 0 && S_ISREG(s1.st_mode))
-		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, &f1);
+		r = rebind_file_begin(a->from_dir, a->from.disk, &from, &to, NULL, &f1);
+	if (r == 0 && f1.inode)
+		ecfs_fault_rename_delay();
 	if (r == 0 && S_ISREG(s2.st_mode))
-		r = rebind_file_begin(a->to_dir, a->to.disk, &to, &from, &f2);
+		r = rebind_file_begin(a->to_dir, a->to.disk, &to, &from, f1.inode, &f2);
 	if (r == 0 && renameat2(fromfd, a->from.disk, tofd, a->to.disk, a->flags) < 0)
 		r = -errno;
 	if (r == 0 && (b1.fd >= 0 || b2.fd >= 0 || f1.carry || f2.carry))

@@ -192,6 +192,9 @@ void ecfs_fault_write_delay(void);
 /* ECFS_FAULT_LOOKUP_DELAY_MS=N: a slow lookup; the daemon calls it between opening a regular
  * file's entry and recording where it found it. */
 void ecfs_fault_lookup_delay(void);
+/* ECFS_FAULT_RENAME_DELAY_MS=N: a slow rename; the daemon calls it with the moved regular
+ * file's io lock held, before it looks at the name the rename replaces. */
+void ecfs_fault_rename_delay(void);
 /* ECFS_FAULT_TPM2_DEADLINE_S=N: the TPM deadline in seconds (normal when unset). */
 int ecfs_fault_tpm2_deadline(int normal);
 #else
@@ -205,6 +208,9 @@ static inline void ecfs_fault_write_delay(void)
 {
 }
 static inline void ecfs_fault_lookup_delay(void)
+{
+}
+static inline void ecfs_fault_rename_delay(void)
 {
 }
 static inline int ecfs_fault_tpm2_deadline(int normal)

@@ -14,6 +14,9 @@
  * ECFS_FAULT_LOOKUP_DELAY_MS=N makes the daemon's lookups of regular files pause N ms between
  * opening the entry and recording where it was found, so that tests can race a rename or
  * an unlink with a lookup the kernel sends without the directory lock.
+ * ECFS_FAULT_RENAME_DELAY_MS=N makes the daemon's renames of regular files pause N ms with
+ * the moved file's io lock held, before the name they replace is looked at, so that tests can
+ * change the backing directory under a rename as an attacker would.
  * ECFS_FAULT_TPM2_DEADLINE_S=N shortens the deadline of TPM calls, so that a test of a TPM
  * that never answers does not wait the full 20 s.
  */
@@ -105,6 +108,11 @@ void ecfs_fault_write_delay(void)
 void ecfs_fault_lookup_delay(void)
 {
 	delay_by("ECFS_FAULT_LOOKUP_DELAY_MS");
+}
+
+void ecfs_fault_rename_delay(void)
+{
+	delay_by("ECFS_FAULT_RENAME_DELAY_MS");
 }
 
 int ecfs_fault_tpm2_deadline(int normal)
