@@ -63,24 +63,6 @@ static void link_problem(struct fsck *f, const char *path, const char *backing, 
 	    NULL);
 }
 
-/* Reads side file ref (at the root) into stored; it must hash to its name. */
-static int read_side(struct fsck *f, const char *ref, char *stored)
-{
-	char check[ECFS_LINK_REF_LEN + 1];
-	int fd = ecfs_open_typed(ecfs_volume_dirfd(f->vol), ref, O_RDONLY, 0, S_IFREG);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	n = ecfs_pread_full(fd, stored, ECFS_SYMLINK_STORED_MAX, 0);
-	close(fd);
-	if (n <= 0 || n >= ECFS_SYMLINK_STORED_MAX)
-		return n < 0 ? (int)n : -EBADMSG;
-	stored[n] = '\0';
-	ecfs_link_ref_name(stored, check);
-	return strlen(stored) == (size_t)n && !strcmp(check, ref) ? 0 : -EBADMSG;
-}
-
 int links_read_stored(struct fsck *f, int dirfd, const char *disk, char *stored)
 {
 	ssize_t n = readlinkat(dirfd, disk, stored, ECFS_SYMLINK_STORED_MAX);
@@ -94,7 +76,7 @@ int links_read_stored(struct fsck *f, int dirfd, const char *disk, char *stored)
 	if (!ecfs_link_is_ref(stored))
 		return 0;
 	snprintf(ref, sizeof(ref), "%s", stored);
-	return read_side(f, ref, stored);
+	return ecfs_link_side_read(ecfs_volume_dirfd(f->vol), ref, stored);
 }
 
 int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, const char *path,
@@ -122,7 +104,7 @@ int links_load(struct fsck *f, struct dir *d, struct entry *e, char *stored, con
 		return -1;
 	}
 	s->named = true;
-	r = read_side(f, key.name, stored);
+	r = ecfs_link_side_read(ecfs_volume_dirfd(f->vol), key.name, stored);
 	if (r < 0) {
 		snprintf(detail, sizeof(detail), "its side file %s %s", key.name,
 			 r == -EBADMSG ? "does not hash to its name (damaged)" : "cannot be read");

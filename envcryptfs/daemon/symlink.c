@@ -43,27 +43,6 @@ int symlink_store(int dirfd, const char *disk, const char *stored)
 	return r;
 }
 
-/* Reads side file ref into stored (ECFS_SYMLINK_STORED_MAX bytes) and checks that it hashes
- * to its name. */
-static int side_read(const char *ref, char *stored)
-{
-	char check[ECFS_LINK_REF_LEN + 1];
-	int fd = ecfs_open_typed(fs.root->fd, ref, O_RDONLY, 0, S_IFREG);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	n = ecfs_pread_full(fd, stored, ECFS_SYMLINK_STORED_MAX, 0);
-	close(fd);
-	if (n < 0)
-		return (int)n;
-	if (n == 0 || n >= ECFS_SYMLINK_STORED_MAX)
-		return -EBADMSG;
-	stored[n] = '\0';
-	ecfs_link_ref_name(stored, check);
-	return strcmp(check, ref) == 0 ? 0 : -EBADMSG;
-}
-
 int symlink_load(struct inode *inode, int fd, char *stored)
 {
 	char ref[ECFS_LINK_REF_LEN + 1];
@@ -78,7 +57,7 @@ int symlink_load(struct inode *inode, int fd, char *stored)
 	if (!ecfs_link_is_ref(stored))
 		return 0;
 	memcpy(ref, stored, sizeof(ref));
-	r = side_read(ref, stored);
+	r = ecfs_link_side_read(fs.root->fd, ref, stored);
 	if (r < 0 && inode)
 		fs_log_damage(inode, FS_DAMAGE_SYMLINK,
 			      "symlink target's side file is %s; readlink fails with EIO",

@@ -792,6 +792,9 @@ int ecfs_xattr_unseal_at(struct ecfs_crypto *c, const uint8_t oid[ECFS_FILE_ID_S
 #define ECFS_SYMLINK_STORED_MAX 5504
 /* The reference (and side-file name) for stored text. */
 void ecfs_link_ref_name(const char *stored, char ref[ECFS_LINK_REF_LEN + 1]);
+/* Reads side file ref of the volume root rootfd into stored (NUL-terminated): 0, -ENOENT,
+ * -EBADMSG when it does not hash to its name (or is empty or too long), another -errno. */
+int ecfs_link_side_read(int rootfd, const char *ref, char stored[ECFS_SYMLINK_STORED_MAX]);
 /* Whether a backing symlink's target (or a root entry's name) is a reference. */
 bool ecfs_link_is_ref(const char *s);
 /* The plaintext target length for stored text of stored_len bytes (0 when too short). */

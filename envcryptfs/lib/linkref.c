@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * linkref.c - long symlink targets: the reference a backing symlink holds when the stored
- * target lives in a side file at the volume root (man/envcryptfs.5, "Symbolic links").
- * Naming only; the daemon and fsck do the I/O.
+ * target lives in a side file at the volume root (man/envcryptfs.5, "Symbolic links"): its
+ * name, and the checked read of a side file the daemon and fsck share.
  */
 #include "internal.h"
+#include "ecfs_util.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define HASH_B64_LEN 43
 
@@ -24,6 +28,28 @@ void ecfs_link_ref_name(const char *stored, char ref[ECFS_LINK_REF_LEN + 1])
 	ecfs_sha256(stored, strlen(stored), hash);
 	memcpy(ref, ECFS_LINK_PREFIX, pre);
 	ecfs_b64url_encode(hash, sizeof(hash), ref + pre);
+}
+
+int ecfs_link_side_read(int rootfd, const char *ref, char stored[ECFS_SYMLINK_STORED_MAX])
+{
+	char check[ECFS_LINK_REF_LEN + 1];
+	int fd = ecfs_open_typed(rootfd, ref, O_RDONLY, 0, S_IFREG);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = ecfs_pread_full(fd, stored, ECFS_SYMLINK_STORED_MAX, 0);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if (n == 0 || n >= ECFS_SYMLINK_STORED_MAX)
+		return -EBADMSG;
+	stored[n] = '\0';
+	/* A NUL inside would let the hash cover less than the file. */
+	if (strlen(stored) != (size_t)n)
+		return -EBADMSG;
+	ecfs_link_ref_name(stored, check);
+	return strcmp(check, ref) == 0 ? 0 : -EBADMSG;
 }
 
 bool ecfs_link_is_ref(const char *s)
