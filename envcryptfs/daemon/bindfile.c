@@ -3,6 +3,7 @@
  * at open against the place the inode was found at. A rename carries the file through both
  * names; link(2) and unlink(2) add and remove names (man/envcryptfs.5, "Binding"). */
 #include "daemon.h"
+#include "ecfs_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,16 +95,6 @@ static int names_place(struct inode *inode, const struct ecfs_blob_header *h,
 	return r;
 }
 
-static bool place_gone(struct inode *inode)
-{
-	bool gone;
-
-	pthread_mutex_lock(&inode->lock);
-	gone = inode->place_gone;
-	pthread_mutex_unlock(&inode->lock);
-	return gone;
-}
-
 /* True when inode's backing file has no name left: opened through a name the kernel still
  * holds after its last unlink (a hard-linked file's link file went with that name), there
  * is no place to check. */
@@ -121,6 +112,7 @@ int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h)
 {
 	char name[ECFS_ENCODED_NAME_MAX];
 	struct ecfs_place at;
+	bool gone;
 	int r;
 
 	if (!names_bound())
@@ -132,10 +124,15 @@ int bind_file_check(struct inode *inode, const struct ecfs_blob_header *h)
 		return 0;
 	if (removed(inode))
 		return 0;
-	r = names_get_place(inode, &at, name);
+	/* Whether the place is gone is read with it: a lookup of another name may record that
+	 * one (and clear place_gone) while the link file is read, and the place checked here
+	 * must not then be taken for a live one. */
+	r = names_get_place_gone(inode, &at, name, &gone);
 	if (r == 0)
 		r = names_place(inode, h, &at);
-	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED) && place_gone(inode))
+	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED))
+		ecfs_fault_bind_check_delay();
+	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED) && gone)
 		return 0; /* opened through another name the kernel holds */
 	if (r == -EBADMSG)
 		return bound_elsewhere(inode, "opening it");
@@ -514,6 +511,7 @@ static int link_prepare(struct inode *inode, int fd, const struct ecfs_place *to
 	char name[ECFS_ENCODED_NAME_MAX];
 	struct ecfs_place at;
 	struct stat st;
+	bool gone = false;
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 
 	/* Its last name went meanwhile: linkat would fail, and a link file made now would
@@ -525,10 +523,10 @@ static int link_prepare(struct inode *inode, int fd, const struct ecfs_place *to
 	if (r == -ENODATA || r == -EUCLEAN || r == -EBADMSG || r == -EPROTONOSUPPORT)
 		r = -EIO; /* no header to bind the new name in */
 	if (r == 0)
-		r = names_get_place(inode, &at, name);
+		r = names_get_place_gone(inode, &at, name, &gone);
 	if (r == 0)
 		r = names_place(inode, h, &at);
-	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED) && place_gone(inode))
+	if (r == -EBADMSG && (h->flags & ECFS_BLOB_LINKED) && gone)
 		r = 0; /* reached through another name the kernel holds */
 	if (r == -EBADMSG)
 		r = bound_elsewhere(inode, "linking it");

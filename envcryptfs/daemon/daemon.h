@@ -248,6 +248,10 @@ bool names_bound(void);
 void names_set_place(struct inode *inode, const uint8_t parent[ECFS_DIR_ID_SIZE], const char *full);
 /* Format 2: the place recorded for inode, its name copied into name; -EIO when unknown. */
 int names_get_place(struct inode *inode, struct ecfs_place *at, char name[ECFS_ENCODED_NAME_MAX]);
+/* The same, and whether that place is gone (place_gone), read together: a lookup may record
+ * another place (and clear place_gone) at any time. */
+int names_get_place_gone(struct inode *inode, struct ecfs_place *at,
+			 char name[ECFS_ENCODED_NAME_MAX], bool *gone);
 /* The backing name of name in dir; -ENAMETOOLONG, -EINVAL as ecfs_name_encrypt. */
 int names_encrypt(struct inode *dir, const char *name, struct ecfs_disk_name *dn);
 /* Looks up backing entry disk (full encoded name full) of dir and fills e (the inode gets one

@@ -117,14 +117,23 @@ static int get_place_locked(struct inode *inode, struct ecfs_place *at,
 	return 0;
 }
 
-int names_get_place(struct inode *inode, struct ecfs_place *at, char name[ECFS_ENCODED_NAME_MAX])
+int names_get_place_gone(struct inode *inode, struct ecfs_place *at,
+			 char name[ECFS_ENCODED_NAME_MAX], bool *gone)
 {
 	int r;
 
 	pthread_mutex_lock(&inode->lock);
 	r = get_place_locked(inode, at, name);
+	*gone = inode->place_gone;
 	pthread_mutex_unlock(&inode->lock);
 	return r;
+}
+
+int names_get_place(struct inode *inode, struct ecfs_place *at, char name[ECFS_ENCODED_NAME_MAX])
+{
+	bool gone;
+
+	return names_get_place_gone(inode, at, name, &gone);
 }
 
 /* Reads dir's ID (format 2: checked against its place); dir->lock held. */

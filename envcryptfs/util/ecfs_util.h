@@ -192,6 +192,9 @@ void ecfs_fault_write_delay(void);
 /* ECFS_FAULT_LOOKUP_DELAY_MS=N: a slow lookup; the daemon calls it between opening a regular
  * file's entry and recording where it found it. */
 void ecfs_fault_lookup_delay(void);
+/* ECFS_FAULT_BIND_CHECK_DELAY_MS=N: a slow check at open; the daemon calls it when the link
+ * file of a hard-linked file does not name the place it recorded, before it decides. */
+void ecfs_fault_bind_check_delay(void);
 /* ECFS_FAULT_RENAME_DELAY_MS=N: a slow rename; the daemon calls it with the moved regular
  * file's io lock held, before it looks at the name the rename replaces. */
 void ecfs_fault_rename_delay(void);
@@ -208,6 +211,9 @@ static inline void ecfs_fault_write_delay(void)
 {
 }
 static inline void ecfs_fault_lookup_delay(void)
+{
+}
+static inline void ecfs_fault_bind_check_delay(void)
 {
 }
 static inline void ecfs_fault_rename_delay(void)

@@ -17,6 +17,9 @@
  * ECFS_FAULT_RENAME_DELAY_MS=N makes the daemon's renames of regular files pause N ms with
  * the moved file's io lock held, before the name they replace is looked at, so that tests can
  * change the backing directory under a rename as an attacker would.
+ * ECFS_FAULT_BIND_CHECK_DELAY_MS=N makes the daemon's check at open of a hard-linked file
+ * whose link file does not name the place it recorded pause N ms before it decides, so that
+ * tests can race a lookup that records another place with it.
  * ECFS_FAULT_TPM2_DEADLINE_S=N shortens the deadline of TPM calls, so that a test of a TPM
  * that never answers does not wait the full 20 s.
  */
@@ -113,6 +116,11 @@ void ecfs_fault_lookup_delay(void)
 void ecfs_fault_rename_delay(void)
 {
 	delay_by("ECFS_FAULT_RENAME_DELAY_MS");
+}
+
+void ecfs_fault_bind_check_delay(void)
+{
+	delay_by("ECFS_FAULT_BIND_CHECK_DELAY_MS");
 }
 
 int ecfs_fault_tpm2_deadline(int normal)
