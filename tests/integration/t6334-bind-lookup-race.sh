@@ -13,10 +13,8 @@ trap finish_test EXIT
 need_progs
 need_fault_injection
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 PAUSE_MS=1200
-ECFS_FAULT_LOOKUP_DELAY_MS=$PAUSE_MS mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+ECFS_FAULT_LOOKUP_DELAY_MS=$PAUSE_MS bound_volume
 
 # stale_link LINK TARGET: LINK, a symlink to TARGET, whose inode in the kernel has no backing
 # name left (a rename seals a copy of a symlink for its new place): reading it fails with

@@ -17,10 +17,8 @@ trap finish_test EXIT
 need_progs
 need_fault_injection
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 PAUSE_MS=1500
-ECFS_FAULT_RENAME_DELAY_MS=$PAUSE_MS mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+ECFS_FAULT_RENAME_DELAY_MS=$PAUSE_MS bound_volume
 
 # unhung CMD...: CMD ends within 20 s; a broken lock makes it wait for ever.
 unhung() {

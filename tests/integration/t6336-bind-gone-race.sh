@@ -13,10 +13,8 @@ trap finish_test EXIT
 need_progs
 need_fault_injection
 
-vol=$T/vol mnt=$T/mnt key=$T/key log=$T/daemon.log
-make_vol "$vol" "$key" aes-256-gcm 4096 --format-version 2
 PAUSE_MS=2000
-ECFS_FAULT_BIND_CHECK_DELAY_MS=$PAUSE_MS mount_fg "$vol" "$mnt" "key_file=$key" "$log"
+ECFS_FAULT_BIND_CHECK_DELAY_MS=$PAUSE_MS bound_volume
 
 # excl_on_go: an O_CREAT|O_EXCL open of a, a cached name, when told to (go); the kernel
 # revalidates the name with a LOOKUP, which records a as the file's place. Python starts
