@@ -403,11 +403,17 @@ void rebind_dir_end(struct rebind_dir *b, bool moved);
  * failures of authentication are logged for inode (when not NULL). */
 int symlink_read_target(struct inode *inode, int fd, const struct ecfs_place *at, char target[]);
 /* Makes to_disk in tofd a copy of symlink from_disk in fromfd (or of inode's symlink open as
- * fd), sealed for place to, with the same owner and times. */
+ * fd), sealed for place to, with the same owner and times; target (PATH_MAX + 1 bytes)
+ * receives the target. */
 int symlink_copy_fd(struct inode *inode, int fd, const struct ecfs_place *from, int tofd,
-		    const char *to_disk, const struct ecfs_place *to);
+		    const char *to_disk, const struct ecfs_place *to, char target[]);
+/* The same for a copy that replaces its original (rename, exchange): the kernel's inode of
+ * the original, when it holds one, keeps the target (symlink_kept_target). */
 int symlink_copy(int fromfd, const char *from_disk, const struct ecfs_place *from, int tofd,
 		 const char *to_disk, const struct ecfs_place *to);
+/* True, with the target in target (PATH_MAX + 1 bytes), when inode is a symlink replaced by
+ * a copy (symlink_copy). */
+bool symlink_kept_target(struct inode *inode, char target[]);
 /* Removes symlink disk in dirfd, and its target's side file when it was the last link. */
 void symlink_remove(int dirfd, const char *disk);
 

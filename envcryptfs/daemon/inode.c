@@ -113,6 +113,7 @@ static void inode_free(struct inode_table *t, struct inode *p)
 	}
 	free(p->handle);
 	free(p->place_name);
+	free(p->kept_target);
 	holes_forget(p);
 	file_content_free(p);
 	pthread_rwlock_destroy(&p->io);

@@ -76,6 +76,10 @@ struct inode {
 	/* The daemon removed the name at that place (unlink, rename over it) from a file with
 	 * other names, which the kernel may still reach through its cached entries. */
 	bool place_gone;
+	/* Format 2, a symlink the daemon replaced by a copy sealed for a new place (rename,
+	 * exchange): its target, for readlink through the kernel's inode of the original, which
+	 * has no backing link (nor, for a long target, side file) left (malloc'd, else NULL). */
+	char *kept_target;
 	/* A regular file's contents: made at its first open or key load, kept until the inode
 	 * goes, so that inodes only looked up (find, ls -l of a big tree) stay small. The
 	 * pointer is set once, under lock. */

@@ -199,12 +199,12 @@ static int make_symlink(fuse_req_t req, int dirfd, const char *disk, struct make
  * link count differ from the original's). */
 static int make_symlink_copy(struct maker *m, int fd, int dirfd, const char *disk)
 {
-	char name[ECFS_ENCODED_NAME_MAX];
+	char name[ECFS_ENCODED_NAME_MAX], target[PATH_MAX + 1];
 	struct ecfs_place from;
 	int r = names_get_place(m->inode, &from, name);
 
 	if (r == 0)
-		r = symlink_copy_fd(m->inode, fd, &from, dirfd, disk, &m->at);
+		r = symlink_copy_fd(m->inode, fd, &from, dirfd, disk, &m->at, target);
 	return r;
 }
 
@@ -327,6 +327,10 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	r = names_bound() ? symlink_check_linked(fd) : 0;
+	/* Replaced by a copy for a new place: the same link to the caller, with the same
+	 * target. */
+	if (r == -ESTALE && symlink_kept_target(inode, target))
+		r = 1;
 	if (r == 0)
 		r = symlink_read_target(inode, fd, names_bound() ? &at : NULL, target);
 	inode_fd_put(inode, fd);

@@ -106,9 +106,9 @@ static int copy_meta(int dirfd, const char *disk, const struct stat *st)
 }
 
 int symlink_copy_fd(struct inode *inode, int fd, const struct ecfs_place *from, int tofd,
-		    const char *to_disk, const struct ecfs_place *to)
+		    const char *to_disk, const struct ecfs_place *to, char target[])
 {
-	char target[PATH_MAX + 1], stored[ECFS_SYMLINK_STORED_MAX], side[ECFS_LINK_REF_LEN + 1];
+	char stored[ECFS_SYMLINK_STORED_MAX], side[ECFS_LINK_REF_LEN + 1];
 	struct ecfs_crypto *c = fs_crypto();
 	struct stat st;
 	int r;
@@ -135,16 +135,54 @@ int symlink_copy_fd(struct inode *inode, int fd, const struct ecfs_place *from, 
 	return r;
 }
 
+/* Gives the kernel's inode of the symlink open as fd (if it holds one) target to keep. */
+static void keep_target(int fd, const char *target)
+{
+	struct inode *inode;
+	struct stat st;
+	char *kept;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	inode = itab_peek(&fs.itab, fd, &st);
+	if (!inode)
+		return;
+	kept = strdup(target); /* out of memory: readlink answers ESTALE, as before */
+	pthread_mutex_lock(&inode->lock);
+	if (!inode->kept_target) {
+		inode->kept_target = kept;
+		kept = NULL;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	free(kept);
+	itab_unref(&fs.itab, inode, 1);
+}
+
 int symlink_copy(int fromfd, const char *from_disk, const struct ecfs_place *from, int tofd,
 		 const char *to_disk, const struct ecfs_place *to)
 {
+	char target[PATH_MAX + 1];
 	int fd = openat(fromfd, from_disk, O_PATH | O_NOFOLLOW | O_CLOEXEC), r;
 
 	if (fd < 0)
 		return -errno;
-	r = symlink_copy_fd(NULL, fd, from, tofd, to_disk, to);
+	r = symlink_copy_fd(NULL, fd, from, tofd, to_disk, to, target);
+	if (r == 0)
+		keep_target(fd, target);
 	close(fd);
 	return r;
+}
+
+bool symlink_kept_target(struct inode *inode, char target[])
+{
+	bool kept;
+
+	pthread_mutex_lock(&inode->lock);
+	kept = inode->kept_target != NULL;
+	if (kept)
+		snprintf(target, PATH_MAX + 1, "%s", inode->kept_target);
+	pthread_mutex_unlock(&inode->lock);
+	return kept;
 }
 
 void symlink_remove(int dirfd, const char *disk)
