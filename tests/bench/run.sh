@@ -215,6 +215,8 @@ main() {
   [ "$(id -u)" = 0 ] || { echo "bench: run as root (mounts, drop_caches)" >&2; exit 2; }
   need fio bindfs mergerfs gocryptfs jq bc fuse3
   cc -O2 -o "$W/smallfiles" "$here/smallfiles.c"
+  cc -O2 -o "$W/roundtrip" "$here/roundtrip.c"
+  FLOOR=$("$W/roundtrip")
   mkdir -p "$W/include"; cp -a /usr/include/. "$W/include/"; tar -C "$W/include" -cf "$W/include.tar" .
   : >"$RESULTS"
   for BACKING in $BACKINGS; do
@@ -233,6 +235,7 @@ main() {
     [ "$BACKING" = tmpfs ] && umount "$W/tmpfs"
   done
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
+  echo "floor: $FLOOR (before the run; tests/bench/roundtrip.c)"
   echo "command: make bench  (BENCH_SEQ_MB=$SEQ_MB BENCH_RUNTIME=$RUNTIME)"
   for BACKING in $BACKINGS; do print_table "$BACKING"; done
   cp "$RESULTS" "${BENCH_RESULTS:-/tmp/envcryptfs-bench-results.tsv}"
