@@ -52,6 +52,7 @@ struct ecfs_fs {
 	uint64_t bytes_read, bytes_written, auth_failures;
 	uint64_t read_ops, write_ops; /* read and write requests answered with data */
 	uint64_t write_errors;	      /* write requests answered with an error (stop.c) */
+	uint64_t writes_taken;	      /* write requests begun, answered or not (stop.c) */
 };
 
 /* The one file system this process serves. */

@@ -212,6 +212,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	ssize_t n;
 
 	(void)ino;
+	__atomic_add_fetch(&fs.writes_taken, 1, __ATOMIC_RELAXED);
 	if (!c) {
 		__atomic_add_fetch(&fs.write_errors, 1, __ATOMIC_RELAXED);
 		fuse_reply_err(req, ENOMEM);

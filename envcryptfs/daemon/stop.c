@@ -28,7 +28,7 @@
 /* How long a flush waits for the kernel's queued writes to be served, and how often it looks. */
 #define FLUSH_WAIT 45
 #define POLL_NS	   (10 * 1000 * 1000)
-/* Without fusectl, writes are taken as served after this long without one. */
+/* Without fusectl, writes are taken as served after this long with none under way. */
 #define QUIET_NS (500 * 1000 * 1000)
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
@@ -120,6 +120,12 @@ static uint64_t writes_answered(void)
 	       __atomic_load_n(&fs.write_errors, __ATOMIC_RELAXED);
 }
 
+/* A write taken up and not yet answered: one that waits for its file's lock, or a slow disk. */
+static bool write_under_way(uint64_t answered)
+{
+	return __atomic_load_n(&fs.writes_taken, __ATOMIC_RELAXED) != answered;
+}
+
 static void deadline_in(struct timespec *t, time_t sec, long ns)
 {
 	clock_gettime(CLOCK_MONOTONIC, t);
@@ -130,10 +136,11 @@ static void deadline_in(struct timespec *t, time_t sec, long ns)
 /* Waits, after a sync, until the writes it queued are served: until the kernel counts no
  * request to the mount unanswered, on two looks in a row (a truncate holds the writes it
  * queued back until its own reply is in), however long a slow write takes. Without the
- * kernel's count, until no write has been answered for QUIET_NS; a write still being served
- * then completes before the loop returns. 1 when writes were answered meanwhile (a new sync
- * may find pages dirtied since), 0 when none were, -ETIMEDOUT, or -ECANCELED when the loop
- * ended (a second signal). */
+ * kernel's count, until for QUIET_NS no write has been under way or answered: the kernel
+ * hands a queued write to the first free worker at once, so one still queued is taken up
+ * well within that time, however long each write takes. 1 when writes were answered
+ * meanwhile (a new sync may find pages dirtied since), 0 when none were, -ETIMEDOUT, or
+ * -ECANCELED when the loop ended (a second signal). */
 static int writes_served(const char *count, const struct timespec *deadline)
 {
 	uint64_t start = writes_answered(), last = start, now;
@@ -148,7 +155,7 @@ static int writes_served(const char *count, const struct timespec *deadline)
 			zeros = n == 0 ? zeros + 1 : 0;
 			if (zeros == 2)
 				return writes_answered() != start;
-		} else if (now != last) {
+		} else if (now != last || write_under_way(now)) {
 			last = now;
 			deadline_in(&quiet_end, 0, QUIET_NS);
 		} else if (past(&quiet_end)) {

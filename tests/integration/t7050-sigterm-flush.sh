@@ -3,11 +3,17 @@
 # without it): the daemon flushes, unmounts lazily (the mount point leaves the mount table at
 # once although a file is open), exits 0; the program holding the file gets ENOTCONN
 # afterwards; every byte written before the signal is in the volume, and fsck -n is clean.
-# With the writeback cache each write takes the daemon 600 ms (in test builds; t7051 sets
-# WRITE_DELAY_MS), as on a slow disk, one at a time (a file's writes hold its io lock), and
+# With the writeback cache each write takes the daemon 600 ms (in test builds; WRITE_DELAY_MS
+# changes it), as on a slow disk, one at a time (a file's writes hold its io lock), and
 # the writer leaves 12 separate pages dirty: syncfs(2) on FUSE returns once their writes are
 # queued, and the daemon must serve them all before it ends, although none is answered for
 # longer than half a second.
+# This is the test of the kernel's count of unanswered requests (fusectl), t7051 of its
+# absence: where fusectl is not mounted, the test mounts it in a mount namespace of its own.
+if ! mountpoint -q /sys/fs/fuse/connections && unshare -m true 2>/dev/null; then
+  exec unshare -m --propagation private bash -c '
+    mount -t fusectl none /sys/fs/fuse/connections && exec bash "$0"' "$0"
+fi
 . "$ECFS_TESTS/lib.sh"
 sanitizer_logs
 trap finish_test EXIT
