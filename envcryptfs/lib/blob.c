@@ -130,11 +130,36 @@ static int open_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, u
 	return r == -EUCLEAN ? -EBADMSG : r;
 }
 
+/* Decrypts the partial last chunk idx from the len stored bytes a scattered read left apart:
+ * the nonce at meta, what follows from plain on (the chunk's place, where its plaintext goes;
+ * the tag is among it), and the end of a tag that did not fit there at meta after the nonce.
+ * They are gathered in scratch, which also held meta: so much of meta is saved first. */
+static ssize_t decrypt_scattered_tail(struct ecfs_crypto *c, const struct ecfs_file_key *k,
+				      uint64_t idx, const uint8_t *meta, uint8_t *plain, size_t len,
+				      uint64_t *bad)
+{
+	size_t cs = ecfs_crypto_volume(c)->hdr.chunk_size;
+	size_t nonce = len < ECFS_CANARY_NONCE ? len : ECFS_CANARY_NONCE;
+	size_t body = len - nonce < cs ? len - nonce : cs, spill = len - nonce - body;
+	uint8_t saved[ECFS_CANARY_NONCE + ECFS_GCM_TAG], *stored;
+
+	/* spill is at most a tag's length less one: the chunk is partial. */
+	memcpy(saved, meta, nonce + spill);
+	stored = ecfs_crypto_scratch(c, len);
+	if (!stored)
+		return -ENOMEM;
+	memcpy(stored, saved, nonce);
+	memcpy(stored + nonce, plain, body);
+	memcpy(stored + nonce + body, saved + nonce, spill);
+	return decrypt_run(c, k, idx, stored, len, plain, bad);
+}
+
 /*
  * read_chunks for AES-256-GCM without a stored copy: the backing read scatters each chunk's
  * ciphertext to its place in plain and its nonce and tag to scratch, and the chunks are
  * decrypted where they lie. A 1 MiB read then moves through one megabyte of memory instead
- * of two. A partial last chunk (the end of the file) is read again and decrypted as usual.
+ * of two. A partial last chunk (the end of the file) is gathered from where the read left it
+ * and decrypted as usual, without reading it again.
  */
 static ssize_t read_chunks_in_place(struct ecfs_crypto *c, const struct ecfs_file_key *k, int fd,
 				    uint64_t first, uint64_t n, uint8_t *plain, uint64_t *bad)
@@ -162,7 +187,8 @@ static ssize_t read_chunks_in_place(struct ecfs_crypto *c, const struct ecfs_fil
 		r = open_in_place(c, k, first, full, meta, plain, bad);
 	if (r < 0 || (uint64_t)got % sc == 0)
 		return r < 0 ? r : (ssize_t)(full * cs);
-	tail = read_chunks(c, k, fd, first + full, 1, plain + full * cs, bad);
+	tail = decrypt_scattered_tail(c, k, first + full, meta + full * over, plain + full * cs,
+				      (size_t)got % sc, bad);
 	return tail < 0 ? tail : (ssize_t)(full * cs) + tail;
 }
 

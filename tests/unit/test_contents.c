@@ -978,11 +978,21 @@ Test(contents, gcm_damaged_chunk_is_reported)
 	cr_assert_eq(ecfs_blob_pread(b.x.c, b.k, b.fd, b.buf, 4 * cs, 0, &bad), -EBADMSG);
 	cr_assert_eq(bad, 3);
 
-	/* A torn last chunk (too short to hold a tag) is damage too. */
-	cr_assert_eq(ftruncate(b.fd, (off_t)ecfs_chunk_offset(b.x.v, 3) + 20), 0);
-	bad = UINT64_MAX;
-	cr_assert_eq(ecfs_blob_pread(b.x.c, b.k, b.fd, b.buf, 4 * cs, 0, &bad), -EBADMSG);
-	cr_assert_eq(bad, 3);
+	/* A torn last chunk (too short to hold a tag, or even a nonce) is damage too, to a
+	 * whole-chunk read and to one that ends inside it. */
+	for (size_t i = 0; i < 4; i++) {
+		const off_t torn[] = {20, 5, 12, 28};
+
+		cr_assert_eq(ftruncate(b.fd, (off_t)ecfs_chunk_offset(b.x.v, 3) + torn[i]), 0);
+		bad = UINT64_MAX;
+		cr_assert_eq(ecfs_blob_pread(b.x.c, b.k, b.fd, b.buf, 4 * cs, 0, &bad), -EBADMSG,
+			     "torn to %lld", (long long)torn[i]);
+		cr_assert_eq(bad, 3);
+		bad = UINT64_MAX;
+		cr_assert_eq(ecfs_blob_pread(b.x.c, b.k, b.fd, b.buf, cs + 10, 2 * cs, &bad),
+			     -EBADMSG, "torn to %lld", (long long)torn[i]);
+		cr_assert_eq(bad, 3);
+	}
 	blob_close(&b);
 }
 
