@@ -378,6 +378,19 @@ log_clean() {
     fail "the daemon logged the lines above"
 }
 
+# settles N CMD...: waits (5 s at most) until CMD prints N. What the daemon does when the
+# kernel releases a closed file (a sparse file's holes map, the recorded size) or forgets a
+# removed one (its holes map and link file go) comes just after close(2) or unlink(2) return.
+settles() {
+  local n=$1 i
+  shift
+  for i in $(seq 50); do
+    [ "$("$@")" = "$n" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # ---- Helpers that tamper with a backing directory, and run fsck ---------------------------
 
 # flip_byte FILE OFFSET: XORs the byte at OFFSET with 0x01.

@@ -37,6 +37,9 @@ ln -s target-over "$mnt/b/over"
 ln -s target-x "$mnt/b/lx"
 echo plain >"$mnt/b/fx"
 ino=$(stat -c %i "$mnt/a/sub/deep/f")
+# The size is recorded at the release that follows cp's close, or at an fsync: then the
+# blob stays as it is.
+sync "$mnt/a/sub/deep/f"
 # blob_sum: the checksum of f's backing blob (found by its inode number, wherever it is).
 blob_sum() { cksum <"$(find "$vol" -inum "$ino")"; }
 sum=$(blob_sum)
