@@ -131,21 +131,11 @@ static int set_size(struct inode *inode, struct fuse_file_info *fi, off_t size)
 	return r;
 }
 
-static int set_times(struct inode *inode, struct fuse_file_info *fi, const struct stat *attr,
-		     int valid)
+static int apply_times(struct inode *inode, struct fuse_file_info *fi, const struct timespec tv[2])
 {
-	struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 	char proc[32];
-	int fd = -1, r;
+	int fd, r;
 
-	if (valid & FUSE_SET_ATTR_ATIME_NOW)
-		tv[0].tv_nsec = UTIME_NOW;
-	else if (valid & FUSE_SET_ATTR_ATIME)
-		tv[0] = attr->st_atim;
-	if (valid & FUSE_SET_ATTR_MTIME_NOW)
-		tv[1].tv_nsec = UTIME_NOW;
-	else if (valid & FUSE_SET_ATTR_MTIME)
-		tv[1] = attr->st_mtim;
 	if (fi)
 		return futimens(fh_of(fi)->fd, tv) < 0 ? -errno : 0;
 	fd = inode_fd_get(inode);
@@ -159,6 +149,31 @@ static int set_times(struct inode *inode, struct fuse_file_info *fi, const struc
 	}
 	r = r < 0 ? -errno : 0;
 	inode_fd_put(inode, fd);
+	return r;
+}
+
+static int set_times(struct inode *inode, struct fuse_file_info *fi, const struct stat *attr,
+		     int valid)
+{
+	struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+	bool reg = S_ISREG(inode->type);
+	int r;
+
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	/* Not between a commit's look at the blob's times and its putting them back
+	 * (file_commit), which would undo these. */
+	if (reg)
+		pthread_rwlock_wrlock(&inode->io);
+	r = apply_times(inode, fi, tv);
+	if (reg)
+		pthread_rwlock_unlock(&inode->io);
 	return r;
 }
 

@@ -490,9 +490,10 @@ int file_opened(struct inode *inode);
 void file_closed(struct inode *inode, int fd, bool writable);
 /* Frees inode->content with the key and maps in it (the inode is going). */
 void file_content_free(struct inode *inode);
-/* Format 2: brings the blob header's size up to what the blob holds (at fsync and close, with
- * a writable fd; inode->io held exclusively). */
-int file_sync_size(struct inode *inode, int fd);
+/* Format 2, at fsync and close: commits the holes map, then (through a writable fd) brings
+ * the blob header's size up to what the blob holds, keeping the blob's times (what the
+ * daemon records is no change to the file); inode->io held exclusively. */
+int file_commit(struct inode *inode, int fd, bool writable);
 /* Format 2, XTS: after a write or truncate that wrote a short tail (under the key's fresh
  * next nonce), records that nonce in the blob header; inode->io held exclusively. */
 int file_tail_sync(struct inode *inode, int fd);

@@ -347,30 +347,81 @@ int file_tail_sync(struct inode *inode, int fd)
 	return r;
 }
 
-/* file_sync_size through a descriptor open for writing. */
-static int raise_header_size(struct inode *inode, int fd)
+/* Brings the header's size up to what a blob of blob_len bytes holds, through a descriptor
+ * open for writing. */
+static int raise_header_size(struct inode *inode, int fd, off_t blob_len)
 {
-	uint64_t size;
-	int r;
+	int64_t size;
 
 	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode))
 		return 0;
-	r = file_plain_size(fd, &size);
+	size = ecfs_plain_size(fs.vol, (uint64_t)blob_len);
+	if (size < 0)
+		return (int)size;
 	/* Only up: a blob found shorter than its header says stays reported as cut. */
-	if (r == 0 && size > inode->content->blob.size)
-		r = set_header_size(inode, fd, size);
-	return r;
+	if ((uint64_t)size > inode->content->blob.size)
+		return set_header_size(inode, fd, (uint64_t)size);
+	return 0;
 }
 
-int file_sync_size(struct inode *inode, int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
+/* What file_commit writes is the daemon's own record of the file, not a change to it: the
+ * blob's times are put back afterwards. Tools set a file's times right after close(2) (tar,
+ * rsync) and the kernel sends the RELEASE that commits after close(2) has returned, so
+ * without this the commit undid those times. */
+struct kept_times {
+	struct timespec ts[2];
+	off_t blob_len;
+	uint64_t size;
+	uint32_t holes_generation;
+};
 
-	/* A read-only descriptor (a backing file the daemon may not write) cannot have grown
-	 * the file, nor record its size. */
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+static int times_keep(struct inode *inode, int fd, struct kept_times *k)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	k->ts[0] = st.st_atim;
+	k->ts[1] = st.st_mtim;
+	k->blob_len = st.st_size;
+	k->size = inode->content->blob.size;
+	k->holes_generation = inode->content->blob.holes_generation;
+	return 0;
+}
+
+/* Only when the commit wrote, or may have (it failed). Where the header write succeeded the
+ * blob's owner can set its times; a failure leaves the commit's, as a write would. */
+static void times_restore(struct inode *inode, int fd, const struct kept_times *k, int r)
+{
+	const struct ecfs_blob_header *h = &inode->content->blob;
+
+	if (r == 0 && h->size == k->size && h->holes_generation == k->holes_generation)
+		return;
+	(void)futimens(fd, k->ts);
+}
+
+int file_commit(struct inode *inode, int fd, bool writable)
+{
+	struct kept_times k;
+	int r;
+
+	/* Nothing to record: a file without a key (format 1, or never read), or a reader's
+	 * close with no holes map to commit costs no stat. */
+	if (!inode_file_key(inode) ||
+	    (!writable && inode->content->holes_filled.count == 0 && !inode->content->holes_dirty))
 		return 0;
-	return raise_header_size(inode, fd);
+	r = times_keep(inode, fd, &k);
+	if (r < 0)
+		return r;
+	/* The map first: the size then covers only gaps it lists. Only a handle open for
+	 * writing can have grown the blob (the kernel writes back through those alone), and
+	 * only it holds an O_RDWR descriptor (file_open_backing) to record the size with. The
+	 * map's commit leaves the blob's length as it is. */
+	r = holes_sync(inode, fd);
+	if (r == 0 && writable)
+		r = raise_header_size(inode, fd, k.blob_len);
+	times_restore(inode, fd, &k, r);
+	return r;
 }
 
 void file_closed(struct inode *inode, int fd, bool writable)
@@ -378,17 +429,10 @@ void file_closed(struct inode *inode, int fd, bool writable)
 	int r;
 
 	pthread_rwlock_wrlock(&inode->io);
-	/* The map first: the size then covers only gaps it lists (holes_store logs). Only a
-	 * handle open for writing can have grown the blob (the kernel writes back through
-	 * those alone), so a reader's close costs no stat. */
-	r = holes_sync(inode, fd);
-	if (r == 0 && writable) {
-		/* A handle open for writing holds an O_RDWR descriptor (file_open_backing). */
-		r = raise_header_size(inode, fd);
-		if (r < 0)
-			fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
-				      ecfs_strerror(r));
-	}
+	r = file_commit(inode, fd, writable);
+	if (r < 0 && writable)
+		fs_log_damage(inode, FS_DAMAGE_SIZE, "cannot record the size at close: %s",
+			      ecfs_strerror(r));
 	pthread_mutex_lock(&inode->lock);
 	if (--inode->nopen == 0)
 		key_drop(inode);

@@ -267,15 +267,14 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct open_file *fh = fh_of(fi);
-	int fd = fh->fd, r;
+	int fd = fh->fd, fl, r;
 
 	(void)ino;
-	/* The map first (it syncs the blob, then lists the gaps still unwritten), then the
-	 * size that covers them. */
+	/* A reader's handle holds an O_RDWR descriptor too, unless the daemon may not write
+	 * the blob: the kernel may fsync through it what other handles wrote. */
+	fl = fcntl(fd, F_GETFL);
 	pthread_rwlock_wrlock(&fh->inode->io);
-	r = holes_sync(fh->inode, fd);
-	if (r == 0)
-		r = file_sync_size(fh->inode, fd);
+	r = file_commit(fh->inode, fd, fl >= 0 && (fl & O_ACCMODE) != O_RDONLY);
 	pthread_rwlock_unlock(&fh->inode->io);
 	if (r == 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		r = -errno;
