@@ -164,8 +164,12 @@ static int header_store(struct rebind_file *b, const struct ecfs_blob_header *h)
 	return r;
 }
 
+/* A rename is no change to the file: the times its header's read and writes moved go back
+ * (rsync renames a file after setting them), before the io lock goes. */
 static void rebind_file_release(struct rebind_file *b)
 {
+	if (b->fd >= 0)
+		times_put_back(b->fd, &b->times);
 	if (b->inode) {
 		pthread_rwlock_unlock(&b->inode->io);
 		itab_unref(&fs.itab, b->inode, 1);
@@ -221,6 +225,7 @@ int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_
 	b->to = to;
 	b->carry = false;
 	b->linked = false;
+	b->times.kept = false;
 	if (!names_bound())
 		return 0;
 	b->fd = openat(parent->fd, disk, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -231,6 +236,7 @@ int rebind_file_begin(struct inode *parent, const char *disk, const struct ecfs_
 		rebind_file_release(b);
 		return r;
 	}
+	times_keep(&st, &b->times);
 	/* Header updates of one file are serialized under its io lock. */
 	b->inode = itab_peek(&fs.itab, b->fd, &st);
 	if (b->inode && b->inode == held) {
@@ -311,6 +317,7 @@ static int unbind_open(int parentfd, const char *disk, const struct inode *held,
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 1; /* replaced since the caller's stat */
+	times_keep(&st, &u->times);
 	u->inode = itab_peek(&fs.itab, u->fd, &st);
 	if (u->inode && u->inode == held) { /* its io lock is the caller's already */
 		itab_unref(&fs.itab, u->inode, 1);
@@ -353,8 +360,13 @@ static bool unbind_held(const struct stat *st, const struct inode *held, struct 
 	return false;
 }
 
+/* Removing one name is no change to the file: the time its header's read moved goes back
+ * for the names left, before the io lock goes. */
 static void unbind_release(struct unbind_file *u)
 {
+	if (u->fd >= 0)
+		times_put_back(u->fd, &u->times);
+	u->times.kept = false;
 	if (u->inode) {
 		pthread_rwlock_unlock(&u->inode->io);
 		itab_unref(&fs.itab, u->inode, 1);
@@ -375,6 +387,7 @@ void unbind_file_begin(int parentfd, const char *disk, const struct stat *st,
 	u->fd = -1;
 	u->inode = NULL;
 	u->linked = u->sparse = u->later = false;
+	u->times.kept = false;
 	u->at = at;
 	if (!names_bound())
 		return;
@@ -548,6 +561,7 @@ int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to,
 {
 	uint8_t tag[ECFS_BIND_TAG_SIZE];
 	struct ecfs_blob_header h;
+	struct kept_times times;
 	int fd, r;
 
 	if (!names_bound() || !S_ISREG(inode->type))
@@ -558,13 +572,18 @@ int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to,
 	/* Held across linkat: an unlink of the file's last other name (unbind_file_begin takes
 	 * the same lock) comes wholly before, and is seen here, or wholly after. */
 	pthread_rwlock_wrlock(&inode->io);
-	r = link_prepare(inode, fd, to, &h);
+	/* A link is no change to the file: the times its header's read and write move go back
+	 * (cp -a and tar link a file after setting them). */
+	r = times_note(fd, &times);
+	if (r == 0)
+		r = link_prepare(inode, fd, to, &h);
 	if (r == 0) {
 		r = link_at(linkfd, dirfd, disk);
 		/* The new name did not come: its tag leaves the link file again. */
 		if (r < 0 && ecfs_file_name_tag(fs.vol, h.file_id, to, tag) == 0)
 			links_change(h.file_id, NULL, tag);
 	}
+	times_put_back(fd, &times);
 	pthread_rwlock_unlock(&inode->io);
 	close(fd);
 	return r;

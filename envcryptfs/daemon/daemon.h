@@ -212,6 +212,20 @@ void fs_log_bad_name(struct inode *dir, const char *disk_name, const char *why);
  * minute: a writer retrying on a full disk must not fill the log as well. */
 void fs_log_full(int err);
 
+/* ---- times.c: the daemon's own writes keep an object's times --------------------------- */
+
+struct kept_times {
+	struct timespec ts[2]; /* atime, mtime */
+	bool kept;	       /* noted: put back after the write */
+};
+/* Notes the access and modification times of st, or of fd (0 or -errno; nothing is put back
+ * after a failure). */
+void times_keep(const struct stat *st, struct kept_times *k);
+int times_note(int fd, struct kept_times *k);
+/* Puts the noted times back on fd, after the daemon wrote into it on its own account; a
+ * failure is logged once. */
+void times_put_back(int fd, const struct kept_times *k);
+
 /* ---- thread.c: per-worker crypto context and I/O buffer --------------------------------- */
 
 struct ecfs_crypto *fs_crypto(void);
@@ -338,6 +352,7 @@ struct rebind_file {
 	bool linked;	     /* the link file holds tag_to too: drop the one not used at the end */
 	uint8_t file_id[ECFS_FILE_ID_SIZE], tag_to[ECFS_BIND_TAG_SIZE];
 	const struct ecfs_place *from, *to;
+	struct kept_times times; /* put back at the end: a rename is no change to the file */
 };
 
 /* Format 2, when disk in parent is a regular file: checks that its header names from (-EIO
@@ -360,6 +375,7 @@ struct unbind_file {
 	bool later;	     /* its last name, header not read: see bind_file_forget */
 	uint8_t file_id[ECFS_FILE_ID_SIZE], tag[ECFS_BIND_TAG_SIZE];
 	const struct ecfs_place *at;
+	struct kept_times times; /* put back at the end, for the names left */
 };
 /* Before removing name disk (at place at) of parentfd; format 2 only. st: disk's lstat when
  * the caller has it, else NULL. held: an inode whose io lock the caller holds already (the
@@ -387,6 +403,7 @@ int bind_file_link(struct inode *inode, int linkfd, const struct ecfs_place *to,
 /* A directory being renamed: its ID file names both places until rebind_dir_end. */
 struct rebind_dir {
 	int fd; /* the directory, -1 when nothing is to be done */
+	struct kept_times times;
 	uint8_t id[ECFS_DIR_ID_SIZE];
 	const struct ecfs_place *from, *to;
 };

@@ -364,63 +364,36 @@ static int raise_header_size(struct inode *inode, int fd, off_t blob_len)
 	return 0;
 }
 
-/* What file_commit writes is the daemon's own record of the file, not a change to it: the
- * blob's times are put back afterwards. Tools set a file's times right after close(2) (tar,
- * rsync) and the kernel sends the RELEASE that commits after close(2) has returned, so
- * without this the commit undid those times. */
-struct kept_times {
-	struct timespec ts[2];
-	off_t blob_len;
-	uint64_t size;
-	uint32_t holes_generation;
-};
-
-static int times_keep(struct inode *inode, int fd, struct kept_times *k)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	k->ts[0] = st.st_atim;
-	k->ts[1] = st.st_mtim;
-	k->blob_len = st.st_size;
-	k->size = inode->content->blob.size;
-	k->holes_generation = inode->content->blob.holes_generation;
-	return 0;
-}
-
-/* Only when the commit wrote, or may have (it failed). Where the header write succeeded the
- * blob's owner can set its times; a failure leaves the commit's, as a write would. */
-static void times_restore(struct inode *inode, int fd, const struct kept_times *k, int r)
-{
-	const struct ecfs_blob_header *h = &inode->content->blob;
-
-	if (r == 0 && h->size == k->size && h->holes_generation == k->holes_generation)
-		return;
-	(void)futimens(fd, k->ts);
-}
-
 int file_commit(struct inode *inode, int fd, bool writable)
 {
-	struct kept_times k;
+	const struct ecfs_blob_header *h;
+	struct kept_times times;
+	uint64_t size;
+	uint32_t generation;
+	struct stat st;
 	int r;
 
-	/* Nothing to record: a file without a key (format 1, or never read), or a reader's
-	 * close with no holes map to commit costs no stat. */
-	if (!inode_file_key(inode) ||
+	/* Nothing to record: format 1, a file without a key, or a reader's close with no holes
+	 * map to commit (which so costs no stat). */
+	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode) ||
 	    (!writable && inode->content->holes_filled.count == 0 && !inode->content->holes_dirty))
 		return 0;
-	r = times_keep(inode, fd, &k);
-	if (r < 0)
-		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	times_keep(&st, &times);
+	h = &inode->content->blob;
+	size = h->size;
+	generation = h->holes_generation;
 	/* The map first: the size then covers only gaps it lists. Only a handle open for
 	 * writing can have grown the blob (the kernel writes back through those alone), and
 	 * only it holds an O_RDWR descriptor (file_open_backing) to record the size with. The
 	 * map's commit leaves the blob's length as it is. */
 	r = holes_sync(inode, fd);
 	if (r == 0 && writable)
-		r = raise_header_size(inode, fd, k.blob_len);
-	times_restore(inode, fd, &k, r);
+		r = raise_header_size(inode, fd, st.st_size);
+	/* The times go back when the header changed, or may have (a failure). */
+	if (r < 0 || h->size != size || h->holes_generation != generation)
+		times_put_back(fd, &times);
 	return r;
 }
 

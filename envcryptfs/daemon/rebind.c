@@ -25,8 +25,13 @@ int rebind_dir_begin(struct inode *parent, const char *disk, const struct ecfs_p
 	if (b->fd < 0)
 		return errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
 	r = ecfs_dirid_read_at(fs.vol, b->fd, from, b->id);
+	/* Rewriting the ID file inside the directory is no change to it: its times stay. */
 	if (r == 0)
+		r = times_note(b->fd, &b->times);
+	if (r == 0) {
 		r = ecfs_dirid_rebind(fs.vol, b->fd, b->id, from, to);
+		times_put_back(b->fd, &b->times);
+	}
 	if (r < 0) {
 		close(b->fd);
 		b->fd = -1;
@@ -67,6 +72,7 @@ void rebind_dir_end(struct rebind_dir *b, bool moved)
 		move_inode(b);
 	/* Left with both tags (a crash, a full disk), the directory works under either name. */
 	r = ecfs_dirid_rebind(fs.vol, b->fd, b->id, at, NULL);
+	times_put_back(b->fd, &b->times);
 	if (r < 0)
 		fs_log(LOG_WARNING, "cannot drop the old place from a directory ID file: %s",
 		       ecfs_last_error());
