@@ -29,6 +29,10 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fstack-protector-strong \
 	$(PKG_CFLAGS) $(P11_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lpthread
+# Every symbol bound at load (and the GOT read-only after it): a lazily bound call goes
+# through ld.so's resolver, which saves all vector registers on the caller's stack, and
+# those may still hold a key the cipher just used: it stayed there, outside locked memory.
+LDFLAGS += -Wl,-z,relro,-z,now
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -96,11 +100,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 all: $(addprefix $(BUILD)/,$(PROGS))
 
 # Archives are made anew, so that no member outlives its source (a file moved elsewhere).
-# Objects are rebuilt when the flags change (SANITIZE, FAULT_INJECTION), so that a build
-# directory never mixes test and release objects.
+# Objects are rebuilt (and programs relinked) when the flags change (SANITIZE,
+# FAULT_INJECTION, LDFLAGS), so that a build directory never mixes test and release objects.
 $(BUILD)/cflags: FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CFLAGS)' | cmp -s - $@ || echo '$(CFLAGS)' >$@
+	@echo '$(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CFLAGS) $(LDFLAGS)' >$@
 
 # Every object of the tools and the library: banned functions are compile errors there.
 $(BUILD)/obj/%.o: %.c $(BUILD)/cflags envcryptfs/banned.h

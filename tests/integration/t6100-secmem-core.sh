@@ -17,6 +17,10 @@
 #
 # The check 2 is the meaningful one (a core may be written by other means than gcore); the
 # check 1 is what an administrator's gcore of the daemon would show.
+#
+# A lazily bound call goes through ld.so's resolver, which saves the vector registers on the
+# stack, where a per-file key the cipher had just used stayed (found here in about one run in
+# three before the programs were linked with -z now): the daemon must bind every symbol at load.
 . "$ECFS_TESTS/lib.sh"
 . "$ECFS_TESTS/t4500-kms.inc"
 
@@ -25,9 +29,14 @@ PROBE=$ECFS_BIN/tools/keyprobe
 command -v gcore >/dev/null || skip "gcore (gdb) not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 [ "$(id -u)" = 0 ] || skip "needs root (to read a non-dumpable daemon's memory)"
-# AddressSanitizer's heap and shadow make a core of gigabytes and its allocator is not the one
-# shipped: this test is about the memory of the release build.
-! ldd "$ECFS" | in_output libasan || skip "a sanitizer build: run it against the release build"
+# Under AddressSanitizer (make check) its shadow and heap would make a core of gigabytes: the
+# check 1 is left to the release build, and the check 2 passes over ASan's shadow mappings
+# (over a gigabyte each). ASan's quarantine keeps freed memory as it was for a while, so a
+# secret freed without a wipe is found there too.
+asan=false
+ldd "$ECFS" | in_output libasan && asan=true
+command -v readelf >/dev/null || skip "readelf (binutils) not installed"
+readelf -d "$ECFS" | in_output 'BIND_NOW' || fail "$ECFS binds symbols lazily (link it with -z now)"
 
 cat >"$T/scan.py" <<'PY'
 import base64, mmap, re, sys
@@ -58,7 +67,7 @@ def scan_mem(pid, sec):
     hits = []
     with open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for lo, hi, perms, path, dd in regions(pid):
-            if "r" not in perms or path == "[vvar]":
+            if "r" not in perms or path == "[vvar]" or hi - lo > (1 << 30):
                 continue
             try:
                 mem.seek(lo)
@@ -129,14 +138,16 @@ check_daemon() {
   pid=$(daemon_pid "$mnt")
   [ -n "$pid" ] || fail "no daemon for $mnt"
 
-  rm -f "$T/core.$pid"
-  gcore -o "$T/core" "$pid" >"$T/gcore.log" 2>&1 || { cat "$T/gcore.log" >&2; fail "gcore $pid failed"; }
-  [ -s "$T/core.$pid" ] || fail "gcore wrote no core for $pid"
-  found=$(python3 "$T/scan.py" core "$T/core.$pid" "$sec" "$mnt")
-  rm -f "$T/core.$pid"
-  if [ -n "$found" ]; then
-    echo "$found" | sed "s|^|# core of the daemon for $mnt: |"
-    failures=$((failures + 1))
+  if ! $asan; then
+    rm -f "$T/core.$pid"
+    gcore -o "$T/core" "$pid" >"$T/gcore.log" 2>&1 || { cat "$T/gcore.log" >&2; fail "gcore $pid failed"; }
+    [ -s "$T/core.$pid" ] || fail "gcore wrote no core for $pid"
+    found=$(python3 "$T/scan.py" core "$T/core.$pid" "$sec" "$mnt")
+    rm -f "$T/core.$pid"
+    if [ -n "$found" ]; then
+      echo "$found" | sed "s|^|# core of the daemon for $mnt: |"
+      failures=$((failures + 1))
+    fi
   fi
 
   # The kernel sends the last RELEASE of a file after close() returns: give it time.
