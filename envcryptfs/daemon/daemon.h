@@ -324,6 +324,8 @@ int holes_allow(struct inode *inode, int fd, uint64_t first, uint64_t end);
 int holes_before_write(struct inode *inode, int fd, uint64_t off);
 /* After chunks [first, end) were written (or cut off): they leave the map at the next sync. */
 void holes_note_written(struct inode *inode, uint64_t first, uint64_t end);
+/* Whether holes_sync has anything to commit (gaps skipped, or listed chunks written). */
+bool holes_pending(const struct inode *inode);
 /* fsync and close, before the header's size goes up: syncs the blob, then commits the map
  * without the chunks written since (gaps still unwritten stay listed). */
 int holes_sync(struct inode *inode, int fd);

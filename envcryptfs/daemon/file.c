@@ -376,7 +376,7 @@ int file_commit(struct inode *inode, int fd, bool writable)
 	/* Nothing to record: format 1, a file without a key, or a reader's close with no holes
 	 * map to commit (which so costs no stat). */
 	if (ecfs_volume_format(fs.vol) < 2 || !inode_file_key(inode) ||
-	    (!writable && inode->content->holes_filled.count == 0 && !inode->content->holes_dirty))
+	    (!writable && !holes_pending(inode)))
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return -errno;

@@ -171,13 +171,18 @@ void holes_note_written(struct inode *inode, uint64_t first, uint64_t end)
 		(void)ecfs_holes_add_unjoined(&inode->content->holes_filled, first, end);
 }
 
+bool holes_pending(const struct inode *inode)
+{
+	return inode_file_key(inode) &&
+	       (inode->content->holes_filled.count || inode->content->holes_dirty);
+}
+
 int holes_sync(struct inode *inode, int fd)
 {
 	struct ecfs_holes m;
 	int r;
 
-	if (!inode_file_key(inode) ||
-	    (inode->content->holes_filled.count == 0 && !inode->content->holes_dirty))
+	if (!holes_pending(inode))
 		return 0;
 	/* What leaves the map must be on disk first, or a power loss would leave a hole the
 	 * map no longer lists. */
